@@ -1,0 +1,83 @@
+import { channel } from 'node:diagnostics_channel';
+import nact from 'nact';
+import { ActorNotFoundError, AskTimeoutError } from './errors.js';
+import { findActor, type NactRef } from './nact-internals.js';
+
+declare const messageType: unique symbol;
+
+/**
+ * A typed handle to an actor that accepts messages of type `M`: a local actor in this process or
+ * one in another process (see `Remoting`). `tell` and `ask` work the same on both.
+ */
+export interface ActorRef<M> {
+  /** Phantom field: ties the handle to its message type; never present at run time. */
+  readonly [messageType]?: (message: M) => void;
+}
+
+/** A message that expects a reply carries the actor to answer in `replyTo`. */
+export interface Askable<R> {
+  replyTo: ActorRef<R>;
+}
+
+/** What `ask` sends: an askable message of `M` without its `replyTo`, which `ask` fills in. */
+export type QueryOf<M> = M extends { replyTo: ActorRef<never> } ? Omit<M, 'replyTo'> : never;
+
+/** The reply type of the askable message of `M` that `Q` matches. */
+export type ReplyOf<M, Q> = M extends { replyTo: ActorRef<infer R> }
+  ? Q extends Omit<M, 'replyTo'>
+    ? R
+    : never
+  : never;
+
+/** Implemented by references to actors in other processes; `tell` and `ask` hand off to it. */
+export interface RemoteTarget {
+  readonly remote: true;
+  /** Where the actor is, for error messages: `peer/path`. */
+  readonly address: string;
+  tell(message: unknown): void;
+  ask(query: unknown, timeoutMs: number): Promise<unknown>;
+}
+
+/** Messages sent to an actor that no longer exists are published here instead of vanishing. */
+export const deadLetters = channel('lzy:actors:dead-letter');
+
+function isRemote(ref: unknown): ref is RemoteTarget {
+  return (ref as RemoteTarget).remote === true;
+}
+
+/** A readable address of any ref, for errors and logs. */
+export function describeRef(ref: ActorRef<never>): string {
+  if (isRemote(ref)) return ref.address;
+  const local = ref as NactRef;
+  if (local.type === 'temp') return `${local.system.name}/(reply-${local.id})`;
+  return `${local.system.name}/${local.path?.parts.join('/') ?? ''}`;
+}
+
+/** Sends `message` to `ref` without waiting. A message to a stopped actor goes to `deadLetters`. */
+export function tell<M>(ref: ActorRef<M>, message: M): void {
+  if (isRemote(ref)) {
+    ref.tell(message);
+    return;
+  }
+  const local = ref as unknown as NactRef;
+  const actor = findActor(local);
+  if (actor) actor.dispatch(message);
+  else if (deadLetters.hasSubscribers) deadLetters.publish({ to: describeRef(ref), message });
+}
+
+/**
+ * Sends `query` with a fresh `replyTo` and resolves with the first reply. Rejects with
+ * `AskTimeoutError` after `timeoutMs`, and with `ActorNotFoundError` if no actor is there.
+ */
+export async function ask<M, Q extends QueryOf<M>>(ref: ActorRef<M>, query: Q, timeoutMs: number): Promise<ReplyOf<M, Q>> {
+  if (!(timeoutMs > 0)) throw new RangeError(`ask needs a positive timeout in ms, got ${timeoutMs}`);
+  if (isRemote(ref)) return (await ref.ask(query, timeoutMs)) as ReplyOf<M, Q>;
+  const local = ref as unknown as NactRef;
+  if (!findActor(local)) throw new ActorNotFoundError(describeRef(ref));
+  try {
+    return (await nact.query(ref as never, (replyTo: unknown) => ({ ...query, replyTo }), timeoutMs)) as ReplyOf<M, Q>;
+  } catch (error) {
+    if (error instanceof Error && error.message === 'Query Timeout') throw new AskTimeoutError(describeRef(ref), timeoutMs);
+    throw error;
+  }
+}

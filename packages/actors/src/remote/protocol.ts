@@ -1,0 +1,125 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { Packr } from 'msgpackr';
+
+/**
+ * Version of the wire protocol between actor systems. A frame is one ws binary message holding
+ * one or more msgpack-encoded envelopes back to back (small messages queued together are batched
+ * into one frame). The connecting side sends `hello` first; the accepting side answers `welcome`
+ * or a fatal `error` (for a version it does not speak, a failed authentication) and closes.
+ */
+export const PROTOCOL_VERSION = 1;
+
+const Name = Type.String({ minLength: 1, maxLength: 256 });
+const Path = Type.String({ minLength: 1, maxLength: 1024 });
+const RequestId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+const FailureSchema = Type.Object({
+  code: Type.String({ maxLength: 128 }),
+  name: Type.String({ maxLength: 256 }),
+  message: Type.String(),
+  stack: Type.Optional(Type.String()),
+});
+
+export const Hello = Type.Object(
+  {
+    t: Type.Literal('hello'),
+    v: Type.Integer(),
+    name: Name,
+    maxFrame: Type.Integer({ minimum: 1024 }),
+    auth: Type.Optional(Type.String({ maxLength: 16384 })),
+  },
+  { additionalProperties: false },
+);
+export const Welcome = Type.Object(
+  { t: Type.Literal('welcome'), v: Type.Integer(), name: Name, maxFrame: Type.Integer({ minimum: 1024 }) },
+  { additionalProperties: false },
+);
+export const Tell = Type.Object({ t: Type.Literal('tell'), to: Path, msg: Type.Unknown() }, { additionalProperties: false });
+export const Ask = Type.Object(
+  { t: Type.Literal('ask'), id: RequestId, to: Path, msg: Type.Unknown(), ttl: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: false },
+);
+export const Reply = Type.Union([
+  Type.Object({ t: Type.Literal('reply'), id: RequestId, ok: Type.Literal(true), value: Type.Unknown() }, { additionalProperties: false }),
+  Type.Object({ t: Type.Literal('reply'), id: RequestId, ok: Type.Literal(false), error: FailureSchema }, { additionalProperties: false }),
+]);
+/** A fatal error closes the connection right after; a non-fatal one reports a dropped message. */
+export const ErrorEnvelope = Type.Object(
+  { t: Type.Literal('error'), code: Type.String({ maxLength: 128 }), message: Type.String(), fatal: Type.Boolean() },
+  { additionalProperties: false },
+);
+
+export type Hello = Static<typeof Hello>;
+export type Welcome = Static<typeof Welcome>;
+export type Tell = Static<typeof Tell>;
+export type Ask = Static<typeof Ask>;
+export type Reply = Static<typeof Reply>;
+export type ErrorEnvelope = Static<typeof ErrorEnvelope>;
+/** Everything that may follow the handshake. */
+export type SessionEnvelope = Tell | Ask | Reply | ErrorEnvelope;
+
+const sessionChecks: Record<string, TypeCheck<TSchema>> = {
+  tell: TypeCompiler.Compile(Tell),
+  ask: TypeCompiler.Compile(Ask),
+  reply: TypeCompiler.Compile(Reply),
+  error: TypeCompiler.Compile(ErrorEnvelope),
+};
+const helloCheck = TypeCompiler.Compile(Hello);
+const welcomeCheck = TypeCompiler.Compile(Welcome);
+
+/** A compiled schema check with a readable first error. */
+export interface Checker<T> {
+  check(value: unknown): value is T;
+  /** `path: problem` for the first violation, for error messages. */
+  explain(value: unknown): string;
+}
+
+/** Compiles a TypeBox schema into a checker; done once per schema, at start-up. */
+export function compileChecker<S extends TSchema>(schema: S): Checker<Static<S>> {
+  const compiled = TypeCompiler.Compile(schema);
+  return {
+    check: (value): value is Static<S> => compiled.Check(value),
+    explain: (value) => {
+      const first = compiled.Errors(value).First();
+      return first ? `${first.path || '/'}: ${first.message}` : 'no error';
+    },
+  };
+}
+
+function explain(check: TypeCheck<TSchema>, value: unknown): string {
+  const first = check.Errors(value).First();
+  return first ? `${first.path || '/'}: ${first.message}` : 'no error';
+}
+
+/** Checks a decoded envelope of an open session; returns it typed, or a description of what is wrong. */
+export function checkSessionEnvelope(value: unknown): SessionEnvelope | string {
+  const type = typeof value === 'object' && value !== null ? (value as { t?: unknown }).t : undefined;
+  const check = typeof type === 'string' ? sessionChecks[type] : undefined;
+  if (!check) return `unknown envelope type ${JSON.stringify(type)}; expected one of tell, ask, reply, error`;
+  return check.Check(value) ? (value as SessionEnvelope) : `bad ${type} envelope at ${explain(check, value)}`;
+}
+
+/** Checks the first envelope a server receives. */
+export function checkHello(value: unknown): Hello | string {
+  return helloCheck.Check(value) ? value : `bad hello at ${explain(helloCheck, value)}`;
+}
+
+/** Checks the answer a client receives to its hello: a welcome or a fatal error. */
+export function checkWelcome(value: unknown): Welcome | ErrorEnvelope | string {
+  if (welcomeCheck.Check(value)) return value;
+  const errorCheck = sessionChecks.error!;
+  if (errorCheck.Check(value)) return value as ErrorEnvelope;
+  return `bad welcome at ${explain(welcomeCheck, value)}`;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
+
+/** Encodes one envelope. */
+export function encode(envelope: Hello | Welcome | SessionEnvelope): Buffer {
+  return packr.pack(envelope);
+}
+
+/** Decodes every envelope of a frame; throws on bytes that are not a sequence of msgpack values. */
+export function decodeFrame(frame: Buffer): unknown[] {
+  return packr.unpackMultiple(frame) as unknown[];
+}

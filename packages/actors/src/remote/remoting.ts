@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { TSchema, Static } from '@sinclair/typebox';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { ActorRef } from '../refs.js';
+import { Exposures, type ExposeOptions } from './exposures.js';
+import { defaultLimits, defaultReconnect, type ReconnectPolicy, type RemotingLimits } from './limits.js';
+import { Peer, protocolErrors, type PeerHost, type WhileDisconnected } from './peer.js';
+import { checkHello, decodeFrame, encode, PROTOCOL_VERSION, type ErrorEnvelope, type Hello } from './protocol.js';
+
+/** Checks the credential of an incoming connection; returns its identity or throws to refuse it. */
+export type Authenticate = (auth: string | undefined, hello: Hello) => unknown;
+
+/** Options of a `Remoting`. */
+export interface RemotingOptions {
+  /** This system's name as peers see it. Default: a random one. */
+  name?: string;
+  limits?: Partial<RemotingLimits>;
+  /** Refuses incoming connections whose credential it rejects. Default: everyone is let in. */
+  authenticate?: Authenticate;
+  /** Called for each incoming peer once its handshake succeeded. */
+  onPeer?: (peer: Peer) => void;
+}
+
+/** Options of `Remoting.connect`. */
+export interface ConnectOptions {
+  auth?: string;
+  /** `queue` (default): messages wait, bounded, until the connection is back; `fail`: they fail fast. */
+  whileDisconnected?: WhileDisconnected;
+  reconnect?: Partial<ReconnectPolicy>;
+}
+
+/** Where a `Remoting` listens. */
+export interface ListenOptions {
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+}
+
+/**
+ * Lets actors of this process talk to actors of other processes: `expose` names the local actors
+ * peers may address (each with the schema its messages must pass), `listen` accepts peers,
+ * `connect` dials one. Both directions of a connection carry tells and asks.
+ */
+export class Remoting implements PeerHost {
+  readonly name: string;
+  readonly limits: RemotingLimits;
+  readonly exposures = new Exposures();
+  private readonly peerSet = new Set<Peer>();
+  private server: WebSocketServer | undefined;
+
+  constructor(private readonly options: RemotingOptions = {}) {
+    this.name = options.name ?? `system-${randomUUID().slice(0, 8)}`;
+    this.limits = { ...defaultLimits, ...options.limits };
+  }
+
+  /** Lets remote peers address `ref` at `path`; each message must pass `options.schema`. */
+  expose<S extends TSchema, M>(path: string, ref: ActorRef<M>, options: ExposeOptions<Static<S>, M> & { schema: S }): void {
+    this.exposures.add(path, ref, options);
+  }
+
+  /** Every connected or connecting peer, both directions. */
+  get peers(): ReadonlySet<Peer> {
+    return this.peerSet;
+  }
+
+  /** Accepts incoming peers on `host:port` (default 127.0.0.1, a free port). */
+  async listen(options: ListenOptions = {}): Promise<{ host: string; port: number; url: string }> {
+    if (this.server) throw new Error(`${this.name} is already listening`);
+    const server = new WebSocketServer({
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      maxPayload: this.limits.maxFrameBytes,
+      perMessageDeflate: false,
+    });
+    this.server = server;
+    server.on('connection', (socket) => this.handshake(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    server.on('error', (error) => protocolErrors.publish({ peer: this.name, message: `server error: ${error.message}` }));
+    const address = server.address() as AddressInfo;
+    return { host: address.address, port: address.port, url: `ws://${address.address}:${address.port}` };
+  }
+
+  /** Dials the peer at `url` (`ws://host:port`); await `peer.ready` for the first handshake. */
+  connect(url: string, options: ConnectOptions = {}): Peer {
+    const peer = Peer.dial(this, {
+      url,
+      whileDisconnected: options.whileDisconnected ?? 'queue',
+      reconnect: { ...defaultReconnect, ...options.reconnect },
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
+    });
+    this.peerSet.add(peer);
+    return peer;
+  }
+
+  /** Closes every peer and stops listening. */
+  async close(): Promise<void> {
+    await Promise.all([...this.peerSet].map((peer) => peer.close()));
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      for (const client of server.clients) client.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  /** @internal */
+  peerClosed(peer: Peer): void {
+    this.peerSet.delete(peer);
+  }
+
+  private handshake(socket: WebSocket): void {
+    socket.on('error', () => {}); // ws closes the socket after an error; nothing else to do here
+    const refuse = (code: string, message: string, closeCode = 1002) => {
+      protocolErrors.publish({ peer: 'unknown', message: `refused a connection: ${message}` });
+      const notice: ErrorEnvelope = { t: 'error', code, message, fatal: true };
+      socket.send(encode(notice), { binary: true });
+      socket.close(closeCode, code);
+    };
+    const timer = setTimeout(
+      () => refuse('HANDSHAKE_TIMEOUT', `no hello within ${this.limits.handshakeTimeoutMs} ms`),
+      this.limits.handshakeTimeoutMs,
+    );
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('message', async (data: Buffer, isBinary: boolean) => {
+      clearTimeout(timer);
+      socket.pause();
+      let hello: Hello | string;
+      try {
+        hello = isBinary ? checkHello(decodeFrame(data)[0]) : 'a text frame; frames are binary msgpack';
+      } catch (error) {
+        hello = `not valid msgpack: ${(error as Error).message}`;
+      }
+      if (typeof hello === 'string') return refuse('PROTOCOL_ERROR', `the first frame must be a hello; got ${hello}`);
+      if (hello.v !== PROTOCOL_VERSION) {
+        return refuse('PROTOCOL_VERSION', `peer speaks protocol ${hello.v}; this side speaks ${PROTOCOL_VERSION}`);
+      }
+      let principal: unknown;
+      try {
+        principal = await this.options.authenticate?.(hello.auth, hello);
+      } catch (error) {
+        return refuse('UNAUTHENTICATED', `authentication failed: ${(error as Error).message}`, 1008);
+      }
+      if (socket.readyState !== WebSocket.OPEN) return;
+      socket.send(encode({ t: 'welcome', v: PROTOCOL_VERSION, name: this.name, maxFrame: this.limits.maxFrameBytes }));
+      const peer = Peer.accept(this, socket, hello, principal);
+      this.peerSet.add(peer);
+      socket.resume();
+      this.options.onPeer?.(peer);
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import { channel } from 'node:diagnostics_channel';
+import { findActor, type ConcreteActor, type NactRef } from './nact-internals.js';
+
+/** What to do with an actor whose message handler threw. */
+export type Directive = 'stop' | 'restart' | 'resume' | 'escalate';
+
+/** A failed message, as a supervision policy sees it. */
+export interface Failure {
+  error: unknown;
+  message: unknown;
+  /** Path of the actor whose handler threw. */
+  actor: string;
+  /** Set when the policy decides for a child that escalated: the child's name. */
+  child?: string;
+}
+
+/**
+ * How an actor reacts to a failure of its handler. `stop`: it stops, with its children.
+ * `restart`: its state goes back to the initial state and its children stop; the mailbox goes on.
+ * `resume`: the failed message is dropped, the state kept. `escalate`: its parent's policy
+ * decides, with `failure.child` set, what happens to it; a parent that escalates in turn fails
+ * itself, and its own parent decides for it (a top-level actor that escalates stops).
+ */
+export type SupervisionPolicy = Directive | ((failure: Failure) => Directive | Promise<Directive>);
+
+/** Every failure an actor's handler raised is published here with the directive applied. */
+export const failures = channel('lzy:actors:failure');
+
+const policies = new WeakMap<ConcreteActor, SupervisionPolicy>();
+
+/** Records `policy` as the one `ref`'s actor applies to failures of its children. */
+export function registerPolicy(ref: NactRef, policy: SupervisionPolicy): void {
+  const actor = findActor(ref);
+  if (actor) policies.set(actor, policy);
+}
+
+interface NactSupervisionContext {
+  stop: symbol;
+  stopChild: symbol;
+  reset: symbol;
+  resetChild: symbol;
+  resume: symbol;
+  escalate: symbol;
+  path: { toString(): string };
+  parent?: NactRef;
+  name: string;
+}
+
+async function decide(policy: SupervisionPolicy, failure: Failure): Promise<Directive> {
+  const directive = typeof policy === 'function' ? await policy(failure) : policy;
+  if (failures.hasSubscribers) failures.publish({ ...failure, directive });
+  return directive;
+}
+
+/** The parent's decision for a child that escalated; a parent without a policy (the system) stops it. */
+async function parentDecides(ctx: NactSupervisionContext, failure: Failure): Promise<Directive> {
+  const parent = ctx.parent && ctx.parent.type === 'actor' ? findActor(ctx.parent) : undefined;
+  const policy = parent && policies.get(parent);
+  return policy ? decide(policy, { ...failure, actor: ctx.parent?.path?.toString() ?? '', child: ctx.name }) : 'stop';
+}
+
+/** Adapts a policy to nact's `onCrash` hook. */
+export function toOnCrash(policy: SupervisionPolicy) {
+  return async (message: unknown, error: unknown, ctx: NactSupervisionContext, child?: NactRef) => {
+    const failure: Failure = { error, message, actor: ctx.path.toString() };
+    // `child` is set when the escalation comes back to this actor from nact: this actor's own
+    // policy already chose to escalate for that child, so now this actor itself has failed.
+    let directive = child ? 'escalate' : await decide(policy, failure);
+    if (directive === 'escalate') directive = await parentDecides(ctx, failure);
+    switch (directive) {
+      case 'stop':
+        return ctx.stop;
+      case 'restart':
+        return ctx.reset;
+      case 'resume':
+        return child ? ctx.stopChild : ctx.resume;
+      case 'escalate':
+        return ctx.escalate;
+    }
+  };
+}

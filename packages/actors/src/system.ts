@@ -1,0 +1,143 @@
+import nact from 'nact';
+import type { ActorRef } from './refs.js';
+import { registerPolicy, toOnCrash, type SupervisionPolicy } from './supervision.js';
+import type { NactRef } from './nact-internals.js';
+import type { PersistenceEngine } from './persistence/engine.js';
+
+/** Where an actor can be spawned: the system itself or another actor. */
+export type Parent = ActorSystem | ActorRef<never>;
+
+/** A running actor system: the root every actor of this process hangs from. */
+export interface ActorSystem {
+  readonly name: string;
+  /** Stops every actor of the system. */
+  stop(): void;
+}
+
+interface SystemImpl extends ActorSystem {
+  readonly root: unknown;
+}
+
+/** Options of `startActorSystem`. */
+export interface ActorSystemOptions {
+  /** Unique name of the system in this process; random when absent. */
+  name?: string;
+  /** Journal and snapshot store for persistent actors. */
+  persistence?: PersistenceEngine;
+}
+
+/** Starts an actor system. */
+export function startActorSystem(options: ActorSystemOptions = {}): ActorSystem {
+  const plugins: unknown[] = [];
+  if (options.name !== undefined) plugins.push({ name: options.name });
+  if (options.persistence) plugins.push(nact.configurePersistence(options.persistence as never));
+  const root = (nact.start as (...args: unknown[]) => { name: string })(...plugins);
+  const system: SystemImpl = { name: root.name, root, stop: () => nact.stop(root as never) };
+  return system;
+}
+
+/** What an actor's handler sees besides its state and message. */
+export interface ActorContext<M> {
+  readonly self: ActorRef<M>;
+  readonly name: string;
+  /** Full path, `system://a/b`. */
+  readonly path: string;
+}
+
+/** A stateful actor: its initial state, what it does with a message, and how it reacts to failure. */
+export interface ActorSpec<S, M> {
+  /** Unique among its siblings; random when absent. Letters, digits and `-$_.+!*'(),`. */
+  name?: string;
+  /** The state the actor starts with, and returns to on restart. */
+  initialState: () => S;
+  /** Handles one message at a time; the next message waits for the returned promise. */
+  receive(state: S, message: M, ctx: ActorContext<M>): S | Promise<S>;
+  /** What happens when `receive` throws. Default `stop`. */
+  supervision?: SupervisionPolicy;
+}
+
+function nactParent(parent: Parent): unknown {
+  return 'root' in parent ? (parent as SystemImpl).root : parent;
+}
+
+function contextOf<M>(nactCtx: { self: unknown; name: string; path: { toString(): string } }): ActorContext<M> {
+  return { self: nactCtx.self as ActorRef<M>, name: nactCtx.name, path: nactCtx.path.toString() };
+}
+
+/** Spawns an actor under `parent` and returns its typed reference. */
+export function spawnActor<S, M>(parent: Parent, spec: ActorSpec<S, M>): ActorRef<M> {
+  const policy = spec.supervision ?? 'stop';
+  const ref = nact.spawn(
+    nactParent(parent) as never,
+    ((state: S, message: M, ctx: never) => spec.receive(state, message, contextOf<M>(ctx))) as never,
+    spec.name,
+    { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) } as never,
+  ) as unknown as NactRef;
+  registerPolicy(ref, policy);
+  return ref as ActorRef<M>;
+}
+
+/** What a persistent actor's command handler sees: `persist` journals an event, then applies it. */
+export interface PersistentContext<S, M, E> extends ActorContext<M> {
+  /** The state after every event persisted so far in this message. */
+  readonly state: S;
+  /** Appends `event` to the journal, waits until it is on disk, then applies it to the state. */
+  persist(event: E): Promise<void>;
+}
+
+/**
+ * An event-sourced actor: commands decide which events to persist; `apply` folds an event into
+ * the state, both live and when the journal is replayed after a restart.
+ */
+export interface PersistentActorSpec<S, M, E> {
+  name?: string;
+  /** Identity of the journal: the same key after a restart replays the same events. */
+  key: string;
+  initialState: () => S;
+  /** Handles a command; each `ctx.persist(event)` is durable before it resolves. */
+  command(state: S, message: M, ctx: PersistentContext<S, M, E>): void | Promise<void>;
+  /** Applies an event to the state; pure, so replay gives the state the live run had. */
+  apply(state: S, event: E): S;
+  /** Take a snapshot every N events, so a replay reads at most N events after it. */
+  snapshotEvery?: number;
+  supervision?: SupervisionPolicy;
+}
+
+interface NactPersistentContext {
+  self: unknown;
+  name: string;
+  path: { toString(): string };
+  recovering?: boolean;
+  persist(event: unknown): Promise<void>;
+}
+
+/** Spawns an event-sourced actor; the system must have been started with `persistence`. */
+export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentActorSpec<S, M, E>): ActorRef<M> {
+  const policy = spec.supervision ?? 'stop';
+  const handler = async (state: S, input: M | E, nactCtx: NactPersistentContext): Promise<S> => {
+    if (nactCtx.recovering) return spec.apply(state, input as E);
+    let current = state;
+    const ctx: PersistentContext<S, M, E> = {
+      ...contextOf<M>(nactCtx),
+      get state() {
+        return current;
+      },
+      persist: async (event: E) => {
+        await nactCtx.persist(event);
+        current = spec.apply(current, event);
+      },
+    };
+    await spec.command(state, input as M, ctx);
+    return current;
+  };
+  const properties: Record<string, unknown> = { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) };
+  if (spec.snapshotEvery !== undefined) properties.snapshotEvery = spec.snapshotEvery;
+  const ref = nact.spawnPersistent(nactParent(parent) as never, handler as never, spec.key, spec.name, properties as never) as unknown as NactRef;
+  registerPolicy(ref, policy);
+  return ref as ActorRef<M>;
+}
+
+/** Stops an actor and its children; messages sent to it afterwards go to `deadLetters`. */
+export function stopActor(ref: ActorRef<never>): void {
+  nact.stop(ref as never);
+}
