@@ -19,15 +19,16 @@ export interface Askable<R> {
   replyTo: ActorRef<R>;
 }
 
-/** What `ask` sends: an askable message of `M` without its `replyTo`, which `ask` fills in. */
-export type QueryOf<M> = M extends { replyTo: ActorRef<never> } ? Omit<M, 'replyTo'> : never;
+/** The `type`s of the messages of `M` that expect a reply (discriminated by a `type` field). */
+export type AskableType<M> = M extends { type: infer T extends string; replyTo: ActorRef<never> } ? T : never;
 
-/** The reply type of the askable message of `M` that `Q` matches. */
-export type ReplyOf<M, Q> = M extends { replyTo: ActorRef<infer R> }
-  ? Q extends Omit<M, 'replyTo'>
-    ? R
-    : never
+/** What `ask` sends: an askable message without its `replyTo`, which `ask` fills in. */
+export type QueryOf<M> = M extends { replyTo: ActorRef<never> }
+  ? { [K in keyof M as K extends 'replyTo' ? never : K]: M[K] }
   : never;
+
+/** The reply type of an askable message. */
+export type ReplyOf<M> = M extends { replyTo: ActorRef<infer R> } ? R : never;
 
 /** Implemented by references to actors in other processes; `tell` and `ask` hand off to it. */
 export interface RemoteTarget {
@@ -66,16 +67,20 @@ export function tell<M>(ref: ActorRef<M>, message: M): void {
 }
 
 /**
- * Sends `query` with a fresh `replyTo` and resolves with the first reply. Rejects with
+ * Sends `query` (an askable message of `M` without its `replyTo`) with a fresh `replyTo` and resolves with the first reply. Rejects with
  * `AskTimeoutError` after `timeoutMs`, and with `ActorNotFoundError` if no actor is there.
  */
-export async function ask<M, Q extends QueryOf<M>>(ref: ActorRef<M>, query: Q, timeoutMs: number): Promise<ReplyOf<M, Q>> {
+export async function ask<M, T extends AskableType<M>>(
+  ref: ActorRef<M>,
+  query: { type: T } & QueryOf<Extract<M, { type: T }>>,
+  timeoutMs: number,
+): Promise<ReplyOf<Extract<M, { type: T }>>> {
   if (!(timeoutMs > 0)) throw new RangeError(`ask needs a positive timeout in ms, got ${timeoutMs}`);
-  if (isRemote(ref)) return (await ref.ask(query, timeoutMs)) as ReplyOf<M, Q>;
+  if (isRemote(ref)) return (await ref.ask(query, timeoutMs)) as ReplyOf<Extract<M, { type: T }>>;
   const local = ref as unknown as NactRef;
   if (!findActor(local)) throw new ActorNotFoundError(describeRef(ref));
   try {
-    return (await nact.query(ref as never, (replyTo: unknown) => ({ ...query, replyTo }), timeoutMs)) as ReplyOf<M, Q>;
+    return (await nact.query(ref as never, (replyTo: unknown) => ({ ...query, replyTo }), timeoutMs)) as ReplyOf<Extract<M, { type: T }>>;
   } catch (error) {
     if (error instanceof Error && error.message === 'Query Timeout') throw new AskTimeoutError(describeRef(ref), timeoutMs);
     throw error;

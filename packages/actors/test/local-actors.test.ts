@@ -1,0 +1,114 @@
+import t from 'tap';
+import {
+  ActorNotFoundError,
+  AskTimeoutError,
+  ask,
+  deadLetters,
+  spawnActor,
+  startActorSystem,
+  stopActor,
+  tell,
+  type ActorRef,
+} from '../src/index.js';
+import { waitUntil } from './harness.js';
+
+type CounterMsg =
+  | { type: 'add'; by: number }
+  | { type: 'get'; replyTo: ActorRef<number> }
+  | { type: 'ignore'; replyTo: ActorRef<number> };
+
+function counter(parent: Parameters<typeof spawnActor>[0], name = 'counter') {
+  return spawnActor<number, CounterMsg>(parent, {
+    name,
+    initialState: () => 0,
+    receive: (state, msg) => {
+      if (msg.type === 'add') return state + msg.by;
+      if (msg.type === 'get') tell(msg.replyTo, state);
+      return state;
+    },
+  });
+}
+
+t.test('messages told to an actor are handled one at a time, in order', async (t) => {
+  const system = startActorSystem();
+  t.teardown(() => system.stop());
+  const seen: number[] = [];
+  const log = spawnActor<number, { n: number } | { type: 'count'; replyTo: ActorRef<number[]> }>(system, {
+    initialState: () => 0,
+    receive: async (inFlight, msg) => {
+      if ('type' in msg) {
+        tell(msg.replyTo, seen);
+        return inFlight;
+      }
+      t.equal(inFlight, 0, 'no other message is being handled');
+      await new Promise((resolve) => setImmediate(resolve));
+      seen.push(msg.n);
+      return 0;
+    },
+  });
+  for (let n = 0; n < 200; n++) tell(log, { n });
+  const result = await ask(log, { type: 'count' }, 5_000);
+  t.same(result, Array.from({ length: 200 }, (_, n) => n));
+});
+
+t.test('ask resolves with the reply typed by the message', async (t) => {
+  const system = startActorSystem();
+  t.teardown(() => system.stop());
+  const ref = counter(system);
+  tell(ref, { type: 'add', by: 40 });
+  tell(ref, { type: 'add', by: 2 });
+  const value: number = await ask(ref, { type: 'get' }, 1_000);
+  t.equal(value, 42);
+});
+
+t.test('an ask that gets no reply rejects with a clear timeout error', async (t) => {
+  const system = startActorSystem({ name: 'timeouts' });
+  t.teardown(() => system.stop());
+  const ref = counter(system, 'silent');
+  const error = await ask(ref, { type: 'ignore' }, 50).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.type(error, AskTimeoutError);
+  t.equal((error as AskTimeoutError).code, 'ASK_TIMEOUT');
+  t.match((error as Error).message, /no reply from timeouts\/silent within 50 ms/);
+  await t.rejects(ask(ref, { type: 'get' }, 0), RangeError, 'a timeout must be positive');
+});
+
+t.test('asking a stopped actor fails at once and tells go to dead letters', async (t) => {
+  const system = startActorSystem({ name: 'stopped' });
+  t.teardown(() => system.stop());
+  const ref = counter(system, 'gone');
+  stopActor(ref);
+  await t.rejects(ask(ref, { type: 'get' }, 1_000), ActorNotFoundError);
+  const dead: unknown[] = [];
+  const onDead = (message: unknown) => dead.push(message);
+  deadLetters.subscribe(onDead);
+  t.teardown(() => deadLetters.unsubscribe(onDead));
+  tell(ref, { type: 'add', by: 1 });
+  t.same(dead, [{ to: 'stopped/gone', message: { type: 'add', by: 1 } }]);
+});
+
+t.test('actors spawn children and a stopped parent stops its children', async (t) => {
+  const system = startActorSystem();
+  t.teardown(() => system.stop());
+  type ParentMsg = { type: 'child'; replyTo: ActorRef<ActorRef<CounterMsg>> };
+  const parent = spawnActor<ActorRef<CounterMsg> | undefined, ParentMsg>(system, {
+    name: 'parent',
+    initialState: () => undefined,
+    receive: (child, msg, ctx) => {
+      const made = child ?? counter(ctx.self, 'child');
+      tell(msg.replyTo, made);
+      return made;
+    },
+  });
+  const child = await ask(parent, { type: 'child' }, 1_000);
+  tell(child, { type: 'add', by: 5 });
+  t.equal(await ask(child, { type: 'get' }, 1_000), 5);
+  stopActor(parent);
+  await waitUntil(
+    () => ask(child, { type: 'get' }, 1_000).then(() => false, (e) => e instanceof ActorNotFoundError),
+    'the child to stop with its parent',
+  );
+  t.pass('the child stopped');
+});
