@@ -19,18 +19,18 @@ export interface Exposure {
 }
 
 /** Options of `Remoting.expose`. */
-export interface ExposeOptions<W, M> {
+export interface ExposeOptions<S extends TSchema, M> {
   /** Schema of the wire messages (asks without `replyTo`); a message that fails it closes the connection. */
-  schema: TSchema;
+  schema: S;
   /** Turns a checked wire message into the actor's message, e.g. stamping the caller's verified identity. */
-  withOrigin?: (message: W, origin: Origin) => M;
+  withOrigin?: (message: Static<S>, origin: Origin) => M;
 }
 
 /** The actors of a system that remote peers may address, each with the schema its messages must pass. */
 export class Exposures {
   private readonly byPath = new Map<string, Exposure>();
 
-  add<S extends TSchema, M>(path: string, ref: ActorRef<M>, options: ExposeOptions<Static<S>, M>): void {
+  add<S extends TSchema, M>(path: string, ref: ActorRef<M>, options: ExposeOptions<S, M>): void {
     if (this.byPath.has(path)) throw new Error(`an actor is already exposed at '${path}'`);
     const adapt = options.withOrigin ?? ((message: unknown) => message);
     this.byPath.set(path, {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { TSchema, Static } from '@sinclair/typebox';
+import type { TSchema } from '@sinclair/typebox';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { ActorRef } from '../refs.js';
 import { Exposures, type ExposeOptions } from './exposures.js';
@@ -55,7 +55,7 @@ export class Remoting implements PeerHost {
   }
 
   /** Lets remote peers address `ref` at `path`; each message must pass `options.schema`. */
-  expose<S extends TSchema, M>(path: string, ref: ActorRef<M>, options: ExposeOptions<Static<S>, M> & { schema: S }): void {
+  expose<S extends TSchema, M>(path: string, ref: ActorRef<M>, options: ExposeOptions<S, M>): void {
     this.exposures.add(path, ref, options);
   }
 
