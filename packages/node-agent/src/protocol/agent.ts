@@ -1,0 +1,93 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { DataRef } from './data.js';
+import { OpFailure } from './failure.js';
+
+/**
+ * Messages between the runtime and a node-agent, over `@lzy/actors` remoting. The agent dials the
+ * runtime's gateway with its one-time registration token as the handshake credential; the gateway
+ * knows from the token which node and tenant the agent is, so no message names them.
+ *
+ * The agent exposes `AGENT_PATH`; the runtime exposes `NODES_PATH` (agent → runtime) and
+ * `STORAGE_PATH` (blob reads and writes of large values).
+ */
+export const AGENT_PATH = 'agent';
+export const NODES_PATH = 'nodes';
+export const STORAGE_PATH = 'storage';
+
+const Id = Type.String({ minLength: 1, maxLength: 256 });
+
+/** Runtime → agent: run one attempt of an op on a free slot. */
+export const RunAttempt = Type.Object({
+  type: Type.Literal('run'),
+  attemptId: Id,
+  /** For log prefixes: `<opName>#<opId>`. */
+  opName: Type.String({ maxLength: 512 }),
+  /** URL of the module that exports the op (`file:///…`). */
+  module: Type.String({ maxLength: 4096 }),
+  exportName: Type.String({ maxLength: 512 }),
+  args: Type.Array(DataRef),
+  /** Kill the attempt after this long; absent = no limit. */
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  env: Type.Record(Type.String(), Type.String()),
+  /** Heap limit of the process running the attempt, in MiB. */
+  memoryMb: Type.Optional(Type.Integer({ minimum: 16 })),
+});
+/** Runtime → agent: stop an attempt now; the agent answers with `attempt-finished` code CANCELLED. */
+export const CancelAttempt = Type.Object({ type: Type.Literal('cancel'), attemptId: Id });
+/** Runtime → agent: finish running attempts (none new will come), then exit. */
+export const Shutdown = Type.Object({ type: Type.Literal('shutdown') });
+
+export const AgentWire = Type.Union([RunAttempt, CancelAttempt, Shutdown]);
+export type RunAttempt = Static<typeof RunAttempt>;
+export type AgentMsg = Static<typeof AgentWire>;
+
+/** Agent → runtime: the agent is up and has `slots` runners. First message after connecting. */
+export const Register = Type.Object({
+  type: Type.Literal('register'),
+  slots: Type.Integer({ minimum: 1, maximum: 1024 }),
+  pid: Type.Integer({ minimum: 1 }),
+});
+/** Agent → runtime, every `heartbeatMs`: the attempts it is running. */
+export const Heartbeat = Type.Object({ type: Type.Literal('heartbeat'), running: Type.Array(Id) });
+/** Agent → runtime: a chunk of an attempt's stdout or stderr, split at line ends where possible. */
+export const Log = Type.Object({
+  type: Type.Literal('log'),
+  attemptId: Id,
+  stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+  text: Type.String(),
+});
+/** Agent → runtime: an attempt ended. Sent exactly once per `run`. */
+export const AttemptFinished = Type.Object({
+  type: Type.Literal('attempt-finished'),
+  attemptId: Id,
+  outcome: Type.Union([
+    Type.Object({ ok: Type.Literal(true), result: DataRef }),
+    Type.Object({ ok: Type.Literal(false), failure: OpFailure }),
+  ]),
+});
+
+export const NodesWire = Type.Union([Register, Heartbeat, Log, AttemptFinished]);
+export type NodesWireMsg = Static<typeof NodesWire>;
+
+/** Agent → runtime storage, ask: write one chunk of a blob; `last` commits it under `hash`. */
+export const WriteChunk = Type.Object({
+  type: Type.Literal('write'),
+  /** Chosen by the writer; chunks of one blob share it. */
+  uploadId: Id,
+  hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  offset: Type.Integer({ minimum: 0 }),
+  bytes: Type.Uint8Array({ maxByteLength: 1024 * 1024 }),
+  last: Type.Boolean(),
+});
+/** Agent → runtime storage, ask: read up to `length` bytes of a blob from `offset`. */
+export const ReadChunk = Type.Object({
+  type: Type.Literal('read'),
+  uri: Type.String({ maxLength: 2048 }),
+  offset: Type.Integer({ minimum: 0 }),
+  length: Type.Integer({ minimum: 1, maximum: 1024 * 1024 }),
+});
+export const StorageWire = Type.Union([WriteChunk, ReadChunk]);
+export type StorageWireMsg = Static<typeof StorageWire>;
+
+/** Largest chunk of a blob in one storage message. */
+export const CHUNK_BYTES = 1024 * 1024;

@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { Packr } from 'msgpackr';
+
+/**
+ * A value an op reads or writes. Small values travel inline in the message (`inline`); larger ones
+ * live in storage at `uri` and are streamed. `hash` (sha256 of the encoded bytes, hex) identifies
+ * the content, so equal values have equal refs whatever produced them.
+ */
+export const DataRef = Type.Object(
+  {
+    uri: Type.String({ maxLength: 2048 }),
+    size: Type.Integer({ minimum: 0 }),
+    hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    codec: Type.Literal('msgpack'),
+    inline: Type.Optional(Type.Uint8Array()),
+  },
+  { additionalProperties: false },
+);
+export type DataRef = Static<typeof DataRef>;
+
+/** Values whose encoding is at most this many bytes travel inline. */
+export const INLINE_LIMIT = 64 * 1024;
+
+const packr = new Packr({ useRecords: false, moreTypes: true, structuredClone: true });
+
+/** Encodes a user value (plain data, Date, Map, Set, typed arrays, BigInt, cycles) to bytes. */
+export function encodeValue(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+/** Decodes bytes made by `encodeValue`. */
+export function decodeValue(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
+/** sha256 of `bytes`, hex. */
+export function hashBytes(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The storage URI of content with hash `hash`. */
+export function blobUri(hash: string): string {
+  return `blob:${hash}`;
+}
+
+/** A ref for encoded bytes: inline when small, else pointing at the blob the caller must store. */
+export function refFor(bytes: Buffer): DataRef {
+  const hash = hashBytes(bytes);
+  const ref: DataRef = { uri: blobUri(hash), size: bytes.length, hash, codec: 'msgpack' };
+  if (bytes.length <= INLINE_LIMIT) ref.inline = bytes;
+  return ref;
+}

@@ -1,0 +1,3 @@
+export * from './data.js';
+export * from './failure.js';
+export * from './agent.js';
