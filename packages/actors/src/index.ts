@@ -1,5 +1,5 @@
 export * from './errors.js';
-export { ask, tell, describeRef, deadLetters, type ActorRef, type Askable, type QueryOf, type ReplyOf, type AskableType } from './refs.js';
+export { ask, query, tell, describeRef, deadLetters, type ActorRef, type Askable, type QueryOf, type ReplyOf, type AskableType } from './refs.js';
 export {
   startActorSystem,
   spawnActor,

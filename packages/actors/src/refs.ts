@@ -69,6 +69,7 @@ export function tell<M>(ref: ActorRef<M>, message: M): void {
 /**
  * Sends `query` (an askable message of `M` without its `replyTo`) with a fresh `replyTo` and resolves with the first reply. Rejects with
  * `AskTimeoutError` after `timeoutMs`, and with `ActorNotFoundError` if no actor is there.
+ * An actor that replies with an `Error` instance makes the ask reject with it.
  */
 export async function ask<M, T extends AskableType<M>>(
   ref: ActorRef<M>,
@@ -77,12 +78,31 @@ export async function ask<M, T extends AskableType<M>>(
 ): Promise<ReplyOf<Extract<M, { type: T }>>> {
   if (!(timeoutMs > 0)) throw new RangeError(`ask needs a positive timeout in ms, got ${timeoutMs}`);
   if (isRemote(ref)) return (await ref.ask(query, timeoutMs)) as ReplyOf<Extract<M, { type: T }>>;
+  return queryLocal(ref, (replyTo) => ({ ...query, replyTo }) as M, timeoutMs) as Promise<ReplyOf<Extract<M, { type: T }>>>;
+}
+
+/**
+ * Like `ask`, for a message that carries its reply address somewhere else than a top-level
+ * `replyTo` (e.g. a request wrapped in an envelope): `build` puts the given address in place.
+ * Local actors only: a remote peer cannot address a reply ref inside a message.
+ */
+export async function query<M, R>(ref: ActorRef<M>, build: (replyTo: ActorRef<R>) => M, timeoutMs: number): Promise<R> {
+  if (!(timeoutMs > 0)) throw new RangeError(`query needs a positive timeout in ms, got ${timeoutMs}`);
+  if (isRemote(ref)) throw new TypeError(`query works with local actors only; ${ref.address} is remote: use ask`);
+  return queryLocal(ref, build, timeoutMs);
+}
+
+async function queryLocal<M, R>(ref: ActorRef<M>, build: (replyTo: ActorRef<R>) => M, timeoutMs: number): Promise<R> {
   const local = ref as unknown as NactRef;
   if (!findActor(local)) throw new ActorNotFoundError(describeRef(ref));
+  let reply: unknown;
   try {
-    return (await nact.query(ref as never, (replyTo: unknown) => ({ ...query, replyTo }), timeoutMs)) as ReplyOf<Extract<M, { type: T }>>;
+    reply = await nact.query(ref as never, build as never, timeoutMs);
   } catch (error) {
     if (error instanceof Error && error.message === 'Query Timeout') throw new AskTimeoutError(describeRef(ref), timeoutMs);
     throw error;
   }
+  // An actor fails an ask by replying with an Error; it reaches a remote asker as a RemoteError.
+  if (reply instanceof Error) throw reply;
+  return reply as R;
 }

@@ -83,6 +83,12 @@ export interface PersistentContext<S, M, E> extends ActorContext<M> {
   readonly state: S;
   /** Appends `event` to the journal, waits until it is on disk, then applies it to the state. */
   persist(event: E): Promise<void>;
+  /**
+   * Appends `event` and applies it at once, without holding the mailbox until it is on disk; the
+   * promise resolves once it is. For hot paths: hold back every effect seen outside the actor
+   * (a reply, a notification) until then, so nothing outside ever sees a state a crash would undo.
+   */
+  journal(event: E): Promise<void>;
 }
 
 /**
@@ -125,6 +131,11 @@ export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentAc
       persist: async (event: E) => {
         await nactCtx.persist(event);
         current = spec.apply(current, event);
+      },
+      journal: (event: E) => {
+        const durable = nactCtx.persist(event);
+        current = spec.apply(current, event);
+        return durable;
       },
     };
     await spec.command(state, input as M, ctx);

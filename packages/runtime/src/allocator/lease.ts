@@ -1,0 +1,127 @@
+import { spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { AgentMsg } from '@lzy/node-agent/protocol';
+import type { PoolConfig } from '../config.js';
+import type { SchedulerMsg } from '../scheduler/scheduler.js';
+import type { NodeBackend, NodeHandle } from './backend.js';
+import type { NodeDirectory } from './node-directory.js';
+
+/** `allocating → ready → releasing → gone`; `ready` is idle or busy, as the scheduler sees it. */
+export type LeaseStatus = 'allocating' | 'ready' | 'releasing' | 'gone';
+
+export type LeaseMsg =
+  | { type: 'registered'; slots: number; agent: ActorRef<AgentMsg> }
+  | { type: 'heartbeat' }
+  | { type: 'release'; reason: string }
+  | { type: 'exited'; reason: string }
+  | { type: 'check' };
+
+interface LeaseState {
+  status: LeaseStatus;
+  lastHeartbeat: number;
+  readonly startedAt: number;
+  agent?: ActorRef<AgentMsg>;
+}
+
+export interface LeaseDeps {
+  readonly nodeId: string;
+  readonly tenant: string;
+  readonly pool: PoolConfig;
+  readonly backend: NodeBackend;
+  readonly directory: NodeDirectory;
+  readonly scheduler: ActorRef<SchedulerMsg>;
+  readonly serverUrl: string;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly allocationTimeoutMs: number;
+  /** The pool: hears when this lease is gone. */
+  readonly ended: (nodeId: string) => void;
+}
+
+/**
+ * One leased node, owned by one tenant for its whole life: starts it through the backend, waits
+ * for its agent to register, watches its heartbeats, and removes it when released or lost.
+ */
+export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> {
+  let handle: NodeHandle | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const self: ActorRef<LeaseMsg> = spawnActor<LeaseState, LeaseMsg>(parent, {
+    name: deps.nodeId,
+    initialState: () => ({ status: 'allocating', lastHeartbeat: Date.now(), startedAt: Date.now() }),
+    supervision: 'resume',
+    receive: (state, msg) => {
+      switch (msg.type) {
+        case 'registered':
+          if (state.status !== 'allocating') return state;
+          state.status = 'ready';
+          state.lastHeartbeat = Date.now();
+          state.agent = msg.agent;
+          tell(deps.scheduler, {
+            type: 'node-up',
+            node: { nodeId: deps.nodeId, tenant: deps.tenant, pool: deps.pool.name, slots: msg.slots, agent: msg.agent },
+          });
+          return state;
+        case 'heartbeat':
+          state.lastHeartbeat = Date.now();
+          return state;
+        case 'check': {
+          const now = Date.now();
+          if (state.status === 'allocating' && now - state.startedAt > deps.allocationTimeoutMs) {
+            tell(deps.scheduler, {
+              type: 'allocation-failed',
+              tenant: deps.tenant,
+              pool: deps.pool.name,
+              message: `node ${deps.nodeId} of pool ${deps.pool.name} did not register within ${deps.allocationTimeoutMs} ms`,
+            });
+            return end(state, 'allocation timed out');
+          }
+          if (state.status === 'ready' && now - state.lastHeartbeat > deps.heartbeatTimeoutMs) {
+            tell(deps.scheduler, { type: 'node-gone', nodeId: deps.nodeId, reason: `no heartbeat for ${now - state.lastHeartbeat} ms` });
+            return end(state, 'lost');
+          }
+          return state;
+        }
+        case 'release':
+          if (state.status === 'gone' || state.status === 'releasing') return state;
+          if (state.status === 'ready') tell(deps.scheduler, { type: 'node-gone', nodeId: deps.nodeId, reason: msg.reason });
+          state.status = 'releasing';
+          if (state.agent) tell(state.agent, { type: 'shutdown' });
+          else handle?.kill();
+          // An agent that does not leave in time is removed.
+          setTimeout(() => handle?.kill(), 5_000).unref();
+          return state;
+        case 'exited':
+          if (state.status === 'ready' || state.status === 'allocating') {
+            if (state.status === 'ready') tell(deps.scheduler, { type: 'node-gone', nodeId: deps.nodeId, reason: msg.reason });
+            else tell(deps.scheduler, { type: 'allocation-failed', tenant: deps.tenant, pool: deps.pool.name, message: msg.reason });
+          }
+          return end(state, msg.reason);
+      }
+    },
+  });
+
+  function end(state: LeaseState, _reason: string): LeaseState {
+    if (state.status === 'gone') return state;
+    state.status = 'gone';
+    clearInterval(timer);
+    handle?.kill();
+    deps.directory.remove(deps.nodeId);
+    deps.ended(deps.nodeId);
+    stopActor(self);
+    return state;
+  }
+
+  const token = deps.directory.add({ kind: 'node', nodeId: deps.nodeId, tenant: deps.tenant, pool: deps.pool.name }, self);
+  handle = deps.backend.start({
+    nodeId: deps.nodeId,
+    tenant: deps.tenant,
+    pool: deps.pool,
+    token,
+    serverUrl: deps.serverUrl,
+    heartbeatIntervalMs: deps.heartbeatIntervalMs,
+  });
+  handle.onExit((reason) => tell(self, { type: 'exited', reason }));
+  const every = Math.max(50, Math.min(deps.heartbeatTimeoutMs, deps.allocationTimeoutMs) / 4);
+  timer = setInterval(() => tell(self, { type: 'check' }), every);
+  timer.unref();
+  return self;
+}

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { channel } from 'node:diagnostics_channel';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import type { NodeBackend, NodeHandle, NodeStartSpec } from './backend.js';
+
+/** Lines the local node-agent processes print on stderr, with their node id. */
+export const agentOutput = channel('lzy:runtime:agent-output');
+
+const agentMain = fileURLToPath(new URL('./main.js', import.meta.resolve('@lzy/node-agent')));
+
+/** Nodes as node-agent child processes of the runtime, on this machine. */
+export class LocalBackend implements NodeBackend {
+  private readonly running = new Set<NodeHandle>();
+
+  /** Kills every node this backend started (the runtime is shutting down). */
+  killAll(): void {
+    for (const handle of this.running) handle.kill();
+  }
+
+  start(spec: NodeStartSpec): NodeHandle {
+    const child = spawn(
+      process.execPath,
+      [
+        agentMain,
+        '--server',
+        spec.serverUrl,
+        '--slots',
+        String(spec.pool.slots),
+        '--heartbeat-ms',
+        String(spec.heartbeatIntervalMs),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LZY_TOKEN: spec.token } },
+    );
+    const recent: string[] = [];
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      if (agentOutput.hasSubscribers) agentOutput.publish({ nodeId: spec.nodeId, line });
+    });
+    const listeners: Array<(reason: string) => void> = [];
+    let exitReason: string | undefined;
+    const onGone = (reason: string) => {
+      if (exitReason !== undefined) return;
+      exitReason = reason;
+      listeners.forEach((listener) => listener(reason));
+    };
+    child.once('exit', (code, signal) => {
+      const last = recent.length > 0 ? `; last output: ${recent.slice(-3).join(' | ')}` : '';
+      onGone(`node-agent process ${child.pid} exited (${signal ?? `code ${code}`})${last}`);
+    });
+    child.once('error', (error) => onGone(`node-agent process could not start: ${error.message}`));
+    const handle: NodeHandle = {
+      onExit: (listener) => {
+        if (exitReason !== undefined) listener(exitReason);
+        else listeners.push(listener);
+      },
+      stop: () => child.exitCode === null && child.signalCode === null && child.kill('SIGTERM'),
+      kill: () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'),
+    };
+    this.running.add(handle);
+    handle.onExit(() => this.running.delete(handle));
+    return handle;
+  }
+}

@@ -1,0 +1,121 @@
+import { ask, query, spawnActor, stopActor, tell, type ActorRef, type ActorSystem } from '@lzy/actors';
+import type { DataRef } from '@lzy/node-agent/protocol';
+import type { Subject } from './iam/iam.js';
+import type { OpSpec, WorkflowEvent, WorkflowStatus } from './protocol/client.js';
+import type { Result } from './result.js';
+import type { FileStore } from './storage/file-store.js';
+import type { WorkflowInfo, WorkflowsMsg } from './workflow/workflows.js';
+
+type WorkflowToMsg = Extract<WorkflowsMsg, { type: 'to' }>['msg'];
+
+/** A failed call to the runtime, with the service's stable error code. */
+export class RuntimeError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RuntimeError';
+  }
+}
+
+/** What a client (the SDK) can do with the runtime, as one verified tenant. */
+export interface RuntimeConnection {
+  readonly tenant: string;
+  /** Starts a workflow run; `onEvent` hears everything that happens in it. */
+  startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void): Promise<string>;
+  /** Adds ops to the run's graph; resolves once they are journaled. */
+  submit(workflowId: string, ops: OpSpec[]): Promise<void>;
+  /** Waits until nothing runs or waits, then ends the run as finished. */
+  finish(workflowId: string): Promise<WorkflowStatus>;
+  cancel(workflowId: string, reason: string): Promise<WorkflowStatus>;
+  /** Attaches `onEvent` to an existing run: replays the results so far, then follows it. */
+  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): void;
+  list(): Promise<WorkflowInfo[]>;
+  putBlob(bytes: Buffer): Promise<DataRef>;
+  getBlob(ref: DataRef): Promise<Buffer>;
+  close(): void;
+}
+
+const CALL_TIMEOUT_MS = 120_000;
+
+function unwrap<T>(result: Result<T>): T {
+  if (!result.ok) throw new RuntimeError(result.error.code, result.error.message);
+  return result.value;
+}
+
+/** A connection inside the runtime's own process (the embedded runtime). */
+export class LocalConnection implements RuntimeConnection {
+  private readonly watchers: Array<ActorRef<WorkflowEvent>> = [];
+
+  constructor(
+    private readonly subject: Subject,
+    private readonly system: ActorSystem,
+    private readonly workflows: ActorRef<WorkflowsMsg>,
+    private readonly store: FileStore,
+  ) {}
+
+  get tenant(): string {
+    return this.subject.tenant;
+  }
+
+  private watcher(onEvent: (event: WorkflowEvent) => void): ActorRef<WorkflowEvent> {
+    const ref = spawnActor<undefined, WorkflowEvent>(this.system, {
+      initialState: () => undefined,
+      supervision: 'resume',
+      receive: (state, event) => {
+        onEvent(event);
+        return state;
+      },
+    });
+    this.watchers.push(ref);
+    return ref;
+  }
+
+  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void): Promise<string> {
+    const reply = await ask(this.workflows, { type: 'start', tenant: this.tenant, name, watcher: this.watcher(onEvent) }, CALL_TIMEOUT_MS);
+    return unwrap(reply).workflowId;
+  }
+
+  /** Sends `build(replyTo)` to the workflow through the service, which checks the tenant. */
+  private ask<T>(workflowId: string, build: (replyTo: ActorRef<Result<T>>) => WorkflowToMsg): Promise<Result<T>> {
+    return query<WorkflowsMsg, Result<T>>(
+      this.workflows,
+      (replyTo) => ({ type: 'to', tenant: this.tenant, workflowId, msg: build(replyTo) }),
+      CALL_TIMEOUT_MS,
+    );
+  }
+
+  async submit(workflowId: string, ops: OpSpec[]): Promise<void> {
+    unwrap(await this.ask(workflowId, (replyTo) => ({ type: 'submit', ops, replyTo })));
+  }
+
+  async finish(workflowId: string): Promise<WorkflowStatus> {
+    return unwrap(await this.ask(workflowId, (replyTo) => ({ type: 'finish', replyTo })));
+  }
+
+  async cancel(workflowId: string, reason: string): Promise<WorkflowStatus> {
+    return unwrap(await this.ask(workflowId, (replyTo) => ({ type: 'cancel', reason, replyTo })));
+  }
+
+  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): void {
+    tell(this.workflows, { type: 'to', tenant: this.tenant, workflowId, msg: { type: 'watch', watcher: this.watcher(onEvent) } });
+  }
+
+  list(): Promise<WorkflowInfo[]> {
+    return ask(this.workflows, { type: 'list', tenant: this.tenant }, CALL_TIMEOUT_MS);
+  }
+
+  putBlob(bytes: Buffer): Promise<DataRef> {
+    return this.store.put(this.tenant, bytes);
+  }
+
+  getBlob(ref: DataRef): Promise<Buffer> {
+    return this.store.get(this.tenant, ref.uri);
+  }
+
+  close(): void {
+    this.watchers.forEach((ref) => stopActor(ref as ActorRef<never>));
+    this.watchers.length = 0;
+  }
+}

@@ -1,0 +1,74 @@
+/** A pool of nodes of one shape. Each node runs `slots` attempts at once. */
+export interface PoolConfig {
+  name: string;
+  /** Cores of one node; an op asking for more cannot run in this pool. */
+  cpu: number;
+  /** Memory of one node in MiB; likewise. */
+  memoryMb: number;
+  slots: number;
+  /** Nodes of this pool at once, all tenants together. */
+  maxNodes: number;
+  /** A node with nothing to run for this long is released. */
+  idleTimeoutMs: number;
+}
+
+/** Options of `startRuntime`. */
+export interface RuntimeOptions {
+  /** Where the runtime keeps its lmdb state and blobs. Default `./.lzy`, or `LZY_HOME`. */
+  dataDir?: string;
+  /** Node pools; default one pool `default` of 2 local nodes with 4 slots each. */
+  pools?: PoolConfig[];
+  /** Where the gateway for node-agents (and remote clients) listens. Default 127.0.0.1, a free port. */
+  host?: string;
+  port?: number;
+  /** A node that sent no heartbeat for this long is declared lost. */
+  heartbeatTimeoutMs?: number;
+  /** How often agents send heartbeats. */
+  heartbeatIntervalMs?: number;
+  /** A node that has not registered this long after it was requested counts as failed. */
+  allocationTimeoutMs?: number;
+}
+
+export const defaultPool: PoolConfig = {
+  name: 'default',
+  cpu: 2,
+  memoryMb: 4096,
+  slots: 4,
+  maxNodes: 2,
+  idleTimeoutMs: 30_000,
+};
+
+export interface ResolvedOptions {
+  dataDir: string;
+  pools: Map<string, PoolConfig>;
+  host: string;
+  port: number;
+  heartbeatTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  allocationTimeoutMs: number;
+}
+
+/** Fills in defaults and checks the options; throws a clear error on a bad value. */
+export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
+  const pools = new Map<string, PoolConfig>();
+  for (const pool of options.pools ?? [defaultPool]) {
+    for (const field of ['cpu', 'memoryMb', 'slots', 'maxNodes', 'idleTimeoutMs'] as const) {
+      if (!(Number.isFinite(pool[field]) && pool[field] > 0)) {
+        throw new RangeError(`pool ${pool.name}: ${field} must be a positive number, got ${pool[field]}`);
+      }
+    }
+    if (pools.has(pool.name)) throw new Error(`pool ${pool.name} is configured twice`);
+    pools.set(pool.name, pool);
+  }
+  if (pools.size === 0) throw new Error('at least one node pool is needed');
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1_000;
+  return {
+    dataDir: options.dataDir ?? process.env.LZY_HOME ?? './.lzy',
+    pools,
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? Math.max(10_000, heartbeatIntervalMs * 10),
+    allocationTimeoutMs: options.allocationTimeoutMs ?? 30_000,
+  };
+}

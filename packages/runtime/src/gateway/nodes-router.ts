@@ -1,0 +1,36 @@
+import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { AgentMsg, NodesWireMsg } from '@lzy/node-agent/protocol';
+import type { NodeDirectory, NodePrincipal } from '../allocator/node-directory.js';
+import type { SchedulerMsg } from '../scheduler/scheduler.js';
+
+/** A message from a node-agent with the identity its connection proved. */
+export type NodesRouterMsg = { type: 'from-node'; node: NodePrincipal; agent: ActorRef<AgentMsg>; msg: NodesWireMsg };
+
+/** Routes what node-agents send: registration and heartbeats to their lease, attempts to the scheduler. */
+export function spawnNodesRouter(parent: Parent, deps: { directory: NodeDirectory; scheduler: ActorRef<SchedulerMsg> }) {
+  return spawnActor<undefined, NodesRouterMsg>(parent, {
+    name: 'nodes',
+    initialState: () => undefined,
+    supervision: 'resume',
+    receive: (state, { node, agent, msg }) => {
+      switch (msg.type) {
+        case 'register': {
+          const lease = deps.directory.lease(node.nodeId);
+          if (lease) tell(lease, { type: 'registered', slots: msg.slots, agent });
+          return state;
+        }
+        case 'heartbeat': {
+          const lease = deps.directory.lease(node.nodeId);
+          if (lease) tell(lease, { type: 'heartbeat' });
+          return state;
+        }
+        case 'log':
+          tell(deps.scheduler, { type: 'attempt-log', nodeId: node.nodeId, attemptId: msg.attemptId, stream: msg.stream, text: msg.text });
+          return state;
+        case 'attempt-finished':
+          tell(deps.scheduler, { type: 'attempt-finished', nodeId: node.nodeId, attemptId: msg.attemptId, outcome: msg.outcome });
+          return state;
+      }
+    },
+  });
+}

@@ -1,0 +1,200 @@
+import { spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { DataRef } from '@lzy/node-agent/protocol';
+import type { PoolConfig } from '../config.js';
+import type { OpSpec, WorkflowEvent } from '../protocol/client.js';
+import type { Result } from '../result.js';
+import type { SchedulerMsg } from '../scheduler/scheduler.js';
+import type { CacheIndex } from './cache-index.js';
+import {
+  applyGraphEvent,
+  countOps,
+  emptyGraph,
+  isSettled,
+  readyOps,
+  validateSubmission,
+  type GraphEvent,
+  type GraphState,
+  type OpNode,
+} from './graph-state.js';
+import { spawnOp, type OpDone, type OpMsg } from './op-actor.js';
+
+export type GraphMsg =
+  | { type: 'submit'; ops: OpSpec[]; replyTo: ActorRef<Result<{ added: number }>> }
+  | OpDone
+  | { type: 'cancel'; reason: string }
+  | { type: 'resume' }
+  | { type: 'replay' };
+
+/** What a graph tells its workflow. */
+export type GraphNotice =
+  | { type: 'graph-event'; event: WorkflowEvent }
+  | { type: 'graph-settled'; failure?: { opId: string; reason: string } | undefined; cancelled: boolean };
+
+export interface GraphDeps {
+  readonly workflowId: string;
+  readonly tenant: string;
+  readonly workflow: ActorRef<GraphNotice>;
+  readonly scheduler: ActorRef<SchedulerMsg>;
+  readonly cache: CacheIndex;
+  readonly pools: Map<string, PoolConfig>;
+}
+
+/**
+ * The graph executor of one workflow, event-sourced: it journals the ops submitted and each op's
+ * final outcome, starts an op actor for every op whose inputs are ready, and stops everything on
+ * the first op that fails for good. A succeeded op is never run again, even after a restart: on
+ * replay only the ops without a journaled outcome are started again.
+ */
+export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> {
+  const opActors = new Map<string, ActorRef<OpMsg>>();
+  const defaultPool = [...deps.pools.keys()][0]!;
+  const logs = deps.workflow as unknown as OpDepsLogs;
+  let self: ActorRef<GraphMsg>;
+
+  const start = (state: GraphState, nodes: OpNode[]) => {
+    for (const node of nodes) {
+      node.status = 'queued';
+      const args: DataRef[] = node.spec.args.map((arg) => (arg.kind === 'value' ? arg.ref : state.ops.get(arg.opId)!.result!));
+      const op = spawnOp(self as ActorRef<never>, {
+        spec: node.spec,
+        args,
+        tenant: deps.tenant,
+        workflowId: deps.workflowId,
+        pool: node.spec.pool ?? defaultPool,
+        scheduler: deps.scheduler,
+        cache: deps.cache,
+        graph: self as ActorRef<OpDone>,
+        logs,
+      });
+      opActors.set(node.spec.id, op);
+      tell(op, { type: 'start' });
+    }
+  };
+
+  const stopAll = () => {
+    for (const op of opActors.values()) tell(op, { type: 'cancel' });
+    opActors.clear();
+  };
+
+  const notify = (durable: Promise<void>, notices: GraphNotice[]) =>
+    durable.then(
+      () => notices.forEach((notice) => tell(deps.workflow, notice)),
+      (error: unknown) => tell(self, { type: 'cancel', reason: `the journal failed: ${(error as Error).message}` }),
+    );
+
+  self = spawnPersistentActor<GraphState, GraphMsg, GraphEvent>(parent, {
+    name: 'graph',
+    key: `graph:${deps.workflowId}`,
+    initialState: () => {
+      opActors.clear();
+      return emptyGraph();
+    },
+    apply: applyGraphEvent,
+    supervision: 'restart',
+    command: (state, msg, ctx) => {
+      switch (msg.type) {
+        case 'submit': {
+          const problem = checkPools(msg.ops, deps.pools);
+          const checked = problem ? { error: problem } : validateSubmission(state, msg.ops);
+          if ('error' in checked || checked.add.length === 0) {
+            tell(
+              msg.replyTo,
+              'error' in checked ? { ok: false, error: { code: 'BAD_GRAPH', message: checked.error } } : { ok: true, value: { added: 0 } },
+            );
+            // The workflow waits for a settled notice after each submission.
+            if (isSettled(state)) tell(deps.workflow, { type: 'graph-settled', cancelled: false });
+            return;
+          }
+          const durable = ctx.journal({ type: 'ops-added', ops: checked.add });
+          start(
+            state,
+            readyOps(
+              state,
+              checked.add.map((op) => op.id),
+            ),
+          );
+          durable.then(
+            () => tell(msg.replyTo, { ok: true, value: { added: checked.add.length } }),
+            (error: unknown) => tell(msg.replyTo, { ok: false, error: { code: 'JOURNAL_FAILED', message: (error as Error).message } }),
+          );
+          return;
+        }
+        case 'op-done': {
+          opActors.delete(msg.opId);
+          const node = state.ops.get(msg.opId);
+          if (!node || state.stopped || node.status === 'succeeded') return;
+          if (msg.ok) {
+            const durable = ctx.journal({ type: 'op-succeeded', opId: msg.opId, result: msg.result, cached: msg.cached });
+            start(state, readyOps(state, node.dependents));
+            const notices: GraphNotice[] = [
+              {
+                type: 'graph-event',
+                event: { type: 'op-succeeded', workflowId: deps.workflowId, opId: msg.opId, result: msg.result, cached: msg.cached },
+              },
+            ];
+            if (isSettled(state)) notices.push({ type: 'graph-settled', cancelled: false });
+            void notify(durable, notices);
+            return;
+          }
+          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure });
+          const durable = ctx.journal({ type: 'stopped', reason: `op ${node.spec.name} failed` });
+          stopAll();
+          void notify(durable, [
+            {
+              type: 'graph-event',
+              event: {
+                type: 'op-failed',
+                workflowId: deps.workflowId,
+                opId: msg.opId,
+                opName: node.spec.name,
+                attempt: msg.attempt,
+                failure: msg.failure,
+              },
+            },
+            { type: 'graph-settled', failure: { opId: msg.opId, reason: state.stopped!.reason }, cancelled: false },
+          ]);
+          return;
+        }
+        case 'cancel': {
+          if (state.stopped) return;
+          const durable = ctx.journal({ type: 'stopped', reason: msg.reason });
+          stopAll();
+          void notify(durable, [{ type: 'graph-settled', cancelled: true }]);
+          return;
+        }
+        case 'resume':
+          if (!state.stopped) start(state, readyOps(state, state.ops.keys()));
+          return;
+        case 'replay': {
+          for (const [opId, node] of state.ops) {
+            if (node.status !== 'succeeded') continue;
+            tell(deps.workflow, {
+              type: 'graph-event',
+              event: { type: 'op-succeeded', workflowId: deps.workflowId, opId, result: node.result!, cached: node.cached ?? false },
+            });
+          }
+          tell(deps.workflow, { type: 'graph-event', event: { type: 'progress', workflowId: deps.workflowId, counts: countOps(state) } });
+          return;
+        }
+      }
+    },
+  });
+  return self;
+}
+
+type OpDepsLogs = Parameters<typeof spawnOp>[1]['logs'];
+
+/** Every op must fit a configured pool: its pool must exist and be large enough. */
+function checkPools(ops: OpSpec[], pools: Map<string, PoolConfig>): string | undefined {
+  const defaultPool = [...pools.keys()][0]!;
+  for (const op of ops) {
+    const name = op.pool ?? defaultPool;
+    const pool = pools.get(name);
+    if (!pool) return `op ${op.name} asks for pool ${name}, which does not exist; pools: ${[...pools.keys()].join(', ')}`;
+    if (op.cpu !== undefined && op.cpu > pool.cpu) return `op ${op.name} asks for ${op.cpu} cpu; nodes of pool ${name} have ${pool.cpu}`;
+    if (op.memoryMb !== undefined && op.memoryMb > pool.memoryMb) {
+      return `op ${op.name} asks for ${op.memoryMb} MiB; nodes of pool ${name} have ${pool.memoryMb} MiB`;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,124 @@
+import type { DataRef, OpFailure } from '@lzy/node-agent/protocol';
+import type { OpCounts, OpSpec } from '../protocol/client.js';
+
+/**
+ * An op of a workflow's graph. `waiting` → `queued` → `running` → `succeeded | failed | cancelled`;
+ * only the terminal states are journaled, the others are rebuilt on replay (a non-terminal op
+ * with all inputs ready simply runs again).
+ */
+export type OpStatus = 'waiting' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface OpNode {
+  readonly spec: OpSpec;
+  status: OpStatus;
+  /** Inputs from ops that have not succeeded yet; the op is ready at 0. */
+  pending: number;
+  readonly dependents: string[];
+  result?: DataRef;
+  cached?: boolean;
+}
+
+export interface GraphState {
+  readonly ops: Map<string, OpNode>;
+  /** Set once an op failed for good or the graph was cancelled: nothing new starts. */
+  stopped?: { reason: string; failedOp?: string };
+}
+
+/** What a graph journals. */
+export type GraphEvent =
+  | { type: 'ops-added'; ops: OpSpec[] }
+  | { type: 'op-succeeded'; opId: string; result: DataRef; cached: boolean }
+  | { type: 'op-failed'; opId: string; failure: OpFailure }
+  | { type: 'stopped'; reason: string };
+
+export function emptyGraph(): GraphState {
+  return { ops: new Map() };
+}
+
+/**
+ * Checks a submission against the graph: ids new (or identical to an existing call, which is then
+ * skipped), args naming ops that exist in the graph or earlier in the submission, no cycles
+ * (guaranteed by that order). Returns the ops to add, or what is wrong.
+ */
+export function validateSubmission(state: GraphState, ops: OpSpec[]): { add: OpSpec[] } | { error: string } {
+  if (state.stopped) return { error: `the workflow's graph is stopped: ${state.stopped.reason}` };
+  const seen = new Set<string>();
+  const add: OpSpec[] = [];
+  for (const op of ops) {
+    if (state.ops.has(op.id) || seen.has(op.id)) continue; // an identical call runs once
+    for (const arg of op.args) {
+      if (arg.kind === 'op' && !state.ops.has(arg.opId) && !seen.has(arg.opId)) {
+        return { error: `op ${op.name} (${op.id}) takes the result of op ${arg.opId}, which is not in the graph` };
+      }
+    }
+    seen.add(op.id);
+    add.push(op);
+  }
+  return { add };
+}
+
+/** Applies a journaled event; deterministic, so a replay rebuilds the same graph. */
+export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphState {
+  switch (event.type) {
+    case 'ops-added':
+      for (const spec of event.ops) {
+        const node: OpNode = { spec, status: 'waiting', pending: 0, dependents: [] };
+        for (const arg of spec.args) {
+          if (arg.kind !== 'op') continue;
+          const input = state.ops.get(arg.opId)!;
+          input.dependents.push(spec.id);
+          if (input.status !== 'succeeded') node.pending++;
+        }
+        state.ops.set(spec.id, node);
+      }
+      return state;
+    case 'op-succeeded': {
+      const node = state.ops.get(event.opId)!;
+      if (node.status === 'succeeded') return state;
+      node.status = 'succeeded';
+      node.result = event.result;
+      node.cached = event.cached;
+      for (const id of node.dependents) state.ops.get(id)!.pending--;
+      return state;
+    }
+    case 'op-failed': {
+      const node = state.ops.get(event.opId)!;
+      node.status = 'failed';
+      state.stopped = { reason: `op ${node.spec.name} failed: ${event.failure.message}`, failedOp: event.opId };
+      return state;
+    }
+    case 'stopped':
+      state.stopped ??= { reason: event.reason };
+      for (const node of state.ops.values()) {
+        if (node.status !== 'succeeded' && node.status !== 'failed') node.status = 'cancelled';
+      }
+      return state;
+  }
+}
+
+/** Ops whose inputs have all succeeded and that have not started. */
+export function readyOps(state: GraphState, among: Iterable<string>): OpNode[] {
+  if (state.stopped) return [];
+  const ready: OpNode[] = [];
+  for (const id of among) {
+    const node = state.ops.get(id);
+    if (node && node.status === 'waiting' && node.pending === 0) ready.push(node);
+  }
+  return ready;
+}
+
+/** Whether every op of the graph reached a terminal state. */
+export function isSettled(state: GraphState): boolean {
+  for (const node of state.ops.values()) {
+    if (node.status === 'waiting' || node.status === 'queued' || node.status === 'running') {
+      if (!state.stopped || node.status !== 'waiting') return false;
+    }
+  }
+  return true;
+}
+
+export function countOps(state: GraphState): OpCounts {
+  const counts: OpCounts = { waiting: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  for (const node of state.ops.values()) counts[node.status]++;
+  return counts;
+}

@@ -1,0 +1,126 @@
+import { spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { DataRef, OpFailure } from '@lzy/node-agent/protocol';
+import { newId } from '../ids.js';
+import type { OpSpec } from '../protocol/client.js';
+import type { AttemptOutcome, AttemptRequest, SchedulerMsg } from '../scheduler/scheduler.js';
+import type { CacheIndex } from './cache-index.js';
+
+export type OpMsg =
+  | { type: 'start' }
+  | { type: 'attempt-ended'; attemptId: string; outcome: AttemptOutcome }
+  | { type: 'retry' }
+  | { type: 'cancel' };
+
+/** What an op actor reports to its graph, once. */
+export type OpDone =
+  | { type: 'op-done'; opId: string; ok: true; result: DataRef; cached: boolean }
+  | { type: 'op-done'; opId: string; ok: false; failure: OpFailure; attempt: number };
+
+/** How often an op is rerun after the node running it was lost, on top of its own retries. */
+const NODE_LOSS_RETRIES = 3;
+
+interface OpState {
+  attempt: number;
+  nodeLosses: number;
+  attemptId: string | undefined;
+  done: boolean;
+}
+
+export interface OpDeps {
+  readonly spec: OpSpec;
+  readonly args: DataRef[];
+  readonly tenant: string;
+  readonly workflowId: string;
+  readonly pool: string;
+  readonly scheduler: ActorRef<SchedulerMsg>;
+  readonly cache: CacheIndex;
+  readonly graph: ActorRef<OpDone>;
+  readonly logs: AttemptRequest['logs'];
+}
+
+/**
+ * One operation in flight: looks it up in the cache, queues its attempts with the scheduler,
+ * retries retryable failures with backoff, and reports the outcome to its graph once.
+ */
+export function spawnOp(parent: Parent, deps: OpDeps): ActorRef<OpMsg> {
+  const { spec } = deps;
+  const cacheKey = spec.cache && deps.cache.keyOf(spec, deps.args);
+  return spawnActor<OpState, OpMsg>(parent, {
+    initialState: () => ({ attempt: 0, nodeLosses: 0, attemptId: undefined, done: false }),
+    supervision: 'resume',
+    receive: (state, msg, ctx) => {
+      if (state.done) return state;
+      switch (msg.type) {
+        case 'start': {
+          const hit = cacheKey && deps.cache.get(deps.tenant, cacheKey);
+          if (hit) return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: hit, cached: true }, ctx.self);
+          return enqueue(state, ctx.self);
+        }
+        case 'retry':
+          return enqueue(state, ctx.self);
+        case 'attempt-ended': {
+          if (msg.attemptId !== state.attemptId) return state;
+          state.attemptId = undefined;
+          const { outcome } = msg;
+          if (outcome.ok) {
+            if (cacheKey) deps.cache.put(deps.tenant, cacheKey, outcome.result);
+            return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: outcome.result, cached: false }, ctx.self);
+          }
+          const { failure } = outcome;
+          const nodeLost = failure.code === 'NODE_LOST' && state.nodeLosses < NODE_LOSS_RETRIES;
+          if (nodeLost) state.nodeLosses++;
+          const retriesUsed = state.attempt - 1 - state.nodeLosses;
+          if (failure.retryable && (nodeLost || retriesUsed < spec.retries.max)) {
+            const delay = nodeLost ? 0 : spec.retries.backoffMs * 2 ** retriesUsed;
+            setTimeout(() => tell(ctx.self, { type: 'retry' }), delay);
+            return state;
+          }
+          return finish(state, { type: 'op-done', opId: spec.id, ok: false, failure, attempt: state.attempt }, ctx.self);
+        }
+        case 'cancel':
+          if (state.attemptId) tell(deps.scheduler, { type: 'cancel', attemptId: state.attemptId });
+          state.done = true;
+          stopActor(ctx.self);
+          return state;
+      }
+    },
+  });
+
+  function enqueue(state: OpState, self: ActorRef<OpMsg>): OpState {
+    state.attempt++;
+    const attemptId = newId('at');
+    state.attemptId = attemptId;
+    const run: AttemptRequest['run'] = {
+      type: 'run',
+      attemptId,
+      opName: `${spec.name}#${spec.id.slice(0, 8)}`,
+      module: spec.module,
+      exportName: spec.exportName,
+      args: deps.args,
+      env: spec.env,
+    };
+    if (spec.timeoutMs !== undefined) run.timeoutMs = spec.timeoutMs;
+    if (spec.memoryMb !== undefined) run.memoryMb = spec.memoryMb;
+    tell(deps.scheduler, {
+      type: 'enqueue',
+      attempt: {
+        attemptId,
+        tenant: deps.tenant,
+        workflowId: deps.workflowId,
+        pool: deps.pool,
+        run,
+        op: self,
+        logs: deps.logs,
+        opId: spec.id,
+      },
+    });
+    return state;
+  }
+
+  function finish(state: OpState, done: OpDone, self: ActorRef<OpMsg>): OpState {
+    state.done = true;
+    tell(deps.graph, done);
+    stopActor(self);
+    return state;
+  }
+}

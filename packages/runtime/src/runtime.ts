@@ -1,0 +1,80 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { open, type RootDatabase } from 'lmdb';
+import { LmdbJournal, startActorSystem, stopActor, tell, type ActorRef, type ActorSystem, type Remoting } from '@lzy/actors';
+import type { AllocatorRequest } from './scheduler/scheduler.js';
+import { spawnAllocator } from './allocator/allocator.js';
+import type { NodeBackend } from './allocator/backend.js';
+import { LocalBackend } from './allocator/local-backend.js';
+import { NodeDirectory } from './allocator/node-directory.js';
+import { LocalConnection, type RuntimeConnection } from './client.js';
+import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './config.js';
+import { createGateway } from './gateway/gateway.js';
+import { spawnNodesRouter } from './gateway/nodes-router.js';
+import { CacheIndex } from './graph/cache-index.js';
+import { Iam } from './iam/iam.js';
+import { spawnScheduler } from './scheduler/scheduler.js';
+import { FileStore } from './storage/file-store.js';
+import { spawnStorage } from './storage/storage.js';
+import { spawnWorkflows, type WorkflowsMsg } from './workflow/workflows.js';
+
+/**
+ * The Lzy runtime: every system service as a supervised actor in one actor system, its state in
+ * one lmdb environment under the data dir, node-agents reaching it through the gateway. Embedded
+ * in the user's process by the SDK, or run as `lzy server`.
+ */
+export class Runtime {
+  private constructor(
+    readonly options: ResolvedOptions,
+    private readonly root: RootDatabase,
+    private readonly system: ActorSystem,
+    private readonly gateway: Remoting,
+    private readonly backend: LocalBackend,
+    private readonly workflows: ActorRef<WorkflowsMsg>,
+    private readonly store: FileStore,
+    readonly iam: Iam,
+    /** The gateway's ws URL, where node-agents connect. */
+    readonly url: string,
+  ) {}
+
+  /** Starts the runtime on `options.dataDir`, resuming every workflow that was active there. */
+  static async start(options: RuntimeOptions = {}): Promise<Runtime> {
+    const resolved = resolveOptions(options);
+    const dataDir = resolve(resolved.dataDir);
+    mkdirSync(join(dataDir, 'state'), { recursive: true });
+    const root = open({ path: join(dataDir, 'state'), maxDbs: 32 });
+    const journal = new LmdbJournal(root);
+    const system = startActorSystem({ persistence: journal });
+    const store = new FileStore(join(dataDir, 'blobs'));
+    const cache = new CacheIndex(root);
+    const iam = new Iam(root);
+    const directory = new NodeDirectory();
+    const backend: NodeBackend & LocalBackend = new LocalBackend();
+
+    let allocator: ActorRef<AllocatorRequest> | undefined;
+    const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools });
+    const storage = spawnStorage(system, store);
+    const nodes = spawnNodesRouter(system, { directory, scheduler });
+    const gateway = createGateway({ directory, nodes, storage });
+    const { url } = await gateway.listen({ host: resolved.host, port: resolved.port });
+    allocator = spawnAllocator(system, { options: resolved, backend, directory, scheduler, serverUrl: () => url });
+    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools });
+    tell(workflows, { type: 'resume' });
+    return new Runtime(resolved, root, system, gateway, backend, workflows, store, iam, url);
+  }
+
+  /** A connection as the tenant `token` belongs to; throws for an unknown token. */
+  connect(token: string): RuntimeConnection {
+    return new LocalConnection(this.iam.verify(token), this.system, this.workflows, this.store);
+  }
+
+  /** Stops every node and service and closes the state; what was journaled stays for the next start. */
+  async close(): Promise<void> {
+    this.backend.killAll();
+    await this.gateway.close();
+    stopActor(this.workflows as ActorRef<never>);
+    this.system.stop();
+    await this.root.flushed;
+    await this.root.close();
+  }
+}

@@ -1,0 +1,126 @@
+import { spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { PoolConfig } from '../config.js';
+import type { CacheIndex } from '../graph/cache-index.js';
+import { newId } from '../ids.js';
+import type { WorkflowEvent, WorkflowStatus } from '../protocol/client.js';
+import type { Result } from '../result.js';
+import type { SchedulerMsg } from '../scheduler/scheduler.js';
+import { spawnWorkflow, type WorkflowMsg } from './workflow-actor.js';
+
+/** A workflow run as listed by `list`. */
+export interface WorkflowInfo {
+  workflowId: string;
+  name: string;
+  status: WorkflowStatus;
+  startedAt: number;
+}
+
+/** Requests to the workflow service; `tenant` is always the caller's verified tenant. */
+export type WorkflowsMsg =
+  | { type: 'start'; tenant: string; name: string; watcher: ActorRef<WorkflowEvent>; replyTo: ActorRef<Result<{ workflowId: string }>> }
+  | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-event' | 'graph-settled' | 'op-log' | 'resume' }> }
+  | { type: 'list'; tenant: string; replyTo: ActorRef<WorkflowInfo[]> }
+  | { type: 'ended'; workflowId: string; status: WorkflowStatus }
+  | { type: 'resume' };
+
+type WorkflowsEvent =
+  | { type: 'started'; workflowId: string; tenant: string; name: string; startedAt: number }
+  | { type: 'ended'; workflowId: string; status: WorkflowStatus };
+
+interface Run {
+  readonly tenant: string;
+  readonly name: string;
+  readonly startedAt: number;
+  status: WorkflowStatus;
+  ref?: ActorRef<WorkflowMsg>;
+}
+
+interface WorkflowsState {
+  readonly runs: Map<string, Run>;
+}
+
+export interface WorkflowsDeps {
+  readonly scheduler: ActorRef<SchedulerMsg>;
+  readonly cache: CacheIndex;
+  readonly pools: Map<string, PoolConfig>;
+}
+
+/**
+ * The workflow service: starts workflow runs, routes calls to them after checking that the
+ * caller's tenant owns the run, lists them, and on a restart resumes every run still active.
+ */
+export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<WorkflowsMsg> {
+  let self: ActorRef<WorkflowsMsg>;
+  const refOf = (run: Run, workflowId: string): ActorRef<WorkflowMsg> => {
+    run.ref ??= spawnWorkflow(self as ActorRef<never>, {
+      workflowId,
+      tenant: run.tenant,
+      scheduler: deps.scheduler,
+      cache: deps.cache,
+      pools: deps.pools,
+      ended: (status) => tell(self, { type: 'ended', workflowId, status }),
+    });
+    return run.ref;
+  };
+
+  self = spawnPersistentActor<WorkflowsState, WorkflowsMsg, WorkflowsEvent>(parent, {
+    name: 'workflows',
+    key: 'workflows',
+    initialState: () => ({ runs: new Map() }),
+    apply: (state, event) => {
+      if (event.type === 'started') {
+        state.runs.set(event.workflowId, { tenant: event.tenant, name: event.name, startedAt: event.startedAt, status: 'active' });
+      } else {
+        const run = state.runs.get(event.workflowId);
+        if (run) run.status = event.status;
+      }
+      return state;
+    },
+    supervision: 'restart',
+    command: async (state, msg, ctx) => {
+      switch (msg.type) {
+        case 'start': {
+          const workflowId = newId('wf');
+          await ctx.persist({ type: 'started', workflowId, tenant: msg.tenant, name: msg.name, startedAt: Date.now() });
+          const ref = refOf(state.runs.get(workflowId)!, workflowId);
+          tell(ref, { type: 'watch', watcher: msg.watcher });
+          tell(msg.replyTo, { ok: true, value: { workflowId } });
+          return;
+        }
+        case 'to': {
+          const run = state.runs.get(msg.workflowId);
+          // Another tenant's run is reported exactly like a missing one: its existence is not revealed.
+          if (!run || run.tenant !== msg.tenant) {
+            const inner = msg.msg;
+            if ('replyTo' in inner) {
+              tell(inner.replyTo as ActorRef<Result<never>>, {
+                ok: false,
+                error: { code: 'NOT_FOUND', message: `no workflow ${msg.workflowId}` },
+              });
+            }
+            return;
+          }
+          tell(refOf(run, msg.workflowId), msg.msg);
+          return;
+        }
+        case 'list': {
+          const infos: WorkflowInfo[] = [];
+          for (const [workflowId, run] of state.runs) {
+            if (run.tenant === msg.tenant) infos.push({ workflowId, name: run.name, status: run.status, startedAt: run.startedAt });
+          }
+          tell(msg.replyTo, infos);
+          return;
+        }
+        case 'ended':
+          await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status });
+          return;
+        case 'resume':
+          for (const [workflowId, run] of state.runs) {
+            if (run.status === 'active') tell(refOf(run, workflowId), { type: 'resume' });
+          }
+          return;
+      }
+    },
+  });
+  return self;
+}
