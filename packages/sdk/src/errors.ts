@@ -1,0 +1,39 @@
+/** An op failed for good: its attempts are used up or the failure cannot be retried. */
+export class OpError extends Error {
+  /** Why: `USER_ERROR` (the op threw), `TIMEOUT`, `OUT_OF_MEMORY`, `PROCESS_EXITED`, `NODE_LOST`, `BAD_OP`, … */
+  readonly code: string;
+  readonly opName: string;
+  /** The attempt that failed last, from 1. */
+  readonly attempt: number;
+  /** The name of the error the op threw (e.g. `TypeError`). */
+  readonly remoteName: string;
+  /** The op's own stack, as it was in the node's process. */
+  readonly remoteStack: string | undefined;
+
+  constructor(failure: { code: string; name: string; message: string; stack?: string }, opName: string, attempt: number) {
+    super(`op ${opName} failed (attempt ${attempt}, ${failure.code}): ${failure.name}: ${failure.message}`);
+    this.name = 'OpError';
+    this.code = failure.code;
+    this.opName = opName;
+    this.attempt = attempt;
+    this.remoteName = failure.name;
+    this.remoteStack = failure.stack;
+    if (failure.stack) this.stack = `${this.name}: ${this.message}\n--- in op ${opName} ---\n${failure.stack}`;
+  }
+}
+
+/** The workflow was cancelled (its AbortSignal fired, or `lzy cancel`). */
+export class WorkflowCancelledError extends Error {
+  constructor(readonly reason: string) {
+    super(`workflow cancelled: ${reason}`);
+    this.name = 'WorkflowCancelledError';
+  }
+}
+
+/** An op is defined in a way the runtime cannot run, e.g. it is not exported from its module. */
+export class OpDefinitionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OpDefinitionError';
+  }
+}

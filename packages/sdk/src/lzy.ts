@@ -1,0 +1,97 @@
+import type { PoolConfig, RuntimeConnection } from '@lzy/runtime';
+import { WorkflowCancelledError } from './errors.js';
+import { inRun } from './context.js';
+import { WorkflowRun, type OpLogLine, type WorkflowHandle } from './workflow-run.js';
+
+/** Options of `Lzy.start`: the embedded runtime. */
+export interface LzyStartOptions {
+  /** Where the runtime keeps its state and blobs. Default `./.lzy`, or `LZY_HOME`. */
+  dataDir?: string;
+  /** Node pools; default one pool of 2 local nodes with 4 slots each. */
+  pools?: PoolConfig[];
+  /** Where ops' output lines go; default stderr, each line prefixed with `[op#id]`. */
+  onLog?: (line: OpLogLine) => void;
+}
+
+/** Options of one workflow run. */
+export interface WorkflowOptions {
+  /** Cancels the run: running ops are killed, the workflow's promise rejects. */
+  signal?: AbortSignal;
+  /** Submit each call at once instead of at the next barrier. */
+  eager?: boolean;
+}
+
+const printLog = (line: OpLogLine) => {
+  const prefix = `[${line.opName}#${line.opId.slice(0, 8)}] `;
+  process.stderr.write(line.text.replace(/^(?=.)/gm, prefix) + (line.text.endsWith('\n') ? '' : '\n'));
+};
+
+/** The client of a Lzy runtime: runs workflows whose op calls execute on leased nodes. */
+export class Lzy {
+  private constructor(
+    private readonly connection: RuntimeConnection,
+    private readonly onLog: (line: OpLogLine) => void,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  /** Starts the embedded runtime in this process, as the local tenant. */
+  static async start(options: LzyStartOptions = {}): Promise<Lzy> {
+    const { Runtime } = await import('@lzy/runtime');
+    const runtime = await Runtime.start(options.pools === undefined ? { ...pick(options) } : { ...pick(options), pools: options.pools });
+    const token = await runtime.iam.issueToken('local', 'admin');
+    return new Lzy(runtime.connect(token), options.onLog ?? printLog, () => runtime.close());
+  }
+
+  /** A client over an existing connection (another transport, or a second tenant of a runtime). */
+  static over(connection: RuntimeConnection, options: { onLog?: (line: OpLogLine) => void } = {}): Lzy {
+    return new Lzy(connection, options.onLog ?? printLog, async () => connection.close());
+  }
+
+  /** The tenant this client acts as. */
+  get tenant(): string {
+    return this.connection.tenant;
+  }
+
+  /**
+   * Runs `fn` as a workflow: op calls inside it (also in helpers it calls) become a graph that
+   * runs on nodes. Leaving `fn` submits what is left and waits for every call; the first op that
+   * fails for good rejects the workflow with its `OpError`, and the rest is cancelled.
+   */
+  async workflow<T>(name: string, fn: (wf: WorkflowHandle) => T | Promise<T>, options: WorkflowOptions = {}): Promise<T> {
+    const { signal } = options;
+    if (signal?.aborted) throw new WorkflowCancelledError(reasonOf(signal));
+    const run = await WorkflowRun.start(this.connection, name, { eager: options.eager ?? false, onLog: this.onLog });
+    const onAbort = () => void run.cancel(reasonOf(signal!)).catch(() => {});
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const value = await inRun(run, () => fn(run.handle));
+      await run.settled();
+      if (run.error) throw run.error;
+      const status = await run.finish();
+      if (run.error) throw run.error;
+      if (status !== 'finished') throw new Error(`workflow ${name} ended ${status}`);
+      return value;
+    } catch (error) {
+      const reported = run.error ?? error;
+      if (!run.error) await run.cancel(`the workflow function threw: ${(error as Error)?.message ?? error}`).catch(() => {});
+      throw reported;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Closes the client, and the embedded runtime with it. */
+  async close(): Promise<void> {
+    this.connection.close();
+    await this.onClose();
+  }
+}
+
+function pick(options: LzyStartOptions): { dataDir?: string } {
+  return options.dataDir === undefined ? {} : { dataDir: options.dataDir };
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+}

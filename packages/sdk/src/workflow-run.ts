@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import { decodeValue, encodeValue, refFor, type DataRef } from '@lzy/node-agent/protocol';
+import type { ArgSpec, OpSpec, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
+import { OpError, WorkflowCancelledError } from './errors.js';
+import { identityOf } from './identity.js';
+import { Lazy } from './lazy.js';
+import { OP, type Op } from './op.js';
+
+/** One line of an op's output, as it arrives while the op runs. */
+export interface OpLogLine {
+  opName: string;
+  opId: string;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+/** What the workflow callback gets: the run's id and name, and a signal that fires when it ends badly. */
+export interface WorkflowHandle {
+  readonly id: string;
+  readonly name: string;
+  readonly signal: AbortSignal;
+}
+
+interface CallRecord {
+  readonly id: string;
+  readonly op: Op<unknown[], unknown>;
+  readonly args: Array<{ lazy: Lazy<unknown> } | { bytes: Buffer }>;
+  readonly promise: Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  settled: boolean;
+}
+
+/**
+ * The client side of one workflow run: records op calls as graph nodes, submits them at each
+ * barrier (or at once when eager), and settles each call's `Lazy` from the runtime's events.
+ */
+export class WorkflowRun {
+  private readonly calls = new Map<string, CallRecord>();
+  private pending: CallRecord[] = [];
+  private submitting: Promise<void> = Promise.resolve();
+  private unsettled = 0;
+  private failure: Error | undefined;
+  private readonly abort = new AbortController();
+  private idleWaiters: Array<() => void> = [];
+  private ended: WorkflowStatus | undefined;
+  readonly handle: WorkflowHandle;
+
+  private constructor(
+    private readonly connection: RuntimeConnection,
+    readonly id: string,
+    readonly name: string,
+    private readonly eager: boolean,
+  ) {
+    this.handle = { id, name, signal: this.abort.signal };
+  }
+
+  /** Starts a run in the runtime; its events flow into the new `WorkflowRun`. */
+  static async start(
+    connection: RuntimeConnection,
+    name: string,
+    options: { eager: boolean; onLog: (line: OpLogLine) => void },
+  ): Promise<WorkflowRun> {
+    let run: WorkflowRun | undefined;
+    const early: WorkflowEvent[] = [];
+    const id = await connection.startWorkflow(name, (event) => (run ? run.onEvent(event, options.onLog) : early.push(event)));
+    run = new WorkflowRun(connection, id, name, options.eager);
+    for (const event of early) run.onEvent(event, options.onLog);
+    return run;
+  }
+
+  /** The error that ended the run badly, if any. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  /** Records a call of `op` with `args`; identical calls (same op, same inputs) share one node. */
+  call(op: Op<unknown[], unknown>, args: unknown[]): Lazy<unknown> {
+    if (this.failure) {
+      const failure = this.failure;
+      return new Lazy(undefined, this, () => Promise.reject(failure));
+    }
+    const hash = createHash('sha256').update(op[OP].site);
+    const recorded: CallRecord['args'] = args.map((arg) => {
+      if (arg instanceof Lazy) {
+        if (arg.owner !== this || arg.callId === undefined) {
+          throw new TypeError(`a Lazy passed to ${op[OP].site} comes from another workflow or a local call; await it first`);
+        }
+        hash.update(`\u0000lazy:${arg.callId}`);
+        return { lazy: arg };
+      }
+      const bytes = encodeValue(arg);
+      hash.update('\u0000value:').update(bytes);
+      return { bytes };
+    });
+    const id = hash.digest('hex').slice(0, 32);
+    let record = this.calls.get(id);
+    if (!record) {
+      let resolve!: (value: unknown) => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<unknown>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => {});
+      record = { id, op, args: recorded, promise, resolve, reject, settled: false };
+      this.calls.set(id, record);
+      this.pending.push(record);
+      this.unsettled++;
+      if (this.eager) void this.flush().catch(() => {});
+    }
+    const target = record;
+    return new Lazy(id, this, () => this.flush().then(() => target.promise));
+  }
+
+  /** Submits every call recorded so far as one graph. */
+  flush(): Promise<void> {
+    this.submitting = this.submitting.then(() => this.submitPending());
+    return this.submitting;
+  }
+
+  /** Resolves once every submitted call has settled, or the run failed. */
+  async settled(): Promise<void> {
+    await this.flush();
+    if (this.unsettled === 0 || this.failure) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Ends the run in the runtime once nothing runs; returns its final status. */
+  finish(): Promise<WorkflowStatus> {
+    return this.connection.finish(this.id);
+  }
+
+  /** Cancels the run: running ops are killed, every pending `Lazy` rejects with the reason. */
+  async cancel(reason: string): Promise<void> {
+    this.fail(new WorkflowCancelledError(reason));
+    if (this.ended === undefined) await this.connection.cancel(this.id, reason);
+  }
+
+  private async submitPending(): Promise<void> {
+    if (this.pending.length === 0 || this.failure) return;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      const specs: OpSpec[] = [];
+      for (const record of batch) specs.push(await this.specOf(record));
+      await this.connection.submit(this.id, specs);
+    } catch (error) {
+      this.fail(error as Error);
+      throw error;
+    }
+  }
+
+  private async specOf(record: CallRecord): Promise<OpSpec> {
+    const definition = record.op[OP];
+    const { module, exportName } = await identityOf(record.op);
+    const args: ArgSpec[] = [];
+    for (const arg of record.args) {
+      if ('lazy' in arg) args.push({ kind: 'op', opId: arg.lazy.callId! });
+      else args.push({ kind: 'value', ref: await this.store(arg.bytes) });
+    }
+    const { options } = definition;
+    const spec: OpSpec = {
+      id: record.id,
+      name: exportName,
+      module,
+      exportName,
+      args,
+      retries: options.retries,
+      env: options.env,
+    };
+    if (options.pool !== undefined) spec.pool = options.pool;
+    if (options.cpu !== undefined) spec.cpu = options.cpu;
+    if (options.memoryMb !== undefined) spec.memoryMb = options.memoryMb;
+    if (options.timeoutMs !== undefined) spec.timeoutMs = options.timeoutMs;
+    if (options.cache) spec.cache = { version: options.version, codeHash: definition.codeHash };
+    return spec;
+  }
+
+  private async store(bytes: Buffer): Promise<DataRef> {
+    const ref = refFor(bytes);
+    if (ref.inline) return ref;
+    return this.connection.putBlob(bytes);
+  }
+
+  private onEvent(event: WorkflowEvent, onLog: (line: OpLogLine) => void): void {
+    switch (event.type) {
+      case 'op-succeeded': {
+        const record = this.calls.get(event.opId);
+        if (!record || record.settled) return;
+        void this.load(event.result).then(
+          (value) => this.settle(record, () => record.resolve(value)),
+          (error: Error) => this.fail(error),
+        );
+        return;
+      }
+      case 'op-failed': {
+        const record = this.calls.get(event.opId);
+        const error = new OpError(event.failure, event.opName, event.attempt);
+        if (record) this.settle(record, () => record.reject(error));
+        this.fail(error);
+        return;
+      }
+      case 'op-log':
+        onLog({ opName: event.opName, opId: event.opId, stream: event.stream, text: event.text });
+        return;
+      case 'progress':
+        return;
+      case 'workflow-ended':
+        this.ended = event.status;
+        if (event.status === 'cancelled') this.fail(new WorkflowCancelledError(event.reason ?? 'cancelled'));
+        if (event.status === 'failed' && !this.failure) this.fail(new Error(`workflow ${this.name} failed: ${event.reason ?? ''}`));
+        return;
+    }
+  }
+
+  private async load(ref: DataRef): Promise<unknown> {
+    return decodeValue(ref.inline ?? (await this.connection.getBlob(ref)));
+  }
+
+  private settle(record: CallRecord, how: () => void): void {
+    if (record.settled) return;
+    record.settled = true;
+    how();
+    this.unsettled--;
+    if (this.unsettled === 0) this.wakeIdle();
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    for (const record of this.calls.values()) {
+      if (record.settled) continue;
+      record.settled = true;
+      record.reject(error);
+    }
+    this.unsettled = 0;
+    this.abort.abort(error);
+    this.wakeIdle();
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    waiters.forEach((wake) => wake());
+  }
+}
