@@ -70,10 +70,11 @@ export class Runtime {
 
   /** Stops every node and service and closes the state; what was journaled stays for the next start. */
   async close(): Promise<void> {
-    this.backend.killAll();
-    await this.gateway.close();
+    // Actors first, so that nothing leases a new node while the nodes are being removed.
     stopActor(this.workflows as ActorRef<never>);
     this.system.stop();
+    this.backend.killAll();
+    await this.gateway.close();
     await this.root.flushed;
     await this.root.close();
   }

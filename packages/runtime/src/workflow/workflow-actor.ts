@@ -99,8 +99,8 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
             tell(msg.replyTo, { ok: true, value: state.status });
             return;
           }
-          if (state.settled) return end(state, ctx, 'finished');
           state.finishing.push(msg.replyTo);
+          if (state.settled) return end(state, ctx, 'finished');
           return;
         case 'cancel':
           if (state.status !== 'active') {
