@@ -1,11 +1,10 @@
 // Runs every compiled test file with tap, then prints the plain summary line CI reads:
 // `N passed, N failed`, counting each file's top-level tests (a file that dies counts as failed).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, existsSync, statSync, mkdtempSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const resultsDir = join(root, '.tap', 'results');
 const roots = ['packages/actors', 'packages/runtime', 'packages/sdk', 'packages/node-agent', 'bench', 'examples'];
 
 function* walk(dir) {
@@ -21,6 +20,8 @@ const filter = process.argv.slice(2);
 const files = roots
   .flatMap((dir) => [...walk(join(root, dir, 'dist', 'test'))])
   .map((file) => relative(root, file))
+  // A compiled test whose source is gone (renamed or deleted) is stale output: skip it.
+  .filter((file) => existsSync(join(root, file.replace(/\/dist\//, '/').replace(/\.js$/, '.ts'))))
   .filter((file) => filter.length === 0 || filter.some((f) => file.includes(f)))
   .sort();
 if (files.length === 0) {
@@ -29,7 +30,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-rmSync(resultsDir, { recursive: true, force: true });
+// Each run saves its raw TAP in its own folder, so runs at the same time do not mix their counts.
+mkdirSync(join(root, '.tap'), { recursive: true });
+const resultsDir = mkdtempSync(join(root, '.tap', 'results-'));
+process.on('exit', () => rmSync(resultsDir, { recursive: true, force: true }));
 const tap = spawnSync(
   join(root, 'node_modules', '.bin', 'tap'),
   ['--disable-coverage', '--allow-empty-coverage', '--timeout=240', `--output-dir=${resultsDir}`, `--reporter=${process.stdout.isTTY ? 'base' : 'terse'}`, ...files],

@@ -101,4 +101,52 @@ function installDrainLoop(): void {
   } as never;
 }
 
+interface ContextSource {
+  parent?: { reference: unknown };
+  path: unknown;
+  reference: unknown;
+  name: string;
+  childReferences: Map<string, unknown>;
+  log: unknown;
+  persist?: (...args: unknown[]) => unknown;
+  boundPersist?: (...args: unknown[]) => unknown;
+}
+
+/**
+ * nact builds every message's context with a copy of the actor's children map, so each message
+ * to an actor with n children cost O(n) (a graph with thousands of op children paid O(n²)). Here
+ * the copy is made only when a handler reads `children`.
+ */
+function lightContext(this: ContextSource, sender: unknown) {
+  const actor = this;
+  return {
+    parent: actor.parent ? actor.parent.reference : undefined,
+    path: actor.path,
+    self: actor.reference,
+    name: actor.name,
+    get children() {
+      return new Map(actor.childReferences);
+    },
+    sender,
+    log: actor.log,
+  };
+}
+
+function lightPersistentContext(this: ContextSource, sender: unknown) {
+  this.boundPersist ??= this.persist!.bind(this);
+  return Object.assign(lightContext.call(this, sender), { persist: this.boundPersist });
+}
+
+/** nact does not export its persistent actor class: its prototype is patched from the first instance. */
+export function lightenPersistentActor(actor: ConcreteActor): void {
+  const prototype = Object.getPrototypeOf(actor) as Record<string, unknown>;
+  if (prototype.createContext !== lightPersistentContext) prototype.createContext = lightPersistentContext;
+}
+
+function installLightContext(): void {
+  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: Record<string, unknown> } };
+  Actor.prototype.createContext = lightContext;
+}
+
 installDrainLoop();
+installLightContext();

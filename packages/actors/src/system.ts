@@ -1,7 +1,7 @@
 import nact from 'nact';
 import type { ActorRef } from './refs.js';
 import { registerPolicy, toOnCrash, type SupervisionPolicy } from './supervision.js';
-import type { NactRef } from './nact-internals.js';
+import { findActor, lightenPersistentActor, type NactRef } from './nact-internals.js';
 import type { PersistenceEngine } from './persistence/engine.js';
 
 /** Where an actor can be spawned: the system itself or another actor. */
@@ -144,6 +144,8 @@ export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentAc
   const properties: Record<string, unknown> = { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) };
   if (spec.snapshotEvery !== undefined) properties.snapshotEvery = spec.snapshotEvery;
   const ref = nact.spawnPersistent(nactParent(parent) as never, handler as never, spec.key, spec.name, properties as never) as unknown as NactRef;
+  const actor = findActor(ref);
+  if (actor) lightenPersistentActor(actor);
   registerPolicy(ref, policy);
   return ref as ActorRef<M>;
 }

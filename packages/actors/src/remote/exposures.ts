@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import type { ActorRef } from '../refs.js';
+import type { ActorRef, QueryOf } from '../refs.js';
 import { compileChecker, type Checker } from './protocol.js';
 
 /** Who sent a message that came in over the wire. */
@@ -22,8 +22,11 @@ export interface Exposure {
 export interface ExposeOptions<S extends TSchema, M> {
   /** Schema of the wire messages (asks without `replyTo`); a message that fails it closes the connection. */
   schema: S;
-  /** Turns a checked wire message into the actor's message, e.g. stamping the caller's verified identity. */
-  withOrigin?: (message: Static<S>, origin: Origin) => M;
+  /**
+   * Turns a checked wire message into the actor's message, e.g. stamping the caller's verified identity;
+   * for an ask, into the query (`replyTo` is added after).
+   */
+  withOrigin?: (message: Static<S>, origin: Origin) => M | QueryOf<M>;
 }
 
 /** The actors of a system that remote peers may address, each with the schema its messages must pass. */

@@ -17,6 +17,7 @@ import { backoffDelay, type ReconnectPolicy, type RemotingLimits } from './limit
 import {
   checkSessionEnvelope,
   checkWelcome,
+  clipMessage,
   decodeFrame,
   encode,
   PROTOCOL_VERSION,
@@ -66,6 +67,7 @@ interface PendingAsk {
   reject(error: Error): void;
   timer: NodeJS.Timeout;
   address: string;
+  timeoutMs: number;
   sent: boolean;
 }
 
@@ -80,6 +82,8 @@ export class Peer {
   private stateValue: PeerState;
   private remoteName: string;
   private socket: WebSocket | undefined;
+  /** The outgoing socket still in its handshake: closing the peer must stop it too. */
+  private dialing: WebSocket | undefined;
   private peerMaxFrame: number;
   private principalValue: unknown;
   private readonly waiting = new Denque<Outgoing>();
@@ -185,7 +189,7 @@ export class Peer {
         this.asks.delete(id);
         reject(new AskTimeoutError(address, timeoutMs));
       }, timeoutMs);
-      this.asks.set(id, { resolve, reject, timer, address, sent: false });
+      this.asks.set(id, { resolve, reject, timer, address, timeoutMs, sent: false });
       try {
         this.send(bytes, id);
       } catch (error) {
@@ -222,6 +226,7 @@ export class Peer {
   private connect(): void {
     const dial = this.dial!;
     const socket = new WebSocket(dial.url, { maxPayload: this.host.limits.maxFrameBytes, perMessageDeflate: false });
+    this.dialing = socket;
     let welcomed = false;
     const handshakeTimer = setTimeout(() => {
       this.report(`no handshake from ${dial.url} within ${this.host.limits.handshakeTimeoutMs} ms`);
@@ -258,11 +263,13 @@ export class Peer {
       this.remoteName = answer.name;
       this.peerMaxFrame = answer.maxFrame;
       this.attempt = 0;
+      this.dialing = undefined;
       this.attach(socket);
       this.settleReady();
     });
     socket.on('close', () => {
       clearTimeout(handshakeTimer);
+      if (this.dialing === socket) this.dialing = undefined;
       if (!welcomed && this.stateValue !== 'closed') this.scheduleReconnect();
     });
   }
@@ -270,7 +277,11 @@ export class Peer {
   private attach(socket: WebSocket): void {
     this.socket = socket;
     this.stateValue = 'open';
-    socket.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    // ws keeps emitting the frames of an already-received chunk after `close()`: once this side has
+    // closed the connection (a protocol violation), nothing more that arrived on it is delivered.
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      if (this.socket === socket && socket.readyState === WebSocket.OPEN) this.onFrame(data, isBinary);
+    });
     socket.on('error', (error) => this.report(`socket error from ${this.remoteName}: ${error.message}`));
     socket.on('close', () => {
       if (this.socket === socket) this.onDisconnect();
@@ -312,6 +323,8 @@ export class Peer {
     if (this.stateValue === 'closed') return;
     this.stateValue = 'closed';
     clearTimeout(this.reconnectTimer);
+    this.dialing?.terminate();
+    this.dialing = undefined;
     this.socket = undefined;
     this.settleReady(reason);
     this.batch.forEach((item) => this.waiting.push(item));
@@ -436,6 +449,8 @@ export class Peer {
         clearTimeout(pending.timer);
         this.asks.delete(envelope.id);
         if (envelope.ok) pending.resolve(envelope.value);
+        // The peer's timer for this ask (its ttl) can fire just before ours: the same timeout, the same error.
+        else if (envelope.error.code === 'ASK_TIMEOUT') pending.reject(new AskTimeoutError(pending.address, pending.timeoutMs));
         else pending.reject(new RemoteError(envelope.error));
         return true;
       }
@@ -502,7 +517,8 @@ export class Peer {
   }
 
   /** The peer broke the protocol: tell it why, close its connection, keep serving everyone else. */
-  private violation(message: string): void {
+  private violation(problem: string): void {
+    const message = clipMessage(problem);
     const socket = this.socket;
     this.report(`protocol error from ${this.remoteName}: ${message}`);
     if (!socket) return;

@@ -58,12 +58,13 @@ export type ErrorEnvelope = Static<typeof ErrorEnvelope>;
 /** Everything that may follow the handshake. */
 export type SessionEnvelope = Tell | Ask | Reply | ErrorEnvelope;
 
-const sessionChecks: Record<string, TypeCheck<TSchema>> = {
-  tell: TypeCompiler.Compile(Tell),
-  ask: TypeCompiler.Compile(Ask),
-  reply: TypeCompiler.Compile(Reply),
-  error: TypeCompiler.Compile(ErrorEnvelope),
-};
+/** A Map, not an object literal: a peer's `t` of `constructor` or `__proto__` must not find `Object.prototype` members. */
+const sessionChecks = new Map<string, TypeCheck<TSchema>>([
+  ['tell', TypeCompiler.Compile(Tell)],
+  ['ask', TypeCompiler.Compile(Ask)],
+  ['reply', TypeCompiler.Compile(Reply)],
+  ['error', TypeCompiler.Compile(ErrorEnvelope)],
+]);
 const helloCheck = TypeCompiler.Compile(Hello);
 const welcomeCheck = TypeCompiler.Compile(Welcome);
 
@@ -86,6 +87,21 @@ export function compileChecker<S extends TSchema>(schema: S): Checker<Static<S>>
   };
 }
 
+/** Longest error message sent to a peer: 300 UTF-16 units (at most 900 UTF-8 bytes) fit the smallest frame a peer may announce. */
+const MAX_MESSAGE_CHARS = 300;
+
+/** Cuts an error message that quotes peer-chosen text (property names, values) to a length safe to send and log. */
+export function clipMessage(message: string): string {
+  return message.length <= MAX_MESSAGE_CHARS ? message : `${message.slice(0, MAX_MESSAGE_CHARS - 1)}…`;
+}
+
+/** Names an untrusted value in an error message without throwing (a BigInt, a deep nest) or quoting much of it. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? `${value}n` : String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
 function explain(check: TypeCheck<TSchema>, value: unknown): string {
   const first = check.Errors(value).First();
   return first ? `${first.path || '/'}: ${first.message}` : 'no error';
@@ -94,8 +110,8 @@ function explain(check: TypeCheck<TSchema>, value: unknown): string {
 /** Checks a decoded envelope of an open session; returns it typed, or a description of what is wrong. */
 export function checkSessionEnvelope(value: unknown): SessionEnvelope | string {
   const type = typeof value === 'object' && value !== null ? (value as { t?: unknown }).t : undefined;
-  const check = typeof type === 'string' ? sessionChecks[type] : undefined;
-  if (!check) return `unknown envelope type ${JSON.stringify(type)}; expected one of tell, ask, reply, error`;
+  const check = typeof type === 'string' ? sessionChecks.get(type) : undefined;
+  if (!check) return `unknown envelope type ${describeValue(type)}; expected one of tell, ask, reply, error`;
   return check.Check(value) ? (value as SessionEnvelope) : `bad ${type} envelope at ${explain(check, value)}`;
 }
 
@@ -107,7 +123,7 @@ export function checkHello(value: unknown): Hello | string {
 /** Checks the answer a client receives to its hello: a welcome or a fatal error. */
 export function checkWelcome(value: unknown): Welcome | ErrorEnvelope | string {
   if (welcomeCheck.Check(value)) return value;
-  const errorCheck = sessionChecks.error!;
+  const errorCheck = sessionChecks.get('error')!;
   if (errorCheck.Check(value)) return value as ErrorEnvelope;
   return `bad welcome at ${explain(welcomeCheck, value)}`;
 }

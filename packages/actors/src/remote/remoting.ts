@@ -6,7 +6,7 @@ import type { ActorRef } from '../refs.js';
 import { Exposures, type ExposeOptions } from './exposures.js';
 import { defaultLimits, defaultReconnect, type ReconnectPolicy, type RemotingLimits } from './limits.js';
 import { Peer, protocolErrors, type PeerHost, type WhileDisconnected } from './peer.js';
-import { checkHello, decodeFrame, encode, PROTOCOL_VERSION, type ErrorEnvelope, type Hello } from './protocol.js';
+import { checkHello, clipMessage, decodeFrame, encode, PROTOCOL_VERSION, type ErrorEnvelope, type Hello } from './protocol.js';
 
 /** Checks the credential of an incoming connection; returns its identity or throws to refuse it. */
 export type Authenticate = (auth: string | undefined, hello: Hello) => unknown;
@@ -114,11 +114,15 @@ export class Remoting implements PeerHost {
 
   private handshake(socket: WebSocket): void {
     socket.on('error', () => {}); // ws closes the socket after an error; nothing else to do here
-    const refuse = (code: string, message: string, closeCode = 1002) => {
+    const refuse = (code: string, problem: string, closeCode = 1002) => {
+      const message = clipMessage(problem);
       protocolErrors.publish({ peer: 'unknown', message: `refused a connection: ${message}` });
       const notice: ErrorEnvelope = { t: 'error', code, message, fatal: true };
       socket.send(encode(notice), { binary: true });
       socket.close(closeCode, code);
+      // Reading was paused for the handshake: without this the peer's close frame is never read and
+      // the refused socket lingers until ws's 30 s close timeout.
+      socket.resume();
     };
     const timer = setTimeout(
       () => refuse('HANDSHAKE_TIMEOUT', `no hello within ${this.limits.handshakeTimeoutMs} ms`),
@@ -128,6 +132,11 @@ export class Remoting implements PeerHost {
     socket.once('message', async (data: Buffer, isBinary: boolean) => {
       clearTimeout(timer);
       socket.pause();
+      // `pause` stops reading, yet ws still emits the frames of a chunk it already read: frames sent
+      // right behind the hello are held and replayed to the peer instead of being dropped unseen.
+      const early: Array<[Buffer, boolean]> = [];
+      const hold = (frame: Buffer, binary: boolean) => early.push([frame, binary]);
+      socket.on('message', hold);
       let hello: Hello | string;
       try {
         hello = isBinary ? checkHello(decodeFrame(data)[0]) : 'a text frame; frames are binary msgpack';
@@ -146,8 +155,10 @@ export class Remoting implements PeerHost {
       }
       if (socket.readyState !== WebSocket.OPEN) return;
       socket.send(encode({ t: 'welcome', v: PROTOCOL_VERSION, name: this.name, maxFrame: this.limits.maxFrameBytes }));
+      socket.off('message', hold);
       const peer = Peer.accept(this, socket, hello, principal);
       this.peerSet.add(peer);
+      for (const [frame, binary] of early) socket.emit('message', frame, binary);
       socket.resume();
       this.options.onPeer?.(peer);
     });
