@@ -22,7 +22,7 @@ export interface WorkflowOptions {
 }
 
 const printLog = (line: OpLogLine) => {
-  const prefix = `[${line.opName}#${line.opId.slice(0, 8)}] `;
+  const prefix = line.stream === 'lzy' ? `lzy: ${line.opName}#${line.opId.slice(0, 8)}: ` : `[${line.opName}#${line.opId.slice(0, 8)}] `;
   process.stderr.write(line.text.replace(/^(?=.)/gm, prefix) + (line.text.endsWith('\n') ? '' : '\n'));
 };
 

@@ -10,7 +10,8 @@ import { OP, type Op } from './op.js';
 export interface OpLogLine {
   opName: string;
   opId: string;
-  stream: 'stdout' | 'stderr';
+  /** `stdout`/`stderr`: the op's own output; `lzy`: a notice of the runtime about the op (a retry, a cache hit). */
+  stream: 'stdout' | 'stderr' | 'lzy';
   text: string;
 }
 
@@ -26,6 +27,8 @@ interface CallRecord {
   readonly op: Op<unknown[], unknown>;
   readonly args: Array<{ lazy: Lazy<unknown> } | { bytes: Buffer }>;
   readonly promise: Promise<unknown>;
+  /** The export name, once the call was submitted. */
+  name?: string;
   resolve(value: unknown): void;
   reject(error: Error): void;
   settled: boolean;
@@ -154,6 +157,7 @@ export class WorkflowRun {
   private async specOf(record: CallRecord): Promise<OpSpec> {
     const definition = record.op[OP];
     const { module, exportName } = await identityOf(record.op);
+    record.name = exportName;
     const args: ArgSpec[] = [];
     for (const arg of record.args) {
       if ('lazy' in arg) args.push({ kind: 'op', opId: arg.lazy.callId! });
@@ -188,6 +192,7 @@ export class WorkflowRun {
       case 'op-succeeded': {
         const record = this.calls.get(event.opId);
         if (!record || record.settled) return;
+        if (event.cached) onLog({ opName: nameOf(record), opId: event.opId, stream: 'lzy', text: 'result taken from the cache' });
         void this.load(event.result).then(
           (value) => this.settle(record, () => record.resolve(value)),
           (error: Error) => this.fail(error),
@@ -203,6 +208,14 @@ export class WorkflowRun {
       }
       case 'op-log':
         onLog({ opName: event.opName, opId: event.opId, stream: event.stream, text: event.text });
+        return;
+      case 'op-retrying':
+        onLog({
+          opName: event.opName,
+          opId: event.opId,
+          stream: 'lzy',
+          text: `attempt ${event.attempt} failed (${event.failure.code}: ${event.failure.message}); retrying in ${event.delayMs} ms`,
+        });
         return;
       case 'progress':
         return;
@@ -244,4 +257,9 @@ export class WorkflowRun {
     this.idleWaiters = [];
     waiters.forEach((wake) => wake());
   }
+}
+
+/** The name an op call is reported under: its export name once known, else where it was defined. */
+function nameOf(record: CallRecord): string {
+  return record.name ?? record.op[OP].site;
 }

@@ -12,13 +12,16 @@ const agentMain = fileURLToPath(new URL('./main.js', import.meta.resolve('@lzy/n
 /** Nodes as node-agent child processes of the runtime, on this machine. */
 export class LocalBackend implements NodeBackend {
   private readonly running = new Set<NodeHandle>();
+  private closed = false;
 
-  /** Kills every node this backend started (the runtime is shutting down). */
+  /** Kills every node this backend started and refuses new ones (the runtime is shutting down). */
   killAll(): void {
+    this.closed = true;
     for (const handle of this.running) handle.kill();
   }
 
   start(spec: NodeStartSpec): NodeHandle {
+    if (this.closed) throw new Error('the local backend is closed: the runtime is shutting down');
     const child = spawn(
       process.execPath,
       [

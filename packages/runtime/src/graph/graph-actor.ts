@@ -7,7 +7,7 @@ import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import type { CacheIndex } from './cache-index.js';
 import {
   applyGraphEvent,
-  countOps,
+  setStatus,
   emptyGraph,
   isSettled,
   readyOps,
@@ -53,7 +53,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
 
   const start = (state: GraphState, nodes: OpNode[]) => {
     for (const node of nodes) {
-      node.status = 'queued';
+      setStatus(state, node, 'queued');
       const args: DataRef[] = node.spec.args.map((arg) => (arg.kind === 'value' ? arg.ref : state.ops.get(arg.opId)!.result!));
       const op = spawnOp(self as ActorRef<never>, {
         spec: node.spec,
@@ -173,7 +173,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
               event: { type: 'op-succeeded', workflowId: deps.workflowId, opId, result: node.result!, cached: node.cached ?? false },
             });
           }
-          tell(deps.workflow, { type: 'graph-event', event: { type: 'progress', workflowId: deps.workflowId, counts: countOps(state) } });
+          tell(deps.workflow, { type: 'graph-event', event: { type: 'progress', workflowId: deps.workflowId, counts: { ...state.counts } } });
           return;
         }
       }

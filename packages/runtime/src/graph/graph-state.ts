@@ -20,6 +20,8 @@ export interface OpNode {
 
 export interface GraphState {
   readonly ops: Map<string, OpNode>;
+  /** How many ops are in each state, kept up to date by `setStatus`. */
+  readonly counts: OpCounts;
   /** Set once an op failed for good or the graph was cancelled: nothing new starts. */
   stopped?: { reason: string; failedOp?: string };
 }
@@ -32,7 +34,14 @@ export type GraphEvent =
   | { type: 'stopped'; reason: string };
 
 export function emptyGraph(): GraphState {
-  return { ops: new Map() };
+  return { ops: new Map(), counts: { waiting: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 } };
+}
+
+/** Moves an op to `status`, keeping the counts right. */
+export function setStatus(state: GraphState, node: OpNode, status: OpStatus): void {
+  state.counts[node.status]--;
+  state.counts[status]++;
+  node.status = status;
 }
 
 /**
@@ -63,6 +72,7 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
     case 'ops-added':
       for (const spec of event.ops) {
         const node: OpNode = { spec, status: 'waiting', pending: 0, dependents: [] };
+        state.counts.waiting++;
         for (const arg of spec.args) {
           if (arg.kind !== 'op') continue;
           const input = state.ops.get(arg.opId)!;
@@ -75,7 +85,7 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
     case 'op-succeeded': {
       const node = state.ops.get(event.opId)!;
       if (node.status === 'succeeded') return state;
-      node.status = 'succeeded';
+      setStatus(state, node, 'succeeded');
       node.result = event.result;
       node.cached = event.cached;
       for (const id of node.dependents) state.ops.get(id)!.pending--;
@@ -83,14 +93,14 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
     }
     case 'op-failed': {
       const node = state.ops.get(event.opId)!;
-      node.status = 'failed';
+      setStatus(state, node, 'failed');
       state.stopped = { reason: `op ${node.spec.name} failed: ${event.failure.message}`, failedOp: event.opId };
       return state;
     }
     case 'stopped':
       state.stopped ??= { reason: event.reason };
       for (const node of state.ops.values()) {
-        if (node.status !== 'succeeded' && node.status !== 'failed') node.status = 'cancelled';
+        if (node.status !== 'succeeded' && node.status !== 'failed' && node.status !== 'cancelled') setStatus(state, node, 'cancelled');
       }
       return state;
   }
@@ -107,18 +117,8 @@ export function readyOps(state: GraphState, among: Iterable<string>): OpNode[] {
   return ready;
 }
 
-/** Whether every op of the graph reached a terminal state. */
+/** Whether nothing runs or can still start: every op is done, or the graph stopped and nothing runs. */
 export function isSettled(state: GraphState): boolean {
-  for (const node of state.ops.values()) {
-    if (node.status === 'waiting' || node.status === 'queued' || node.status === 'running') {
-      if (!state.stopped || node.status !== 'waiting') return false;
-    }
-  }
-  return true;
-}
-
-export function countOps(state: GraphState): OpCounts {
-  const counts: OpCounts = { waiting: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
-  for (const node of state.ops.values()) counts[node.status]++;
-  return counts;
+  const { waiting, queued, running } = state.counts;
+  return queued + running === 0 && (waiting === 0 || state.stopped !== undefined);
 }

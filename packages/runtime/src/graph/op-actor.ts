@@ -72,6 +72,7 @@ export function spawnOp(parent: Parent, deps: OpDeps): ActorRef<OpMsg> {
           const retriesUsed = state.attempt - 1 - state.nodeLosses;
           if (failure.retryable && (nodeLost || retriesUsed < spec.retries.max)) {
             const delay = nodeLost ? 0 : spec.retries.backoffMs * 2 ** retriesUsed;
+            tell(deps.logs, { type: 'op-retrying', opId: spec.id, opName: spec.name, attempt: state.attempt, failure, delayMs: delay });
             setTimeout(() => tell(ctx.self, { type: 'retry' }), delay);
             return state;
           }

@@ -38,6 +38,7 @@ export type WorkflowEvent =
   | { type: 'op-succeeded'; workflowId: string; opId: string; result: DataRef; cached: boolean }
   | { type: 'op-failed'; workflowId: string; opId: string; opName: string; attempt: number; failure: OpFailure }
   | { type: 'op-log'; workflowId: string; opId: string; opName: string; stream: 'stdout' | 'stderr'; text: string }
+  | { type: 'op-retrying'; workflowId: string; opId: string; opName: string; attempt: number; failure: OpFailure; delayMs: number }
   | { type: 'progress'; workflowId: string; counts: OpCounts }
   | { type: 'workflow-ended'; workflowId: string; status: WorkflowStatus; reason?: string };
 

@@ -15,10 +15,15 @@ export interface AttemptRequest {
   readonly run: RunAttempt;
   /** The op actor: hears `attempt-ended`. */
   readonly op: ActorRef<{ type: 'attempt-ended'; attemptId: string; outcome: AttemptOutcome }>;
-  /** Where the attempt's stdout and stderr go. */
-  readonly logs: ActorRef<{ type: 'op-log'; opId: string; opName: string; stream: 'stdout' | 'stderr'; text: string }>;
+  /** Where the attempt's stdout and stderr go, and notices of retries. */
+  readonly logs: ActorRef<OpNotice>;
   readonly opId: string;
 }
+
+/** What an op tells its workflow while it runs: output lines and retries. */
+export type OpNotice =
+  | { type: 'op-log'; opId: string; opName: string; stream: 'stdout' | 'stderr'; text: string }
+  | { type: 'op-retrying'; opId: string; opName: string; attempt: number; failure: OpFailure; delayMs: number };
 
 /** A registered node, as the allocator hands it over. */
 export interface NodeInfo {

@@ -4,7 +4,7 @@ import type { CacheIndex } from '../graph/cache-index.js';
 import { spawnGraph, type GraphMsg, type GraphNotice } from '../graph/graph-actor.js';
 import type { OpSpec, WorkflowEvent, WorkflowStatus } from '../protocol/client.js';
 import type { Result } from '../result.js';
-import type { SchedulerMsg } from '../scheduler/scheduler.js';
+import type { OpNotice, SchedulerMsg } from '../scheduler/scheduler.js';
 
 export type WorkflowMsg =
   | { type: 'submit'; ops: OpSpec[]; replyTo: ActorRef<Result<{ added: number }>> }
@@ -13,7 +13,7 @@ export type WorkflowMsg =
   | { type: 'watch'; watcher: ActorRef<WorkflowEvent> }
   | { type: 'resume' }
   | GraphNotice
-  | { type: 'op-log'; opId: string; opName: string; stream: 'stdout' | 'stderr'; text: string };
+  | OpNotice;
 
 type WorkflowEventJournaled = { type: 'ended'; status: Exclude<WorkflowStatus, 'active'>; reason?: string };
 
@@ -125,6 +125,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           emit(state, msg.event);
           return;
         case 'op-log':
+        case 'op-retrying':
           emit(state, { ...msg, workflowId: deps.workflowId });
           return;
         case 'graph-settled':

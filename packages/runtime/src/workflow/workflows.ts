@@ -18,7 +18,7 @@ export interface WorkflowInfo {
 /** Requests to the workflow service; `tenant` is always the caller's verified tenant. */
 export type WorkflowsMsg =
   | { type: 'start'; tenant: string; name: string; watcher: ActorRef<WorkflowEvent>; replyTo: ActorRef<Result<{ workflowId: string }>> }
-  | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-event' | 'graph-settled' | 'op-log' | 'resume' }> }
+  | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-event' | 'graph-settled' | 'op-log' | 'op-retrying' | 'resume' }> }
   | { type: 'list'; tenant: string; replyTo: ActorRef<WorkflowInfo[]> }
   | { type: 'ended'; workflowId: string; status: WorkflowStatus }
   | { type: 'resume' };

@@ -1,0 +1,117 @@
+import { protocolErrors, Remoting, spawnActor, startActorSystem, tell } from '@lzy/actors';
+import type { AgentOptions } from './args.js';
+import { Attempts } from './attempts.js';
+import type { StorageRef } from './blob-io.js';
+import { AGENT_PATH, AgentWire, NODES_PATH, STORAGE_PATH, type AgentMsg, type NodesWireMsg } from './protocol/agent.js';
+import { RunnerPool } from './runner-pool.js';
+
+/** Exit codes of the agent process. */
+export const EXIT = { ok: 0, lostServer: 1, usage: 2, refused: 3 } as const;
+
+/** Heartbeat intervals without a connection after which the agent gives up. */
+const LOST_AFTER_BEATS = 10;
+/** How long closing the connection may take when the agent exits. */
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/** Writes one diagnostic line on the agent's stderr. */
+export function warn(line: string): void {
+  process.stderr.write(`lzy-node-agent[${process.pid}]: ${line}\n`);
+}
+
+/**
+ * Runs a node-agent until it is done: connects to the runtime with its token, registers its slots,
+ * sends heartbeats, and runs the attempts it is sent in runner processes. Resolves with the exit code:
+ * 0 after a `shutdown` message or SIGTERM/SIGINT once running attempts have finished, 1 when the
+ * server is gone (no connection for 10 heartbeat intervals, or it refused to take the agent back
+ * after a disconnection), 3 when the server refused the first handshake.
+ */
+export async function runAgent(options: AgentOptions): Promise<number> {
+  let exitCode: number | undefined;
+  let exit!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (exit = resolve));
+  const finish = (code: number) => {
+    exitCode ??= code;
+    exit(exitCode);
+  };
+  const onProtocolError = (report: unknown) => {
+    const { peer, message } = report as { peer: string; message: string };
+    warn(`connection to ${peer}: ${message}`);
+  };
+  protocolErrors.subscribe(onProtocolError);
+
+  const system = startActorSystem({ name: `node-agent-${process.pid}` });
+  const remoting = new Remoting({ name: `node-agent-${process.pid}` });
+  // Connecting takes I/O: the agent actor below is exposed before any message can arrive.
+  const peer = remoting.connect(options.server, { auth: options.token, whileDisconnected: 'queue' });
+  const nodes = peer.ref<NodesWireMsg>(NODES_PATH);
+  const storage: StorageRef = peer.ref(STORAGE_PATH);
+  const pool = new RunnerPool(options.slots, warn);
+  let droppedLogs = 0;
+  const send = (message: NodesWireMsg) => {
+    try {
+      tell(nodes, message);
+    } catch (error) {
+      if (message.type === 'log') droppedLogs++;
+      else warn(`could not send ${message.type} to the server: ${(error as Error).message}`);
+    }
+  };
+  const attempts = new Attempts({ pool, storage, send }, () => finish(EXIT.ok), warn);
+  const agent = spawnActor<undefined, AgentMsg>(system, {
+    name: 'agent',
+    initialState: () => undefined,
+    supervision: 'resume',
+    receive: (state, message) => {
+      attempts.handle(message);
+      return state;
+    },
+  });
+  remoting.expose(AGENT_PATH, agent, { schema: AgentWire });
+
+  let registered = false;
+  peer.ready.then(
+    () => {
+      pool.warm();
+      send({ type: 'register', slots: options.slots, pid: process.pid });
+      registered = true;
+    },
+    (error: Error) => {
+      // Closing the connection on the way out rejects `ready` too: that is no refusal.
+      if (exitCode !== undefined) return;
+      warn(`the server at ${options.server} refused this agent: ${error.message}`);
+      finish(EXIT.refused);
+    },
+  );
+  // Heartbeats while connected; without a connection for LOST_AFTER_BEATS intervals the runtime has
+  // counted this node as lost (its default heartbeat timeout), so the agent leaves.
+  let lastOpen = performance.now();
+  const ticker = setInterval(() => {
+    if (peer.state === 'open') {
+      lastOpen = performance.now();
+      if (!registered) return;
+      if (droppedLogs > 0) warn(`${droppedLogs} log message(s) of attempts could not be sent and were dropped`);
+      droppedLogs = 0;
+      send({ type: 'heartbeat', running: attempts.running() });
+    } else if (peer.state === 'closed') {
+      // Before registering, a closed peer was refused: `ready` rejected and reports it.
+      if (!registered) return;
+      warn(`lost the connection to ${options.server}, which did not take this agent back; exiting`);
+      finish(EXIT.lostServer);
+    } else if (performance.now() - lastOpen > LOST_AFTER_BEATS * options.heartbeatMs) {
+      warn(`no connection to ${options.server} for ${LOST_AFTER_BEATS} heartbeat intervals; exiting`);
+      finish(EXIT.lostServer);
+    }
+  }, options.heartbeatMs);
+  const shutdown = () => attempts.shutdown();
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
+  const code = await done;
+  clearInterval(ticker);
+  process.off('SIGTERM', shutdown);
+  process.off('SIGINT', shutdown);
+  pool.close();
+  await Promise.race([remoting.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())]);
+  system.stop();
+  protocolErrors.unsubscribe(onProtocolError);
+  return code;
+}

@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+
+/** How the agent was asked to run, from its command line and environment. */
+export interface AgentOptions {
+  /** The runtime gateway, `ws://host:port` or `wss://…`. */
+  server: string;
+  /** One-time registration token, sent as the handshake credential. */
+  token: string;
+  /** How many attempts run at once, each in its own runner process. */
+  slots: number;
+  heartbeatMs: number;
+}
+
+/** A command line the agent cannot run with; `main` prints it and exits with code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The one-line synopsis printed with a usage error. */
+export const USAGE = 'usage: lzy-node-agent --server ws://HOST:PORT --token TOKEN --slots N [--heartbeat-ms MS] (or env LZY_SERVER, LZY_TOKEN)';
+
+/** Reads the options from `argv` (without node and the script) and `env`; throws `UsageError` when they are wrong. */
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions {
+  let values: { server?: string | undefined; token?: string | undefined; slots?: string | undefined; 'heartbeat-ms'?: string | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        server: { type: 'string' },
+        token: { type: 'string' },
+        slots: { type: 'string' },
+        'heartbeat-ms': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const server = values.server ?? env.LZY_SERVER;
+  if (!server) throw new UsageError('--server is required (or env LZY_SERVER)');
+  if (!/^wss?:\/\/[^/\s]+/.test(server)) throw new UsageError(`--server must be a ws:// or wss:// URL, got '${server}'`);
+  const token = values.token ?? env.LZY_TOKEN;
+  if (!token) throw new UsageError('--token is required (or env LZY_TOKEN)');
+  if (values.slots === undefined) throw new UsageError('--slots is required');
+  return {
+    server,
+    token,
+    slots: integer('--slots', values.slots, 1, 1024),
+    heartbeatMs: values['heartbeat-ms'] === undefined ? 1000 : integer('--heartbeat-ms', values['heartbeat-ms'], 10, 3_600_000),
+  };
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= min && value <= max)) throw new UsageError(`${flag} must be an integer from ${min} to ${max}, got '${text}'`);
+  return value;
+}

@@ -1,0 +1,164 @@
+import { BadBlobError, readBlob, writeBlob, type StorageRef } from './blob-io.js';
+import { failure } from './failures.js';
+import type { NodesWireMsg, RunAttempt } from './protocol/agent.js';
+import type { OpFailure } from './protocol/failure.js';
+import type { RunnerOutcome } from './runner-messages.js';
+import type { RunnerPool, RunnerWaiter } from './runner-pool.js';
+import type { RunnerDeath, RunnerJob, RunnerProcess, Stream } from './runner-process.js';
+
+type Outcome = Extract<NodesWireMsg, { type: 'attempt-finished' }>['outcome'];
+
+/** What an attempt needs from its agent. */
+export interface AttemptContext {
+  readonly pool: RunnerPool;
+  readonly storage: StorageRef;
+  /** Sends a message to the runtime (never throws). */
+  send(message: NodesWireMsg): void;
+  /** The attempt has sent its `attempt-finished`. */
+  ended(attempt: Attempt): void;
+}
+
+/**
+ * `fetching` its stored arguments → `waiting` for a runner → `running` → `storing` a large result →
+ * `ended`, from any phase on cancel or timeout.
+ */
+type Phase = 'fetching' | 'waiting' | 'running' | 'storing' | 'ended';
+
+/**
+ * One `run` of an op on this agent: gets its arguments, runs on a runner, forwards its output,
+ * stores a large result, and sends `attempt-finished` exactly once.
+ */
+export class Attempt implements RunnerWaiter, RunnerJob {
+  private phase: Phase = 'fetching';
+  private args: Uint8Array[] = [];
+  private runner: RunnerProcess | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Why the agent killed the attempt's runner: the attempt ends with it once the runner is gone. */
+  private killedFor: OpFailure | undefined;
+
+  constructor(
+    private readonly run: RunAttempt,
+    private readonly ctx: AttemptContext,
+  ) {}
+
+  get id(): string {
+    return this.run.attemptId;
+  }
+
+  get memoryMb(): number | undefined {
+    return this.run.memoryMb;
+  }
+
+  /** Starts the attempt: fetches what is not inline, then waits for a runner. */
+  begin(): void {
+    const { timeoutMs, opName } = this.run;
+    if (timeoutMs !== undefined) {
+      this.timer = setTimeout(
+        () => this.stop(failure('TIMEOUT', 'TimeoutError', `op ${opName} did not finish within its timeout of ${timeoutMs} ms; its runner was killed`)),
+        timeoutMs,
+      );
+    }
+    if (this.run.args.every((ref) => ref.inline !== undefined)) {
+      this.args = this.run.args.map((ref) => ref.inline!);
+      this.phase = 'waiting';
+      this.ctx.pool.acquire(this);
+    } else void this.fetch();
+  }
+
+  /** The runtime cancelled the attempt. */
+  cancel(): void {
+    this.stop(failure('CANCELLED', 'CancelledError', `attempt ${this.run.attemptId} of op ${this.run.opName} was cancelled`));
+  }
+
+  /** A runner is free for this attempt. */
+  start(runner: RunnerProcess): void {
+    this.phase = 'running';
+    this.runner = runner;
+    const { attemptId, module, exportName, env } = this.run;
+    runner.run({ type: 'run', attemptId, module, exportName, args: this.args, env }, this);
+    this.args = [];
+  }
+
+  log(stream: Stream, text: string): void {
+    if (this.phase !== 'ended') this.ctx.send({ type: 'log', attemptId: this.run.attemptId, stream, text });
+  }
+
+  finished(outcome: RunnerOutcome): void {
+    const runner = this.runner!;
+    this.runner = undefined;
+    if (this.killedFor) return this.end({ ok: false, failure: this.killedFor });
+    this.ctx.pool.release(runner);
+    this.complete(outcome);
+  }
+
+  died(death: RunnerDeath, outcome: RunnerOutcome | undefined): void {
+    this.runner = undefined;
+    if (this.killedFor) this.end({ ok: false, failure: this.killedFor });
+    else if (outcome) this.complete(outcome);
+    else this.end({ ok: false, failure: deathFailure(death, this.run) });
+  }
+
+  private async fetch(): Promise<void> {
+    const { storage } = this.ctx;
+    let args: Uint8Array[];
+    try {
+      args = await Promise.all(this.run.args.map((ref) => ref.inline ?? readBlob(storage, ref)));
+    } catch (error) {
+      const message = `an argument of op ${this.run.opName} could not be read: ${(error as Error).message}`;
+      const bad = error instanceof BadBlobError;
+      return this.end({ ok: false, failure: failure(bad ? 'BAD_INPUT' : 'STORAGE_ERROR', bad ? 'BadInputError' : 'StorageError', message) });
+    }
+    if (this.phase !== 'fetching') return;
+    this.args = args;
+    this.phase = 'waiting';
+    this.ctx.pool.acquire(this);
+  }
+
+  private stop(reason: OpFailure): void {
+    switch (this.phase) {
+      case 'waiting':
+        this.ctx.pool.withdraw(this);
+        return this.end({ ok: false, failure: reason });
+      case 'fetching':
+      case 'storing':
+        return this.end({ ok: false, failure: reason });
+      case 'running':
+        if (this.killedFor) return;
+        this.killedFor = reason;
+        return this.runner!.kill();
+      case 'ended':
+        return;
+    }
+  }
+
+  private complete(outcome: RunnerOutcome): void {
+    if (!outcome.ok || outcome.bytes === undefined) return this.end(outcome);
+    this.phase = 'storing';
+    const { result, bytes } = outcome;
+    writeBlob(this.ctx.storage, result, bytes).then(
+      () => this.end({ ok: true, result }),
+      (error: Error) =>
+        this.end({ ok: false, failure: failure('STORAGE_ERROR', 'StorageError', `the result of op ${this.run.opName} could not be stored: ${error.message}`) }),
+    );
+  }
+
+  private end(outcome: Outcome): void {
+    if (this.phase === 'ended') return;
+    this.phase = 'ended';
+    clearTimeout(this.timer);
+    this.ctx.send({ type: 'attempt-finished', attemptId: this.run.attemptId, outcome });
+    this.ctx.ended(this);
+  }
+}
+
+/** Why an attempt failed when its runner died under it. */
+function deathFailure(death: RunnerDeath, run: RunAttempt): OpFailure {
+  if (death.crash) return death.crash;
+  if (death.outOfMemory) {
+    const limit = run.memoryMb === undefined ? "the runner's default heap limit" : `its heap limit of ${run.memoryMb} MiB (memoryMb)`;
+    return failure('OUT_OF_MEMORY', 'OutOfMemoryError', `op ${run.opName} ran out of memory: it exhausted ${limit}. Fix: ask for more memoryMb, or use less memory`);
+  }
+  const how = death.signal ? `was killed by signal ${death.signal}` : death.code !== null ? `exited with code ${death.code}` : 'could not be started';
+  const last = death.lastError ? `; its last stderr line: ${death.lastError}` : '';
+  return failure('PROCESS_EXITED', 'ProcessExitedError', `the runner process of op ${run.opName} ${how} while running it (did the op call process.exit?)${last}`);
+}

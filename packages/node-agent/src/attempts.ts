@@ -1,0 +1,61 @@
+import { Attempt, type AttemptContext } from './attempt.js';
+import { failure } from './failures.js';
+import type { AgentMsg, RunAttempt } from './protocol/agent.js';
+
+/**
+ * The attempts an agent is running, and what the runtime tells it about them: `run`, `cancel`,
+ * `shutdown`. Once shutting down it takes no new attempt and calls `drained` when the last one ended.
+ */
+export class Attempts {
+  private readonly active = new Map<string, Attempt>();
+  private readonly ctx: AttemptContext;
+  private draining = false;
+
+  constructor(
+    ctx: Omit<AttemptContext, 'ended'>,
+    private readonly drained: () => void,
+    private readonly warn: (line: string) => void,
+  ) {
+    this.ctx = { ...ctx, ended: (attempt) => this.ended(attempt) };
+  }
+
+  /** Handles one message from the runtime. */
+  handle(message: AgentMsg): void {
+    switch (message.type) {
+      case 'run':
+        return this.run(message);
+      case 'cancel':
+        return this.active.get(message.attemptId)?.cancel();
+      case 'shutdown':
+        return this.shutdown();
+    }
+  }
+
+  /** Takes no new attempts; `drained` is called once the running ones have ended. */
+  shutdown(): void {
+    if (!this.draining) this.warn(`shutting down: taking no new attempts, waiting for ${this.active.size} running attempt(s) to finish`);
+    this.draining = true;
+    if (this.active.size === 0) this.drained();
+  }
+
+  /** The ids of the attempts not yet ended, for heartbeats. */
+  running(): string[] {
+    return [...this.active.keys()];
+  }
+
+  private run(run: RunAttempt): void {
+    if (this.active.has(run.attemptId)) return this.warn(`ignored a second run of attempt ${run.attemptId}, which is still running`);
+    if (this.draining) {
+      const refused = failure('NODE_LOST', 'NodeShuttingDownError', `attempt ${run.attemptId} of op ${run.opName} was not started: the node-agent is shutting down`);
+      return this.ctx.send({ type: 'attempt-finished', attemptId: run.attemptId, outcome: { ok: false, failure: refused } });
+    }
+    const attempt = new Attempt(run, this.ctx);
+    this.active.set(run.attemptId, attempt);
+    attempt.begin();
+  }
+
+  private ended(attempt: Attempt): void {
+    this.active.delete(attempt.id);
+    if (this.draining && this.active.size === 0) this.drained();
+  }
+}

@@ -1,0 +1,139 @@
+// A runner: the child process in which the node-agent runs op attempts, one at a time, isolated
+// from the agent. Started by the agent with an IPC channel (advanced serialization) and the end
+// marker's nonce as its only argument; reused for many attempts.
+import { thrownFailure, failure } from './failures.js';
+import { decodeValue, encodeValue, refFor } from './protocol/data.js';
+import type { OpFailure } from './protocol/failure.js';
+import { endMarker, type RunnerOutcome, type RunnerReply, type RunRequest } from './runner-messages.js';
+
+type OpFn = (...args: unknown[]) => unknown;
+
+const OP = Symbol.for('lzy.op');
+const marker = endMarker(process.argv[2] ?? '');
+const channel = process.send?.bind(process);
+if (!channel) throw new Error('the runner must be started by the node-agent, with an IPC channel');
+// User code must not talk to the agent on its own.
+delete (process as { send?: unknown }).send;
+const send = (reply: RunnerReply, then?: () => void) => channel(reply, undefined, undefined, then);
+// The streams and their write as they are before user code can replace or patch them.
+const { stdout, stderr } = process;
+const writeStdout = stdout.write.bind(stdout);
+const writeStderr = stderr.write.bind(stderr);
+
+/** Ops resolved so far, by `module#export`: a reused runner looks an op up once. */
+const ops = new Map<string, OpFn>();
+let crashed = false;
+
+class BadOp extends Error {
+  override readonly name = 'BadOpError';
+}
+
+async function loadOp(module: string, exportName: string): Promise<OpFn> {
+  let namespace: Record<string, unknown>;
+  try {
+    namespace = (await import(module)) as Record<string, unknown>;
+  } catch (error) {
+    throw new BadOp(
+      `cannot import op module ${module} (export '${exportName}'): ${(error as Error)?.message ?? String(error)}. ` +
+        'Fix: the module must exist at that URL on the node and load without throwing.',
+    );
+  }
+  if (!(exportName in namespace)) {
+    const names = Object.keys(namespace).slice(0, 20).join(', ') || 'nothing';
+    throw new BadOp(`module ${module} has no export '${exportName}' (it exports ${names}). Fix: export the op under that name.`);
+  }
+  const exported = namespace[exportName];
+  const marked = (exported as { [OP]?: { fn?: unknown } } | null | undefined)?.[OP]?.fn;
+  const fn = marked ?? exported;
+  if (typeof fn !== 'function') {
+    throw new BadOp(
+      `export '${exportName}' of ${module} is ${fn === null ? 'null' : `a ${typeof fn}`}, not an op or a function. ` +
+        "Fix: export a function or the value op(...) returns, or an object with [Symbol.for('lzy.op')]: { fn }.",
+    );
+  }
+  ops.set(`${module}#${exportName}`, fn as OpFn);
+  return fn as OpFn;
+}
+
+/** Sets the attempt's environment; returns what puts the previous one back. */
+function applyEnv(env: Record<string, string>): (() => void) | undefined {
+  const keys = Object.keys(env);
+  if (keys.length === 0) return undefined;
+  const previous = keys.map((key) => process.env[key]);
+  for (const key of keys) process.env[key] = env[key];
+  return () =>
+    keys.forEach((key, i) => {
+      const value = previous[i];
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    });
+}
+
+async function execute(request: RunRequest): Promise<RunnerOutcome> {
+  let fn: OpFn;
+  let args: unknown[];
+  try {
+    fn = ops.get(`${request.module}#${request.exportName}`) ?? (await loadOp(request.module, request.exportName));
+  } catch (error) {
+    return { ok: false, failure: failure('BAD_OP', 'BadOpError', (error as Error).message) };
+  }
+  try {
+    args = request.args.map((bytes) => decodeValue(bytes));
+  } catch (error) {
+    return { ok: false, failure: failure('BAD_INPUT', 'BadInputError', `an argument cannot be decoded: ${(error as Error).message}`) };
+  }
+  let value: unknown;
+  try {
+    value = await fn(...args);
+  } catch (error) {
+    return { ok: false, failure: thrownFailure('USER_ERROR', error) };
+  }
+  let bytes: Buffer;
+  try {
+    bytes = encodeValue(value);
+  } catch (error) {
+    return { ok: false, failure: failure('USER_ERROR', 'ResultEncodingError', `the op's result cannot be encoded: ${(error as Error).message}`) };
+  }
+  const result = refFor(bytes);
+  return result.inline ? { ok: true, result } : { ok: true, result, bytes };
+}
+
+process.on('message', (message) => {
+  const request = message as RunRequest;
+  const restore = applyEnv(request.env);
+  void execute(request).then((outcome) => {
+    restore?.();
+    if (crashed) return;
+    const fenced = { stdout: fence(stdout, writeStdout), stderr: fence(stderr, writeStderr) };
+    send({ type: 'finished', attemptId: request.attemptId, outcome, fenced });
+  });
+});
+
+/** Writes the end marker; false for a stream user code ended or destroyed, which the agent must not wait on. */
+function fence(stream: NodeJS.WriteStream, write: (text: string) => boolean): boolean {
+  if (stream.destroyed || stream.writableEnded) return false;
+  write(marker);
+  return true;
+}
+
+/** User code threw outside the op's promise (a timer, an unawaited rejection): fail the attempt and leave. */
+function crash(thrown: unknown): void {
+  if (crashed) return;
+  crashed = true;
+  let reported: OpFailure;
+  try {
+    reported = thrownFailure('USER_ERROR', thrown);
+  } catch {
+    reported = failure('USER_ERROR', 'Error', 'user code threw a value that cannot be described');
+  }
+  send({ type: 'crashed', failure: reported }, () => process.exit(70));
+}
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
+
+// Leave with the agent: when its IPC channel closes, or when it is gone and this process was re-parented.
+process.on('disconnect', () => process.exit(0));
+const agentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== agentPid) process.exit(0);
+}, 1000).unref();

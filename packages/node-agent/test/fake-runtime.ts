@@ -1,0 +1,158 @@
+// The runtime's side of the agent protocol, for tests: a real Remoting server that checks the token,
+// records what agents send to NODES_PATH, and keeps blobs for STORAGE_PATH in a Map.
+import { randomUUID } from 'node:crypto';
+import { Remoting, spawnActor, startActorSystem, tell, type ActorRef } from '@lzy/actors';
+import {
+  AGENT_PATH,
+  NODES_PATH,
+  NodesWire,
+  STORAGE_PATH,
+  StorageWire,
+  blobUri,
+  encodeValue,
+  hashBytes,
+  refFor,
+  type AgentMsg,
+  type DataRef,
+  type NodesWireMsg,
+  type RunAttempt,
+  type StorageWireMsg,
+} from '../src/protocol/index.js';
+import { waitUntil, type Teardown } from './harness.js';
+
+type Finished = Extract<NodesWireMsg, { type: 'attempt-finished' }>;
+type Log = Extract<NodesWireMsg, { type: 'log' }>;
+type StorageAsk =
+  | (Extract<StorageWireMsg, { type: 'write' }> & { replyTo: ActorRef<true | Error> })
+  | (Extract<StorageWireMsg, { type: 'read' }> & { replyTo: ActorRef<Uint8Array | Error> });
+type NodesMsg = { msg: NodesWireMsg; agent: ActorRef<AgentMsg> };
+
+/** URL of the fixture module with the test ops. */
+export const OPS = new URL('./fixtures/ops.js', import.meta.url).href;
+
+/** What the test sets of a run; the rest has defaults. */
+export type RunSpec = Partial<Omit<RunAttempt, 'type' | 'args'>> & { exportName: string; args?: unknown[]; refs?: DataRef[] };
+
+/** A runtime stand-in for one test. */
+export interface FakeRuntime {
+  readonly url: string;
+  readonly token: string;
+  /** Every message agents sent to NODES_PATH, in order. */
+  readonly received: NodesWireMsg[];
+  /** Every storage request, in order. */
+  readonly storageRequests: StorageWireMsg[];
+  /** Stored blobs by URI. */
+  readonly blobs: Map<string, Buffer>;
+  /** The agent that registered (waits for it). */
+  agent(): Promise<ActorRef<AgentMsg>>;
+  /** Sends a `run` (args encoded inline unless `refs` are given); returns its attempt id. */
+  run(spec: RunSpec): Promise<string>;
+  /** The outcome of an attempt, once its `attempt-finished` arrived. */
+  outcome(attemptId: string, timeoutMs?: number): Promise<Finished['outcome']>;
+  /** The `log` messages of an attempt so far. */
+  logs(attemptId: string): Log[];
+  /** Stores `value` encoded as a blob and returns its ref without `inline`. */
+  store(value: unknown): DataRef;
+  /** Stops listening and drops every connection, as a crashed runtime would. */
+  stop(): Promise<void>;
+}
+
+/** Starts a fake runtime that accepts agents presenting `token`; closed at teardown. */
+export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID()}`): Promise<FakeRuntime> {
+  const system = startActorSystem();
+  const received: NodesWireMsg[] = [];
+  const storageRequests: StorageWireMsg[] = [];
+  const blobs = new Map<string, Buffer>();
+  const uploads = new Map<string, Buffer[]>();
+  let agentRef: ActorRef<AgentMsg> | undefined;
+
+  const nodes = spawnActor<undefined, NodesMsg>(system, {
+    initialState: () => undefined,
+    receive: (state, { msg, agent }) => {
+      received.push(msg);
+      if (msg.type === 'register') agentRef = agent;
+      return state;
+    },
+  });
+  const storage = spawnActor<undefined, StorageAsk>(system, {
+    initialState: () => undefined,
+    receive: (state, request) => {
+      const { replyTo, ...wire } = request;
+      storageRequests.push(wire as StorageWireMsg);
+      if (request.type === 'read') {
+        const blob = blobs.get(request.uri);
+        tell(request.replyTo, blob ? blob.subarray(request.offset, request.offset + request.length) : new Error(`no blob ${request.uri}`));
+        return state;
+      }
+      const parts = uploads.get(request.uploadId) ?? [];
+      uploads.set(request.uploadId, parts);
+      parts.push(Buffer.from(request.bytes));
+      if (request.last) {
+        uploads.delete(request.uploadId);
+        const bytes = Buffer.concat(parts);
+        if (hashBytes(bytes) !== request.hash) {
+          tell(request.replyTo, new Error(`upload ${request.uploadId}: hash mismatch`));
+          return state;
+        }
+        blobs.set(blobUri(request.hash), bytes);
+      }
+      tell(request.replyTo, true);
+      return state;
+    },
+  });
+
+  const remoting = new Remoting({
+    name: 'fake-runtime',
+    authenticate: (auth) => {
+      if (auth !== token) throw new Error('unknown token');
+      return { nodeId: 'node-1' };
+    },
+  });
+  remoting.expose(NODES_PATH, nodes, {
+    schema: NodesWire,
+    withOrigin: (msg, origin) => ({ msg, agent: origin.peer.ref<AgentMsg>(AGENT_PATH) }),
+  });
+  remoting.expose(STORAGE_PATH, storage, { schema: StorageWire });
+  const { url } = await remoting.listen();
+  const stop = () => remoting.close();
+  t.teardown(async () => {
+    await stop();
+    system.stop();
+  });
+
+  const agent = () => waitUntil(() => agentRef, 'an agent to register');
+  const finished = (attemptId: string) =>
+    received.find((msg): msg is Finished => msg.type === 'attempt-finished' && msg.attemptId === attemptId);
+  return {
+    url,
+    token,
+    received,
+    storageRequests,
+    blobs,
+    agent,
+    run: async (spec) => {
+      const { args = [], refs, ...rest } = spec;
+      const attemptId = spec.attemptId ?? `at-${randomUUID().slice(0, 8)}`;
+      const run: RunAttempt = {
+        type: 'run',
+        opName: spec.exportName,
+        module: OPS,
+        env: {},
+        ...rest,
+        attemptId,
+        args: refs ?? args.map((arg) => refFor(encodeValue(arg))),
+      };
+      tell(await agent(), run);
+      return attemptId;
+    },
+    outcome: async (attemptId, timeoutMs) => (await waitUntil(() => finished(attemptId), `attempt ${attemptId} to finish`, timeoutMs)).outcome,
+    logs: (attemptId) => received.filter((msg): msg is Log => msg.type === 'log' && msg.attemptId === attemptId),
+    store: (value) => {
+      const bytes = encodeValue(value);
+      const { inline: _inline, ...ref } = refFor(bytes);
+      blobs.set(ref.uri, bytes);
+      return ref;
+    },
+    stop,
+  };
+}

@@ -1,0 +1,95 @@
+// What an op's caller gets back: results and arguments as values, large ones through storage,
+// the attempt's environment, and clear BAD_OP failures for ops that cannot be found.
+import t from 'tap';
+import { CHUNK_BYTES, decodeValue, encodeValue, INLINE_LIMIT, type DataRef } from '../src/protocol/index.js';
+import { OPS, startFakeRuntime, type FakeRuntime } from './fake-runtime.js';
+import { startAgent, type Teardown } from './harness.js';
+
+async function agentWith(t: Teardown, slots = 1): Promise<FakeRuntime> {
+  const runtime = await startFakeRuntime(t);
+  startAgent(t, ['--server', runtime.url, '--token', runtime.token, '--slots', String(slots)]);
+  return runtime;
+}
+
+function valueOf(outcome: { ok: boolean; result?: DataRef }): unknown {
+  if (!outcome.ok || !outcome.result?.inline) throw new Error(`expected an inline result, got ${JSON.stringify(outcome)}`);
+  return decodeValue(outcome.result.inline);
+}
+
+t.test('an op returns its result inline, whether exported as a function or marked with lzy.op', async (t) => {
+  const runtime = await agentWith(t);
+  const sum = await runtime.outcome(await runtime.run({ exportName: 'add', args: [2, 3] }));
+  t.equal(valueOf(sum), 5);
+  t.match(sum, { ok: true, result: { codec: 'msgpack', size: encodeValue(5).length, uri: /^blob:[0-9a-f]{64}$/ } });
+  const greeting = await runtime.outcome(await runtime.run({ exportName: 'greet', args: ['node'] }));
+  t.equal(valueOf(greeting), 'hello, node');
+  const dates = new Set([new Date(Date.UTC(1969, 6, 20)), new Date(Date.UTC(1972, 11, 11))]);
+  const years = await runtime.outcome(await runtime.run({ exportName: 'yearsOf', args: [dates] }));
+  t.same(valueOf(years), new Set([1969, 1972]), 'Sets and Dates survive both ways');
+});
+
+t.test("an attempt sees its env, the next attempt on the same runner does not, and no attempt sees the agent's token", async (t) => {
+  const runtime = await agentWith(t);
+  const withEnv = await runtime.outcome(await runtime.run({ exportName: 'readEnv', args: ['LZY_TEST_COLOR'], env: { LZY_TEST_COLOR: 'teal' } }));
+  t.equal(valueOf(withEnv), 'teal');
+  const after = await runtime.outcome(await runtime.run({ exportName: 'readEnv', args: ['LZY_TEST_COLOR'] }));
+  t.equal(valueOf(after), null, 'the env was restored after the attempt');
+  const token = await runtime.outcome(await runtime.run({ exportName: 'readEnv', args: ['LZY_TOKEN'] }));
+  t.equal(valueOf(token), null);
+});
+
+t.test('a large argument is read from storage in chunks and a large result is written there', async (t) => {
+  const runtime = await agentWith(t);
+  const big = new Uint8Array(2 * CHUNK_BYTES + 12_345).fill(9);
+  big[big.length - 1] = 4;
+  const ref = runtime.store(big);
+  const read = await runtime.outcome(await runtime.run({ exportName: 'sizeOf', refs: [ref] }));
+  t.same(valueOf(read), { length: big.length, first: 9, last: 4 });
+  const reads = runtime.storageRequests.filter((request) => request.type === 'read');
+  t.equal(reads.length, 3, 'three chunks');
+  t.ok(reads.every((request) => request.type === 'read' && request.uri === ref.uri && request.length <= CHUNK_BYTES));
+
+  const size = CHUNK_BYTES + 500_000;
+  const made = await runtime.outcome(await runtime.run({ exportName: 'makeBytes', args: [size, 7] }));
+  if (!made.ok) throw new Error(made.failure.message);
+  t.equal(made.result.inline, undefined, 'a result over INLINE_LIMIT is not inline');
+  t.ok(made.result.size > INLINE_LIMIT);
+  const stored = runtime.blobs.get(made.result.uri);
+  t.ok(stored, 'the result was stored under its URI before the attempt finished');
+  t.ok(Buffer.from(decodeValue(stored!) as Uint8Array).equals(Buffer.alloc(size, 7)), 'the stored blob decodes to the bytes the op returned');
+  const writes = runtime.storageRequests.filter((request) => request.type === 'write');
+  t.same(
+    writes.map((request) => request.type === 'write' && [request.offset, request.bytes.length, request.last]),
+    [
+      [0, CHUNK_BYTES, false],
+      [CHUNK_BYTES, made.result.size - CHUNK_BYTES, true],
+    ],
+  );
+});
+
+t.test('an argument whose stored bytes do not match its hash fails with BAD_INPUT', async (t) => {
+  const runtime = await agentWith(t);
+  const ref = runtime.store(new Uint8Array(INLINE_LIMIT + 10));
+  const stored = runtime.blobs.get(ref.uri)!;
+  stored[100] = stored[100]! ^ 1;
+  const outcome = await runtime.outcome(await runtime.run({ exportName: 'sizeOf', refs: [ref] }));
+  t.match(outcome, { ok: false, failure: { code: 'BAD_INPUT', message: /could not be read: .*has sha256 [0-9a-f]{64}; its ref says/ } });
+  t.equal(valueOf(await runtime.outcome(await runtime.run({ exportName: 'add', args: [1, 1] }))), 2);
+});
+
+t.test('an op that cannot be found fails with BAD_OP, not retryable, naming the module, the export and the fix', async (t) => {
+  const runtime = await agentWith(t);
+  const missingModule = new URL('./no-such-module.js', OPS).href;
+  const broken = new URL('./broken-module.js', OPS).href;
+  const cases = [
+    { module: missingModule, exportName: 'add', message: /cannot import op module .*no-such-module\.js \(export 'add'\).*Fix:/ },
+    { module: broken, exportName: 'never', message: /cannot import op module .*broken-module\.js.*broken on purpose.*Fix:/ },
+    { module: OPS, exportName: 'nope', message: /has no export 'nope' \(it exports .*add.*\)\. Fix: export the op under that name/ },
+    { module: OPS, exportName: 'notAnOp', message: /export 'notAnOp' of .*ops\.js is a number, not an op or a function\. Fix:/ },
+  ];
+  for (const { module, exportName, message } of cases) {
+    const outcome = await runtime.outcome(await runtime.run({ module, exportName }));
+    t.match(outcome, { ok: false, failure: { code: 'BAD_OP', retryable: false, message } }, exportName);
+  }
+  t.equal(valueOf(await runtime.outcome(await runtime.run({ exportName: 'add', args: [1, 2] }))), 3, 'the runner goes on serving');
+});

@@ -1,0 +1,65 @@
+// Slots: an agent runs as many attempts at once as it has slots, each in its own runner.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { tell } from '@lzy/actors';
+import { decodeValue } from '../src/protocol/index.js';
+import { startFakeRuntime, type FakeRuntime } from './fake-runtime.js';
+import { startAgent, tempDir, waitUntil, type Teardown } from './harness.js';
+
+async function agentWith(t: Teardown, slots: number): Promise<FakeRuntime> {
+  const runtime = await startFakeRuntime(t);
+  startAgent(t, ['--server', runtime.url, '--token', runtime.token, '--slots', String(slots), '--heartbeat-ms', '20']);
+  return runtime;
+}
+
+t.test('with 2 slots, two slow ops run at the same time', async (t) => {
+  const runtime = await agentWith(t, 2);
+  const dir = tempDir(t);
+  // Each op returns only once the other has started: both finish only if they overlap.
+  const a = await runtime.run({ exportName: 'meet', args: [dir, 'a', 'b'] });
+  const b = await runtime.run({ exportName: 'meet', args: [dir, 'b', 'a'] });
+  for (const [attemptId, text] of [
+    [a, 'a met b'],
+    [b, 'b met a'],
+  ] as const) {
+    const outcome = await runtime.outcome(attemptId);
+    t.ok(outcome.ok && decodeValue(outcome.result.inline!) === text, text);
+  }
+});
+
+t.test('with 1 slot, a second run waits until the first has finished', async (t) => {
+  const runtime = await agentWith(t, 1);
+  const dir = tempDir(t);
+  const journal = join(dir, 'journal');
+  const release = join(dir, 'release');
+  const first = await runtime.run({ exportName: 'journal', args: [journal, 'first', release] });
+  const second = await runtime.run({ exportName: 'journal', args: [journal, 'second'] });
+  await waitUntil(() => existsSync(journal), 'the first op to start');
+  // Two heartbeats that list both attempts: the agent holds the second while the first blocks.
+  const holding = () => runtime.received.filter((msg) => msg.type === 'heartbeat' && msg.running.length === 2).length;
+  const seen = holding();
+  await waitUntil(() => holding() >= seen + 2, 'two more heartbeats with both attempts');
+  t.equal(readFileSync(journal, 'utf8'), 'first start\n', 'the second has not started');
+  writeFileSync(release, '');
+  await runtime.outcome(second);
+  t.match(await runtime.outcome(first), { ok: true });
+  t.equal(readFileSync(journal, 'utf8'), 'first start\nfirst end\nsecond start\nsecond end\n');
+});
+
+t.test('an attempt waiting for a slot can be cancelled or time out without disturbing the running one', async (t) => {
+  const runtime = await agentWith(t, 1);
+  const dir = tempDir(t);
+  const started = join(dir, 'started');
+  const release = join(dir, 'release');
+  const running = await runtime.run({ exportName: 'waitForFile', args: [started, release] });
+  await waitUntil(() => existsSync(started), 'the first op to start');
+  const cancelled = await runtime.run({ exportName: 'add', args: [1, 2] });
+  const timedOut = await runtime.run({ exportName: 'add', args: [3, 4], timeoutMs: 50 });
+  tell(await runtime.agent(), { type: 'cancel', attemptId: cancelled });
+  t.match(await runtime.outcome(cancelled), { ok: false, failure: { code: 'CANCELLED' } });
+  t.match(await runtime.outcome(timedOut), { ok: false, failure: { code: 'TIMEOUT', message: /within its timeout of 50 ms/ } });
+  writeFileSync(release, '');
+  const outcome = await runtime.outcome(running);
+  t.ok(outcome.ok && decodeValue(outcome.result.inline!) === 'released', 'the running attempt was not disturbed');
+});
