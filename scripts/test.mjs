@@ -48,6 +48,12 @@ for (const file of files) {
   const points = lines.filter((line) => /^(not )?ok \d+/.test(line));
   const planned = lines.find((line) => /^1\.\.\d+/.test(line));
   const fileFailed = points.filter((line) => line.startsWith('not ok')).length;
+  for (const [index, line] of lines.entries()) {
+    if (!line.startsWith('not ok')) continue;
+    // The failure and the first lines of its diagnostics, so a CI log says what broke.
+    const details = lines.slice(index + 1, index + 16).filter((l) => l.startsWith('  ')).join('\n');
+    console.error(`FAILED ${file}: ${line}\n${details}`);
+  }
   passed += points.length - fileFailed;
   failed += fileFailed;
   if (points.length === 0 || !planned) {
@@ -56,5 +62,5 @@ for (const file of files) {
   }
 }
 if (tap.status !== 0 && failed === 0) failed = 1;
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

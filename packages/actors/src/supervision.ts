@@ -16,7 +16,8 @@ export interface Failure {
 
 /**
  * How an actor reacts to a failure of its handler. `stop`: it stops, with its children.
- * `restart`: its state goes back to the initial state and its children stop; the mailbox goes on.
+ * `restart`: its state goes back to the initial state and its children stop; the mailbox goes on
+ * (an actor restarted more than 10 times in 5 s is stopped instead).
  * `resume`: the failed message is dropped, the state kept. `escalate`: its parent's policy
  * decides, with `failure.child` set, what happens to it; a parent that escalates in turn fails
  * itself, and its own parent decides for it (a top-level actor that escalates stops).
@@ -27,6 +28,21 @@ export type SupervisionPolicy = Directive | ((failure: Failure) => Directive | P
 export const failures = channel('lzy:actors:failure');
 
 const policies = new WeakMap<ConcreteActor, SupervisionPolicy>();
+
+/** An actor restarted more often than this within `RESTART_WINDOW_MS` is stopped instead: its failure is not transient. */
+const MAX_RESTARTS = 10;
+const RESTART_WINDOW_MS = 5_000;
+const restarts = new WeakMap<object, number[]>();
+
+/** Whether another restart of `self` stays within the restart intensity; records it if so. */
+function mayRestart(self: object): boolean {
+  const now = Date.now();
+  const recent = (restarts.get(self) ?? []).filter((at) => now - at < RESTART_WINDOW_MS);
+  if (recent.length >= MAX_RESTARTS) return false;
+  recent.push(now);
+  restarts.set(self, recent);
+  return true;
+}
 
 /** Records `policy` as the one `ref`'s actor applies to failures of its children. */
 export function registerPolicy(ref: NactRef, policy: SupervisionPolicy): void {
@@ -43,6 +59,7 @@ interface NactSupervisionContext {
   escalate: symbol;
   path: { toString(): string };
   parent?: NactRef;
+  self: NactRef;
   name: string;
 }
 
@@ -67,6 +84,8 @@ export function toOnCrash(policy: SupervisionPolicy) {
     // policy already chose to escalate for that child, so now this actor itself has failed.
     let directive = child ? 'escalate' : await decide(policy, failure);
     if (directive === 'escalate') directive = await parentDecides(ctx, failure);
+    // A stopped actor (its system is shutting down) stays stopped; so does one that keeps failing.
+    if (directive === 'restart' && (!findActor(ctx.self) || !mayRestart(ctx.self))) directive = 'stop';
     switch (directive) {
       case 'stop':
         return ctx.stop;

@@ -152,3 +152,14 @@ t.test('escalate to the top: a parent that escalates fails too, and the top-leve
   );
   t.ok(await isStopped(child), 'the child stopped with it');
 });
+
+t.test('restart: an actor that keeps failing is stopped after 10 restarts in a row', async (t) => {
+  const system = startActorSystem();
+  t.teardown(() => system.stop());
+  const ref = fragile(system, 'restart', 'hopeless');
+  for (let i = 0; i < 10; i++) tell(ref, { type: 'boom' });
+  t.equal(await ask(ref, { type: 'get' }, 2_000), 0, 'ten restarts are allowed');
+  tell(ref, { type: 'boom' });
+  await waitUntil(() => isStopped(ref), 'the eleventh failure to stop it');
+  t.pass('stopped');
+});

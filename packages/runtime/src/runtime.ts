@@ -27,6 +27,8 @@ export class Runtime {
   private constructor(
     readonly options: ResolvedOptions,
     private readonly root: RootDatabase,
+    private readonly journal: LmdbJournal,
+    private readonly cache: CacheIndex,
     private readonly system: ActorSystem,
     private readonly gateway: Remoting,
     private readonly backend: LocalBackend,
@@ -60,7 +62,7 @@ export class Runtime {
     allocator = spawnAllocator(system, { options: resolved, backend, directory, scheduler, serverUrl: () => url });
     const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, root, system, gateway, backend, workflows, store, iam, url);
+    return new Runtime(resolved, root, journal, cache, system, gateway, backend, workflows, store, iam, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -75,7 +77,9 @@ export class Runtime {
     this.system.stop();
     this.backend.killAll();
     await this.gateway.close();
-    await this.root.flushed;
+    // Handlers still finishing may try to write: they are refused, and what was accepted is flushed.
+    this.cache.close();
+    await this.journal.close();
     await this.root.close();
   }
 }

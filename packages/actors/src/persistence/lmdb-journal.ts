@@ -25,6 +25,7 @@ const MAX_KEY_BYTES = 1024;
 export class LmdbJournal implements PersistenceEngine {
   private readonly eventsDb: Database<StoredEvent, [string, number]>;
   private readonly snapshotsDb: Database<StoredSnapshot, string>;
+  private closed = false;
 
   /** Uses (and closes with `close`) the environment `root`; the runtime shares one per data dir. */
   constructor(
@@ -57,6 +58,7 @@ export class LmdbJournal implements PersistenceEngine {
 
   async persist(event: PersistedEvent): Promise<void> {
     checkKey(event.key);
+    this.checkOpen();
     await this.eventsDb.put([event.key, event.sequenceNumber], {
       data: event.data,
       tags: event.tags,
@@ -73,6 +75,7 @@ export class LmdbJournal implements PersistenceEngine {
 
   async takeSnapshot(snapshot: PersistedSnapshot): Promise<void> {
     checkKey(snapshot.key);
+    this.checkOpen();
     await this.snapshotsDb.put(snapshot.key, {
       data: snapshot.data,
       sequenceNumber: snapshot.sequenceNumber,
@@ -90,10 +93,15 @@ export class LmdbJournal implements PersistenceEngine {
     return 0;
   }
 
-  /** Waits for pending writes, then closes the environment if this journal opened it. */
+  /** Refuses new writes, waits for the accepted ones, then closes the environment if this journal opened it. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.root.flushed;
     if (this.ownsRoot) await this.root.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('the journal is closed: nothing more can be persisted');
   }
 }
 

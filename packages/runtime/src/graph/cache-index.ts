@@ -10,6 +10,7 @@ import type { OpSpec } from '../protocol/client.js';
  */
 export class CacheIndex {
   private readonly db: Database<DataRef, string>;
+  private closed = false;
 
   constructor(root: RootDatabase) {
     this.db = root.openDB<DataRef, string>({ name: 'cache' });
@@ -29,7 +30,12 @@ export class CacheIndex {
     return this.db.get(`${tenant}\u0000${key}`);
   }
 
+  /** Records a success; after `close` (the runtime is stopping) it is dropped, and the op simply runs next time. */
   put(tenant: string, key: string, result: DataRef): void {
-    void this.db.put(`${tenant}\u0000${key}`, result);
+    if (!this.closed) void this.db.put(`${tenant}\u0000${key}`, result);
+  }
+
+  close(): void {
+    this.closed = true;
   }
 }

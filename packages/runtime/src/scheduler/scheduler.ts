@@ -263,7 +263,10 @@ export function spawnScheduler(
     }
     const config = deps.pools.get(pool);
     const slotsPerNode = config?.slots ?? 1;
-    const wanted = Math.ceil(queue.size / slotsPerNode) - queue.leasesPending;
+    // Never ask for more nodes than the pool can ever give this tenant: the extra requests would
+    // only wait in the pool and bring up nodes after the work is done.
+    const room = (config?.maxNodes ?? 1) - candidates.length - queue.leasesPending;
+    const wanted = Math.min(room, Math.ceil(queue.size / slotsPerNode) - queue.leasesPending);
     for (let i = 0; i < wanted; i++) {
       queue.leasesPending++;
       tell(deps.allocator(), { type: 'lease', tenant, pool });
