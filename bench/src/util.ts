@@ -42,11 +42,16 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export function rateResult(name: string, ours: number, baseline: number, unit = 'msg/s'): Result {
-  return { name, value: round(ours), unit, baseline: round(baseline), ratio: round(ours / baseline, 3) };
+  return { name, value: round(ours), unit, baseline: round(baseline), ratio: roundRatio(ours / baseline) };
 }
 
 export function latencyResult(name: string, ours: number, baseline: number, unit = 'ms'): Result {
-  return { name, value: round(ours, 4), unit, baseline: round(baseline, 4), ratio: round(baseline / ours, 3) };
+  return { name, value: round(ours, 4), unit, baseline: round(baseline, 4), ratio: roundRatio(baseline / ours) };
+}
+
+/** 3 decimals; below 0.1, 3 significant digits, so that a tiny ratio does not round to 0. */
+function roundRatio(value: number): number {
+  return Math.abs(value) < 0.1 ? Number(value.toPrecision(3)) : round(value, 3);
 }
 
 function round(value: number, digits = 0): number {
