@@ -67,3 +67,31 @@ t.test('a node that does not register within the allocation timeout fails the op
   t.equal(error.code, 'ALLOCATION_FAILED');
   t.match(error.message, /did not register within 1 ms/);
 });
+
+t.test('values keep their types on the way to an op and back: Map, Set, Date, BigInt, bytes, nested objects', async (t) => {
+  const { echo } = await import('./fixtures/ops.js');
+  const lzy = await Lzy.start({ dataDir: tempDir(t), onLog: () => {} });
+  t.teardown(() => lzy.close());
+  const value = {
+    map: new Map<unknown, unknown>([
+      [1, 'one'],
+      ['two', { deep: [2] }],
+    ]),
+    set: new Set(['a', 'b']),
+    date: new Date('2026-01-02T03:04:05Z'),
+    big: 12345678901234567890n,
+    bytes: new Uint8Array([1, 2, 3]),
+    nested: { list: [{ a: 1 }, { a: 2 }] },
+  };
+  const result = await lzy.workflow('types', async () => echo(value));
+  t.same(result.seen, [
+    'map:[object Map]',
+    'set:[object Set]',
+    'date:[object Date]',
+    'big:[object BigInt]',
+    'bytes:[object Uint8Array]',
+    'nested:[object Object]',
+  ]);
+  t.same(result.value, value, 'and they come back equal');
+  t.ok((result.value as typeof value).map instanceof Map, 'a Map is still a Map');
+});

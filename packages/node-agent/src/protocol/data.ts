@@ -22,7 +22,12 @@ export type DataRef = Static<typeof DataRef>;
 /** Values whose encoding is at most this many bytes travel inline. */
 export const INLINE_LIMIT = 64 * 1024;
 
-const packr = new Packr({ useRecords: false, moreTypes: true, structuredClone: true });
+/**
+ * Objects are encoded as msgpackr records whose definitions travel inside each value, so that msgpack
+ * maps can decode as `Map`s (`mapsAsObjects: false`) while plain objects stay objects. The encoding
+ * of a value is deterministic: equal values (same key order) give equal bytes, hence equal hashes.
+ */
+const packr = new Packr({ moreTypes: true, structuredClone: true, mapsAsObjects: false });
 
 /** Encodes a user value (plain data, Date, Map, Set, typed arrays, BigInt, cycles) to bytes. */
 export function encodeValue(value: unknown): Buffer {
