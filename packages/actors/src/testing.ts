@@ -13,11 +13,11 @@ export interface Teardown {
 }
 
 /** Polls `condition` until it is truthy; rejects with `what` after `timeoutMs`. Never a fixed sleep. */
-export async function waitUntil<T>(condition: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+export async function waitUntil<T>(condition: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
     const value = await condition();
-    if (value) return value;
+    if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
@@ -59,7 +59,7 @@ export function startProcess(t: Teardown, script: URL, args: string[] = [], env:
     process: child,
     lines,
     exited,
-    waitForLine: (match, what, timeoutMs) => waitUntil(() => lines.find(match), what, timeoutMs) as Promise<string>,
+    waitForLine: (match, what, timeoutMs) => waitUntil(() => lines.find(match), what, timeoutMs),
   };
 }
 

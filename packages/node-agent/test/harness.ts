@@ -1,33 +1,10 @@
 // Test helpers: waiting on conditions, temporary directories, and the agent process under test.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { waitUntil, type Teardown } from '@lzy/actors/testing';
 
-/** The subset of a tap test the harness needs. */
-export interface Teardown {
-  teardown(fn: () => void | Promise<void>): void;
-}
-
-/** Polls `condition` until it is truthy; rejects with `what` after `timeoutMs`. Never a fixed sleep. */
-export async function waitUntil<T>(condition: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-    const value = await condition();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
-}
-
-/** A fresh temporary directory, removed when the test ends. */
-export function tempDir(t: Teardown, prefix = 'lzy-agent-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+export { tempDir, waitUntil, type Teardown } from '@lzy/actors/testing';
 
 /** A node-agent process under test, with its stderr lines collected as they come. */
 export interface AgentProcess {

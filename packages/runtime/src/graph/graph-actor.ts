@@ -3,7 +3,7 @@ import type { DataRef } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
 import type { OpSpec, WorkflowEvent } from '../protocol/client.js';
 import type { Result } from '../result.js';
-import type { SchedulerMsg } from '../scheduler/scheduler.js';
+import type { OpNotice, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { CacheIndex } from './cache-index.js';
 import {
   applyGraphEvent,
@@ -33,7 +33,8 @@ export type GraphNotice =
 export interface GraphDeps {
   readonly workflowId: string;
   readonly tenant: string;
-  readonly workflow: ActorRef<GraphNotice>;
+  /** The workflow: hears the graph's notices and its ops' output and retries. */
+  readonly workflow: ActorRef<GraphNotice | OpNotice>;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
   readonly pools: Map<string, PoolConfig>;
@@ -48,7 +49,6 @@ export interface GraphDeps {
 export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> {
   const opActors = new Map<string, ActorRef<OpMsg>>();
   const defaultPool = [...deps.pools.keys()][0]!;
-  const logs = deps.workflow as unknown as OpDepsLogs;
   let self: ActorRef<GraphMsg>;
 
   const start = (state: GraphState, nodes: OpNode[]) => {
@@ -64,7 +64,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
         scheduler: deps.scheduler,
         cache: deps.cache,
         graph: self as ActorRef<OpDone>,
-        logs,
+        logs: deps.workflow,
       });
       opActors.set(node.spec.id, op);
       tell(op, { type: 'start' });
@@ -181,8 +181,6 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   });
   return self;
 }
-
-type OpDepsLogs = Parameters<typeof spawnOp>[1]['logs'];
 
 /** Every op must fit a configured pool: its pool must exist and be large enough. */
 function checkPools(ops: OpSpec[], pools: Map<string, PoolConfig>): string | undefined {

@@ -112,7 +112,7 @@ export function spawnScheduler(
             const node = state.nodes.get(entry.nodeId);
             node?.running.delete(msg.attemptId);
             if (node) tell(node.info.agent, { type: 'cancel', attemptId: msg.attemptId });
-            if (node) settle(state, node);
+            if (node) settle(node);
           }
           return state;
         }
@@ -122,7 +122,7 @@ export function spawnScheduler(
           const queue = queueOf(state, node.tenant, node.pool);
           if (queue.leasesPending > 0) queue.leasesPending--;
           dispatch(state, node.tenant, node.pool);
-          settle(state, state.nodes.get(node.nodeId)!);
+          settle(state.nodes.get(node.nodeId)!);
           return state;
         }
         case 'node-gone': {
@@ -179,7 +179,7 @@ export function spawnScheduler(
           if (node) {
             node.running.delete(msg.attemptId);
             dispatch(state, node.info.tenant, node.info.pool);
-            settle(state, node);
+            settle(node);
           }
           return state;
         }
@@ -275,7 +275,7 @@ export function spawnScheduler(
 
   /** Starts the idle clock of a node that has nothing to run. */
   let idleEpoch = 0;
-  function settle(_state: SchedulerState, node: NodeSlots): void {
+  function settle(node: NodeSlots): void {
     if (node.running.size > 0 || node.idleSince !== undefined) return;
     const since = ++idleEpoch;
     node.idleSince = since;

@@ -49,7 +49,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     state.graph ??= spawnGraph(self as ActorRef<never>, {
       workflowId: deps.workflowId,
       tenant: deps.tenant,
-      workflow: self as ActorRef<GraphNotice>,
+      workflow: self as ActorRef<GraphNotice | OpNotice>,
       scheduler: deps.scheduler,
       cache: deps.cache,
       pools: deps.pools,
