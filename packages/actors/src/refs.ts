@@ -76,7 +76,7 @@ export async function ask<M, T extends AskableType<M>>(
   query: { type: T } & QueryOf<Extract<M, { type: T }>>,
   timeoutMs: number,
 ): Promise<ReplyOf<Extract<M, { type: T }>>> {
-  if (!(timeoutMs > 0)) throw new RangeError(`ask needs a positive timeout in ms, got ${timeoutMs}`);
+  checkTimeout('ask', timeoutMs);
   if (isRemote(ref)) return (await ref.ask(query, timeoutMs)) as ReplyOf<Extract<M, { type: T }>>;
   return queryLocal(ref, (replyTo) => ({ ...query, replyTo }) as M, timeoutMs) as Promise<ReplyOf<Extract<M, { type: T }>>>;
 }
@@ -87,9 +87,16 @@ export async function ask<M, T extends AskableType<M>>(
  * Local actors only: a remote peer cannot address a reply ref inside a message.
  */
 export async function query<M, R>(ref: ActorRef<M>, build: (replyTo: ActorRef<R>) => M, timeoutMs: number): Promise<R> {
-  if (!(timeoutMs > 0)) throw new RangeError(`query needs a positive timeout in ms, got ${timeoutMs}`);
+  checkTimeout('query', timeoutMs);
   if (isRemote(ref)) throw new TypeError(`query works with local actors only; ${ref.address} is remote: use ask`);
   return queryLocal(ref, build, timeoutMs);
+}
+
+/** Node's timers hold at most 2^31 − 1 ms; a longer one would fire at once. */
+function checkTimeout(what: string, timeoutMs: number): void {
+  if (!(timeoutMs > 0 && timeoutMs <= 2_147_483_647)) {
+    throw new RangeError(`${what} needs a timeout from 1 to 2147483647 ms, got ${timeoutMs}`);
+  }
 }
 
 async function queryLocal<M, R>(ref: ActorRef<M>, build: (replyTo: ActorRef<R>) => M, timeoutMs: number): Promise<R> {

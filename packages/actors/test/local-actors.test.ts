@@ -73,6 +73,7 @@ t.test('an ask that gets no reply rejects with a clear timeout error', async (t)
   t.equal((error as AskTimeoutError).code, 'ASK_TIMEOUT');
   t.match((error as Error).message, /no reply from timeouts\/silent within 50 ms/);
   await t.rejects(ask(ref, { type: 'get' }, 0), RangeError, 'a timeout must be positive');
+  await t.rejects(ask(ref, { type: 'get' }, 2 ** 31), /from 1 to 2147483647 ms/, 'a timeout longer than a timer can hold is refused');
 });
 
 t.test('asking a stopped actor fails at once and tells go to dead letters', async (t) => {

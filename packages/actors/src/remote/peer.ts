@@ -20,6 +20,7 @@ import {
   clipMessage,
   decodeFrame,
   encode,
+  MAX_TIMEOUT_MS,
   PROTOCOL_VERSION,
   type Ask,
   type ErrorEnvelope,
@@ -180,7 +181,7 @@ export class Peer {
     return new Promise((resolve, reject) => {
       let bytes: Buffer;
       try {
-        bytes = encodeOrThrow({ t: 'ask', id, to: path, msg: query, ttl: Math.max(1, Math.ceil(timeoutMs)) });
+        bytes = encodeOrThrow({ t: 'ask', id, to: path, msg: query, ttl: Math.min(MAX_TIMEOUT_MS, Math.max(1, Math.ceil(timeoutMs))) });
       } catch (error) {
         reject(error as Error);
         return;

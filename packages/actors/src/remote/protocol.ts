@@ -10,6 +10,9 @@ import { Packr } from 'msgpackr';
  */
 export const PROTOCOL_VERSION = 1;
 
+/** The longest timer Node can set (2^31 − 1 ms, about 24.8 days); a longer ask timeout is capped to it. */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
+
 const Name = Type.String({ minLength: 1, maxLength: 256 });
 const Path = Type.String({ minLength: 1, maxLength: 1024 });
 const RequestId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
@@ -36,7 +39,7 @@ export const Welcome = Type.Object(
 );
 export const Tell = Type.Object({ t: Type.Literal('tell'), to: Path, msg: Type.Unknown() }, { additionalProperties: false });
 export const Ask = Type.Object(
-  { t: Type.Literal('ask'), id: RequestId, to: Path, msg: Type.Unknown(), ttl: Type.Integer({ minimum: 1 }) },
+  { t: Type.Literal('ask'), id: RequestId, to: Path, msg: Type.Unknown(), ttl: Type.Integer({ minimum: 1, maximum: MAX_TIMEOUT_MS }) },
   { additionalProperties: false },
 );
 export const Reply = Type.Union([
