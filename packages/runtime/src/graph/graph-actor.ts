@@ -23,7 +23,8 @@ export type GraphMsg =
   | OpDone
   | { type: 'cancel'; reason: string }
   | { type: 'resume' }
-  | { type: 'replay' };
+  | { type: 'replay' }
+  | { type: 'journal-successes' };
 
 /** What a graph tells its workflow. */
 export type GraphNotice =
@@ -48,6 +49,8 @@ export interface GraphDeps {
  */
 export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> {
   const opActors = new Map<string, ActorRef<OpMsg>>();
+  /** Successes not journaled yet: those that arrive together are journaled as one event. */
+  let successes: Array<{ opId: string; result: DataRef; cached: boolean }> = [];
   const defaultPool = [...deps.pools.keys()][0]!;
   let self: ActorRef<GraphMsg>;
 
@@ -82,11 +85,27 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       (error: unknown) => tell(self, { type: 'cancel', reason: `the journal failed: ${(error as Error).message}` }),
     );
 
+  /** Journals the pending successes as one event, starts the ops they made ready, and tells the workflow once durable. */
+  const journalSuccesses = (state: GraphState, ctx: { journal(event: GraphEvent): Promise<void> }) => {
+    const results = successes.filter(({ opId }) => state.ops.get(opId)?.status !== 'succeeded');
+    successes = [];
+    if (results.length === 0) return;
+    const durable = ctx.journal({ type: 'ops-succeeded', results });
+    const notices: GraphNotice[] = [];
+    for (const { opId, result, cached } of results) {
+      start(state, readyOps(state, state.ops.get(opId)!.dependents));
+      notices.push({ type: 'graph-event', event: { type: 'op-succeeded', workflowId: deps.workflowId, opId, result, cached } });
+    }
+    if (isSettled(state)) notices.push({ type: 'graph-settled', cancelled: false });
+    void notify(durable, notices);
+  };
+
   self = spawnPersistentActor<GraphState, GraphMsg, GraphEvent>(parent, {
     name: 'graph',
     key: `graph:${deps.workflowId}`,
     initialState: () => {
       opActors.clear();
+      successes = [];
       return emptyGraph();
     },
     apply: applyGraphEvent,
@@ -124,18 +143,12 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           const node = state.ops.get(msg.opId);
           if (!node || state.stopped || node.status === 'succeeded') return;
           if (msg.ok) {
-            const durable = ctx.journal({ type: 'op-succeeded', opId: msg.opId, result: msg.result, cached: msg.cached });
-            start(state, readyOps(state, node.dependents));
-            const notices: GraphNotice[] = [
-              {
-                type: 'graph-event',
-                event: { type: 'op-succeeded', workflowId: deps.workflowId, opId: msg.opId, result: msg.result, cached: msg.cached },
-              },
-            ];
-            if (isSettled(state)) notices.push({ type: 'graph-settled', cancelled: false });
-            void notify(durable, notices);
+            // Journaled with the other successes already in the mailbox, after them.
+            if (successes.length === 0) tell(self, { type: 'journal-successes' });
+            successes.push({ opId: msg.opId, result: msg.result, cached: msg.cached });
             return;
           }
+          journalSuccesses(state, ctx);
           void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure });
           const durable = ctx.journal({ type: 'stopped', reason: `op ${node.spec.name} failed` });
           stopAll();
@@ -155,8 +168,12 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           ]);
           return;
         }
+        case 'journal-successes':
+          journalSuccesses(state, ctx);
+          return;
         case 'cancel': {
           if (state.stopped) return;
+          journalSuccesses(state, ctx);
           const durable = ctx.journal({ type: 'stopped', reason: msg.reason });
           stopAll();
           void notify(durable, [{ type: 'graph-settled', cancelled: true }]);

@@ -29,7 +29,7 @@ export interface GraphState {
 /** What a graph journals. */
 export type GraphEvent =
   | { type: 'ops-added'; ops: OpSpec[] }
-  | { type: 'op-succeeded'; opId: string; result: DataRef; cached: boolean }
+  | { type: 'ops-succeeded'; results: Array<{ opId: string; result: DataRef; cached: boolean }> }
   | { type: 'op-failed'; opId: string; failure: OpFailure }
   | { type: 'stopped'; reason: string };
 
@@ -82,15 +82,16 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
         state.ops.set(spec.id, node);
       }
       return state;
-    case 'op-succeeded': {
-      const node = state.ops.get(event.opId)!;
-      if (node.status === 'succeeded') return state;
-      setStatus(state, node, 'succeeded');
-      node.result = event.result;
-      node.cached = event.cached;
-      for (const id of node.dependents) state.ops.get(id)!.pending--;
+    case 'ops-succeeded':
+      for (const { opId, result, cached } of event.results) {
+        const node = state.ops.get(opId)!;
+        if (node.status === 'succeeded') continue;
+        setStatus(state, node, 'succeeded');
+        node.result = result;
+        node.cached = cached;
+        for (const id of node.dependents) state.ops.get(id)!.pending--;
+      }
       return state;
-    }
     case 'op-failed': {
       const node = state.ops.get(event.opId)!;
       setStatus(state, node, 'failed');
