@@ -46,7 +46,7 @@ function unwrap<T>(result: Result<T>): T {
 
 /** A connection inside the runtime's own process (the embedded runtime). */
 export class LocalConnection implements RuntimeConnection {
-  private readonly watchers: Array<ActorRef<WorkflowEvent>> = [];
+  private readonly watchers = new Set<ActorRef<WorkflowEvent>>();
 
   constructor(
     private readonly subject: Subject,
@@ -63,12 +63,17 @@ export class LocalConnection implements RuntimeConnection {
     const ref = spawnActor<undefined, WorkflowEvent>(this.system, {
       initialState: () => undefined,
       supervision: 'resume',
-      receive: (state, event) => {
+      receive: (state, event, ctx) => {
         onEvent(event);
+        // Nothing follows the end of a run: the watcher goes, so a long-lived client does not pile them up.
+        if (event.type === 'workflow-ended') {
+          this.watchers.delete(ctx.self);
+          stopActor(ctx.self as ActorRef<never>);
+        }
         return state;
       },
     });
-    this.watchers.push(ref);
+    this.watchers.add(ref);
     return ref;
   }
 
@@ -116,6 +121,6 @@ export class LocalConnection implements RuntimeConnection {
 
   close(): void {
     this.watchers.forEach((ref) => stopActor(ref as ActorRef<never>));
-    this.watchers.length = 0;
+    this.watchers.clear();
   }
 }
