@@ -51,6 +51,12 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   const opActors = new Map<string, ActorRef<OpMsg>>();
   /** Successes not journaled yet: those that arrive together are journaled as one event. */
   let successes: Array<{ opId: string; result: DataRef; cached: boolean }> = [];
+  /**
+   * Group commit: while one batch of successes is on its way to disk, the next ones gather, and
+   * go as one event when it is durable. Idle, a success is journaled at once; under load, each
+   * disk write carries many.
+   */
+  let writing = false;
   const defaultPool = [...deps.pools.keys()][0]!;
   let self: ActorRef<GraphMsg>;
 
@@ -86,11 +92,17 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     );
 
   /** Journals the pending successes as one event, starts the ops they made ready, and tells the workflow once durable. */
-  const journalSuccesses = (state: GraphState, ctx: { journal(event: GraphEvent): Promise<void> }) => {
+  const journalSuccesses = (state: GraphState, ctx: { journal(event: GraphEvent): Promise<void> }, force = false) => {
+    if (writing && !force) return;
     const results = successes.filter(({ opId }) => state.ops.get(opId)?.status !== 'succeeded');
     successes = [];
     if (results.length === 0) return;
     const durable = ctx.journal({ type: 'ops-succeeded', results });
+    writing = true;
+    void durable.finally(() => {
+      writing = false;
+      if (successes.length > 0) tell(self, { type: 'journal-successes' });
+    });
     const notices: GraphNotice[] = [];
     for (const { opId, result, cached } of results) {
       start(state, readyOps(state, state.ops.get(opId)!.dependents));
@@ -106,6 +118,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     initialState: () => {
       opActors.clear();
       successes = [];
+      writing = false;
       return emptyGraph();
     },
     apply: applyGraphEvent,
@@ -148,7 +161,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
             successes.push({ opId: msg.opId, result: msg.result, cached: msg.cached });
             return;
           }
-          journalSuccesses(state, ctx);
+          journalSuccesses(state, ctx, true);
           void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure });
           const durable = ctx.journal({ type: 'stopped', reason: `op ${node.spec.name} failed` });
           stopAll();
@@ -173,7 +186,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           return;
         case 'cancel': {
           if (state.stopped) return;
-          journalSuccesses(state, ctx);
+          journalSuccesses(state, ctx, true);
           const durable = ctx.journal({ type: 'stopped', reason: msg.reason });
           stopAll();
           void notify(durable, [{ type: 'graph-settled', cancelled: true }]);
