@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { Lzy, OpDefinitionError, OpError, WorkflowCancelledError } from '../src/index.js';
@@ -140,6 +140,22 @@ t.test('killing a node-agent with SIGKILL mid-op reruns the op on a fresh node',
   const result = await done;
   t.equal(result.attempt, 2, 'the op ran a second time');
   t.not(result.agentPid, firstAgent, 'on another node');
+});
+
+t.test('when a node-agent dies, a runner stuck in a busy loop goes with its node', async (t) => {
+  const { spinsForever } = await import('./fixtures/ops.js');
+  const lzy = await start(t, { slots: 1, maxNodes: 2 });
+  const dir = tempDir(t);
+  const controller = new AbortController();
+  const running = lzy.workflow('spinner', async () => spinsForever(dir), { signal: controller.signal }).catch((e: unknown) => e);
+  const pidFiles = () => readdirSync(dir).filter((f) => f.startsWith('spinner.'));
+  await waitUntil(() => pidFiles().length === 1, 'the op to start spinning');
+  const [runnerPid, agentPid] = readFileSync(join(dir, pidFiles()[0]!), 'utf8').split(' ').map(Number) as [number, number];
+  process.kill(agentPid, 'SIGKILL');
+  await waitUntil(() => !alive(runnerPid), 'the spinning runner of the dead agent to be killed');
+  t.pass('the orphaned runner is gone');
+  controller.abort('done');
+  t.type(await running, WorkflowCancelledError);
 });
 
 t.test('user code that exits, throws asynchronously or exhausts its heap fails its attempt; the agent keeps serving', async (t) => {

@@ -33,7 +33,9 @@ export class LocalBackend implements NodeBackend {
         '--heartbeat-ms',
         String(spec.heartbeatIntervalMs),
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LZY_TOKEN: spec.token } },
+      // Its own process group: removing the node kills the agent and every runner it started,
+      // even a runner stuck in a busy loop after the agent itself died.
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LZY_TOKEN: spec.token }, detached: true },
     );
     const recent: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -59,10 +61,20 @@ export class LocalBackend implements NodeBackend {
         else listeners.push(listener);
       },
       stop: () => child.exitCode === null && child.signalCode === null && child.kill('SIGTERM'),
-      kill: () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'),
+      kill: () => killGroup(child.pid),
     };
     this.running.add(handle);
     handle.onExit(() => this.running.delete(handle));
     return handle;
+  }
+}
+
+/** SIGKILLs the process group led by `pid` (the agent and its runners); a group already gone is fine. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing of the node is left
   }
 }
