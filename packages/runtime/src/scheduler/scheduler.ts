@@ -132,15 +132,14 @@ export function spawnScheduler(
           for (const attemptId of node.running) {
             const entry = state.attempts.get(attemptId);
             state.attempts.delete(attemptId);
-            entry?.request.op &&
-              tell(entry.request.op, {
-                type: 'attempt-ended',
-                attemptId,
-                outcome: {
-                  ok: false,
-                  failure: { code: 'NODE_LOST', name: 'NodeLostError', message: `node ${msg.nodeId} was lost: ${msg.reason}`, retryable: true },
-                },
+            if (entry) {
+              failAttempt(entry.request, {
+                code: 'NODE_LOST',
+                name: 'NodeLostError',
+                message: `node ${msg.nodeId} was lost: ${msg.reason}`,
+                retryable: true,
               });
+            }
           }
           dispatch(state, node.info.tenant, node.info.pool);
           return state;
@@ -154,14 +153,7 @@ export function spawnScheduler(
           for (const forWorkflow of queue.byWorkflow.values()) {
             for (let attempt = forWorkflow.shift(); attempt; attempt = forWorkflow.shift()) {
               state.attempts.delete(attempt.attemptId);
-              tell(attempt.op, {
-                type: 'attempt-ended',
-                attemptId: attempt.attemptId,
-                outcome: {
-                  ok: false,
-                  failure: { code: 'ALLOCATION_FAILED', name: 'AllocationError', message: msg.message, retryable: false },
-                },
-              });
+              failAttempt(attempt, { code: 'ALLOCATION_FAILED', name: 'AllocationError', message: msg.message, retryable: false });
             }
           }
           queue.byWorkflow.clear();
@@ -200,6 +192,10 @@ export function spawnScheduler(
       }
     },
   });
+
+  function failAttempt(attempt: AttemptRequest, failure: OpFailure): void {
+    tell(attempt.op, { type: 'attempt-ended', attemptId: attempt.attemptId, outcome: { ok: false, failure } });
+  }
 
   function queueOf(state: SchedulerState, tenant: string, pool: string): Queue {
     const key = keyOf(tenant, pool);
