@@ -91,11 +91,9 @@ export class Attempt implements RunnerWaiter, RunnerJob {
     this.complete(outcome);
   }
 
-  died(death: RunnerDeath, outcome: RunnerOutcome | undefined): void {
+  died(death: RunnerDeath): void {
     this.runner = undefined;
-    if (this.killedFor) this.end({ ok: false, failure: this.killedFor });
-    else if (outcome) this.complete(outcome);
-    else this.end({ ok: false, failure: deathFailure(death, this.run) });
+    this.end({ ok: false, failure: this.killedFor ?? deathFailure(death, this.run) });
   }
 
   private async fetch(): Promise<void> {

@@ -21,27 +21,24 @@ const RunnerOutcome = Type.Union([
 /** How the op of an attempt ended, as its runner saw it. */
 export type RunnerOutcome = Static<typeof RunnerOutcome>;
 
+const OutputChunk = Type.Object({
+  /** The attempt that wrote it; null for output written between attempts (e.g. by a timer an earlier attempt left). */
+  attemptId: Type.Union([Type.String(), Type.Null()]),
+  stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+  text: Type.String(),
+});
+/** Text user code wrote through `process.stdout` / `process.stderr` (so `console` too), cut at line ends. */
+export type OutputChunk = Static<typeof OutputChunk>;
+
 /**
- * Runner → agent over IPC. `finished`: the attempt's op returned or threw, sent after the runner
- * wrote the end marker on stdout and stderr (`fenced` says on which: not on a stream user code
- * closed); `crashed`: user code threw outside the op's promise, and the runner exits right after.
+ * Runner → agent over IPC. `output`: what user code wrote lately; `finished`: the attempt's op
+ * returned or threw, with the rest of its output (everything it wrote comes before this);
+ * `crashed`: user code threw outside an op's promise, and the runner exits right after.
  */
 export const RunnerReply = Type.Union([
-  Type.Object({
-    type: Type.Literal('finished'),
-    attemptId: Type.String(),
-    outcome: RunnerOutcome,
-    fenced: Type.Object({ stdout: Type.Boolean(), stderr: Type.Boolean() }),
-  }),
-  Type.Object({ type: Type.Literal('crashed'), failure: OpFailure }),
+  Type.Object({ type: Type.Literal('output'), output: Type.Array(OutputChunk) }),
+  Type.Object({ type: Type.Literal('finished'), attemptId: Type.String(), outcome: RunnerOutcome, output: Type.Array(OutputChunk) }),
+  Type.Object({ type: Type.Literal('crashed'), failure: OpFailure, output: Type.Array(OutputChunk) }),
 ]);
 /** A message from a runner to its agent. */
 export type RunnerReply = Static<typeof RunnerReply>;
-
-/**
- * Written by the runner on stdout and on stderr after each attempt, so the agent knows where one
- * attempt's output ends even though the pipes and the IPC channel are read independently.
- */
-export function endMarker(nonce: string): string {
-  return `\u0000lzy-attempt-end:${nonce};`;
-}

@@ -1,10 +1,11 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { OutputSplitter } from './output.js';
+import { LineSplitter } from './output.js';
 import type { OpFailure } from './protocol/failure.js';
-import { endMarker, RunnerReply, type RunnerOutcome, type RunRequest } from './runner-messages.js';
+import { RunnerChannel } from './runner-channel.js';
+import { RunnerReply, type OutputChunk, type RunnerOutcome, type RunRequest } from './runner-messages.js';
 
 /** Which output stream of a runner a piece of text came from. */
 export type Stream = 'stdout' | 'stderr';
@@ -24,10 +25,10 @@ export interface RunnerDeath {
 /** The attempt a runner is running: hears its output and how it ended. */
 export interface RunnerJob {
   log(stream: Stream, text: string): void;
-  /** The op returned or threw, and all output written before was logged. */
+  /** The op returned or threw, and all output it wrote through the process streams was logged. */
   finished(outcome: RunnerOutcome): void;
-  /** The process is gone first; `outcome` is set when the op had finished but not all its output was read. */
-  died(death: RunnerDeath, outcome: RunnerOutcome | undefined): void;
+  /** The process is gone first. */
+  died(death: RunnerDeath): void;
 }
 
 /** What the owner of a runner hears about it. */
@@ -47,18 +48,17 @@ const runnerEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) 
 const PIPE_GRACE_MS = 1000;
 
 /**
- * The agent's side of one runner child process: sends it attempts, reads its output pipes and
- * IPC replies, and reports an attempt finished only once its output up to the end markers is in.
+ * The agent's side of one runner child process: sends it attempts and hands its job the output
+ * and outcome the runner reports over IPC. What reaches the runner's pipes (raw writes to file
+ * descriptors 1 and 2, Node's own fatal messages) goes to the job running at the time it is read.
  */
 export class RunnerProcess {
   private readonly child: ChildProcess;
-  private readonly stdout: OutputSplitter;
-  private readonly stderr: OutputSplitter;
+  private readonly channel: RunnerChannel<unknown, RunRequest>;
+  private readonly stdout: LineSplitter;
+  private readonly stderr: LineSplitter;
   private job: RunnerJob | undefined;
   private attemptId = '';
-  private outcome: RunnerOutcome | undefined;
-  private markedStdout = false;
-  private markedStderr = false;
   private crash: OpFailure | undefined;
   private outOfMemory = false;
   private lastError = '';
@@ -69,21 +69,22 @@ export class RunnerProcess {
     readonly memoryMb: number | undefined,
     private readonly hooks: RunnerHooks,
   ) {
-    const nonce = randomBytes(12).toString('hex');
     const execArgv = ['--enable-source-maps'];
     if (memoryMb !== undefined) execArgv.push(`--max-old-space-size=${memoryMb}`);
-    this.child = fork(runnerMain, [nonce], {
-      execArgv,
-      env: runnerEnv,
-      serialization: 'advanced',
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    const marker = endMarker(nonce);
-    this.stdout = new OutputSplitter(marker, (text) => this.output('stdout', text), () => this.marked('stdout'));
-    this.stderr = new OutputSplitter(marker, (text) => this.output('stderr', text), () => this.marked('stderr'));
+    // fd 3 (RUNNER_CHANNEL_FD in the runner) is the socket of their messages.
+    this.child = spawn(process.execPath, [...execArgv, runnerMain], { env: runnerEnv, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    this.channel = new RunnerChannel(
+      this.child.stdio[3] as Socket,
+      (message) => this.reply(message),
+      (error) => {
+        this.lastError = `the runner broke its channel: ${error.message}`;
+        this.kill();
+      },
+    );
+    this.stdout = new LineSplitter((text) => this.output('stdout', text));
+    this.stderr = new LineSplitter((text) => this.output('stderr', text));
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.stdout.push(chunk));
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => this.stderr.push(chunk));
-    this.child.on('message', (message) => this.reply(message));
     this.child.once('exit', () => {
       setTimeout(() => {
         this.child.stdout!.destroy();
@@ -109,9 +110,7 @@ export class RunnerProcess {
   run(request: RunRequest, job: RunnerJob): void {
     this.job = job;
     this.attemptId = request.attemptId;
-    this.outcome = undefined;
-    this.markedStdout = this.markedStderr = false;
-    this.child.send(request);
+    this.channel.send(request);
   }
 
   /** Kills the process at once; its job hears `died`. */
@@ -121,33 +120,23 @@ export class RunnerProcess {
 
   private reply(message: unknown): void {
     if (!replyCheck.Check(message)) {
-      this.lastError = 'the runner sent a malformed message on its IPC channel';
+      this.lastError = 'the runner sent a malformed message on its channel';
       this.kill();
-    } else if (message.type === 'crashed') {
-      this.crash = message.failure;
-    } else if (this.job && message.attemptId === this.attemptId) {
-      this.outcome = message.outcome;
-      if (!message.fenced.stdout) this.markedStdout = true;
-      if (!message.fenced.stderr) this.markedStderr = true;
-      this.settle();
+      return;
+    }
+    message.output.forEach(this.deliver);
+    if (message.type === 'crashed') this.crash = message.failure;
+    else if (message.type === 'finished' && this.job && message.attemptId === this.attemptId) {
+      const job = this.job;
+      this.job = undefined;
+      job.finished(message.outcome);
     }
   }
 
-  private marked(stream: Stream): void {
-    if (!this.job) return;
-    if (stream === 'stdout') this.markedStdout = true;
-    else this.markedStderr = true;
-    this.settle();
-  }
-
-  private settle(): void {
-    const job = this.job;
-    const outcome = this.outcome;
-    if (!job || !outcome || !this.markedStdout || !this.markedStderr) return;
-    this.job = undefined;
-    this.outcome = undefined;
-    job.finished(outcome);
-  }
+  private readonly deliver = (chunk: OutputChunk): void => {
+    if (this.job && chunk.attemptId === this.attemptId) this.job.log(chunk.stream, chunk.text);
+    else this.hooks.stray(this, chunk.stream, chunk.text);
+  };
 
   private output(stream: Stream, text: string): void {
     if (stream === 'stderr') {
@@ -162,12 +151,12 @@ export class RunnerProcess {
   private close(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.closed) return;
     this.closed = true;
-    this.stdout.end();
-    this.stderr.end();
+    this.stdout.flush();
+    this.stderr.flush();
     const job = this.job;
     this.job = undefined;
     const death: RunnerDeath = { code, signal, crash: this.crash, outOfMemory: this.outOfMemory, lastError: this.lastError };
     this.hooks.closed(this, death, job !== undefined);
-    job?.died(death, this.outcome);
+    job?.died(death);
   }
 }

@@ -1,24 +1,32 @@
 // A runner: the child process in which the node-agent runs op attempts, one at a time, isolated
-// from the agent. Started by the agent with an IPC channel (advanced serialization) and the end
-// marker's nonce as its only argument; reused for many attempts.
+// from the agent. Started by the agent with a socket on fd 3 for their messages (RunnerChannel);
+// reused for many attempts. What user code writes to process.stdout/stderr goes back over the channel, tagged
+// with its attempt.
+import { writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { thrownFailure, failure } from './failures.js';
 import { decodeValue, encodeValue, refFor } from './protocol/data.js';
 import type { OpFailure } from './protocol/failure.js';
-import { endMarker, type RunnerOutcome, type RunnerReply, type RunRequest } from './runner-messages.js';
+import { RUNNER_CHANNEL_FD, RunnerChannel } from './runner-channel.js';
+import type { RunnerOutcome, RunnerReply, RunRequest } from './runner-messages.js';
+import { OutputCapture } from './runner-output.js';
 
 type OpFn = (...args: unknown[]) => unknown;
 
 const OP = Symbol.for('lzy.op');
-const marker = endMarker(process.argv[2] ?? '');
-const channel = process.send?.bind(process);
-if (!channel) throw new Error('the runner must be started by the node-agent, with an IPC channel');
-// User code must not talk to the agent on its own.
-delete (process as { send?: unknown }).send;
-const send = (reply: RunnerReply, then?: () => void) => channel(reply, undefined, undefined, then);
-// The streams and their write as they are before user code can replace or patch them.
-const { stdout, stderr } = process;
-const writeStdout = stdout.write.bind(stdout);
-const writeStderr = stderr.write.bind(stderr);
+// Leave with the agent: when its end of the channel closes.
+const channel = new RunnerChannel<RunRequest, RunnerReply>(
+  new Socket({ fd: RUNNER_CHANNEL_FD, readable: true, writable: true }),
+  (request) => run(request),
+  (error) => {
+    writeSync(2, `lzy runner: the agent sent a bad message (${error.message}); exiting\n`);
+    process.exit(71);
+  },
+  () => process.exit(0),
+);
+const send = (reply: RunnerReply) => channel.send(reply);
+const output = new OutputCapture((chunks) => send({ type: 'output', output: chunks }));
+output.install();
 
 /** Ops resolved so far, by `module#export`: a reused runner looks an op up once. */
 const ops = new Map<string, OpFn>();
@@ -98,22 +106,14 @@ async function execute(request: RunRequest): Promise<RunnerOutcome> {
   return result.inline ? { ok: true, result } : { ok: true, result, bytes };
 }
 
-process.on('message', (message) => {
-  const request = message as RunRequest;
+function run(request: RunRequest): void {
   const restore = applyEnv(request.env);
+  output.begin(request.attemptId);
   void execute(request).then((outcome) => {
     restore?.();
     if (crashed) return;
-    const fenced = { stdout: fence(stdout, writeStdout), stderr: fence(stderr, writeStderr) };
-    send({ type: 'finished', attemptId: request.attemptId, outcome, fenced });
+    send({ type: 'finished', attemptId: request.attemptId, outcome, output: output.end() });
   });
-});
-
-/** Writes the end marker; false for a stream user code ended or destroyed, which the agent must not wait on. */
-function fence(stream: NodeJS.WriteStream, write: (text: string) => boolean): boolean {
-  if (stream.destroyed || stream.writableEnded) return false;
-  write(marker);
-  return true;
 }
 
 /** User code threw outside the op's promise (a timer, an unawaited rejection): fail the attempt and leave. */
@@ -126,13 +126,13 @@ function crash(thrown: unknown): void {
   } catch {
     reported = failure('USER_ERROR', 'Error', 'user code threw a value that cannot be described');
   }
-  send({ type: 'crashed', failure: reported }, () => process.exit(70));
+  send({ type: 'crashed', failure: reported, output: output.end() });
+  channel.flushNow(() => process.exit(70));
 }
 process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);
 
-// Leave with the agent: when its IPC channel closes, or when it is gone and this process was re-parented.
-process.on('disconnect', () => process.exit(0));
+// Leave with the agent when it is gone and this process was re-parented.
 const agentPid = process.ppid;
 setInterval(() => {
   if (process.ppid !== agentPid) process.exit(0);
