@@ -3,6 +3,7 @@ import type { AgentOptions } from './args.js';
 import { Attempts } from './attempts.js';
 import type { StorageRef } from './blob-io.js';
 import { AGENT_PATH, AgentWire, NODES_PATH, STORAGE_PATH, type AgentMsg, type NodesWireMsg } from './protocol/agent.js';
+import { Reporter } from './reporter.js';
 import { RunnerPool } from './runner-pool.js';
 
 /** Exit codes of the agent process. */
@@ -46,16 +47,16 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   const nodes = peer.ref<NodesWireMsg>(NODES_PATH);
   const storage: StorageRef = peer.ref(STORAGE_PATH);
   const pool = new RunnerPool(options.slots, warn);
-  let droppedLogs = 0;
   const send = (message: NodesWireMsg) => {
     try {
       tell(nodes, message);
     } catch (error) {
-      if (message.type === 'log') droppedLogs++;
-      else warn(`could not send ${message.type} to the server: ${(error as Error).message}`);
+      const what = message.type === 'report' ? `a report of ${message.finished.length} result(s) and ${message.logs.length} log chunk(s)` : message.type;
+      warn(`could not send ${what} to the server: ${(error as Error).message}`);
     }
   };
-  const attempts = new Attempts({ pool, storage, send }, () => finish(EXIT.ok), warn);
+  const reporter = new Reporter(send);
+  const attempts = new Attempts({ pool, storage, reporter }, () => finish(EXIT.ok), warn);
   const agent = spawnActor<undefined, AgentMsg>(system, {
     name: 'agent',
     initialState: () => undefined,
@@ -88,8 +89,6 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     if (peer.state === 'open') {
       lastOpen = performance.now();
       if (!registered) return;
-      if (droppedLogs > 0) warn(`${droppedLogs} log message(s) of attempts could not be sent and were dropped`);
-      droppedLogs = 0;
       send({ type: 'heartbeat', running: attempts.running() });
     } else if (peer.state === 'closed') {
       // Before registering, a closed peer was refused: `ready` rejected and reports it.
@@ -106,6 +105,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   process.on('SIGINT', shutdown);
 
   const code = await done;
+  reporter.flush();
   clearInterval(ticker);
   process.off('SIGTERM', shutdown);
   process.off('SIGINT', shutdown);

@@ -1,20 +1,22 @@
 import { BadBlobError, readBlob, writeBlob, type StorageRef } from './blob-io.js';
 import { failure } from './failures.js';
-import type { NodesWireMsg, RunAttempt } from './protocol/agent.js';
+import type { AttemptFinished, RunAttempt } from './protocol/agent.js';
 import type { OpFailure } from './protocol/failure.js';
 import type { RunnerOutcome } from './runner-messages.js';
 import type { RunnerPool, RunnerWaiter } from './runner-pool.js';
 import type { RunnerDeath, RunnerJob, RunnerProcess, Stream } from './runner-process.js';
 
-type Outcome = Extract<NodesWireMsg, { type: 'attempt-finished' }>['outcome'];
+import type { Reporter } from './reporter.js';
+
+type Outcome = AttemptFinished['outcome'];
 
 /** What an attempt needs from its agent. */
 export interface AttemptContext {
   readonly pool: RunnerPool;
   readonly storage: StorageRef;
-  /** Sends a message to the runtime (never throws). */
-  send(message: NodesWireMsg): void;
-  /** The attempt has sent its `attempt-finished`. */
+  /** Where output and results go to the runtime. */
+  readonly reporter: Reporter;
+  /** The attempt has reported its result. */
   ended(attempt: Attempt): void;
 }
 
@@ -25,14 +27,17 @@ export interface AttemptContext {
 type Phase = 'fetching' | 'waiting' | 'running' | 'storing' | 'ended';
 
 /**
- * One `run` of an op on this agent: gets its arguments, runs on a runner, forwards its output,
- * stores a large result, and sends `attempt-finished` exactly once.
+ * One attempt of an op on this agent: gets its arguments, runs on a runner, forwards its output,
+ * stores a large result, and reports how it ended exactly once. Its timeout counts from the
+ * moment a runner starts it, not while it waits for one.
  */
 export class Attempt implements RunnerWaiter, RunnerJob {
   private phase: Phase = 'fetching';
   private args: Uint8Array[] = [];
   private runner: RunnerProcess | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** When a runner started the attempt (performance.now()). */
+  private startedAt: number | undefined;
   /** Why the agent killed the attempt's runner: the attempt ends with it once the runner is gone. */
   private killedFor: OpFailure | undefined;
 
@@ -51,13 +56,6 @@ export class Attempt implements RunnerWaiter, RunnerJob {
 
   /** Starts the attempt: fetches what is not inline, then waits for a runner. */
   begin(): void {
-    const { timeoutMs, opName } = this.run;
-    if (timeoutMs !== undefined) {
-      this.timer = setTimeout(
-        () => this.stop(failure('TIMEOUT', 'TimeoutError', `op ${opName} did not finish within its timeout of ${timeoutMs} ms; its runner was killed`)),
-        timeoutMs,
-      );
-    }
     if (this.run.args.every((ref) => ref.inline !== undefined)) {
       this.args = this.run.args.map((ref) => ref.inline!);
       this.phase = 'waiting';
@@ -74,13 +72,21 @@ export class Attempt implements RunnerWaiter, RunnerJob {
   start(runner: RunnerProcess): void {
     this.phase = 'running';
     this.runner = runner;
+    this.startedAt = performance.now();
+    const { timeoutMs, opName } = this.run;
+    if (timeoutMs !== undefined) {
+      this.timer = setTimeout(
+        () => this.stop(failure('TIMEOUT', 'TimeoutError', `op ${opName} did not finish within its timeout of ${timeoutMs} ms; its runner was killed`)),
+        timeoutMs,
+      );
+    }
     const { attemptId, module, exportName, env } = this.run;
     runner.run({ type: 'run', attemptId, module, exportName, args: this.args, env }, this);
     this.args = [];
   }
 
   log(stream: Stream, text: string): void {
-    if (this.phase !== 'ended') this.ctx.send({ type: 'log', attemptId: this.run.attemptId, stream, text });
+    if (this.phase !== 'ended') this.ctx.reporter.log(this.run.attemptId, stream, text);
   }
 
   finished(outcome: RunnerOutcome): void {
@@ -144,7 +150,9 @@ export class Attempt implements RunnerWaiter, RunnerJob {
     if (this.phase === 'ended') return;
     this.phase = 'ended';
     clearTimeout(this.timer);
-    this.ctx.send({ type: 'attempt-finished', attemptId: this.run.attemptId, outcome });
+    const finished: AttemptFinished = { attemptId: this.run.attemptId, outcome };
+    if (this.startedAt !== undefined) finished.runMs = performance.now() - this.startedAt;
+    this.ctx.reporter.finish(finished);
     this.ctx.ended(this);
   }
 }

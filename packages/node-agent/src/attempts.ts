@@ -3,7 +3,7 @@ import { failure } from './failures.js';
 import type { AgentMsg, RunAttempt } from './protocol/agent.js';
 
 /**
- * The attempts an agent is running, and what the runtime tells it about them: `run`, `cancel`,
+ * The attempts an agent was given, and what the runtime tells it about them: `run`, `cancel`,
  * `shutdown`. Once shutting down it takes no new attempt and calls `drained` when the last one ended.
  */
 export class Attempts {
@@ -23,7 +23,7 @@ export class Attempts {
   handle(message: AgentMsg): void {
     switch (message.type) {
       case 'run':
-        return this.run(message);
+        return message.attempts.forEach((run) => this.run(run));
       case 'cancel':
         return this.active.get(message.attemptId)?.cancel();
       case 'shutdown':
@@ -47,7 +47,7 @@ export class Attempts {
     if (this.active.has(run.attemptId)) return this.warn(`ignored a second run of attempt ${run.attemptId}, which is still running`);
     if (this.draining) {
       const refused = failure('NODE_LOST', 'NodeShuttingDownError', `attempt ${run.attemptId} of op ${run.opName} was not started: the node-agent is shutting down`);
-      return this.ctx.send({ type: 'attempt-finished', attemptId: run.attemptId, outcome: { ok: false, failure: refused } });
+      return this.ctx.reporter.finish({ attemptId: run.attemptId, outcome: { ok: false, failure: refused } });
     }
     const attempt = new Attempt(run, this.ctx);
     this.active.set(run.attemptId, attempt);

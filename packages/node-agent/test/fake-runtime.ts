@@ -13,15 +13,19 @@ import {
   hashBytes,
   refFor,
   type AgentMsg,
+  type AttemptFinished,
   type DataRef,
+  type LogChunk,
   type NodesWireMsg,
   type RunAttempt,
   type StorageWireMsg,
 } from '../src/protocol/index.js';
 import { waitUntil, type Teardown } from './harness.js';
 
-type Finished = Extract<NodesWireMsg, { type: 'attempt-finished' }>;
-type Log = Extract<NodesWireMsg, { type: 'log' }>;
+type Finished = AttemptFinished & { type: 'attempt-finished' };
+type Log = LogChunk & { type: 'log' };
+/** What an agent sent, with each report's entries one by one, in the order the runtime reads them. */
+export type Received = Exclude<NodesWireMsg, { type: 'report' }> | Log | Finished;
 type StorageAsk =
   | (Extract<StorageWireMsg, { type: 'write' }> & { replyTo: ActorRef<true | Error> })
   | (Extract<StorageWireMsg, { type: 'read' }> & { replyTo: ActorRef<Uint8Array | Error> });
@@ -31,21 +35,23 @@ type NodesMsg = { msg: NodesWireMsg; agent: ActorRef<AgentMsg> };
 export const OPS = new URL('./fixtures/ops.js', import.meta.url).href;
 
 /** What the test sets of a run; the rest has defaults. */
-export type RunSpec = Partial<Omit<RunAttempt, 'type' | 'args'>> & { exportName: string; args?: unknown[]; refs?: DataRef[] };
+export type RunSpec = Partial<Omit<RunAttempt, 'args'>> & { exportName: string; args?: unknown[]; refs?: DataRef[] };
 
 /** A runtime stand-in for one test. */
 export interface FakeRuntime {
   readonly url: string;
   readonly token: string;
-  /** Every message agents sent to NODES_PATH, in order. */
-  readonly received: NodesWireMsg[];
+  /** Every message agents sent to NODES_PATH, in order, reports taken apart. */
+  readonly received: Received[];
+  /** How many reports arrived. */
+  reports(): number;
   /** Every storage request, in order. */
   readonly storageRequests: StorageWireMsg[];
   /** Stored blobs by URI. */
   readonly blobs: Map<string, Buffer>;
   /** The agent that registered (waits for it). */
   agent(): Promise<ActorRef<AgentMsg>>;
-  /** Sends a `run` (args encoded inline unless `refs` are given); returns its attempt id. */
+  /** Sends a `run` of one attempt (args encoded inline unless `refs` are given); returns its attempt id. */
   run(spec: RunSpec): Promise<string>;
   /** The outcome of an attempt, once its `attempt-finished` arrived. */
   outcome(attemptId: string, timeoutMs?: number): Promise<Finished['outcome']>;
@@ -60,7 +66,8 @@ export interface FakeRuntime {
 /** Starts a fake runtime that accepts agents presenting `token`; closed at teardown. */
 export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID()}`): Promise<FakeRuntime> {
   const system = startActorSystem();
-  const received: NodesWireMsg[] = [];
+  const received: Received[] = [];
+  let reports = 0;
   const storageRequests: StorageWireMsg[] = [];
   const blobs = new Map<string, Buffer>();
   const uploads = new Map<string, Buffer[]>();
@@ -69,7 +76,11 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
   const nodes = spawnActor<undefined, NodesMsg>(system, {
     initialState: () => undefined,
     receive: (state, { msg, agent }) => {
-      received.push(msg);
+      if (msg.type === 'report') {
+        reports++;
+        received.push(...msg.logs.map((log): Log => ({ type: 'log', ...log })));
+        received.push(...msg.finished.map((entry): Finished => ({ type: 'attempt-finished', ...entry })));
+      } else received.push(msg);
       if (msg.type === 'register') agentRef = agent;
       return state;
     },
@@ -127,6 +138,7 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
     url,
     token,
     received,
+    reports: () => reports,
     storageRequests,
     blobs,
     agent,
@@ -134,7 +146,6 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
       const { args = [], refs, ...rest } = spec;
       const attemptId = spec.attemptId ?? `at-${randomUUID().slice(0, 8)}`;
       const run: RunAttempt = {
-        type: 'run',
         opName: spec.exportName,
         module: OPS,
         env: {},
@@ -142,7 +153,7 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
         attemptId,
         args: refs ?? args.map((arg) => refFor(encodeValue(arg))),
       };
-      tell(await agent(), run);
+      tell(await agent(), { type: 'run', attempts: [run] });
       return attemptId;
     },
     outcome: async (attemptId, timeoutMs) => (await waitUntil(() => finished(attemptId), `attempt ${attemptId} to finish`, timeoutMs)).outcome,

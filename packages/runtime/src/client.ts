@@ -1,7 +1,7 @@
 import { ask, query, spawnActor, stopActor, tell, type ActorRef, type ActorSystem } from '@lzy/actors';
 import type { DataRef } from '@lzy/node-agent/protocol';
 import type { Subject } from './iam/iam.js';
-import type { OpSpec, WorkflowEvent, WorkflowStatus } from './protocol/client.js';
+import type { OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from './protocol/client.js';
 import type { Result } from './result.js';
 import type { FileStore } from './storage/file-store.js';
 import type { WorkflowInfo, WorkflowsMsg } from './workflow/workflows.js';
@@ -46,7 +46,7 @@ function unwrap<T>(result: Result<T>): T {
 
 /** A connection inside the runtime's own process (the embedded runtime). */
 export class LocalConnection implements RuntimeConnection {
-  private readonly watchers = new Set<ActorRef<WorkflowEvent>>();
+  private readonly watchers = new Set<ActorRef<WorkflowEvents>>();
 
   constructor(
     private readonly subject: Subject,
@@ -59,16 +59,19 @@ export class LocalConnection implements RuntimeConnection {
     return this.subject.tenant;
   }
 
-  private watcher(onEvent: (event: WorkflowEvent) => void): ActorRef<WorkflowEvent> {
-    const ref = spawnActor<undefined, WorkflowEvent>(this.system, {
+  private watcher(onEvent: (event: WorkflowEvent) => void): ActorRef<WorkflowEvents> {
+    const ref = spawnActor<undefined, WorkflowEvents>(this.system, {
       initialState: () => undefined,
       supervision: 'resume',
-      receive: (state, event, ctx) => {
-        onEvent(event);
-        // Nothing follows the end of a run: the watcher goes, so a long-lived client does not pile them up.
-        if (event.type === 'workflow-ended') {
-          this.watchers.delete(ctx.self);
-          stopActor(ctx.self as ActorRef<never>);
+      receive: (state, events, ctx) => {
+        for (const event of events) {
+          onEvent(event);
+          // Nothing follows the end of a run: the watcher goes, so a long-lived client does not pile them up.
+          if (event.type === 'workflow-ended') {
+            this.watchers.delete(ctx.self);
+            stopActor(ctx.self as ActorRef<never>);
+            break;
+          }
         }
         return state;
       },

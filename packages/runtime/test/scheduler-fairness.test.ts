@@ -29,7 +29,7 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
   });
   const attempt = (workflowId: string, i: number): AttemptRequest => {
     const attemptId = `${workflowId}-${i}`;
-    const run: RunAttempt = { type: 'run', attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
+    const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
     return {
       attemptId,
       tenant: 'alice',
@@ -51,16 +51,13 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
   tell(scheduler, { type: 'node-up', node: { nodeId: 'n1', tenant: 'alice', pool: 'default', slots: 1, agent: agent.ref as ActorRef<AgentMsg> } });
   // Finish each attempt as it is handed out; the slot goes to the next in line.
   const order: string[] = [];
+  const dispatched = () => agent.seen.flatMap((msg) => (msg.type === 'run' ? msg.attempts : []));
   while (order.length < 22) {
-    await waitUntil(() => agent.seen.length > order.length, `attempt ${order.length + 1} to be dispatched`);
-    const run = agent.seen[order.length] as RunAttempt;
+    await waitUntil(() => dispatched().length > order.length, `attempt ${order.length + 1} to be dispatched`);
+    const run = dispatched()[order.length]!;
     order.push(run.attemptId);
-    tell(scheduler, {
-      type: 'attempt-finished',
-      nodeId: 'n1',
-      attemptId: run.attemptId,
-      outcome: { ok: true, result: { uri: 'blob:x', size: 0, hash: '0'.repeat(64), codec: 'msgpack' } },
-    });
+    const result = { uri: 'blob:x', size: 0, hash: '0'.repeat(64), codec: 'msgpack' as const };
+    tell(scheduler, { type: 'report', nodeId: 'n1', logs: [], finished: [{ attemptId: run.attemptId, outcome: { ok: true, result } }] });
   }
   const smallAt = order.flatMap((id, index) => (id.startsWith('small') ? [index] : []));
   t.ok(smallAt[1]! <= 4, `the small workflow's attempts ran early, at ${smallAt.join(', ')}, not after the 20 busy ones`);
@@ -76,7 +73,7 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
   const system = startActorSystem();
   t.teardown(() => system.stop());
   // One recorder plays both the agents and the op, so what the scheduler sends arrives in order.
-  const seen = recorder<{ type: string; attemptId: string }>(system, 'agents-and-op');
+  const seen = recorder<{ type: string; attemptId?: string; opId?: string; attempts?: RunAttempt[] }>(system, 'agents-and-op');
   const allocator = recorder<AllocatorRequest>(system, 'allocator');
   const scheduler = spawnScheduler(system, {
     allocator: () => allocator.ref as ActorRef<AllocatorRequest>,
@@ -84,7 +81,7 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
   });
   tell(scheduler, { type: 'node-up', node: { nodeId: 'n1', tenant: 'alice', pool: 'default', slots: 1, agent: seen.ref as never } });
   const enqueue = (attemptId: string) => {
-    const run: RunAttempt = { type: 'run', attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
+    const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
     tell(scheduler, {
       type: 'enqueue',
       attempt: { attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, opId: attemptId },
@@ -95,14 +92,15 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
   await waitUntil(() => seen.seen.length === 1, 'a1 to be dispatched to n1');
   // A node that was not given a1 reports it. Then n1 logs a line for a1: the scheduler forwards
   // it only while a1 still runs, so the log shows, in order, that the stray report was ignored.
-  tell(scheduler, { type: 'attempt-finished', nodeId: 'n2', attemptId: 'a1', outcome: { ok: true, result } });
-  tell(scheduler, { type: 'attempt-log', nodeId: 'n1', attemptId: 'a1', stream: 'stdout', text: 'still running' });
-  tell(scheduler, { type: 'attempt-finished', nodeId: 'n1', attemptId: 'a1', outcome: { ok: true, result } });
-  tell(scheduler, { type: 'attempt-finished', nodeId: 'n1', attemptId: 'a1', outcome: { ok: true, result } });
+  const finished = [{ attemptId: 'a1', outcome: { ok: true as const, result } }];
+  tell(scheduler, { type: 'report', nodeId: 'n2', logs: [], finished });
+  tell(scheduler, { type: 'report', nodeId: 'n1', logs: [{ attemptId: 'a1', stream: 'stdout', text: 'still running' }], finished: [] });
+  tell(scheduler, { type: 'report', nodeId: 'n1', logs: [], finished });
+  tell(scheduler, { type: 'report', nodeId: 'n1', logs: [], finished });
   enqueue('a2');
   await waitUntil(() => seen.seen.length === 4, 'the log and outcome of a1, then the dispatch of a2');
   t.same(
-    seen.seen.map((m) => `${m.type} ${m.attemptId ?? (m as { opId?: string }).opId}`),
+    seen.seen.map((m) => `${m.type} ${m.attempts?.map((a) => a.attemptId).join(',') ?? m.attemptId ?? m.opId}`),
     ['run a1', 'op-log a1', 'attempt-ended a1', 'run a2'],
     'a1 ended once, on the report of the node that ran it',
   );

@@ -16,9 +16,11 @@ export const STORAGE_PATH = 'storage';
 
 const Id = Type.String({ minLength: 1, maxLength: 256 });
 
-/** Runtime → agent: run one attempt of an op on a free slot. */
+/** Most attempts, log chunks or results one message carries. */
+export const MAX_BATCH = 4096;
+
+/** One attempt of an op for an agent to run. */
 export const RunAttempt = Type.Object({
-  type: Type.Literal('run'),
   attemptId: Id,
   /** For log prefixes: `<opName>#<opId>`. */
   opName: Type.String({ maxLength: 512 }),
@@ -32,12 +34,17 @@ export const RunAttempt = Type.Object({
   /** Heap limit of the process running the attempt, in MiB. */
   memoryMb: Type.Optional(Type.Integer({ minimum: 16 })),
 });
-/** Runtime → agent: stop an attempt now; the agent answers with `attempt-finished` code CANCELLED. */
+/**
+ * Runtime → agent: run these attempts, each on a runner as soon as one is free, in order. The
+ * runtime may send more than the agent has slots: the rest wait on the agent, not on the wire.
+ */
+export const Run = Type.Object({ type: Type.Literal('run'), attempts: Type.Array(RunAttempt, { minItems: 1, maxItems: MAX_BATCH }) });
+/** Runtime → agent: stop an attempt now; the agent reports it finished with code CANCELLED. */
 export const CancelAttempt = Type.Object({ type: Type.Literal('cancel'), attemptId: Id });
 /** Runtime → agent: finish running attempts (none new will come), then exit. */
 export const Shutdown = Type.Object({ type: Type.Literal('shutdown') });
 
-export const AgentWire = Type.Union([RunAttempt, CancelAttempt, Shutdown]);
+export const AgentWire = Type.Union([Run, CancelAttempt, Shutdown]);
 export type RunAttempt = Static<typeof RunAttempt>;
 export type AgentMsg = Static<typeof AgentWire>;
 
@@ -49,24 +56,35 @@ export const Register = Type.Object({
 });
 /** Agent → runtime, every `heartbeatMs`: the attempts it is running. */
 export const Heartbeat = Type.Object({ type: Type.Literal('heartbeat'), running: Type.Array(Id) });
-/** Agent → runtime: a chunk of an attempt's stdout or stderr, split at line ends where possible. */
-export const Log = Type.Object({
-  type: Type.Literal('log'),
+/** A chunk of an attempt's stdout or stderr, split at line ends where possible. */
+export const LogChunk = Type.Object({
   attemptId: Id,
   stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
   text: Type.String(),
 });
-/** Agent → runtime: an attempt ended. Sent exactly once per `run`. */
+export type LogChunk = Static<typeof LogChunk>;
+/** An attempt ended: reported exactly once per attempt the agent was given. */
 export const AttemptFinished = Type.Object({
-  type: Type.Literal('attempt-finished'),
   attemptId: Id,
   outcome: Type.Union([
     Type.Object({ ok: Type.Literal(true), result: DataRef }),
     Type.Object({ ok: Type.Literal(false), failure: OpFailure }),
   ]),
+  /** How long the op ran on its runner, in ms; absent when it never started. */
+  runMs: Type.Optional(Type.Number({ minimum: 0 })),
+});
+export type AttemptFinished = Static<typeof AttemptFinished>;
+/**
+ * Agent → runtime: what happened since the last report. An attempt's log chunks come before its
+ * `finished` entry, in this report or an earlier one.
+ */
+export const Report = Type.Object({
+  type: Type.Literal('report'),
+  logs: Type.Array(LogChunk, { maxItems: MAX_BATCH }),
+  finished: Type.Array(AttemptFinished, { maxItems: MAX_BATCH }),
 });
 
-export const NodesWire = Type.Union([Register, Heartbeat, Log, AttemptFinished]);
+export const NodesWire = Type.Union([Register, Heartbeat, Report]);
 export type NodesWireMsg = Static<typeof NodesWire>;
 
 /** Agent → runtime storage, ask: write one chunk of a blob; `last` commits it under `hash`. */

@@ -24,11 +24,8 @@ export function spawnNodesRouter(parent: Parent, deps: { directory: NodeDirector
           if (lease) tell(lease, { type: 'heartbeat' });
           return state;
         }
-        case 'log':
-          tell(deps.scheduler, { type: 'attempt-log', nodeId: node.nodeId, attemptId: msg.attemptId, stream: msg.stream, text: msg.text });
-          return state;
-        case 'attempt-finished':
-          tell(deps.scheduler, { type: 'attempt-finished', nodeId: node.nodeId, attemptId: msg.attemptId, outcome: msg.outcome });
+        case 'report':
+          tell(deps.scheduler, { type: 'report', nodeId: node.nodeId, logs: msg.logs, finished: msg.finished });
           return state;
       }
     },

@@ -28,7 +28,7 @@ export type GraphMsg =
 
 /** What a graph tells its workflow. */
 export type GraphNotice =
-  | { type: 'graph-event'; event: WorkflowEvent }
+  | { type: 'graph-events'; events: WorkflowEvent[] }
   | { type: 'graph-settled'; failure?: { opId: string; reason: string } | undefined; cancelled: boolean };
 
 export interface GraphDeps {
@@ -103,11 +103,12 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       writing = false;
       if (successes.length > 0) tell(self, { type: 'journal-successes' });
     });
-    const notices: GraphNotice[] = [];
+    const events: WorkflowEvent[] = [];
     for (const { opId, result, cached } of results) {
       start(state, readyOps(state, state.ops.get(opId)!.dependents));
-      notices.push({ type: 'graph-event', event: { type: 'op-succeeded', workflowId: deps.workflowId, opId, result, cached } });
+      events.push({ type: 'op-succeeded', workflowId: deps.workflowId, opId, result, cached });
     }
+    const notices: GraphNotice[] = [{ type: 'graph-events', events }];
     if (isSettled(state)) notices.push({ type: 'graph-settled', cancelled: false });
     void notify(durable, notices);
   };
@@ -167,15 +168,17 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           stopAll();
           void notify(durable, [
             {
-              type: 'graph-event',
-              event: {
-                type: 'op-failed',
-                workflowId: deps.workflowId,
-                opId: msg.opId,
-                opName: node.spec.name,
-                attempt: msg.attempt,
-                failure: msg.failure,
-              },
+              type: 'graph-events',
+              events: [
+                {
+                  type: 'op-failed',
+                  workflowId: deps.workflowId,
+                  opId: msg.opId,
+                  opName: node.spec.name,
+                  attempt: msg.attempt,
+                  failure: msg.failure,
+                },
+              ],
             },
             { type: 'graph-settled', failure: { opId: msg.opId, reason: state.stopped!.reason }, cancelled: false },
           ]);
@@ -196,14 +199,13 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           if (!state.stopped) start(state, readyOps(state, state.ops.keys()));
           return;
         case 'replay': {
+          const events: WorkflowEvent[] = [];
           for (const [opId, node] of state.ops) {
             if (node.status !== 'succeeded') continue;
-            tell(deps.workflow, {
-              type: 'graph-event',
-              event: { type: 'op-succeeded', workflowId: deps.workflowId, opId, result: node.result!, cached: node.cached ?? false },
-            });
+            events.push({ type: 'op-succeeded', workflowId: deps.workflowId, opId, result: node.result!, cached: node.cached ?? false });
           }
-          tell(deps.workflow, { type: 'graph-event', event: { type: 'progress', workflowId: deps.workflowId, counts: { ...state.counts } } });
+          events.push({ type: 'progress', workflowId: deps.workflowId, counts: { ...state.counts } });
+          tell(deps.workflow, { type: 'graph-events', events });
           return;
         }
       }

@@ -92,7 +92,6 @@ export function spawnOp(parent: Parent, deps: OpDeps): ActorRef<OpMsg> {
     const attemptId = newId('at');
     state.attemptId = attemptId;
     const run: AttemptRequest['run'] = {
-      type: 'run',
       attemptId,
       opName: `${spec.name}#${spec.id.slice(0, 8)}`,
       module: spec.module,

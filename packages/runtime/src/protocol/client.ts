@@ -42,6 +42,9 @@ export type WorkflowEvent =
   | { type: 'progress'; workflowId: string; counts: OpCounts }
   | { type: 'workflow-ended'; workflowId: string; status: WorkflowStatus; reason?: string };
 
+/** Events of one workflow that happened together, in order: what a watcher actor receives. */
+export type WorkflowEvents = WorkflowEvent[];
+
 /** How many ops of a workflow are in each state. */
 export interface OpCounts {
   waiting: number;

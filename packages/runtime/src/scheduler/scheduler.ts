@@ -1,6 +1,6 @@
 import Denque from 'denque';
 import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
-import type { AgentMsg, DataRef, OpFailure, RunAttempt } from '@lzy/node-agent/protocol';
+import { MAX_BATCH, type AgentMsg, type AttemptFinished, type DataRef, type LogChunk, type OpFailure, type RunAttempt } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
 
 /** How an attempt ended, as its op actor hears it. */
@@ -40,8 +40,8 @@ export type SchedulerMsg =
   | { type: 'node-up'; node: NodeInfo }
   | { type: 'node-gone'; nodeId: string; reason: string }
   | { type: 'allocation-failed'; tenant: string; pool: string; message: string }
-  | { type: 'attempt-finished'; nodeId: string; attemptId: string; outcome: AttemptOutcome }
-  | { type: 'attempt-log'; nodeId: string; attemptId: string; stream: 'stdout' | 'stderr'; text: string }
+  | { type: 'report'; nodeId: string; logs: LogChunk[]; finished: AttemptFinished[] }
+  | { type: 'dispatch' }
   | { type: 'idle-check'; nodeId: string; since: number };
 
 /** What the scheduler asks of the allocator. */
@@ -49,41 +49,62 @@ export type AllocatorRequest = { type: 'lease'; tenant: string; pool: string } |
 
 interface NodeSlots {
   readonly info: NodeInfo;
+  /** The attempts the node was given and has not reported finished: running, or waiting on the node. */
   readonly running: Set<string>;
   /** Which idle period the node is in (a counter), or undefined while it runs something. */
   idleSince: number | undefined;
 }
 
-/** Attempts of one (tenant, pool) waiting for a slot, round-robin between workflows. */
+/** Attempts of one (tenant, pool) waiting for a slot, round-robin between workflows, and the nodes they can go to. */
 interface Queue {
+  readonly tenant: string;
+  readonly pool: string;
   readonly byWorkflow: Map<string, Denque<AttemptRequest>>;
   readonly order: string[];
   cursor: number;
   size: number;
   leasesPending: number;
+  readonly nodes: NodeSlots[];
+  /** Moving average of how long its attempts ran on their runners, in ms; undefined before the first. */
+  meanRunMs: number | undefined;
 }
 
 interface SchedulerState {
   readonly queues: Map<string, Queue>;
   readonly nodes: Map<string, NodeSlots>;
-  /** Every attempt known: queued (no node yet) or running on `nodeId`. */
+  /** Every attempt known: queued (no node yet) or given to `nodeId`. */
   readonly attempts: Map<string, { request: AttemptRequest; nodeId?: string }>;
+  /** Queues to dispatch at the end of this turn. */
+  readonly dirty: Set<Queue>;
 }
 
 const keyOf = (tenant: string, pool: string) => `${tenant}\u0000${pool}`;
 
 /**
+ * Attempts that run shorter than this on average are sent to nodes ahead of free slots, so that a
+ * node always has the next ones at hand and the messages carry many attempts each. Longer ones
+ * wait here for a free slot: another node may free one first.
+ */
+const PREFETCH_BELOW_MS = 25;
+/** Attempts a node may hold beyond its slots while prefetching, per slot. */
+const PREFETCH_PER_SLOT = 2;
+/** Weight of the newest run time in the moving average. */
+const RUN_MS_WEIGHT = 0.1;
+
+/**
  * Puts ready attempts on free slots of their tenant's nodes, fairly between workflows, and asks
  * the allocator for nodes when none is free. Nodes of one tenant only ever get that tenant's
- * attempts. A node with nothing to do for its pool's idle timeout is handed back.
+ * attempts. A node with nothing to do for its pool's idle timeout is handed back. Attempts queued
+ * or finished within one turn are dispatched together: one `run` message per node.
  */
 export function spawnScheduler(
   parent: Parent,
   deps: { allocator: () => ActorRef<AllocatorRequest>; pools: Map<string, PoolConfig> },
 ): ActorRef<SchedulerMsg> {
+  let dispatchScheduled = false;
   const self = spawnActor<SchedulerState, SchedulerMsg>(parent, {
     name: 'scheduler',
-    initialState: () => ({ queues: new Map(), nodes: new Map(), attempts: new Map() }),
+    initialState: () => ({ queues: new Map(), nodes: new Map(), attempts: new Map(), dirty: new Set() }),
     supervision: 'resume',
     receive: (state, msg) => {
       switch (msg.type) {
@@ -99,7 +120,13 @@ export function spawnScheduler(
           }
           forWorkflow.push(attempt);
           queue.size++;
-          dispatch(state, attempt.tenant, attempt.pool);
+          markDirty(state, queue);
+          return state;
+        }
+        case 'dispatch': {
+          dispatchScheduled = false;
+          for (const queue of state.dirty) dispatch(state, queue);
+          state.dirty.clear();
           return state;
         }
         case 'cancel': {
@@ -110,25 +137,28 @@ export function spawnScheduler(
             removeQueued(state, entry.request);
           } else {
             const node = state.nodes.get(entry.nodeId);
-            node?.running.delete(msg.attemptId);
-            if (node) tell(node.info.agent, { type: 'cancel', attemptId: msg.attemptId });
-            if (node) settle(node);
+            if (node) {
+              node.running.delete(msg.attemptId);
+              tell(node.info.agent, { type: 'cancel', attemptId: msg.attemptId });
+              markDirty(state, queueOf(state, node.info.tenant, node.info.pool));
+              settle(node);
+            }
           }
           return state;
         }
         case 'node-up': {
-          const { node } = msg;
-          state.nodes.set(node.nodeId, { info: node, running: new Set(), idleSince: undefined });
-          const queue = queueOf(state, node.tenant, node.pool);
+          const node: NodeSlots = { info: msg.node, running: new Set(), idleSince: undefined };
+          state.nodes.set(node.info.nodeId, node);
+          const queue = queueOf(state, node.info.tenant, node.info.pool);
+          queue.nodes.push(node);
           if (queue.leasesPending > 0) queue.leasesPending--;
-          dispatch(state, node.tenant, node.pool);
-          settle(state.nodes.get(node.nodeId)!);
+          dispatch(state, queue);
+          settle(node);
           return state;
         }
         case 'node-gone': {
-          const node = state.nodes.get(msg.nodeId);
+          const node = forget(state, msg.nodeId);
           if (!node) return state;
-          state.nodes.delete(msg.nodeId);
           for (const attemptId of node.running) {
             const entry = state.attempts.get(attemptId);
             state.attempts.delete(attemptId);
@@ -141,14 +171,13 @@ export function spawnScheduler(
               });
             }
           }
-          dispatch(state, node.info.tenant, node.info.pool);
+          markDirty(state, queueOf(state, node.info.tenant, node.info.pool));
           return state;
         }
         case 'allocation-failed': {
           const queue = queueOf(state, msg.tenant, msg.pool);
           if (queue.leasesPending > 0) queue.leasesPending--;
-          const hasNode = [...state.nodes.values()].some((n) => n.info.tenant === msg.tenant && n.info.pool === msg.pool);
-          if (hasNode || queue.leasesPending > 0) return state;
+          if (queue.nodes.length > 0 || queue.leasesPending > 0) return state;
           // No node will come for these attempts: fail them, their ops decide whether to retry.
           for (const forWorkflow of queue.byWorkflow.values()) {
             for (let attempt = forWorkflow.shift(); attempt; attempt = forWorkflow.shift()) {
@@ -161,31 +190,36 @@ export function spawnScheduler(
           queue.size = 0;
           return state;
         }
-        case 'attempt-finished': {
-          const entry = state.attempts.get(msg.attemptId);
+        case 'report': {
           // An agent reports only attempts it was given; anything else is stale or forged.
-          if (!entry || entry.nodeId !== msg.nodeId) return state;
-          state.attempts.delete(msg.attemptId);
+          const givenHere = (attemptId: string) => {
+            const entry = state.attempts.get(attemptId);
+            return entry && entry.nodeId === msg.nodeId ? entry : undefined;
+          };
+          for (const log of msg.logs) {
+            const request = givenHere(log.attemptId)?.request;
+            if (request) tell(request.logs, { type: 'op-log', opId: request.opId, opName: request.run.opName, stream: log.stream, text: log.text });
+          }
           const node = state.nodes.get(msg.nodeId);
-          tell(entry.request.op, { type: 'attempt-ended', attemptId: msg.attemptId, outcome: msg.outcome });
-          if (node) {
-            node.running.delete(msg.attemptId);
-            dispatch(state, node.info.tenant, node.info.pool);
+          for (const { attemptId, outcome, runMs } of msg.finished) {
+            const entry = givenHere(attemptId);
+            if (!entry) continue;
+            state.attempts.delete(attemptId);
+            tell(entry.request.op, { type: 'attempt-ended', attemptId, outcome });
+            if (!node) continue;
+            node.running.delete(attemptId);
+            if (runMs !== undefined) learnRunTime(queueOf(state, node.info.tenant, node.info.pool), runMs);
+          }
+          if (node && msg.finished.length > 0) {
+            markDirty(state, queueOf(state, node.info.tenant, node.info.pool));
             settle(node);
           }
-          return state;
-        }
-        case 'attempt-log': {
-          const entry = state.attempts.get(msg.attemptId);
-          if (!entry || entry.nodeId !== msg.nodeId) return state;
-          const { request } = entry;
-          tell(request.logs, { type: 'op-log', opId: request.opId, opName: request.run.opName, stream: msg.stream, text: msg.text });
           return state;
         }
         case 'idle-check': {
           const node = state.nodes.get(msg.nodeId);
           if (!node || node.idleSince !== msg.since) return state;
-          state.nodes.delete(msg.nodeId);
+          forget(state, msg.nodeId);
           tell(deps.allocator(), { type: 'release', nodeId: msg.nodeId, reason: 'idle timeout' });
           return state;
         }
@@ -201,10 +235,32 @@ export function spawnScheduler(
     const key = keyOf(tenant, pool);
     let queue = state.queues.get(key);
     if (!queue) {
-      queue = { byWorkflow: new Map(), order: [], cursor: 0, size: 0, leasesPending: 0 };
+      queue = { tenant, pool, byWorkflow: new Map(), order: [], cursor: 0, size: 0, leasesPending: 0, nodes: [], meanRunMs: undefined };
       state.queues.set(key, queue);
     }
     return queue;
+  }
+
+  /** Drops a node from the scheduler's view; returns it if it was known. */
+  function forget(state: SchedulerState, nodeId: string): NodeSlots | undefined {
+    const node = state.nodes.get(nodeId);
+    if (!node) return undefined;
+    state.nodes.delete(nodeId);
+    const { nodes } = queueOf(state, node.info.tenant, node.info.pool);
+    nodes.splice(nodes.indexOf(node), 1);
+    return node;
+  }
+
+  /** Dispatches `queue` at the end of this turn, together with everything else that changed in it. */
+  function markDirty(state: SchedulerState, queue: Queue): void {
+    state.dirty.add(queue);
+    if (dispatchScheduled) return;
+    dispatchScheduled = true;
+    setImmediate(() => tell(self, { type: 'dispatch' }));
+  }
+
+  function learnRunTime(queue: Queue, runMs: number): void {
+    queue.meanRunMs = queue.meanRunMs === undefined ? runMs : queue.meanRunMs + RUN_MS_WEIGHT * (runMs - queue.meanRunMs);
   }
 
   function nextAttempt(queue: Queue): AttemptRequest | undefined {
@@ -238,34 +294,42 @@ export function spawnScheduler(
     queue.size--;
   }
 
-  /** Fills free slots of (tenant, pool) nodes from its queue; asks for nodes when slots run out. */
-  function dispatch(state: SchedulerState, tenant: string, pool: string): void {
-    const queue = queueOf(state, tenant, pool);
+  /**
+   * Fills free slots of the queue's nodes, the emptiest node first, with one `run` message per
+   * node; asks for nodes when slots run out.
+   */
+  function dispatch(state: SchedulerState, queue: Queue): void {
     if (queue.size === 0) return;
-    const candidates = [...state.nodes.values()].filter((n) => n.info.tenant === tenant && n.info.pool === pool);
-    for (;;) {
+    const extra = queue.meanRunMs !== undefined && queue.meanRunMs < PREFETCH_BELOW_MS ? PREFETCH_PER_SLOT : 0;
+    const free = (node: NodeSlots) => node.info.slots * (1 + extra) - node.running.size;
+    const runs = new Map<NodeSlots, RunAttempt[]>();
+    while (queue.size > 0) {
       let best: NodeSlots | undefined;
-      for (const node of candidates) {
-        const free = node.info.slots - node.running.size;
-        if (free > 0 && (!best || free > best.info.slots - best.running.size)) best = node;
+      for (const node of queue.nodes) {
+        if (free(node) > 0 && (!best || free(node) > free(best))) best = node;
       }
       if (!best) break;
-      const attempt = nextAttempt(queue);
-      if (!attempt) return;
+      const attempt = nextAttempt(queue)!;
       best.running.add(attempt.attemptId);
       best.idleSince = undefined;
       state.attempts.set(attempt.attemptId, { request: attempt, nodeId: best.info.nodeId });
-      tell(best.info.agent, attempt.run);
+      const forNode = runs.get(best);
+      if (forNode) forNode.push(attempt.run);
+      else runs.set(best, [attempt.run]);
     }
-    const config = deps.pools.get(pool);
+    for (const [node, attempts] of runs) {
+      for (let at = 0; at < attempts.length; at += MAX_BATCH) tell(node.info.agent, { type: 'run', attempts: attempts.slice(at, at + MAX_BATCH) });
+    }
+    if (queue.size === 0) return;
+    const config = deps.pools.get(queue.pool);
     const slotsPerNode = config?.slots ?? 1;
     // Never ask for more nodes than the pool can ever give this tenant: the extra requests would
     // only wait in the pool and bring up nodes after the work is done.
-    const room = (config?.maxNodes ?? 1) - candidates.length - queue.leasesPending;
+    const room = (config?.maxNodes ?? 1) - queue.nodes.length - queue.leasesPending;
     const wanted = Math.min(room, Math.ceil(queue.size / slotsPerNode) - queue.leasesPending);
     for (let i = 0; i < wanted; i++) {
       queue.leasesPending++;
-      tell(deps.allocator(), { type: 'lease', tenant, pool });
+      tell(deps.allocator(), { type: 'lease', tenant: queue.tenant, pool: queue.pool });
     }
   }
 

@@ -2,7 +2,7 @@ import { spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/act
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
 import { spawnGraph, type GraphMsg, type GraphNotice } from '../graph/graph-actor.js';
-import type { OpSpec, WorkflowEvent, WorkflowStatus } from '../protocol/client.js';
+import type { OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from '../protocol/client.js';
 import type { Result } from '../result.js';
 import type { OpNotice, SchedulerMsg } from '../scheduler/scheduler.js';
 
@@ -10,7 +10,7 @@ export type WorkflowMsg =
   | { type: 'submit'; ops: OpSpec[]; replyTo: ActorRef<Result<{ added: number }>> }
   | { type: 'finish'; replyTo: ActorRef<Result<WorkflowStatus>> }
   | { type: 'cancel'; reason: string; replyTo: ActorRef<Result<WorkflowStatus>> }
-  | { type: 'watch'; watcher: ActorRef<WorkflowEvent> }
+  | { type: 'watch'; watcher: ActorRef<WorkflowEvents> }
   | { type: 'resume' }
   | GraphNotice
   | OpNotice;
@@ -23,7 +23,7 @@ interface WorkflowState {
   /** The graph has nothing running or waiting. */
   settled: boolean;
   graph?: ActorRef<GraphMsg>;
-  watcher?: ActorRef<WorkflowEvent>;
+  watcher?: ActorRef<WorkflowEvents>;
   /** Finish calls waiting for the graph to settle. */
   finishing: Array<ActorRef<Result<WorkflowStatus>>>;
 }
@@ -56,8 +56,8 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     });
     return state.graph;
   };
-  const emit = (state: WorkflowState, event: WorkflowEvent) => {
-    if (state.watcher) tell(state.watcher, event);
+  const emit = (state: WorkflowState, events: WorkflowEvent[]) => {
+    if (state.watcher) tell(state.watcher, events);
   };
   const end = async (
     state: WorkflowState,
@@ -68,7 +68,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     await ctx.persist(reason === undefined ? { type: 'ended', status } : { type: 'ended', status, reason });
     const event: WorkflowEvent = { type: 'workflow-ended', workflowId: deps.workflowId, status };
     if (reason !== undefined) event.reason = reason;
-    emit(state, event);
+    emit(state, [event]);
     for (const waiter of state.finishing) tell(waiter, { ok: true, value: status });
     state.finishing = [];
     deps.ended(status);
@@ -115,18 +115,18 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           if (state.status !== 'active') {
             const event: WorkflowEvent = { type: 'workflow-ended', workflowId: deps.workflowId, status: state.status };
             if (state.reason !== undefined) event.reason = state.reason;
-            tell(msg.watcher, event);
+            tell(msg.watcher, [event]);
           }
           return;
         case 'resume':
           if (state.status === 'active') tell(graphOf(state), { type: 'resume' });
           return;
-        case 'graph-event':
-          emit(state, msg.event);
+        case 'graph-events':
+          emit(state, msg.events);
           return;
         case 'op-log':
         case 'op-retrying':
-          emit(state, { ...msg, workflowId: deps.workflowId });
+          emit(state, [{ ...msg, workflowId: deps.workflowId }]);
           return;
         case 'graph-settled':
           state.settled = true;

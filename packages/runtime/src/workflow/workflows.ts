@@ -2,7 +2,7 @@ import { spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/act
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
 import { newId } from '../ids.js';
-import type { WorkflowEvent, WorkflowStatus } from '../protocol/client.js';
+import type { WorkflowEvents, WorkflowStatus } from '../protocol/client.js';
 import type { Result } from '../result.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import { spawnWorkflow, type WorkflowMsg } from './workflow-actor.js';
@@ -17,8 +17,8 @@ export interface WorkflowInfo {
 
 /** Requests to the workflow service; `tenant` is always the caller's verified tenant. */
 export type WorkflowsMsg =
-  | { type: 'start'; tenant: string; name: string; watcher: ActorRef<WorkflowEvent>; replyTo: ActorRef<Result<{ workflowId: string }>> }
-  | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-event' | 'graph-settled' | 'op-log' | 'op-retrying' | 'resume' }> }
+  | { type: 'start'; tenant: string; name: string; watcher: ActorRef<WorkflowEvents>; replyTo: ActorRef<Result<{ workflowId: string }>> }
+  | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-events' | 'graph-settled' | 'op-log' | 'op-retrying' | 'resume' }> }
   | { type: 'list'; tenant: string; replyTo: ActorRef<WorkflowInfo[]> }
   | { type: 'ended'; workflowId: string; status: WorkflowStatus }
   | { type: 'resume' };
