@@ -148,5 +148,31 @@ function installLightContext(): void {
   Actor.prototype.createContext = lightContext;
 }
 
+interface StoppableActor {
+  parent?: { childStopped(child: unknown): void };
+  children: Map<string, StoppableActor>;
+  stopped: boolean;
+  clearImmediate(): void;
+  clearTimeout(): void;
+  stop(): void;
+}
+
+/**
+ * nact's `stop` copies the mailbox into a context and schedules a turn for an `afterStop` hook;
+ * no actor of ours has one, and a graph stops one op actor per op. This stops without them.
+ */
+function installCheapStop(): void {
+  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: StoppableActor } };
+  Actor.prototype.stop = function (this: StoppableActor) {
+    this.clearImmediate();
+    this.clearTimeout();
+    this.parent?.childStopped(this);
+    delete this.parent;
+    for (const child of [...this.children.values()]) child.stop();
+    this.stopped = true;
+  };
+}
+
 installDrainLoop();
 installLightContext();
+installCheapStop();
