@@ -42,8 +42,8 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
     };
   };
   // A busy workflow queues 20 attempts before a small one queues 2.
-  for (let i = 0; i < 20; i++) tell(scheduler, { type: 'enqueue', attempt: attempt('busy', i) });
-  for (let i = 0; i < 2; i++) tell(scheduler, { type: 'enqueue', attempt: attempt('small', i) });
+  for (let i = 0; i < 20; i++) tell(scheduler, { type: 'enqueue', attempts: [attempt('busy', i)] });
+  for (let i = 0; i < 2; i++) tell(scheduler, { type: 'enqueue', attempts: [attempt('small', i)] });
   await waitUntil(() => allocator.seen.length > 0, 'the scheduler to ask for a node');
   t.same(allocator.seen[0], { type: 'lease', tenant: 'alice', pool: 'default' });
   t.equal(allocator.seen.length, 1, 'one node asked for: the pool has room for one');
@@ -84,7 +84,7 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
     const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
     tell(scheduler, {
       type: 'enqueue',
-      attempt: { attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, opId: attemptId },
+      attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, opId: attemptId }],
     });
   };
   const result = { uri: 'blob:x', size: 0, hash: '0'.repeat(64), codec: 'msgpack' as const };

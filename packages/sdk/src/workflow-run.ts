@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { decodeValue, encodeValue, refFor, type DataRef } from '@lzy/node-agent/protocol';
+import { decodeValue, encodeValue, refFor } from '@lzy/node-agent/protocol';
 import type { ArgSpec, OpSpec, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
 import { OpError, WorkflowCancelledError } from './errors.js';
-import { identityOf } from './identity.js';
+import { identityOf, type OpIdentity } from './identity.js';
 import { Lazy } from './lazy.js';
 import { OP, type Op } from './op.js';
 
@@ -145,8 +145,13 @@ export class WorkflowRun {
     const batch = this.pending;
     this.pending = [];
     try {
+      // Each op's identity once per batch, and blobs only for values too large to go inline.
+      const identities = new Map<Op<unknown[], unknown>, OpIdentity>();
+      for (const record of batch) {
+        if (!identities.has(record.op)) identities.set(record.op, await identityOf(record.op));
+      }
       const specs: OpSpec[] = [];
-      for (const record of batch) specs.push(await this.specOf(record));
+      for (const record of batch) specs.push(await this.specOf(record, identities.get(record.op)!));
       await this.connection.submit(this.id, specs);
     } catch (error) {
       this.fail(error as Error);
@@ -154,15 +159,21 @@ export class WorkflowRun {
     }
   }
 
-  private async specOf(record: CallRecord): Promise<OpSpec> {
-    const definition = record.op[OP];
-    const { module, exportName } = await identityOf(record.op);
-    record.name = exportName;
+  private specOf(record: CallRecord, { module, exportName }: OpIdentity): OpSpec | Promise<OpSpec> {
     const args: ArgSpec[] = [];
+    const stored: Array<Promise<void>> = [];
     for (const arg of record.args) {
-      if ('lazy' in arg) args.push({ kind: 'op', opId: arg.lazy.callId! });
-      else args.push({ kind: 'value', ref: await this.store(arg.bytes) });
+      if ('lazy' in arg) {
+        args.push({ kind: 'op', opId: arg.lazy.callId! });
+        continue;
+      }
+      const ref = refFor(arg.bytes);
+      const spec: ArgSpec = { kind: 'value', ref };
+      args.push(spec);
+      if (!ref.inline) stored.push(this.connection.putBlob(arg.bytes).then((put) => void (spec.ref = put)));
     }
+    const definition = record.op[OP];
+    record.name = exportName;
     const { options } = definition;
     const spec: OpSpec = {
       id: record.id,
@@ -178,13 +189,7 @@ export class WorkflowRun {
     if (options.memoryMb !== undefined) spec.memoryMb = options.memoryMb;
     if (options.timeoutMs !== undefined) spec.timeoutMs = options.timeoutMs;
     if (options.cache) spec.cache = { version: options.version, codeHash: definition.codeHash };
-    return spec;
-  }
-
-  private async store(bytes: Buffer): Promise<DataRef> {
-    const ref = refFor(bytes);
-    if (ref.inline) return ref;
-    return this.connection.putBlob(bytes);
+    return stored.length === 0 ? spec : Promise.all(stored).then(() => spec);
   }
 
   private onEvent(event: WorkflowEvent, onLog: (line: OpLogLine) => void): void {
@@ -193,10 +198,14 @@ export class WorkflowRun {
         const record = this.calls.get(event.opId);
         if (!record || record.settled) return;
         if (event.cached) onLog({ opName: nameOf(record), opId: event.opId, stream: 'lzy', text: 'result taken from the cache' });
-        void this.load(event.result).then(
-          (value) => this.settle(record, () => record.resolve(value)),
-          (error: Error) => this.fail(error),
-        );
+        const { inline } = event.result;
+        if (inline) this.settleWith(record, () => decodeValue(inline));
+        else {
+          void this.connection.getBlob(event.result).then(
+            (bytes) => this.settleWith(record, () => decodeValue(bytes)),
+            (error: Error) => this.fail(error),
+          );
+        }
         return;
       }
       case 'op-failed': {
@@ -227,8 +236,15 @@ export class WorkflowRun {
     }
   }
 
-  private async load(ref: DataRef): Promise<unknown> {
-    return decodeValue(ref.inline ?? (await this.connection.getBlob(ref)));
+  /** Resolves a call with the value `decode` gives; a value that cannot be decoded fails the run. */
+  private settleWith(record: CallRecord, decode: () => unknown): void {
+    let value: unknown;
+    try {
+      value = decode();
+    } catch (error) {
+      return this.fail(error as Error);
+    }
+    this.settle(record, () => record.resolve(value));
   }
 
   private settle(record: CallRecord, how: () => void): void {

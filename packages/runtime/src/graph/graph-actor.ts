@@ -16,7 +16,8 @@ import {
   type GraphState,
   type OpNode,
 } from './graph-state.js';
-import { spawnOp, type OpDone, type OpMsg } from './op-actor.js';
+import { startOp, type OpDone, type OpMsg } from './op-actor.js';
+import type { AttemptRequest } from '../scheduler/scheduler.js';
 
 export type GraphMsg =
   | { type: 'submit'; ops: OpSpec[]; replyTo: ActorRef<Result<{ added: number }>> }
@@ -60,11 +61,13 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   const defaultPool = [...deps.pools.keys()][0]!;
   let self: ActorRef<GraphMsg>;
 
+  /** Starts ops whose inputs are ready; their first attempts are queued with the scheduler together. */
   const start = (state: GraphState, nodes: OpNode[]) => {
+    const attempts: AttemptRequest[] = [];
     for (const node of nodes) {
       setStatus(state, node, 'queued');
       const args: DataRef[] = node.spec.args.map((arg) => (arg.kind === 'value' ? arg.ref : state.ops.get(arg.opId)!.result!));
-      const op = spawnOp(self as ActorRef<never>, {
+      const started = startOp(self as ActorRef<never>, {
         spec: node.spec,
         args,
         tenant: deps.tenant,
@@ -75,9 +78,14 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
         graph: self as ActorRef<OpDone>,
         logs: deps.workflow,
       });
-      opActors.set(node.spec.id, op);
-      tell(op, { type: 'start' });
+      if ('cached' in started) {
+        tell(self, started.cached);
+        continue;
+      }
+      opActors.set(node.spec.id, started.actor);
+      attempts.push(started.attempt);
     }
+    if (attempts.length > 0) tell(deps.scheduler, { type: 'enqueue', attempts });
   };
 
   const stopAll = () => {

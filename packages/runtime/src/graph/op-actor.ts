@@ -6,7 +6,6 @@ import type { AttemptOutcome, AttemptRequest, SchedulerMsg } from '../scheduler/
 import type { CacheIndex } from './cache-index.js';
 
 export type OpMsg =
-  | { type: 'start' }
   | { type: 'attempt-ended'; attemptId: string; outcome: AttemptOutcome }
   | { type: 'retry' }
   | { type: 'cancel' };
@@ -38,26 +37,30 @@ export interface OpDeps {
   readonly logs: AttemptRequest['logs'];
 }
 
+/** What starting an op gave: its result from the cache, or its actor and the first attempt to queue. */
+export type OpStart = { cached: OpDone } | { actor: ActorRef<OpMsg>; attempt: AttemptRequest };
+
 /**
- * One operation in flight: looks it up in the cache, queues its attempts with the scheduler,
- * retries retryable failures with backoff, and reports the outcome to its graph once.
+ * Starts one operation: a cached result ends it at once, without an actor. Otherwise it becomes
+ * an actor in flight that owns its attempts: the first is returned for the caller to queue (a
+ * graph queues all it starts together), later ones it queues itself. It retries retryable
+ * failures with backoff and reports the outcome to its graph once.
  */
-export function spawnOp(parent: Parent, deps: OpDeps): ActorRef<OpMsg> {
+export function startOp(parent: Parent, deps: OpDeps): OpStart {
   const { spec } = deps;
   const cacheKey = spec.cache && deps.cache.keyOf(spec, deps.args);
-  return spawnActor<OpState, OpMsg>(parent, {
-    initialState: () => ({ attempt: 0, nodeLosses: 0, attemptId: undefined, done: false }),
+  const hit = cacheKey && deps.cache.get(deps.tenant, cacheKey);
+  if (hit) return { cached: { type: 'op-done', opId: spec.id, ok: true, result: hit, cached: true } };
+  const initial: OpState = { attempt: 0, nodeLosses: 0, attemptId: undefined, done: false };
+  const actor = spawnActor<OpState, OpMsg>(parent, {
+    initialState: () => initial,
     supervision: 'resume',
     receive: (state, msg, ctx) => {
       if (state.done) return state;
       switch (msg.type) {
-        case 'start': {
-          const hit = cacheKey && deps.cache.get(deps.tenant, cacheKey);
-          if (hit) return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: hit, cached: true }, ctx.self);
-          return enqueue(state, ctx.self);
-        }
         case 'retry':
-          return enqueue(state, ctx.self);
+          tell(deps.scheduler, { type: 'enqueue', attempts: [nextAttempt(state, ctx.self)] });
+          return state;
         case 'attempt-ended': {
           if (msg.attemptId !== state.attemptId) return state;
           state.attemptId = undefined;
@@ -86,8 +89,10 @@ export function spawnOp(parent: Parent, deps: OpDeps): ActorRef<OpMsg> {
       }
     },
   });
+  // The actor's state is `initial`: its first attempt is recorded there before any message arrives.
+  return { actor, attempt: nextAttempt(initial, actor) };
 
-  function enqueue(state: OpState, self: ActorRef<OpMsg>): OpState {
+  function nextAttempt(state: OpState, self: ActorRef<OpMsg>): AttemptRequest {
     state.attempt++;
     const attemptId = newId('at');
     state.attemptId = attemptId;
@@ -101,20 +106,7 @@ export function spawnOp(parent: Parent, deps: OpDeps): ActorRef<OpMsg> {
     };
     if (spec.timeoutMs !== undefined) run.timeoutMs = spec.timeoutMs;
     if (spec.memoryMb !== undefined) run.memoryMb = spec.memoryMb;
-    tell(deps.scheduler, {
-      type: 'enqueue',
-      attempt: {
-        attemptId,
-        tenant: deps.tenant,
-        workflowId: deps.workflowId,
-        pool: deps.pool,
-        run,
-        op: self,
-        logs: deps.logs,
-        opId: spec.id,
-      },
-    });
-    return state;
+    return { attemptId, tenant: deps.tenant, workflowId: deps.workflowId, pool: deps.pool, run, op: self, logs: deps.logs, opId: spec.id };
   }
 
   function finish(state: OpState, done: OpDone, self: ActorRef<OpMsg>): OpState {

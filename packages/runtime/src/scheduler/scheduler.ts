@@ -35,7 +35,7 @@ export interface NodeInfo {
 }
 
 export type SchedulerMsg =
-  | { type: 'enqueue'; attempt: AttemptRequest }
+  | { type: 'enqueue'; attempts: AttemptRequest[] }
   | { type: 'cancel'; attemptId: string }
   | { type: 'node-up'; node: NodeInfo }
   | { type: 'node-gone'; nodeId: string; reason: string }
@@ -109,18 +109,19 @@ export function spawnScheduler(
     receive: (state, msg) => {
       switch (msg.type) {
         case 'enqueue': {
-          const { attempt } = msg;
-          state.attempts.set(attempt.attemptId, { request: attempt });
-          const queue = queueOf(state, attempt.tenant, attempt.pool);
-          let forWorkflow = queue.byWorkflow.get(attempt.workflowId);
-          if (!forWorkflow) {
-            forWorkflow = new Denque();
-            queue.byWorkflow.set(attempt.workflowId, forWorkflow);
-            queue.order.push(attempt.workflowId);
+          for (const attempt of msg.attempts) {
+            state.attempts.set(attempt.attemptId, { request: attempt });
+            const queue = queueOf(state, attempt.tenant, attempt.pool);
+            let forWorkflow = queue.byWorkflow.get(attempt.workflowId);
+            if (!forWorkflow) {
+              forWorkflow = new Denque();
+              queue.byWorkflow.set(attempt.workflowId, forWorkflow);
+              queue.order.push(attempt.workflowId);
+            }
+            forWorkflow.push(attempt);
+            queue.size++;
+            markDirty(state, queue);
           }
-          forWorkflow.push(attempt);
-          queue.size++;
-          markDirty(state, queue);
           return state;
         }
         case 'dispatch': {
