@@ -87,3 +87,17 @@ t.test('the identity authenticate returns reaches the actor through withOrigin, 
   t.same(asAlice, { principal: { user: 'alice', role: 'admin' }, peer: 'alice-laptop' });
   t.same(asBob, { principal: { user: 'bob', role: 'reader' }, peer: 'bob-phone' });
 });
+
+t.test('an actor exposed to admins only answers others FORBIDDEN and keeps their connection', async (t) => {
+  const alice = newRemoting(t, { name: 'alice-admin' });
+  const bob = newRemoting(t, { name: 'bob-reader' });
+  const alicePeer = alice.connect(server.url, { auth: 'token-alice' });
+  const bobPeer = bob.connect(server.url, { auth: 'token-bob' });
+  await Promise.all([alicePeer.ready, bobPeer.ready]);
+  t.match(await ask(alicePeer.ref<WhoamiMsg>('admins'), { type: 'whoami' }, 5_000), { principal: { role: 'admin' } });
+  const error = await rejection(ask(bobPeer.ref<WhoamiMsg>('admins'), { type: 'whoami' }, 5_000));
+  t.equal(error.code, 'FORBIDDEN');
+  t.match(error.message, /may not address 'admins'/);
+  t.match(await ask(bobPeer.ref<WhoamiMsg>('whoami'), { type: 'whoami' }, 5_000), { principal: { user: 'bob' } }, 'bob is still connected');
+  t.equal(bobPeer.state, 'open');
+});

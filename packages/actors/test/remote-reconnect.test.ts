@@ -64,6 +64,19 @@ t.test('tells sent while the server is down are delivered in order once it is ba
   t.same(await items(log), [...whileDown, 'after'], 'later tells flow as usual');
 });
 
+t.test('onState hears the connection open, drop and come back', async (t) => {
+  const first = await startServer(t);
+  const states: string[] = [];
+  const remoting = newRemoting(t, { name: 'listener' });
+  const peer = remoting.connect(first.url, { reconnect, onState: (state) => states.push(state) });
+  await peer.ready;
+  await killAndNotice(first, peer);
+  await startServer(t, ['--port', String(first.port)]);
+  await waitUntil(() => peer.state === 'open', 'the client to reconnect');
+  await remoting.close();
+  t.same(states, ['open', 'reconnecting', 'open', 'closed']);
+});
+
 t.test('an ask in flight when the connection drops rejects with ConnectionLostError', async (t) => {
   const server = await startServer(t);
   const peer = await connected(t, server, 'asker');

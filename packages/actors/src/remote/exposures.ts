@@ -16,6 +16,8 @@ export interface Exposure {
   readonly checker: Checker<unknown>;
   /** Builds the message the actor receives from the checked wire message. */
   readonly adapt: (message: unknown, origin: Origin) => unknown;
+  /** Whether a connection with this verified identity may address the actor. */
+  readonly allow: (principal: unknown) => boolean;
 }
 
 /** Options of `Remoting.expose`. */
@@ -27,6 +29,11 @@ export interface ExposeOptions<S extends TSchema, M> {
    * for an ask, into the query (`replyTo` is added after).
    */
   withOrigin?: (message: Static<S>, origin: Origin) => M | QueryOf<M>;
+  /**
+   * Which connections may address the actor, by the identity `authenticate` gave them; others get
+   * a `FORBIDDEN` error for each message and keep their connection. Default: every connection.
+   */
+  allow?: (principal: unknown) => boolean;
 }
 
 /** The actors of a system that remote peers may address, each with the schema its messages must pass. */
@@ -40,6 +47,7 @@ export class Exposures {
       ref: ref as ActorRef<never>,
       checker: compileChecker(options.schema),
       adapt: adapt as Exposure['adapt'],
+      allow: options.allow ?? (() => true),
     });
   }
 

@@ -48,6 +48,8 @@ export interface DialOptions {
   auth?: string;
   whileDisconnected: WhileDisconnected;
   reconnect: ReconnectPolicy;
+  /** Hears every change of the peer's state, e.g. `open` again after `reconnecting`. */
+  onState?: (state: PeerState) => void;
 }
 
 /** What a peer needs from the `Remoting` that owns it. */
@@ -277,7 +279,7 @@ export class Peer {
 
   private attach(socket: WebSocket): void {
     this.socket = socket;
-    this.stateValue = 'open';
+    this.setState('open');
     // ws keeps emitting the frames of an already-received chunk after `close()`: once this side has
     // closed the connection (a protocol violation), nothing more that arrived on it is delivered.
     socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -311,7 +313,7 @@ export class Peer {
   }
 
   private scheduleReconnect(): void {
-    this.stateValue = this.stateValue === 'connecting' ? 'connecting' : 'reconnecting';
+    this.setState(this.stateValue === 'connecting' ? 'connecting' : 'reconnecting');
     if (this.dial!.whileDisconnected === 'fail') this.failQueued(new PeerUnavailableError(`not connected to ${this.remoteName}`));
     const delay = backoffDelay(this.dial!.reconnect, this.attempt++);
     this.reconnectTimer = setTimeout(() => {
@@ -320,9 +322,15 @@ export class Peer {
     }, delay);
   }
 
+  private setState(state: PeerState): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    this.dial?.onState?.(state);
+  }
+
   private shutDown(reason: ActorError): void {
     if (this.stateValue === 'closed') return;
-    this.stateValue = 'closed';
+    this.setState('closed');
     clearTimeout(this.reconnectTimer);
     this.dialing?.terminate();
     this.dialing = undefined;
@@ -468,6 +476,10 @@ export class Peer {
       this.sendNotice('ACTOR_NOT_FOUND', `no actor is exposed at '${envelope.to}' on ${this.host.name}; message dropped`);
       return true;
     }
+    if (!target.allow(this.principalValue)) {
+      this.sendNotice('FORBIDDEN', `this connection may not address '${envelope.to}' on ${this.host.name}; message dropped`);
+      return true;
+    }
     if (!target.checker.check(envelope.msg)) {
       this.violation(`message to '${envelope.to}' does not match its schema at ${target.checker.explain(envelope.msg)}`);
       return false;
@@ -483,6 +495,14 @@ export class Peer {
         code: 'ACTOR_NOT_FOUND',
         name: 'ActorNotFoundError',
         message: `no actor is exposed at '${envelope.to}' on ${this.host.name}`,
+      });
+      return true;
+    }
+    if (!target.allow(this.principalValue)) {
+      this.reply(envelope.id, undefined, {
+        code: 'FORBIDDEN',
+        name: 'ForbiddenError',
+        message: `this connection may not address '${envelope.to}' on ${this.host.name}`,
       });
       return true;
     }

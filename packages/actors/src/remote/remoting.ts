@@ -5,7 +5,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { ActorRef } from '../refs.js';
 import { Exposures, type ExposeOptions } from './exposures.js';
 import { defaultLimits, defaultReconnect, type ReconnectPolicy, type RemotingLimits } from './limits.js';
-import { Peer, protocolErrors, type PeerHost, type WhileDisconnected } from './peer.js';
+import { Peer, protocolErrors, type PeerHost, type PeerState, type WhileDisconnected } from './peer.js';
 import { checkHello, clipMessage, decodeFrame, encode, PROTOCOL_VERSION, type ErrorEnvelope, type Hello } from './protocol.js';
 
 /** Checks the credential of an incoming connection; returns its identity or throws to refuse it. */
@@ -28,6 +28,8 @@ export interface ConnectOptions {
   /** `queue` (default): messages wait, bounded, until the connection is back; `fail`: they fail fast. */
   whileDisconnected?: WhileDisconnected;
   reconnect?: Partial<ReconnectPolicy>;
+  /** Hears every change of the peer's state (see `PeerState`); must not throw. */
+  onState?: (state: PeerState) => void;
 }
 
 /** Where a `Remoting` listens. */
@@ -91,6 +93,7 @@ export class Remoting implements PeerHost {
       whileDisconnected: options.whileDisconnected ?? 'queue',
       reconnect: { ...defaultReconnect, ...options.reconnect },
       ...(options.auth === undefined ? {} : { auth: options.auth }),
+      ...(options.onState === undefined ? {} : { onState: options.onState }),
     });
     this.peerSet.add(peer);
     return peer;
