@@ -2,22 +2,15 @@ import { ask, query, spawnActor, stopActor, tell, type ActorRef, type ActorSyste
 import type { DataRef } from '@lzy/node-agent/protocol';
 import type { Subject } from './iam/iam.js';
 import type { OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from './protocol/client.js';
+import { RuntimeError } from './protocol/errors.js';
 import type { Result } from './result.js';
 import type { FileStore } from './storage/file-store.js';
-import type { WorkflowInfo, WorkflowsMsg } from './workflow/workflows.js';
+import type { WorkflowInfo } from './protocol/gateway.js';
+import type { WorkflowsMsg } from './workflow/workflows.js';
 
 type WorkflowToMsg = Extract<WorkflowsMsg, { type: 'to' }>['msg'];
 
-/** A failed call to the runtime, with the service's stable error code. */
-export class RuntimeError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RuntimeError';
-  }
-}
+export { RuntimeError };
 
 /** What a client (the SDK) can do with the runtime, as one verified tenant. */
 export interface RuntimeConnection {
@@ -34,7 +27,8 @@ export interface RuntimeConnection {
   list(): Promise<WorkflowInfo[]>;
   putBlob(bytes: Buffer): Promise<DataRef>;
   getBlob(ref: DataRef): Promise<Buffer>;
-  close(): void;
+  /** Stops following runs and lets go of the runtime; a remote connection's promise settles once it is closed. */
+  close(): void | Promise<void>;
 }
 
 const CALL_TIMEOUT_MS = 120_000;

@@ -3,6 +3,6 @@ export type { RuntimeOptions, PoolConfig } from './config.js';
 export { defaultPool } from './config.js';
 export { RuntimeError, type RuntimeConnection } from './client.js';
 export type { OpSpec, ArgSpec, WorkflowEvent, WorkflowStatus, OpCounts } from './protocol/client.js';
-export type { WorkflowInfo } from './workflow/workflows.js';
+export type { WorkflowInfo } from './protocol/gateway.js';
 export type { Subject } from './iam/iam.js';
 export { agentOutput } from './allocator/local-backend.js';

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { LmdbJournal, startActorSystem, stopActor, tell, type ActorRef, type ActorSystem, type Remoting } from '@lzy/actors';
+import { ask, LmdbJournal, startActorSystem, stopActor, tell, type ActorRef, type ActorSystem, type Remoting } from '@lzy/actors';
 import type { AllocatorRequest } from './scheduler/scheduler.js';
 import { spawnAllocator } from './allocator/allocator.js';
 import type { NodeBackend } from './allocator/backend.js';
@@ -9,10 +9,11 @@ import { LocalBackend } from './allocator/local-backend.js';
 import { NodeDirectory } from './allocator/node-directory.js';
 import { LocalConnection, type RuntimeConnection } from './client.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './config.js';
+import { spawnClients, type ClientsMsg } from './gateway/clients.js';
 import { createGateway } from './gateway/gateway.js';
 import { spawnNodesRouter } from './gateway/nodes-router.js';
 import { CacheIndex } from './graph/cache-index.js';
-import { Iam } from './iam/iam.js';
+import { Iam, type Subject } from './iam/iam.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { FileStore } from './storage/file-store.js';
 import { spawnStorage } from './storage/storage.js';
@@ -33,9 +34,10 @@ export class Runtime {
     private readonly gateway: Remoting,
     private readonly backend: LocalBackend,
     private readonly workflows: ActorRef<WorkflowsMsg>,
+    private readonly clients: ActorRef<ClientsMsg>,
     private readonly store: FileStore,
     readonly iam: Iam,
-    /** The gateway's ws URL, where node-agents connect. */
+    /** The gateway's ws URL, where node-agents and remote clients connect. */
     readonly url: string,
   ) {}
 
@@ -57,17 +59,30 @@ export class Runtime {
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools });
     const storage = spawnStorage(system, store);
     const nodes = spawnNodesRouter(system, { directory, scheduler });
-    const gateway = createGateway({ directory, nodes, storage });
+    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools });
+    const connectAs = (subject: Subject) => new LocalConnection(subject, system, workflows, store);
+    const clients = spawnClients(system, { iam, store, workflows, connectAs });
+    const gateway = createGateway({ directory, iam, nodes, storage, clients });
     const { url } = await gateway.listen({ host: resolved.host, port: resolved.port });
     allocator = spawnAllocator(system, { options: resolved, backend, directory, scheduler, serverUrl: () => url });
-    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, root, journal, cache, system, gateway, backend, workflows, store, iam, url);
+    return new Runtime(resolved, root, journal, cache, system, gateway, backend, workflows, clients, store, iam, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
   connect(token: string): RuntimeConnection {
     return new LocalConnection(this.iam.verify(token), this.system, this.workflows, this.store);
+  }
+
+  /**
+   * The first step of a graceful shutdown: remote clients' new work (starting or submitting) is
+   * refused with the retryable `SHUTTING_DOWN`, and running graphs may go on for up to
+   * `timeoutMs`. Resolves `true` once nothing runs or waits, `false` when the time is up; what
+   * still runs then is handed back by `close` and runs again after the next start.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    tell(this.clients, { type: 'drain' });
+    return ask(this.workflows, { type: 'when-idle' }, Math.max(1, timeoutMs)).catch(() => false);
   }
 
   /** Stops every node and service and closes the state; what was journaled stays for the next start. */

@@ -1,6 +1,7 @@
 import type { PoolConfig, RuntimeConnection } from '@lzy/runtime';
 import { WorkflowCancelledError } from './errors.js';
 import { inRun } from './context.js';
+import { RemoteConnection, type RemoteOptions } from './remote-connection.js';
 import { WorkflowRun, type OpLogLine, type WorkflowHandle } from './workflow-run.js';
 
 /** Options of `Lzy.start`: the embedded runtime. */
@@ -9,6 +10,12 @@ export interface LzyStartOptions {
   dataDir?: string;
   /** Node pools; default one pool of 2 local nodes with 4 slots each. */
   pools?: PoolConfig[];
+  /** Where ops' output lines go; default stderr, each line prefixed with `[op#id]`. */
+  onLog?: (line: OpLogLine) => void;
+}
+
+/** Options of `Lzy.connect`: a shared runtime (`lzy server`). */
+export interface LzyConnectOptions extends RemoteOptions {
   /** Where ops' output lines go; default stderr, each line prefixed with `[op#id]`. */
   onLog?: (line: OpLogLine) => void;
 }
@@ -40,6 +47,16 @@ export class Lzy {
     const runtime = await Runtime.start(options.pools === undefined ? { ...pick(options) } : { ...pick(options), pools: options.pools });
     const token = await runtime.iam.issueToken('local', 'admin');
     return new Lzy(runtime.connect(token), options.onLog ?? printLog, () => runtime.close());
+  }
+
+  /**
+   * Connects to a shared runtime (`lzy server`) as the tenant of `token`. The client reconnects by
+   * itself when the server goes away, and a workflow it waits for goes on once the server is back.
+   */
+  static async connect(options: LzyConnectOptions): Promise<Lzy> {
+    const { onLog, ...remote } = options;
+    const connection = await RemoteConnection.open(remote);
+    return new Lzy(connection, onLog ?? printLog, () => connection.close());
   }
 
   /** A client over an existing connection (another transport, or a second tenant of a runtime). */

@@ -1,25 +1,47 @@
 import { Remoting, type ActorRef } from '@lzy/actors';
 import { AGENT_PATH, NODES_PATH, NodesWire, STORAGE_PATH, StorageWire, type AgentMsg } from '@lzy/node-agent/protocol';
 import type { NodeDirectory, NodePrincipal } from '../allocator/node-directory.js';
+import type { Iam, Subject } from '../iam/iam.js';
+import { CLIENT_PATH, ClientRequest, EVENTS_PATH, type ClientEvents } from '../protocol/gateway.js';
 import type { StorageMsg } from '../storage/storage.js';
+import type { ClientsMsg } from './clients.js';
 import type { NodesRouterMsg } from './nodes-router.js';
 
+/** The identity of a client connection: the subject its tenant token stands for. */
+export interface ClientPrincipal {
+  readonly kind: 'client';
+  readonly subject: Subject;
+}
+
+/** IAM tokens carry this prefix; anything else is taken for a node's one-time token. */
+const TENANT_TOKEN_PREFIX = 'lzy_';
+
+const isNode = (principal: unknown) => (principal as NodePrincipal).kind === 'node';
+const isClient = (principal: unknown) => (principal as ClientPrincipal).kind === 'client';
+
 /**
- * The runtime's ws endpoint. Every connection authenticates in its handshake; a node-agent with
- * its one-time token, which fixes the node and tenant that every message of the connection is
- * stamped with.
+ * The runtime's ws endpoint, for node-agents and remote clients alike. Every connection
+ * authenticates in its handshake: a node-agent with its one-time token, which fixes the node and
+ * tenant that every message of the connection is stamped with; a client with its tenant token,
+ * checked by IAM. Nodes may address only the node paths, clients only the client path.
  */
 export function createGateway(deps: {
   directory: NodeDirectory;
+  iam: Iam;
   nodes: ActorRef<NodesRouterMsg>;
   storage: ActorRef<StorageMsg>;
+  clients: ActorRef<ClientsMsg>;
 }): Remoting {
   const remoting = new Remoting({
     name: 'lzy-runtime',
-    authenticate: (token) => deps.directory.redeem(token),
+    authenticate: (token): NodePrincipal | ClientPrincipal =>
+      token === undefined || token.startsWith(TENANT_TOKEN_PREFIX)
+        ? { kind: 'client', subject: deps.iam.verify(token) }
+        : deps.directory.redeem(token),
   });
   remoting.expose(NODES_PATH, deps.nodes, {
     schema: NodesWire,
+    allow: isNode,
     withOrigin: (msg, origin) => ({
       type: 'from-node' as const,
       node: origin.principal as NodePrincipal,
@@ -29,7 +51,18 @@ export function createGateway(deps: {
   });
   remoting.expose(STORAGE_PATH, deps.storage, {
     schema: StorageWire,
+    allow: isNode,
     withOrigin: (request, origin) => ({ type: 'from-node', node: origin.principal as NodePrincipal, request }) as StorageMsg,
+  });
+  remoting.expose(CLIENT_PATH, deps.clients, {
+    schema: ClientRequest,
+    allow: isClient,
+    withOrigin: (request, origin) => ({
+      type: 'request' as const,
+      subject: (origin.principal as ClientPrincipal).subject,
+      events: origin.peer.ref<ClientEvents>(EVENTS_PATH),
+      request,
+    }),
   });
   return remoting;
 }

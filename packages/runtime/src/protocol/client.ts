@@ -33,26 +33,44 @@ export const OpSpec = Type.Object(
 );
 export type OpSpec = Static<typeof OpSpec>;
 
-/** What a workflow tells its watcher as it runs. */
-export type WorkflowEvent =
-  | { type: 'op-succeeded'; workflowId: string; opId: string; result: DataRef; cached: boolean }
-  | { type: 'op-failed'; workflowId: string; opId: string; opName: string; attempt: number; failure: OpFailure }
-  | { type: 'op-log'; workflowId: string; opId: string; opName: string; stream: 'stdout' | 'stderr'; text: string }
-  | { type: 'op-retrying'; workflowId: string; opId: string; opName: string; attempt: number; failure: OpFailure; delayMs: number }
-  | { type: 'progress'; workflowId: string; counts: OpCounts }
-  | { type: 'workflow-ended'; workflowId: string; status: WorkflowStatus; reason?: string };
+const Id = Type.String({ minLength: 1, maxLength: 256 });
+const Count = Type.Integer({ minimum: 0 });
+
+/** How many ops of a workflow are in each state. */
+export const OpCounts = Type.Object({ waiting: Count, queued: Count, running: Count, succeeded: Count, failed: Count, cancelled: Count });
+export type OpCounts = Static<typeof OpCounts>;
+
+export const WorkflowStatus = Type.Union([Type.Literal('active'), Type.Literal('finished'), Type.Literal('failed'), Type.Literal('cancelled')]);
+export type WorkflowStatus = Static<typeof WorkflowStatus>;
+
+/**
+ * What a workflow tells its watcher as it runs. The schema is the type: remote clients check every
+ * event they receive against it, so a new kind of event is added here, once, for both.
+ */
+export const WorkflowEvent = Type.Union([
+  Type.Object({ type: Type.Literal('op-succeeded'), workflowId: Id, opId: Id, result: DataRef, cached: Type.Boolean() }),
+  Type.Object({ type: Type.Literal('op-failed'), workflowId: Id, opId: Id, opName: Type.String(), attempt: Count, failure: OpFailure }),
+  Type.Object({
+    type: Type.Literal('op-log'),
+    workflowId: Id,
+    opId: Id,
+    opName: Type.String(),
+    stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+    text: Type.String(),
+  }),
+  Type.Object({
+    type: Type.Literal('op-retrying'),
+    workflowId: Id,
+    opId: Id,
+    opName: Type.String(),
+    attempt: Count,
+    failure: OpFailure,
+    delayMs: Count,
+  }),
+  Type.Object({ type: Type.Literal('progress'), workflowId: Id, counts: OpCounts }),
+  Type.Object({ type: Type.Literal('workflow-ended'), workflowId: Id, status: WorkflowStatus, reason: Type.Optional(Type.String()) }),
+]);
+export type WorkflowEvent = Static<typeof WorkflowEvent>;
 
 /** Events of one workflow that happened together, in order: what a watcher actor receives. */
 export type WorkflowEvents = WorkflowEvent[];
-
-/** How many ops of a workflow are in each state. */
-export interface OpCounts {
-  waiting: number;
-  queued: number;
-  running: number;
-  succeeded: number;
-  failed: number;
-  cancelled: number;
-}
-
-export type WorkflowStatus = 'active' | 'finished' | 'failed' | 'cancelled';

@@ -36,6 +36,8 @@ export interface WorkflowDeps {
   readonly pools: Map<string, PoolConfig>;
   /** The registry: hears when the workflow has ended. */
   readonly ended: (status: WorkflowStatus) => void;
+  /** The registry: hears when the graph starts or stops having ops running or waiting. */
+  readonly busy: (busy: boolean) => void;
 }
 
 /**
@@ -92,6 +94,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
             return;
           }
           state.settled = false;
+          deps.busy(true);
           tell(graphOf(state), msg);
           return;
         case 'finish':
@@ -119,7 +122,10 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           }
           return;
         case 'resume':
-          if (state.status === 'active') tell(graphOf(state), { type: 'resume' });
+          if (state.status !== 'active') return;
+          // Ops may run again: busy until the graph next settles.
+          deps.busy(true);
+          tell(graphOf(state), { type: 'resume' });
           return;
         case 'graph-events':
           emit(state, msg.events);
@@ -130,6 +136,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           return;
         case 'graph-settled':
           state.settled = true;
+          deps.busy(false);
           if (state.status !== 'active') return;
           if (msg.failure) return end(state, ctx, 'failed', msg.failure.reason);
           if (state.finishing.length > 0) return end(state, ctx, 'finished');

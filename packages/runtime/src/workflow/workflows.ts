@@ -3,17 +3,12 @@ import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
 import { newId } from '../ids.js';
 import type { WorkflowEvents, WorkflowStatus } from '../protocol/client.js';
+import type { WorkflowInfo } from '../protocol/gateway.js';
 import type { Result } from '../result.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import { spawnWorkflow, type WorkflowMsg } from './workflow-actor.js';
 
-/** A workflow run as listed by `list`. */
-export interface WorkflowInfo {
-  workflowId: string;
-  name: string;
-  status: WorkflowStatus;
-  startedAt: number;
-}
+export type { WorkflowInfo };
 
 /** Requests to the workflow service; `tenant` is always the caller's verified tenant. */
 export type WorkflowsMsg =
@@ -21,7 +16,11 @@ export type WorkflowsMsg =
   | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-events' | 'graph-settled' | 'op-log' | 'op-retrying' | 'resume' }> }
   | { type: 'list'; tenant: string; replyTo: ActorRef<WorkflowInfo[]> }
   | { type: 'ended'; workflowId: string; status: WorkflowStatus }
-  | { type: 'resume' };
+  | { type: 'resume' }
+  /** From a run: whether its graph has ops running or waiting. */
+  | { type: 'busy'; workflowId: string; busy: boolean }
+  /** Answers once no run has ops running or waiting (at once if none has). */
+  | { type: 'when-idle'; replyTo: ActorRef<true> };
 
 type WorkflowsEvent =
   | { type: 'started'; workflowId: string; tenant: string; name: string; startedAt: number }
@@ -51,6 +50,16 @@ export interface WorkflowsDeps {
  */
 export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<WorkflowsMsg> {
   let self: ActorRef<WorkflowsMsg>;
+  /** Runs with ops running or waiting, and who waits for there to be none: not journaled, rebuilt as runs resume. */
+  const busy = new Set<string>();
+  let idleWaiters: Array<ActorRef<true>> = [];
+  const setBusy = (workflowId: string, isBusy: boolean) => {
+    if (isBusy) busy.add(workflowId);
+    else busy.delete(workflowId);
+    if (busy.size > 0) return;
+    idleWaiters.forEach((waiter) => tell(waiter, true));
+    idleWaiters = [];
+  };
   const refOf = (run: Run, workflowId: string): ActorRef<WorkflowMsg> => {
     run.ref ??= spawnWorkflow(self as ActorRef<never>, {
       workflowId,
@@ -59,6 +68,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
       cache: deps.cache,
       pools: deps.pools,
       ended: (status) => tell(self, { type: 'ended', workflowId, status }),
+      busy: (isBusy) => tell(self, { type: 'busy', workflowId, busy: isBusy }),
     });
     return run.ref;
   };
@@ -112,7 +122,15 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
           return;
         }
         case 'ended':
+          setBusy(msg.workflowId, false);
           await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status });
+          return;
+        case 'busy':
+          setBusy(msg.workflowId, msg.busy && state.runs.get(msg.workflowId)?.status === 'active');
+          return;
+        case 'when-idle':
+          if (busy.size === 0) tell(msg.replyTo, true);
+          else idleWaiters.push(msg.replyTo);
           return;
         case 'resume':
           for (const [workflowId, run] of state.runs) {

@@ -1,0 +1,185 @@
+import { ask, spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { Iam, Subject } from '../iam/iam.js';
+import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
+import type { ClientEvents, ClientReply, ClientRequest } from '../protocol/gateway.js';
+import type { Result } from '../result.js';
+import type { FileStore } from '../storage/file-store.js';
+import type { WorkflowsMsg } from '../workflow/workflows.js';
+import type { RuntimeConnection } from '../client.js';
+
+/** A request of a remote client, with the identity its connection proved. */
+export type ClientsMsg =
+  | {
+      type: 'request';
+      subject: Subject;
+      /** The client's events actor, on the connection the request came on. */
+      events: ActorRef<ClientEvents>;
+      request: ClientRequest;
+      replyTo: ActorRef<Result<unknown>>;
+    }
+  /** The runtime is shutting down: refuse new work from now on. */
+  | { type: 'drain' };
+
+export interface ClientsDeps {
+  readonly iam: Iam;
+  readonly store: FileStore;
+  readonly workflows: ActorRef<WorkflowsMsg>;
+  /** The runtime as `subject`, as an embedded client would see it. */
+  readonly connectAs: (subject: Subject) => RuntimeConnection;
+}
+
+/** A failed request, with the code the client branches on. */
+class Refused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The gateway's service for remote clients: serves each request as the tenant of the connection
+ * it came on, streams the events of watched runs back over that connection, and, once the runtime
+ * is draining, refuses new work with the retryable `SHUTTING_DOWN`. Requests are served
+ * concurrently: a slow one (a `finish` waiting for its graph) holds up no other.
+ */
+export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<ClientsMsg> {
+  let draining = false;
+  /** The gateway's watcher of each run: a new watch (the client reconnected) replaces it. Small: one ref per run. */
+  const watchers = new Map<string, ActorRef<WorkflowEvents>>();
+
+  return spawnActor<undefined, ClientsMsg>(parent, {
+    name: 'clients',
+    initialState: () => undefined,
+    supervision: 'resume',
+    receive: (state, msg, ctx) => {
+      if (msg.type === 'drain') {
+        draining = true;
+        return state;
+      }
+      const { subject, request, events, replyTo } = msg;
+      const watcher = (workflowId: string | undefined, watch: string) => {
+        const ref = spawnWatcher(ctx.self as ActorRef<never>, events, watch);
+        if (workflowId !== undefined) replaceWatcher(subject, workflowId, ref);
+        return ref;
+      };
+      serve(subject, request, watcher).then(
+        (value) => tell(replyTo, { ok: true, value }),
+        (error: unknown) =>
+          tell(replyTo, {
+            ok: false,
+            error: {
+              code: typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'FAILED',
+              message: error instanceof Error ? error.message : String(error),
+            },
+          }),
+      );
+      return state;
+    },
+  });
+
+  /** Keyed by tenant too: watching another tenant's run (which the workflow service refuses) stops nothing. */
+  function replaceWatcher(subject: Subject, workflowId: string, ref: ActorRef<WorkflowEvents>): void {
+    const key = `${subject.tenant}/${workflowId}`;
+    const old = watchers.get(key);
+    if (old) stopActor(old as ActorRef<never>);
+    watchers.set(key, ref);
+  }
+
+  async function serve(
+    subject: Subject,
+    request: ClientRequest,
+    watcher: (workflowId: string | undefined, watch: string) => ActorRef<WorkflowEvents>,
+  ): Promise<ClientReply<ClientRequest['type']>> {
+    if (draining && (request.type === 'start' || request.type === 'submit')) {
+      throw new Refused('SHUTTING_DOWN', 'the runtime is shutting down; try again once it is back');
+    }
+    const connection = deps.connectAs(subject);
+    switch (request.type) {
+      case 'whoami':
+        return { tenant: subject.tenant, role: subject.role };
+      case 'start': {
+        const ref = watcher(undefined, request.watch);
+        const workflowId = await startWorkflow(subject, request.name, ref);
+        replaceWatcher(subject, workflowId, ref);
+        return { workflowId };
+      }
+      case 'watch':
+        tell(deps.workflows, {
+          type: 'to',
+          tenant: subject.tenant,
+          workflowId: request.workflowId,
+          msg: { type: 'watch', watcher: watcher(request.workflowId, request.watch) },
+        });
+        return null;
+      case 'submit':
+        await connection.submit(request.workflowId, request.ops);
+        return null;
+      case 'finish':
+        return connection.finish(request.workflowId);
+      case 'cancel':
+        return connection.cancel(request.workflowId, request.reason);
+      case 'list':
+        return connection.list();
+      case 'write':
+        await deps.store.writeChunk(subject.tenant, request);
+        return null;
+      case 'read':
+        return deps.store.read(subject.tenant, request.uri, request.offset, request.length);
+      case 'issue-token':
+        if (subject.role !== 'admin') throw new Refused('FORBIDDEN', `only an admin may issue tokens; this token is a ${subject.role}'s`);
+        return deps.iam.issueToken(request.tenant, request.role);
+    }
+  }
+
+  async function startWorkflow(subject: Subject, name: string, watcher: ActorRef<WorkflowEvents>): Promise<string> {
+    const reply = await ask(deps.workflows, { type: 'start', tenant: subject.tenant, name, watcher }, 120_000);
+    if (!reply.ok) throw new Refused(reply.error.code, reply.error.message);
+    return reply.value.workflowId;
+  }
+}
+
+/** Events sent to a client in one message, at most about this many bytes: well under a frame. */
+const BATCH_BYTES = 1024 * 1024;
+
+/**
+ * Forwards the events of one run to a remote client's events actor. It stops when the run ends,
+ * when it is replaced by a newer watch, or when the client's connection is gone (the client
+ * watches again once it is back, and the run replays its results).
+ */
+function spawnWatcher(parent: Parent, events: ActorRef<ClientEvents>, watch: string): ActorRef<WorkflowEvents> {
+  return spawnActor<undefined, WorkflowEvents>(parent, {
+    initialState: () => undefined,
+    supervision: 'stop',
+    receive: (state, batch, ctx) => {
+      try {
+        for (const part of split(batch)) tell(events, { type: 'events', watch, events: part });
+      } catch {
+        stopActor(ctx.self as ActorRef<never>);
+        return state;
+      }
+      if (batch.some((event) => event.type === 'workflow-ended')) stopActor(ctx.self as ActorRef<never>);
+      return state;
+    },
+  });
+}
+
+/** Cuts a batch of events into parts of about `BATCH_BYTES` at most (a large batch of inline results would not fit a frame). */
+function split(batch: WorkflowEvent[]): WorkflowEvent[][] {
+  const parts: WorkflowEvent[][] = [];
+  let part: WorkflowEvent[] = [];
+  let bytes = 0;
+  for (const event of batch) {
+    const size = 512 + (event.type === 'op-succeeded' ? (event.result.inline?.length ?? 0) : event.type === 'op-log' ? event.text.length * 3 : 0);
+    if (part.length > 0 && bytes + size > BATCH_BYTES) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(event);
+    bytes += size;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}

@@ -1,0 +1,73 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ReadChunk, WriteChunk } from '@lzy/node-agent/protocol';
+import { OpSpec, WorkflowEvent, WorkflowStatus } from './client.js';
+
+/**
+ * What a remote client (the SDK's `Lzy.connect`) and the runtime's gateway say to each other, over
+ * `@lzy/actors` remoting. The client dials the gateway with its tenant token as the handshake
+ * credential; every request is an ask to `CLIENT_PATH` whose tenant is the token's, never a field.
+ * Each reply is a `ClientResult`. The gateway tells the events of the workflows the client watches
+ * to the client's own `EVENTS_PATH`, tagged with the watch id the client chose.
+ */
+export const CLIENT_PATH = 'client';
+export const EVENTS_PATH = 'events';
+
+const Id = Type.String({ minLength: 1, maxLength: 256 });
+const WatchId = Type.String({ minLength: 1, maxLength: 64 });
+const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
+const request = <T extends string, P extends Record<string, TSchema>>(type: T, properties: P) =>
+  Type.Object({ type: Type.Literal(type), ...properties }, { additionalProperties: false });
+
+/** Largest number of ops in one `submit`; the client splits larger graphs. */
+export const MAX_SUBMIT_OPS = 10_000;
+
+export const ClientRequest = Type.Union([
+  request('whoami', {}),
+  /** Starts a run; its events go to the client's `EVENTS_PATH` tagged `watch`. */
+  request('start', { name: Type.String({ minLength: 1, maxLength: 256 }), watch: WatchId }),
+  /** Follows an existing run from now on, after a replay of its results so far. */
+  request('watch', { workflowId: Id, watch: WatchId }),
+  request('submit', { workflowId: Id, ops: Type.Array(OpSpec, { maxItems: MAX_SUBMIT_OPS }) }),
+  request('finish', { workflowId: Id }),
+  request('cancel', { workflowId: Id, reason: Type.String({ maxLength: 4096 }) }),
+  request('list', {}),
+  /** Blobs travel in chunks of at most `CHUNK_BYTES`, as between the runtime and its nodes. */
+  WriteChunk,
+  ReadChunk,
+  /** Admins only: a new token for `tenant`. */
+  request('issue-token', { tenant: Type.String({ minLength: 1, maxLength: 63 }), role: Role }),
+]);
+export type ClientRequest = Static<typeof ClientRequest>;
+
+export const WorkflowInfo = Type.Object({ workflowId: Id, name: Type.String(), status: WorkflowStatus, startedAt: Type.Integer() });
+/** A workflow run as listed by `list`. */
+export type WorkflowInfo = Static<typeof WorkflowInfo>;
+
+/** The value each request answers with when it succeeds. */
+export const ClientReplies = {
+  whoami: Type.Object({ tenant: Type.String(), role: Role }),
+  start: Type.Object({ workflowId: Id }),
+  watch: Type.Null(),
+  submit: Type.Null(),
+  finish: WorkflowStatus,
+  cancel: WorkflowStatus,
+  list: Type.Array(WorkflowInfo),
+  write: Type.Null(),
+  read: Type.Uint8Array(),
+  'issue-token': Type.String(),
+} satisfies Record<ClientRequest['type'], TSchema>;
+export type ClientReply<T extends ClientRequest['type']> = Static<(typeof ClientReplies)[T]>;
+
+/** Every reply: the value, or an error with a stable code (e.g. `NOT_FOUND`, `FORBIDDEN`, `SHUTTING_DOWN`). */
+export const ClientResult = <S extends TSchema>(value: S) =>
+  Type.Union([
+    Type.Object({ ok: Type.Literal(true), value }),
+    Type.Object({ ok: Type.Literal(false), error: Type.Object({ code: Type.String({ maxLength: 128 }), message: Type.String() }) }),
+  ]);
+
+/** Gateway → client: events of a watched run that happened together, in order. */
+export const ClientEvents = Type.Object(
+  { type: Type.Literal('events'), watch: WatchId, events: Type.Array(WorkflowEvent, { minItems: 1 }) },
+  { additionalProperties: false },
+);
+export type ClientEvents = Static<typeof ClientEvents>;

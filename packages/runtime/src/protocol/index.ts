@@ -1,0 +1,3 @@
+export * from './client.js';
+export * from './gateway.js';
+export * from './errors.js';

@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto';
+import {
+  compileChecker,
+  Remoting,
+  spawnActor,
+  startActorSystem,
+  type ActorSystem,
+  type Checker,
+  type Peer,
+  type PeerState,
+  type ReconnectPolicy,
+} from '@lzy/actors';
+import { CHUNK_BYTES, hashBytes, refFor, type DataRef } from '@lzy/node-agent/protocol';
+import type { OpSpec, RuntimeConnection, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
+import {
+  CLIENT_PATH,
+  ClientEvents,
+  ClientReplies,
+  ClientResult,
+  EVENTS_PATH,
+  MAX_SUBMIT_OPS,
+  RuntimeError,
+  type ClientReply,
+  type ClientRequest,
+} from '@lzy/runtime/protocol';
+
+/** Options of `Lzy.connect`. */
+export interface RemoteOptions {
+  /** The runtime's gateway, `ws://HOST:PORT`. */
+  endpoint: string;
+  /** A tenant token issued by the runtime. */
+  token: string;
+  /** How long the first connection may take. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** How long one call may take, waiting for a lost connection to come back included. Default 120 s. */
+  callTimeoutMs?: number;
+  /** After this long without a connection, the runs this client waits for fail. Default 5 min. */
+  giveUpAfterMs?: number;
+  reconnect?: Partial<ReconnectPolicy>;
+}
+
+interface Watch {
+  /** Unknown until `start` answers; events may come before. */
+  workflowId: string | undefined;
+  onEvent(event: WorkflowEvent): void;
+}
+
+/** Bytes of op specs in one `submit`, well under a frame: a larger graph goes in several. */
+const SUBMIT_BYTES = 1024 * 1024;
+
+const replyCheckers = new Map<string, Checker<{ ok: true; value: unknown } | { ok: false; error: { code: string; message: string } }>>(
+  Object.entries(ClientReplies).map(([type, schema]) => [type, compileChecker(ClientResult(schema))]),
+);
+
+/**
+ * A connection to a shared runtime (`lzy server`) over its gateway: the same calls as the embedded
+ * runtime's. It reconnects by itself with backoff when the server goes away; calls made meanwhile
+ * wait (up to `callTimeoutMs`) and those that are safe to repeat are repeated; every run it
+ * follows is watched again once the connection is back, and the run replays its results.
+ */
+export class RemoteConnection implements RuntimeConnection {
+  private readonly watches = new Map<string, Watch>();
+  private peer!: Peer;
+  private everOpen = false;
+  private giveUpTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+  private subject: ClientReply<'whoami'> = { tenant: '', role: 'user' };
+
+  private constructor(
+    private readonly options: Required<Omit<RemoteOptions, 'reconnect'>> & Pick<RemoteOptions, 'reconnect'>,
+    private readonly system: ActorSystem,
+    private readonly remoting: Remoting,
+  ) {}
+
+  /** Connects, checks the token, and learns the tenant; rejects with a `RuntimeError` saying what is wrong. */
+  static async open(options: RemoteOptions): Promise<RemoteConnection> {
+    if (!/^wss?:\/\/[^/]+/.test(options.endpoint)) {
+      throw new RuntimeError('BAD_ENDPOINT', `endpoint ${JSON.stringify(options.endpoint)} is not a ws:// URL (e.g. ws://127.0.0.1:8080)`);
+    }
+    const system = startActorSystem();
+    const remoting = new Remoting({ name: `lzy-client-${process.pid}-${randomUUID().slice(0, 8)}` });
+    const connection = new RemoteConnection(
+      {
+        connectTimeoutMs: 10_000,
+        callTimeoutMs: 120_000,
+        giveUpAfterMs: 5 * 60_000,
+        ...options,
+      },
+      system,
+      remoting,
+    );
+    const events = spawnActor<undefined, ClientEvents>(system, {
+      initialState: () => undefined,
+      supervision: 'resume',
+      receive: (state, { watch, events: batch }) => {
+        for (const event of batch) connection.deliver(watch, event);
+        return state;
+      },
+    });
+    remoting.expose(EVENTS_PATH, events, { schema: ClientEvents });
+    try {
+      await connection.dial();
+      connection.subject = await connection.call({ type: 'whoami' });
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+    return connection;
+  }
+
+  get tenant(): string {
+    return this.subject.tenant;
+  }
+
+  /** Whether the token is an admin's. */
+  get admin(): boolean {
+    return this.subject.role === 'admin';
+  }
+
+  private async dial(): Promise<void> {
+    const { endpoint, token, connectTimeoutMs } = this.options;
+    this.peer = this.remoting.connect(endpoint, {
+      auth: token,
+      onState: (state) => this.onState(state),
+      ...(this.options.reconnect ? { reconnect: this.options.reconnect } : {}),
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RuntimeError('UNREACHABLE', `no answer from the runtime at ${endpoint} within ${connectTimeoutMs} ms`)),
+        connectTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.peer.ready, timeout]);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'UNAUTHENTICATED') {
+        throw new RuntimeError('UNAUTHENTICATED', `the runtime at ${endpoint} refused the token: ${reasonOf(error as Error)}`);
+      }
+      if (error instanceof RuntimeError) throw error;
+      throw new RuntimeError(code ?? 'UNREACHABLE', `cannot connect to the runtime at ${endpoint}: ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private onState(state: PeerState): void {
+    if (state === 'open') {
+      clearTimeout(this.giveUpTimer);
+      this.giveUpTimer = undefined;
+      if (this.everOpen) this.rewatch();
+      this.everOpen = true;
+    } else if (state === 'reconnecting' && !this.giveUpTimer) {
+      this.giveUpTimer = setTimeout(
+        () => this.loseWatches(`no connection to the runtime at ${this.options.endpoint} for ${this.options.giveUpAfterMs} ms`),
+        this.options.giveUpAfterMs,
+      );
+    } else if (state === 'closed' && !this.closing) {
+      this.loseWatches(`the connection to the runtime at ${this.options.endpoint} closed`);
+    }
+  }
+
+  /** The connection is back: every run still followed is watched again (and replays its results). */
+  private rewatch(): void {
+    for (const [watch, { workflowId }] of this.watches) {
+      if (workflowId !== undefined) this.requestWatch(watch, workflowId);
+    }
+  }
+
+  private requestWatch(watch: string, workflowId: string): void {
+    this.call({ type: 'watch', workflowId, watch }).catch((error: Error) => this.loseWatch(watch, error.message));
+  }
+
+  /** The runs this client follows can no longer be followed: each ends, failed, for its waiter. */
+  private loseWatches(reason: string): void {
+    for (const watch of [...this.watches.keys()]) this.loseWatch(watch, reason);
+  }
+
+  private loseWatch(watch: string, reason: string): void {
+    const entry = this.watches.get(watch);
+    if (!entry) return;
+    this.watches.delete(watch);
+    entry.onEvent({ type: 'workflow-ended', workflowId: entry.workflowId ?? '?', status: 'failed', reason: `lost track of the run: ${reason}` });
+  }
+
+  private deliver(watch: string, event: WorkflowEvent): void {
+    const entry = this.watches.get(watch);
+    if (!entry) return;
+    if (event.type === 'workflow-ended') this.watches.delete(watch);
+    entry.onEvent(event);
+  }
+
+  /**
+   * Asks the gateway and checks the reply. A call lost with the connection is repeated once it is
+   * back when repeating is safe (all but `start`), and so is one refused while the server shuts
+   * down; both until `callTimeoutMs` is up.
+   */
+  private async call<T extends ClientRequest['type']>(request: Extract<ClientRequest, { type: T }>): Promise<ClientReply<T>> {
+    const deadline = Date.now() + this.options.callTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const left = deadline - Date.now();
+      let reply: unknown;
+      let retry: string | undefined;
+      try {
+        reply = await this.peer.ask(CLIENT_PATH, request, Math.max(1, left));
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code === 'CONNECTION_LOST' && request.type !== 'start') retry = (error as Error).message;
+        else if (code === 'ASK_TIMEOUT') {
+          throw new RuntimeError('TIMEOUT', `no answer from the runtime at ${this.options.endpoint} to ${request.type} within ${this.options.callTimeoutMs} ms`);
+        } else throw new RuntimeError(code ?? 'FAILED', `${request.type} failed: ${(error as Error).message}`);
+      }
+      if (retry === undefined) {
+        const checker = replyCheckers.get(request.type)!;
+        if (!checker.check(reply)) {
+          throw new RuntimeError('PROTOCOL_ERROR', `the runtime answered ${request.type} badly at ${checker.explain(reply)}`);
+        }
+        if (reply.ok) return reply.value as ClientReply<T>;
+        if (reply.error.code !== 'SHUTTING_DOWN') throw new RuntimeError(reply.error.code, reply.error.message);
+        retry = reply.error.message;
+      }
+      if (Date.now() + 100 >= deadline) throw new RuntimeError('TIMEOUT', `${request.type} did not get through within ${this.options.callTimeoutMs} ms: ${retry}`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** attempt)));
+    }
+  }
+
+  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void): Promise<string> {
+    const watch = randomUUID();
+    const entry: Watch = { workflowId: undefined, onEvent };
+    this.watches.set(watch, entry);
+    try {
+      const { workflowId } = await this.call({ type: 'start', name, watch });
+      entry.workflowId = workflowId;
+      return workflowId;
+    } catch (error) {
+      this.watches.delete(watch);
+      throw error;
+    }
+  }
+
+  async submit(workflowId: string, ops: OpSpec[]): Promise<void> {
+    // In order: an op's inputs are always in its own batch or an earlier one.
+    let batch: OpSpec[] = [];
+    let bytes = 0;
+    for (const op of ops) {
+      const size = 1024 + op.module.length + op.args.reduce((sum, arg) => sum + (arg.kind === 'value' ? (arg.ref.inline?.length ?? 0) : 0), 0);
+      if (batch.length > 0 && (bytes + size > SUBMIT_BYTES || batch.length === MAX_SUBMIT_OPS)) {
+        await this.call({ type: 'submit', workflowId, ops: batch });
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(op);
+      bytes += size;
+    }
+    await this.call({ type: 'submit', workflowId, ops: batch });
+  }
+
+  finish(workflowId: string): Promise<WorkflowStatus> {
+    return this.call({ type: 'finish', workflowId });
+  }
+
+  cancel(workflowId: string, reason: string): Promise<WorkflowStatus> {
+    return this.call({ type: 'cancel', workflowId, reason });
+  }
+
+  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): void {
+    const watch = randomUUID();
+    this.watches.set(watch, { workflowId, onEvent });
+    this.requestWatch(watch, workflowId);
+  }
+
+  list(): Promise<WorkflowInfo[]> {
+    return this.call({ type: 'list' });
+  }
+
+  /** A new token for `tenant`; the runtime answers `FORBIDDEN` unless this connection's token is an admin's. */
+  issueToken(tenant: string, role: 'user' | 'admin' = 'user'): Promise<string> {
+    return this.call({ type: 'issue-token', tenant, role });
+  }
+
+  async putBlob(bytes: Buffer): Promise<DataRef> {
+    const { uri, size, hash, codec } = refFor(bytes);
+    const uploadId = randomUUID();
+    for (let offset = 0; ; offset += CHUNK_BYTES) {
+      const end = Math.min(offset + CHUNK_BYTES, bytes.length);
+      const last = end === bytes.length;
+      await this.call({ type: 'write', uploadId, hash, offset, bytes: bytes.subarray(offset, end), last });
+      if (last) return { uri, size, hash, codec };
+    }
+  }
+
+  async getBlob(ref: DataRef): Promise<Buffer> {
+    const bytes = Buffer.allocUnsafe(ref.size);
+    for (let offset = 0; offset < ref.size; ) {
+      const length = Math.min(CHUNK_BYTES, ref.size - offset);
+      const chunk = await this.call({ type: 'read', uri: ref.uri, offset, length });
+      if (chunk.length === 0 || chunk.length > length) {
+        throw new RuntimeError('BAD_BLOB', `blob ${ref.uri} answered ${chunk.length} bytes at offset ${offset}; its ref says it has ${ref.size}`);
+      }
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    if (hashBytes(bytes) !== ref.hash) throw new RuntimeError('BAD_BLOB', `blob ${ref.uri} does not match its hash`);
+    return bytes;
+  }
+
+  /** Closes the connection; runs still followed are no longer followed (they go on in the runtime). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearTimeout(this.giveUpTimer);
+      this.watches.clear();
+      await this.remoting.close();
+      this.system.stop();
+    })();
+    return this.closing;
+  }
+}
+
+/** The server's reason in a refusal (`… refused the connection: authentication failed: unknown token`). */
+function reasonOf(error: Error): string {
+  return error.message.replace(/^.*authentication failed: /, '');
+}
