@@ -28,10 +28,13 @@ export interface WorkflowOptions {
   eager?: boolean;
 }
 
-const printLog = (line: OpLogLine) => {
+/** An op's output as printed: each line prefixed with `[op#id]` (`lzy: op#id:` for the runtime's notices), ending in a newline. */
+export function formatOpLog(line: OpLogLine): string {
   const prefix = line.stream === 'lzy' ? `lzy: ${line.opName}#${line.opId.slice(0, 8)}: ` : `[${line.opName}#${line.opId.slice(0, 8)}] `;
-  process.stderr.write(line.text.replace(/^(?=.)/gm, prefix) + (line.text.endsWith('\n') ? '' : '\n'));
-};
+  return line.text.replace(/^(?=.)/gm, prefix) + (line.text.endsWith('\n') ? '' : '\n');
+}
+
+const printLog = (line: OpLogLine) => process.stderr.write(formatOpLog(line));
 
 /** The client of a Lzy runtime: runs workflows whose op calls execute on leased nodes. */
 export class Lzy {

@@ -1,0 +1,59 @@
+// The `lzy` command line: one file per command under commands/.
+import { Command, CommanderError } from 'commander';
+import { CliError, EXIT } from './cli-error.js';
+import { cancelCommand } from './commands/cancel.js';
+import { runCommand } from './commands/run.js';
+import { serverCommand } from './commands/server.js';
+import { statusCommand } from './commands/status.js';
+import { tokenCommand } from './commands/token.js';
+
+const program = new Command('lzy')
+  .description('Lzy: run workflows of TypeScript ops on an embedded or a shared runtime')
+  .exitOverride()
+  .showHelpAfterError('hint: see `lzy --help`, or `lzy COMMAND --help`')
+  .configureOutput({ outputError: (text, write) => write(`lzy: ${text}`) });
+for (const command of [serverCommand(), runCommand(), statusCommand(), cancelCommand(), tokenCommand()]) {
+  program.addCommand(command.exitOverride().showHelpAfterError(`hint: see \`lzy ${command.name()} --help\``));
+}
+
+try {
+  await program.parseAsync();
+  // `lzy server` goes on serving; every other command is done.
+  if (program.args[0] !== 'server') await exit(EXIT.ok);
+} catch (error) {
+  await exit(report(error));
+}
+
+/** Prints a failure as one line plus a hint; returns the exit code. */
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed the message (and the hint) already; help and --version are no failures.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof CliError) {
+    process.stderr.write(`lzy: error: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`);
+    return error.exitCode;
+  }
+  const { message, code } = error as Error & { code?: string };
+  process.stderr.write(`lzy: error: ${message ?? String(error)}\n${hintFor(code)}`);
+  return EXIT.failure;
+}
+
+function hintFor(code: string | undefined): string {
+  switch (code) {
+    case 'NOT_FOUND':
+      return 'hint: `lzy status` lists the runs of your tenant\n';
+    case 'FORBIDDEN':
+      return "hint: only an admin token may do this; the server's DATA_DIR/admin.token is one\n";
+    case 'TIMEOUT':
+    case 'UNREACHABLE':
+      return 'hint: is `lzy server` running? check --endpoint or LZY_ENDPOINT\n';
+    default:
+      return code ? `hint: error code ${code}\n` : '';
+  }
+}
+
+/** Exits once stdout and stderr are flushed (the runtime or a connection may still hold the event loop). */
+function exit(code: number): Promise<never> {
+  return new Promise(() => process.stdout.write('', () => process.stderr.write('', () => process.exit(code))));
+}

@@ -1,0 +1,69 @@
+import { Option, type Command } from 'commander';
+import { Runtime, type RuntimeConnection } from '@lzy/runtime';
+import { RemoteConnection } from '@lzy/sdk';
+import { CliError, usageError } from './cli-error.js';
+
+/** Options every client command takes. */
+export interface TargetOptions {
+  endpoint?: string;
+  token?: string;
+}
+
+/** Where a client command acts: a shared runtime, or the embedded one under `./.lzy`. */
+export interface Target {
+  readonly connection: RuntimeConnection;
+  /** A new token for `tenant`: through the server (admins only), or straight from the embedded runtime. */
+  issueToken(tenant: string, role: 'user' | 'admin'): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Adds `--endpoint` and `--token` (or `LZY_ENDPOINT`, `LZY_TOKEN`) to a client command. */
+export function withTarget(command: Command): Command {
+  return command
+    .addOption(new Option('--endpoint <url>', 'a shared runtime, ws://HOST:PORT; default: the embedded runtime under ./.lzy').env('LZY_ENDPOINT'))
+    .addOption(new Option('--token <token>', 'your token for the shared runtime').env('LZY_TOKEN'));
+}
+
+/** Connects to the runtime the options name. */
+export async function openTarget(options: TargetOptions): Promise<Target> {
+  if (options.endpoint === undefined) return embedded();
+  if (options.token === undefined) {
+    throw usageError(`a token is needed to use the runtime at ${options.endpoint}`, 'pass --token TOKEN or set LZY_TOKEN');
+  }
+  const connection = await RemoteConnection.open({ endpoint: options.endpoint, token: options.token, connectTimeoutMs: 5_000 }).catch(
+    (error: unknown) => {
+      throw explainConnectError(error as Error & { code?: string }, options.endpoint!);
+    },
+  );
+  return {
+    connection,
+    issueToken: (tenant, role) => connection.issueToken(tenant, role),
+    close: () => connection.close(),
+  };
+}
+
+async function embedded(): Promise<Target> {
+  const runtime = await Runtime.start({ dataDir: process.env.LZY_HOME ?? './.lzy' });
+  const connection = runtime.connect(await runtime.iam.issueToken('local', 'admin'));
+  return {
+    connection,
+    issueToken: (tenant, role) => runtime.iam.issueToken(tenant, role),
+    close: async () => {
+      connection.close();
+      await runtime.close();
+    },
+  };
+}
+
+function explainConnectError(error: Error & { code?: string }, endpoint: string): Error {
+  switch (error.code) {
+    case 'UNAUTHENTICATED':
+      return new CliError(error.message, 'check --token or LZY_TOKEN; an admin issues tokens with `lzy token create --tenant NAME`');
+    case 'UNREACHABLE':
+      return new CliError(error.message, `is \`lzy server\` running there? check --endpoint or LZY_ENDPOINT (now ${endpoint})`);
+    case 'BAD_ENDPOINT':
+      return usageError(error.message, 'pass --endpoint ws://HOST:PORT or set LZY_ENDPOINT');
+    default:
+      return error;
+  }
+}
