@@ -1,0 +1,92 @@
+// Starts `lzy server` and `lzy` commands as real processes, the way users run them.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProcess, tempDir, type Child, type Teardown } from '@lzy/actors/testing';
+
+export { tempDir, waitUntil, type Child } from '@lzy/actors/testing';
+
+const bin = new URL('../../bin/lzy.js', import.meta.url);
+
+/** A running `lzy server`. */
+export interface Server {
+  readonly child: Child;
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** The admin token the server wrote to `DATA_DIR/admin.token`. */
+  readonly adminToken: string;
+}
+
+/** Pools of the test servers: one small pool, so tests do not start many node-agents. */
+function poolsFile(t: Teardown): string {
+  const file = join(tempDir(t), 'pools.json');
+  writeFileSync(file, JSON.stringify([{ name: 'default', cpu: 2, memoryMb: 2048, slots: 2, maxNodes: 2, idleTimeoutMs: 60_000 }]));
+  return file;
+}
+
+/** Starts `lzy server` on a free port (or `port`) in `dataDir` (default a fresh temp dir); killed at teardown. */
+export async function startServer(t: Teardown, options: { dataDir?: string; port?: number; args?: string[] } = {}): Promise<Server> {
+  const dataDir = options.dataDir ?? tempDir(t);
+  const child = startProcess(t, bin, [
+    'server',
+    '--port',
+    String(options.port ?? 0),
+    '--data-dir',
+    dataDir,
+    '--pools',
+    poolsFile(t),
+    ...(options.args ?? []),
+  ]);
+  const died = child.exited.then(({ code, signal }) => {
+    throw new Error(`lzy server exited (code ${code}, signal ${signal}) before it listened`);
+  });
+  const line = await Promise.race([child.waitForLine((l) => l.startsWith('lzy server listening on '), 'lzy server to listen', 30_000), died]);
+  const url = line.slice('lzy server listening on '.length);
+  return { child, url, port: Number(new URL(url).port), dataDir, adminToken: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
+}
+
+/** What a finished `lzy` command did. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout's lines, without the empty one after the last newline. */
+  lines: string[];
+}
+
+/** Runs `lzy ...args` to its end (killed after `timeoutMs`). */
+export function lzy(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+  const child = spawn(process.execPath, [fileURLToPath(bin), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) => {
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((line, i, all) => i < all.length - 1 || line !== '') });
+    });
+  });
+}
+
+/** A compiled fixture next to these tests. */
+export function fixture(name: string): string {
+  return fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
+}
+
+/** How often the counted op `name` ran in `dir` (see fixtures/ops.ts). */
+export function runs(dir: string, name: string): number {
+  try {
+    return readFileSync(join(dir, `${name}.count`), 'utf8').split('\n').length - 1;
+  } catch {
+    return 0;
+  }
+}
+
+/** Starts a compiled fixture in a new process; killed at teardown. */
+export function startFixture(t: Teardown, name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Child {
+  return startProcess(t, new URL(`./fixtures/${name}.js`, import.meta.url), args, env);
+}
