@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess, tempDir, type Child, type Teardown } from '@lzy/actors/testing';
 
-export { tempDir, waitUntil, type Child } from '@lzy/actors/testing';
+export { tempDir, waitUntil, type Child, type Teardown } from '@lzy/actors/testing';
 
 const bin = new URL('../../bin/lzy.js', import.meta.url);
 

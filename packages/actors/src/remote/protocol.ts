@@ -78,16 +78,37 @@ export interface Checker<T> {
   explain(value: unknown): string;
 }
 
-/** Compiles a TypeBox schema into a checker; done once per schema, at start-up. */
+/**
+ * Compiles a TypeBox schema into a checker; done once per schema, at start-up. For a union of
+ * objects told apart by a literal `type`, a bad value is explained against the member its `type`
+ * names, so the error points at the field that is wrong rather than at the whole union.
+ */
 export function compileChecker<S extends TSchema>(schema: S): Checker<Static<S>> {
   const compiled = TypeCompiler.Compile(schema);
+  const members = membersByType(schema);
   return {
     check: (value): value is Static<S> => compiled.Check(value),
     explain: (value) => {
-      const first = compiled.Errors(value).First();
-      return first ? `${first.path || '/'}: ${first.message}` : 'no error';
+      if (!members) return explain(compiled, value);
+      const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+      const member = typeof type === 'string' ? members.get(type) : undefined;
+      if (member) return explain(member, value);
+      return `/type: ${describeValue(type)} is not one of ${[...members.keys()].join(', ')}`;
     },
   };
+}
+
+/** The members of a union of objects with distinct literal `type`s, compiled, by type; else undefined. */
+function membersByType(schema: TSchema): Map<string, TypeCheck<TSchema>> | undefined {
+  const anyOf = (schema as { anyOf?: TSchema[] }).anyOf;
+  if (!Array.isArray(anyOf)) return undefined;
+  const members = new Map<string, TypeCheck<TSchema>>();
+  for (const member of anyOf) {
+    const type = (member as { properties?: { type?: { const?: unknown } } }).properties?.type?.const;
+    if (typeof type !== 'string' || members.has(type)) return undefined;
+    members.set(type, TypeCompiler.Compile(member));
+  }
+  return members;
 }
 
 /** Longest error message sent to a peer: 300 UTF-16 units (at most 900 UTF-8 bytes) fit the smallest frame a peer may announce. */

@@ -34,10 +34,14 @@ export function createGateway(deps: {
 }): Remoting {
   const remoting = new Remoting({
     name: 'lzy-runtime',
-    authenticate: (token): NodePrincipal | ClientPrincipal =>
-      token === undefined || token.startsWith(TENANT_TOKEN_PREFIX)
-        ? { kind: 'client', subject: deps.iam.verify(token) }
-        : deps.directory.redeem(token),
+    authenticate: (token): NodePrincipal | ClientPrincipal => {
+      if (!token || token.startsWith(TENANT_TOKEN_PREFIX)) return { kind: 'client', subject: deps.iam.verify(token) };
+      try {
+        return deps.directory.redeem(token);
+      } catch {
+        throw new Error('unknown token (neither a tenant token nor an unused node token)');
+      }
+    },
   });
   remoting.expose(NODES_PATH, deps.nodes, {
     schema: NodesWire,

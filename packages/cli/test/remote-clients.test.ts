@@ -1,0 +1,105 @@
+import { once } from 'node:events';
+import t from 'tap';
+import { pack, unpackMultiple } from 'msgpackr';
+import WebSocket from 'ws';
+import { PROTOCOL_VERSION, Remoting } from '@lzy/actors';
+import { Lzy, RemoteConnection } from '@lzy/sdk';
+import { big, lengthOf, step } from './fixtures/ops.js';
+import { lzy, startServer, tempDir, type Teardown } from './harness.js';
+
+const server = await startServer(t);
+const admin = await RemoteConnection.open({ endpoint: server.url, token: server.adminToken });
+t.teardown(() => admin.close());
+const teamToken = await admin.issueToken('team');
+
+async function connect(t: Teardown, token: string): Promise<Lzy> {
+  const client = await Lzy.connect({ endpoint: server.url, token, onLog: () => {} });
+  t.teardown(() => client.close());
+  return client;
+}
+
+async function connection(t: Teardown, token: string): Promise<RemoteConnection> {
+  const client = await RemoteConnection.open({ endpoint: server.url, token });
+  t.teardown(() => client.close());
+  return client;
+}
+
+/** A raw ws client that has passed the handshake with `token`; collects what the server sends. */
+async function rawClient(t: Teardown, token: string) {
+  const socket = new WebSocket(server.url);
+  t.teardown(() => socket.terminate());
+  const messages: Array<Record<string, unknown>> = [];
+  socket.on('message', (data: Buffer) => messages.push(...(unpackMultiple(data) as Array<Record<string, unknown>>)));
+  const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+  await once(socket, 'open');
+  socket.send(pack({ t: 'hello', v: PROTOCOL_VERSION, name: 'raw', maxFrame: 1024 * 1024, auth: token }));
+  while (messages.length === 0) await once(socket, 'message');
+  return { socket, messages, closed };
+}
+
+t.test("two clients of one tenant see each other's workflows; another tenant sees none of them", async (t) => {
+  const alice = await connect(t, teamToken);
+  const bob = await connection(t, teamToken);
+  const dir = tempDir(t);
+  let workflowId = '';
+  const result = await alice.workflow('shared', async (wf) => {
+    workflowId = wf.id;
+    return step(dir, 'a', 41);
+  });
+  t.equal(result, 42);
+  t.equal(alice.tenant, 'team');
+  t.match(await bob.list(), [{ workflowId, name: 'shared', status: 'finished' }], "bob's connection lists alice's run");
+
+  const status = await lzy(['status', workflowId, '--json', '--endpoint', server.url, '--token', teamToken]);
+  t.equal(status.code, 0, status.stderr);
+  t.match(JSON.parse(status.lines.at(-1)!), { workflowId, status: 'finished' }, '`lzy status` shows it too');
+
+  const outsider = await connection(t, await admin.issueToken('outsider'));
+  t.same(await outsider.list(), [], 'another tenant lists nothing');
+  await t.rejects(outsider.cancel(workflowId, 'mischief'), { code: 'NOT_FOUND' }, 'and cannot touch the run');
+});
+
+t.test('a client without a valid token is refused with a clear error', async (t) => {
+  await t.rejects(Lzy.connect({ endpoint: server.url, token: 'lzy_forged' }), {
+    code: 'UNAUTHENTICATED',
+    message: /refused the token: unknown token/,
+  });
+  await t.rejects(Lzy.connect({ endpoint: server.url, token: '' }), { code: 'UNAUTHENTICATED', message: /no token given/ });
+  await t.rejects(Lzy.connect({ endpoint: server.url, token: 'not-even-a-tenant-token' }), { code: 'UNAUTHENTICATED' });
+});
+
+t.test('a tenant token cannot address what only node-agents may', async (t) => {
+  const remoting = new Remoting({ name: 'curious' });
+  t.teardown(() => remoting.close());
+  const peer = remoting.connect(server.url, { auth: teamToken });
+  await peer.ready;
+  await t.rejects(peer.ask('storage', { type: 'read', uri: `blob:${'0'.repeat(64)}`, offset: 0, length: 1 }, 5_000), { code: 'FORBIDDEN' });
+  await t.rejects(peer.ask('nodes', { type: 'register', slots: 1, pid: 1 }, 5_000), { code: 'FORBIDDEN' });
+});
+
+t.test('a bad frame from a client gets a clear error and closes only its connection', async (t) => {
+  const bystander = await connection(t, teamToken);
+
+  const garbage = await rawClient(t, teamToken);
+  t.match(garbage.messages, [{ t: 'welcome' }]);
+  garbage.socket.send(Buffer.from([0xc1, 0xc1, 0xc1]));
+  t.equal(await garbage.closed, 1002, 'closed as a protocol error');
+  t.match(garbage.messages.at(-1), { t: 'error', code: 'PROTOCOL_ERROR', fatal: true, message: /envelope|msgpack/ });
+
+  const misshapen = await rawClient(t, teamToken);
+  misshapen.socket.send(pack({ t: 'ask', id: 1, to: 'client', ttl: 5_000, msg: { type: 'submit', workflowId: 7, ops: [] } }));
+  t.equal(await misshapen.closed, 1002);
+  t.match(misshapen.messages.at(-1), { t: 'error', code: 'PROTOCOL_ERROR', message: /'client' does not match its schema at \/workflowId/ });
+
+  t.ok(Array.isArray(await bystander.list()), 'another client of the tenant is still served');
+  t.equal(await (await connect(t, teamToken)).workflow('after', async () => step(tempDir(t), 'x', 1)), 2, 'and new ones too');
+});
+
+t.test('values larger than one ws frame travel both ways in chunks', async (t) => {
+  const client = await connect(t, teamToken);
+  const size = 9 * 1024 * 1024;
+  const [sent, received] = await client.workflow('big', async () => Promise.all([lengthOf('s'.repeat(size)), big('r', size)]));
+  t.equal(sent, size, 'a 9 MiB argument reached the op');
+  t.equal(received.length, size, 'a 9 MiB result reached the client');
+  t.ok(received === 'r'.repeat(size));
+});
