@@ -7,14 +7,9 @@ import { serverCommand } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
 import { tokenCommand } from './commands/token.js';
 
-const program = new Command('lzy')
-  .description('Lzy: run workflows of TypeScript ops on an embedded or a shared runtime')
-  .exitOverride()
-  .showHelpAfterError('hint: see `lzy --help`, or `lzy COMMAND --help`')
-  .configureOutput({ outputError: (text, write) => write(`lzy: ${text}`) });
-for (const command of [serverCommand(), runCommand(), statusCommand(), cancelCommand(), tokenCommand()]) {
-  program.addCommand(command.exitOverride().showHelpAfterError(`hint: see \`lzy ${command.name()} --help\``));
-}
+const program = new Command('lzy').description('Lzy: run workflows of TypeScript ops on an embedded or a shared runtime');
+for (const command of [serverCommand(), runCommand(), statusCommand(), cancelCommand(), tokenCommand()]) program.addCommand(command);
+reportUsageErrors(program);
 
 try {
   await program.parseAsync();
@@ -22,6 +17,15 @@ try {
   if (program.args[0] !== 'server') await exit(EXIT.ok);
 } catch (error) {
   await exit(report(error));
+}
+
+/** Commander's own errors (an unknown option, a missing argument) as one line plus a hint, for every command. */
+function reportUsageErrors(command: Command, path = 'lzy'): void {
+  command
+    .exitOverride()
+    .showHelpAfterError(`hint: see \`${path} --help\``)
+    .configureOutput({ outputError: (text, write) => write(`lzy: ${text}`) });
+  for (const sub of command.commands) reportUsageErrors(sub, `${path} ${sub.name()}`);
 }
 
 /** Prints a failure as one line plus a hint; returns the exit code. */

@@ -26,13 +26,14 @@ export function withTarget(command: Command): Command {
 
 /** Connects to the runtime the options name. */
 export async function openTarget(options: TargetOptions): Promise<Target> {
-  if (options.endpoint === undefined) return embedded();
-  if (options.token === undefined) {
+  // An empty LZY_ENDPOINT or LZY_TOKEN counts as unset.
+  if (!options.endpoint) return embedded();
+  if (!options.token) {
     throw usageError(`a token is needed to use the runtime at ${options.endpoint}`, 'pass --token TOKEN or set LZY_TOKEN');
   }
   const connection = await RemoteConnection.open({ endpoint: options.endpoint, token: options.token, connectTimeoutMs: 5_000 }).catch(
     (error: unknown) => {
-      throw explainConnectError(error as Error & { code?: string }, options.endpoint!);
+      throw explainConnectError(error as Error & { code?: string }, options.endpoint as string);
     },
   );
   return {
