@@ -79,3 +79,14 @@ t.test('errors are one line plus a hint, exit code 2 for usage and 1 for failure
     t.match(result.stderr, stderr, `${what}: message and hint`);
   }
 });
+
+t.test('without an endpoint, lzy run and lzy status use the embedded runtime under LZY_HOME', async (t) => {
+  const home = tempDir(t);
+  const local = { LZY_ENDPOINT: '', LZY_TOKEN: '', LZY_HOME: home, LZY_TEST_DIR: tempDir(t) };
+  const run = await lzy(['run', fixture('chain-program')], local);
+  t.equal(run.code, 0, run.stderr);
+  t.same(JSON.parse(run.lines.at(-1)!), { c: 3, tenant: 'local' });
+  const status = await lzy(['status', '--json'], local);
+  t.equal(status.code, 0, status.stderr);
+  t.match(JSON.parse(status.lines.at(-1)!), [{ name: 'chain', status: 'finished' }]);
+});

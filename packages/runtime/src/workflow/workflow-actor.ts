@@ -34,8 +34,8 @@ export interface WorkflowDeps {
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
   readonly pools: Map<string, PoolConfig>;
-  /** The registry: hears when the workflow has ended. */
-  readonly ended: (status: WorkflowStatus) => void;
+  /** The registry: hears when the workflow has ended; resolves once it has journaled that too. */
+  readonly ended: (status: WorkflowStatus) => Promise<void>;
   /** The registry: hears when the graph starts or stops having ops running or waiting. */
   readonly busy: (busy: boolean) => void;
 }
@@ -71,9 +71,11 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     const event: WorkflowEvent = { type: 'workflow-ended', workflowId: deps.workflowId, status };
     if (reason !== undefined) event.reason = reason;
     emit(state, [event]);
+    // The registry lists the run as ended before its client hears `finish` answered, so a listing
+    // right after (or after a restart) never shows a finished run as active.
+    await deps.ended(status);
     for (const waiter of state.finishing) tell(waiter, { ok: true, value: status });
     state.finishing = [];
-    deps.ended(status);
   };
 
   self = spawnPersistentActor<WorkflowState, WorkflowMsg, WorkflowEventJournaled>(parent, {
@@ -122,7 +124,8 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           }
           return;
         case 'resume':
-          if (state.status !== 'active') return;
+          // Ended, but the runtime stopped before the registry journaled it: it hears it now.
+          if (state.status !== 'active') return void deps.ended(state.status);
           // Ops may run again: busy until the graph next settles.
           deps.busy(true);
           tell(graphOf(state), { type: 'resume' });

@@ -1,4 +1,4 @@
-import { spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import { ask, spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
 import { newId } from '../ids.js';
@@ -15,12 +15,16 @@ export type WorkflowsMsg =
   | { type: 'start'; tenant: string; name: string; watcher: ActorRef<WorkflowEvents>; replyTo: ActorRef<Result<{ workflowId: string }>> }
   | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-events' | 'graph-settled' | 'op-log' | 'op-retrying' | 'resume' }> }
   | { type: 'list'; tenant: string; replyTo: ActorRef<WorkflowInfo[]> }
-  | { type: 'ended'; workflowId: string; status: WorkflowStatus }
+  /** From a run that has ended: answered once the registry has journaled it too. */
+  | { type: 'ended'; workflowId: string; status: WorkflowStatus; replyTo: ActorRef<true> }
   | { type: 'resume' }
   /** From a run: whether its graph has ops running or waiting. */
   | { type: 'busy'; workflowId: string; busy: boolean }
   /** Answers once no run has ops running or waiting (at once if none has). */
   | { type: 'when-idle'; replyTo: ActorRef<true> };
+
+/** How long a run waits for the registry to journal its end. */
+const ENDED_TIMEOUT_MS = 30_000;
 
 type WorkflowsEvent =
   | { type: 'started'; workflowId: string; tenant: string; name: string; startedAt: number }
@@ -67,7 +71,11 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
       scheduler: deps.scheduler,
       cache: deps.cache,
       pools: deps.pools,
-      ended: (status) => tell(self, { type: 'ended', workflowId, status }),
+      ended: (status) =>
+        ask(self, { type: 'ended', workflowId, status }, ENDED_TIMEOUT_MS).then(
+          () => undefined,
+          () => undefined, // the runtime is stopping: the run tells again when it resumes
+        ),
       busy: (isBusy) => tell(self, { type: 'busy', workflowId, busy: isBusy }),
     });
     return run.ref;
@@ -123,7 +131,10 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
         }
         case 'ended':
           setBusy(msg.workflowId, false);
-          await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status });
+          if (state.runs.get(msg.workflowId)?.status !== msg.status) {
+            await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status });
+          }
+          tell(msg.replyTo, true);
           return;
         case 'busy':
           setBusy(msg.workflowId, msg.busy && state.runs.get(msg.workflowId)?.status === 'active');
