@@ -18,7 +18,9 @@ export type ClientsMsg =
       replyTo: ActorRef<Result<unknown>>;
     }
   /** The runtime is shutting down: refuse new work from now on. */
-  | { type: 'drain' };
+  | { type: 'drain' }
+  /** A watcher stopped by itself (its run ended, or its client is gone). */
+  | { type: 'watcher-gone'; watcher: ActorRef<WorkflowEvents> };
 
 export interface ClientsDeps {
   readonly iam: Iam;
@@ -46,8 +48,9 @@ class Refused extends Error {
  */
 export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<ClientsMsg> {
   let draining = false;
-  /** The gateway's watcher of each run: a new watch (the client reconnected) replaces it. Small: one ref per run. */
+  /** The gateway's watcher of each followed run, by tenant and run: a new watch (the client reconnected) replaces it. */
   const watchers = new Map<string, ActorRef<WorkflowEvents>>();
+  const keys = new Map<ActorRef<WorkflowEvents>, string>();
 
   return spawnActor<undefined, ClientsMsg>(parent, {
     name: 'clients',
@@ -58,9 +61,13 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         draining = true;
         return state;
       }
+      if (msg.type === 'watcher-gone') {
+        forget(msg.watcher);
+        return state;
+      }
       const { subject, request, events, replyTo } = msg;
       const watcher = (workflowId: string | undefined, watch: string) => {
-        const ref = spawnWatcher(ctx.self as ActorRef<never>, events, watch);
+        const ref = spawnWatcher(ctx.self as ActorRef<never>, events, watch, (gone) => tell(ctx.self, { type: 'watcher-gone', watcher: gone }));
         if (workflowId !== undefined) replaceWatcher(subject, workflowId, ref);
         return ref;
       };
@@ -83,8 +90,18 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
   function replaceWatcher(subject: Subject, workflowId: string, ref: ActorRef<WorkflowEvents>): void {
     const key = `${subject.tenant}/${workflowId}`;
     const old = watchers.get(key);
-    if (old) stopActor(old as ActorRef<never>);
+    if (old) {
+      stopActor(old as ActorRef<never>);
+      keys.delete(old);
+    }
     watchers.set(key, ref);
+    keys.set(ref, key);
+  }
+
+  function forget(ref: ActorRef<WorkflowEvents>): void {
+    const key = keys.get(ref);
+    keys.delete(ref);
+    if (key !== undefined && watchers.get(key) === ref) watchers.delete(key);
   }
 
   async function serve(
@@ -101,9 +118,14 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         return { tenant: subject.tenant, role: subject.role };
       case 'start': {
         const ref = watcher(undefined, request.watch);
-        const workflowId = await startWorkflow(subject, request.name, ref);
-        replaceWatcher(subject, workflowId, ref);
-        return { workflowId };
+        try {
+          const workflowId = await startWorkflow(subject, request.name, ref);
+          replaceWatcher(subject, workflowId, ref);
+          return { workflowId };
+        } catch (error) {
+          stopActor(ref as ActorRef<never>);
+          throw error;
+        }
       }
       case 'watch':
         tell(deps.workflows, {
@@ -148,18 +170,26 @@ const BATCH_BYTES = 1024 * 1024;
  * when it is replaced by a newer watch, or when the client's connection is gone (the client
  * watches again once it is back, and the run replays its results).
  */
-function spawnWatcher(parent: Parent, events: ActorRef<ClientEvents>, watch: string): ActorRef<WorkflowEvents> {
+function spawnWatcher(
+  parent: Parent,
+  events: ActorRef<ClientEvents>,
+  watch: string,
+  gone: (self: ActorRef<WorkflowEvents>) => void,
+): ActorRef<WorkflowEvents> {
   return spawnActor<undefined, WorkflowEvents>(parent, {
     initialState: () => undefined,
     supervision: 'stop',
     receive: (state, batch, ctx) => {
+      let delivered = true;
       try {
         for (const part of split(batch)) tell(events, { type: 'events', watch, events: part });
       } catch {
-        stopActor(ctx.self as ActorRef<never>);
-        return state;
+        delivered = false;
       }
-      if (batch.some((event) => event.type === 'workflow-ended')) stopActor(ctx.self as ActorRef<never>);
+      if (!delivered || batch.some((event) => event.type === 'workflow-ended')) {
+        stopActor(ctx.self as ActorRef<never>);
+        gone(ctx.self);
+      }
       return state;
     },
   });

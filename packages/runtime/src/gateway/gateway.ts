@@ -1,7 +1,7 @@
 import { Remoting, type ActorRef } from '@lzy/actors';
 import { AGENT_PATH, NODES_PATH, NodesWire, STORAGE_PATH, StorageWire, type AgentMsg } from '@lzy/node-agent/protocol';
 import type { NodeDirectory, NodePrincipal } from '../allocator/node-directory.js';
-import type { Iam, Subject } from '../iam/iam.js';
+import { TOKEN_PREFIX, type Iam, type Subject } from '../iam/iam.js';
 import { CLIENT_PATH, ClientRequest, EVENTS_PATH, type ClientEvents } from '../protocol/gateway.js';
 import type { StorageMsg } from '../storage/storage.js';
 import type { ClientsMsg } from './clients.js';
@@ -13,9 +13,6 @@ export interface ClientPrincipal {
   readonly subject: Subject;
 }
 
-/** IAM tokens carry this prefix; anything else is taken for a node's one-time token. */
-const TENANT_TOKEN_PREFIX = 'lzy_';
-
 const isNode = (principal: unknown) => (principal as NodePrincipal).kind === 'node';
 const isClient = (principal: unknown) => (principal as ClientPrincipal).kind === 'client';
 
@@ -23,7 +20,8 @@ const isClient = (principal: unknown) => (principal as ClientPrincipal).kind ===
  * The runtime's ws endpoint, for node-agents and remote clients alike. Every connection
  * authenticates in its handshake: a node-agent with its one-time token, which fixes the node and
  * tenant that every message of the connection is stamped with; a client with its tenant token,
- * checked by IAM. Nodes may address only the node paths, clients only the client path.
+ * checked by IAM (IAM's tokens carry its prefix; any other is taken for a node's one-time token).
+ * Nodes may address only the node paths, clients only the client path.
  */
 export function createGateway(deps: {
   directory: NodeDirectory;
@@ -35,7 +33,7 @@ export function createGateway(deps: {
   const remoting = new Remoting({
     name: 'lzy-runtime',
     authenticate: (token): NodePrincipal | ClientPrincipal => {
-      if (!token || token.startsWith(TENANT_TOKEN_PREFIX)) return { kind: 'client', subject: deps.iam.verify(token) };
+      if (!token || token.startsWith(TOKEN_PREFIX)) return { kind: 'client', subject: deps.iam.verify(token) };
       try {
         return deps.directory.redeem(token);
       } catch {

@@ -9,6 +9,9 @@ export interface Subject {
 
 const TENANT = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
+/** Every token IAM issues starts with this, so a gateway can tell them from other credentials. */
+export const TOKEN_PREFIX = 'lzy_';
+
 /**
  * The embedded identity service: issues opaque tokens for tenants and verifies them. Only a hash
  * of each token is stored, so the state on disk grants nothing.
@@ -23,7 +26,7 @@ export class Iam {
   /** A new token for `tenant`; durable before it is returned. */
   async issueToken(tenant: string, role: Subject['role'] = 'user'): Promise<string> {
     if (!TENANT.test(tenant)) throw new Error(`bad tenant name ${JSON.stringify(tenant)}: lowercase letters, digits, . _ -, up to 63`);
-    const token = `lzy_${randomBytes(24).toString('base64url')}`;
+    const token = `${TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
     await this.tokens.put(hashToken(token), { tenant, role });
     return token;
   }
