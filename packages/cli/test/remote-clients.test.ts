@@ -3,6 +3,7 @@ import t from 'tap';
 import { pack, unpackMultiple } from 'msgpackr';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, Remoting } from '@lzy/actors';
+import type { WorkflowEvent } from '@lzy/runtime';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
 import { big, lengthOf, step } from './fixtures/ops.js';
 import { lzy, startServer, tempDir, type Teardown } from './harness.js';
@@ -102,4 +103,25 @@ t.test('values larger than one ws frame travel both ways in chunks', async (t) =
   t.equal(sent, size, 'a 9 MiB argument reached the op');
   t.equal(received.length, size, 'a 9 MiB result reached the client');
   t.ok(received === 'r'.repeat(size));
+});
+
+t.test('watching a run replays its results, even more of them than fit one frame', async (t) => {
+  const client = await connect(t, teamToken);
+  const watcher = await connection(t, teamToken);
+  const count = 80;
+  const size = 60 * 1024; // inline results: 80 of them are more than one 4 MiB frame
+  const replayed = await client.workflow('many', async (wf) => {
+    await Promise.all(Array.from({ length: count }, (_, i) => big(String.fromCharCode(97 + (i % 26)), size + i)));
+    // The run is still active: another connection follows it from here, after a replay.
+    const events: WorkflowEvent[] = [];
+    await new Promise<void>((resolve) =>
+      watcher.watch(wf.id, (event) => {
+        events.push(event);
+        if (events.filter((e) => e.type === 'op-succeeded').length === count) resolve();
+      }),
+    );
+    return events;
+  });
+  const results = replayed.filter((event) => event.type === 'op-succeeded');
+  t.equal(new Set(results.map((event) => event.opId)).size, count, 'every result was replayed once');
 });
