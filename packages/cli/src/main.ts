@@ -2,13 +2,15 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './cli-error.js';
 import { cancelCommand } from './commands/cancel.js';
+import { logsCommand } from './commands/logs.js';
 import { runCommand } from './commands/run.js';
 import { serverCommand } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
 import { tokenCommand } from './commands/token.js';
+import { whiteboardsCommand } from './commands/whiteboards.js';
 
 const program = new Command('lzy').description('Lzy: run workflows of TypeScript ops on an embedded or a shared runtime');
-for (const command of [serverCommand(), runCommand(), statusCommand(), cancelCommand(), tokenCommand()]) program.addCommand(command);
+for (const command of [serverCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand()]) program.addCommand(command);
 reportUsageErrors(program);
 
 try {

@@ -122,6 +122,18 @@ export class ProgressTracker implements RuntimeConnection {
     return this.inner.list();
   }
 
+  assign(...args: Parameters<RuntimeConnection['assign']>) {
+    return this.inner.assign(...args);
+  }
+
+  whiteboards(...args: Parameters<RuntimeConnection['whiteboards']>) {
+    return this.inner.whiteboards(...args);
+  }
+
+  logs(...args: Parameters<RuntimeConnection['logs']>) {
+    return this.inner.logs(...args);
+  }
+
   putBlob(bytes: Buffer) {
     return this.inner.putBlob(bytes);
   }

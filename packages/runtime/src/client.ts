@@ -6,6 +6,8 @@ import { RuntimeError } from './protocol/errors.js';
 import type { Result } from './result.js';
 import type { FileStore } from './storage/file-store.js';
 import type { WorkflowInfo } from './protocol/gateway.js';
+import type { LogPage, WhiteboardField, WhiteboardQuery, WhiteboardRecord } from './protocol/records.js';
+import type { WhiteboardIndex } from './whiteboard/whiteboard-index.js';
 import type { WorkflowsMsg } from './workflow/workflows.js';
 
 type WorkflowToMsg = Extract<WorkflowsMsg, { type: 'to' }>['msg'];
@@ -25,6 +27,15 @@ export interface RuntimeConnection {
   /** Attaches `onEvent` to an existing run: replays the results so far, then follows it. */
   watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): void;
   list(): Promise<WorkflowInfo[]>;
+  /** Records fields of the run's whiteboards; they are stored for good when the run succeeds. */
+  assign(workflowId: string, fields: WhiteboardField[]): Promise<void>;
+  /** The tenant's finalized whiteboards that match `query`, newest first. */
+  whiteboards(query: WhiteboardQuery): Promise<WhiteboardRecord[]>;
+  /**
+   * The run's op output after entry `afterSeq` (at most `limit` entries); when there is none yet
+   * and the run is active, waits up to `waitMs` for some.
+   */
+  logs(workflowId: string, afterSeq: number, limit: number, waitMs: number): Promise<LogPage>;
   putBlob(bytes: Buffer): Promise<DataRef>;
   getBlob(ref: DataRef): Promise<Buffer>;
   /** Stops following runs and lets go of the runtime; a remote connection's promise settles once it is closed. */
@@ -38,16 +49,28 @@ function unwrap<T>(result: Result<T>): T {
   return result.value;
 }
 
+/** The runtime's services a connection inside its process talks to. */
+export interface LocalServices {
+  readonly system: ActorSystem;
+  readonly workflows: ActorRef<WorkflowsMsg>;
+  readonly store: FileStore;
+  readonly whiteboards: WhiteboardIndex;
+}
+
 /** A connection inside the runtime's own process (the embedded runtime). */
 export class LocalConnection implements RuntimeConnection {
   private readonly watchers = new Set<ActorRef<WorkflowEvents>>();
+  private readonly system: ActorSystem;
+  private readonly workflows: ActorRef<WorkflowsMsg>;
+  private readonly store: FileStore;
+  private readonly whiteboardIndex: WhiteboardIndex;
 
   constructor(
     private readonly subject: Subject,
-    private readonly system: ActorSystem,
-    private readonly workflows: ActorRef<WorkflowsMsg>,
-    private readonly store: FileStore,
-  ) {}
+    services: LocalServices,
+  ) {
+    ({ system: this.system, workflows: this.workflows, store: this.store, whiteboards: this.whiteboardIndex } = services);
+  }
 
   get tenant(): string {
     return this.subject.tenant;
@@ -106,6 +129,18 @@ export class LocalConnection implements RuntimeConnection {
 
   list(): Promise<WorkflowInfo[]> {
     return ask(this.workflows, { type: 'list', tenant: this.tenant }, CALL_TIMEOUT_MS);
+  }
+
+  async assign(workflowId: string, fields: WhiteboardField[]): Promise<void> {
+    unwrap(await this.ask<null>(workflowId, (replyTo) => ({ type: 'assign', fields, replyTo })));
+  }
+
+  async whiteboards(query: WhiteboardQuery): Promise<WhiteboardRecord[]> {
+    return this.whiteboardIndex.find(this.tenant, query);
+  }
+
+  async logs(workflowId: string, afterSeq: number, limit: number, waitMs: number): Promise<LogPage> {
+    return unwrap(await this.ask<LogPage>(workflowId, (replyTo) => ({ type: 'read-logs', afterSeq, limit, waitMs, replyTo })));
   }
 
   putBlob(bytes: Buffer): Promise<DataRef> {

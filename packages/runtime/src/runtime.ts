@@ -1,23 +1,25 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { ask, LmdbJournal, startActorSystem, stopActor, tell, type ActorRef, type ActorSystem, type Remoting } from '@lzy/actors';
+import { ask, LmdbJournal, startActorSystem, stopActor, tell, type ActorRef, type Remoting } from '@lzy/actors';
 import type { AllocatorRequest } from './scheduler/scheduler.js';
 import { spawnAllocator } from './allocator/allocator.js';
 import type { NodeBackend } from './allocator/backend.js';
 import { LocalBackend } from './allocator/local-backend.js';
 import { NodeDirectory } from './allocator/node-directory.js';
-import { LocalConnection, type RuntimeConnection } from './client.js';
+import { LocalConnection, type LocalServices, type RuntimeConnection } from './client.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './config.js';
 import { spawnClients, type ClientsMsg } from './gateway/clients.js';
 import { createGateway } from './gateway/gateway.js';
 import { spawnNodesRouter } from './gateway/nodes-router.js';
 import { CacheIndex } from './graph/cache-index.js';
+import { LogStore } from './logs/log-store.js';
+import { WhiteboardIndex } from './whiteboard/whiteboard-index.js';
 import { Iam, type Subject } from './iam/iam.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { FileStore } from './storage/file-store.js';
 import { spawnStorage } from './storage/storage.js';
-import { spawnWorkflows, type WorkflowsMsg } from './workflow/workflows.js';
+import { spawnWorkflows } from './workflow/workflows.js';
 
 /**
  * The Lzy runtime: every system service as a supervised actor in one actor system, its state in
@@ -30,12 +32,11 @@ export class Runtime {
     private readonly root: RootDatabase,
     private readonly journal: LmdbJournal,
     private readonly cache: CacheIndex,
-    private readonly system: ActorSystem,
+    private readonly logs: LogStore,
+    private readonly services: LocalServices,
     private readonly gateway: Remoting,
     private readonly backend: LocalBackend,
-    private readonly workflows: ActorRef<WorkflowsMsg>,
     private readonly clients: ActorRef<ClientsMsg>,
-    private readonly store: FileStore,
     readonly iam: Iam,
     /** The gateway's ws URL, where node-agents and remote clients connect. */
     readonly url: string,
@@ -51,6 +52,8 @@ export class Runtime {
     const system = startActorSystem({ persistence: journal });
     const store = new FileStore(join(dataDir, 'blobs'));
     const cache = new CacheIndex(root);
+    const logs = new LogStore(root);
+    const whiteboards = new WhiteboardIndex(root);
     const iam = new Iam(root);
     const directory = new NodeDirectory();
     const backend: NodeBackend & LocalBackend = new LocalBackend();
@@ -59,19 +62,20 @@ export class Runtime {
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools });
     const storage = spawnStorage(system, store);
     const nodes = spawnNodesRouter(system, { directory, scheduler });
-    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools });
-    const connectAs = (subject: Subject) => new LocalConnection(subject, system, workflows, store);
+    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools, logs, whiteboards });
+    const services: LocalServices = { system, workflows, store, whiteboards };
+    const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     const clients = spawnClients(system, { iam, store, workflows, connectAs });
     const gateway = createGateway({ directory, iam, nodes, storage, clients });
     const { url } = await gateway.listen({ host: resolved.host, port: resolved.port });
     allocator = spawnAllocator(system, { options: resolved, backend, directory, scheduler, serverUrl: () => url });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, root, journal, cache, system, gateway, backend, workflows, clients, store, iam, url);
+    return new Runtime(resolved, root, journal, cache, logs, services, gateway, backend, clients, iam, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
   connect(token: string): RuntimeConnection {
-    return new LocalConnection(this.iam.verify(token), this.system, this.workflows, this.store);
+    return new LocalConnection(this.iam.verify(token), this.services);
   }
 
   /**
@@ -82,18 +86,19 @@ export class Runtime {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     tell(this.clients, { type: 'drain' });
-    return ask(this.workflows, { type: 'when-idle' }, Math.max(1, timeoutMs)).catch(() => false);
+    return ask(this.services.workflows, { type: 'when-idle' }, Math.max(1, timeoutMs)).catch(() => false);
   }
 
   /** Stops every node and service and closes the state; what was journaled stays for the next start. */
   async close(): Promise<void> {
     // Actors first, so that nothing leases a new node while the nodes are being removed.
-    stopActor(this.workflows as ActorRef<never>);
-    this.system.stop();
+    stopActor(this.services.workflows as ActorRef<never>);
+    this.services.system.stop();
     this.backend.killAll();
     await this.gateway.close();
     // Handlers still finishing may try to write: they are refused, and what was accepted is flushed.
     this.cache.close();
+    this.logs.close();
     await this.journal.close();
     await this.root.close();
   }

@@ -39,6 +39,7 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
       op: outcomes.ref as never,
       logs: outcomes.ref as never,
       opId: attemptId,
+      opName: 'op',
     };
   };
   // A busy workflow queues 20 attempts before a small one queues 2.
@@ -84,7 +85,7 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
     const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
     tell(scheduler, {
       type: 'enqueue',
-      attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, opId: attemptId }],
+      attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, opId: attemptId, opName: 'op' }],
     });
   };
   const result = { uri: 'blob:x', size: 0, hash: '0'.repeat(64), codec: 'msgpack' as const };

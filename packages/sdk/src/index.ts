@@ -5,3 +5,4 @@ export { RemoteConnection, type RemoteOptions } from './remote-connection.js';
 export type { WorkflowHandle, OpLogLine } from './workflow-run.js';
 export { OpError, WorkflowCancelledError, OpDefinitionError } from './errors.js';
 export type { OpOptions } from './options.js';
+export { WhiteboardError, readWhiteboards, type Whiteboard, type StoredWhiteboard, type WhiteboardFilter } from './whiteboard.js';

@@ -2,6 +2,7 @@ import type { PoolConfig, RuntimeConnection } from '@lzy/runtime';
 import { WorkflowCancelledError } from './errors.js';
 import { inRun } from './context.js';
 import { RemoteConnection, type RemoteOptions } from './remote-connection.js';
+import { readWhiteboards, type StoredWhiteboard, type WhiteboardFilter } from './whiteboard.js';
 import { WorkflowRun, type OpLogLine, type WorkflowHandle } from './workflow-run.js';
 
 /** Options of `Lzy.start`: the embedded runtime. */
@@ -33,6 +34,9 @@ export function formatOpLog(line: OpLogLine): string {
   const prefix = line.stream === 'lzy' ? `lzy: ${line.opName}#${line.opId.slice(0, 8)}: ` : `[${line.opName}#${line.opId.slice(0, 8)}] `;
   return line.text.replace(/^(?=.)/gm, prefix) + (line.text.endsWith('\n') ? '' : '\n');
 }
+
+/** How long a failed workflow's promise waits for the runtime to record the end of the run. */
+const END_WAIT_MS = 10_000;
 
 const printLog = (line: OpLogLine) => process.stderr.write(formatOpLog(line));
 
@@ -94,10 +98,17 @@ export class Lzy {
     } catch (error) {
       const reported = run.error ?? error;
       if (!run.error) await run.cancel(`the workflow function threw: ${(error as Error)?.message ?? error}`).catch(() => {});
+      // Once this rejects, the runtime lists the run as ended (failed or cancelled) too.
+      else await run.whenEnded(END_WAIT_MS);
       throw reported;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** The tenant's whiteboards that match `filter` (all when empty), newest first, their fields read back as values. */
+  whiteboards<T extends Record<string, unknown> = Record<string, unknown>>(filter: WhiteboardFilter = {}): Promise<StoredWhiteboard<T>[]> {
+    return readWhiteboards<T>(this.connection, filter);
   }
 
   /** Closes the client, and the embedded runtime with it. */

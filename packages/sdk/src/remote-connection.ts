@@ -18,10 +18,16 @@ import {
   ClientReplies,
   ClientResult,
   EVENTS_PATH,
+  MAX_LOG_PAGE,
   MAX_SUBMIT_OPS,
+  MAX_WHITEBOARD_FIELDS,
   RuntimeError,
   type ClientReply,
   type ClientRequest,
+  type LogPage,
+  type WhiteboardField,
+  type WhiteboardQuery,
+  type WhiteboardRecord,
 } from '@lzy/runtime/protocol';
 
 /** Options of `Lzy.connect`. */
@@ -272,6 +278,25 @@ export class RemoteConnection implements RuntimeConnection {
 
   list(): Promise<WorkflowInfo[]> {
     return this.call({ type: 'list' });
+  }
+
+  async assign(workflowId: string, fields: WhiteboardField[]): Promise<void> {
+    for (let at = 0; at < fields.length; at += MAX_WHITEBOARD_FIELDS) {
+      await this.call({ type: 'assign', workflowId, fields: fields.slice(at, at + MAX_WHITEBOARD_FIELDS) });
+    }
+  }
+
+  async whiteboards(query: WhiteboardQuery): Promise<WhiteboardRecord[]> {
+    const records: WhiteboardRecord[] = [];
+    for (;;) {
+      const page = await this.call({ type: 'whiteboards', query, skip: records.length });
+      records.push(...page.records);
+      if (!page.more) return records;
+    }
+  }
+
+  logs(workflowId: string, afterSeq: number, limit: number, waitMs: number): Promise<LogPage> {
+    return this.call({ type: 'logs', workflowId, afterSeq, limit: Math.min(limit, MAX_LOG_PAGE), waitMs });
   }
 
   /** A new token for `tenant`; the runtime answers `FORBIDDEN` unless this connection's token is an admin's. */

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { decodeValue, encodeValue, refFor } from '@lzy/node-agent/protocol';
+import { decodeValue, encodeValue, refFor, type DataRef } from '@lzy/node-agent/protocol';
 import type { ArgSpec, OpSpec, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
+import type { WhiteboardField } from '@lzy/runtime/protocol';
 import { OpError, WorkflowCancelledError } from './errors.js';
 import { identityOf, type OpIdentity } from './identity.js';
 import { Lazy } from './lazy.js';
 import { OP, type Op } from './op.js';
+import { createWhiteboard, WhiteboardError, type Whiteboard, type WhiteboardHeader } from './whiteboard.js';
 
 /** One line of an op's output, as it arrives while the op runs. */
 export interface OpLogLine {
@@ -15,11 +17,20 @@ export interface OpLogLine {
   text: string;
 }
 
-/** What the workflow callback gets: the run's id and name, and a signal that fires when it ends badly. */
+/** What the workflow callback gets: the run's id and name, a signal that fires when it ends badly, and its whiteboards. */
 export interface WorkflowHandle {
   readonly id: string;
   readonly name: string;
   readonly signal: AbortSignal;
+  /** A new whiteboard of this run: assign its fields once each; it is stored when the run succeeds. */
+  whiteboard<T extends Record<string, unknown> = Record<string, unknown>>(name: string, options?: { tags?: string[] }): Whiteboard<T>;
+}
+
+/** A whiteboard field assigned and not yet sent to the runtime. */
+interface Assignment {
+  readonly header: WhiteboardHeader;
+  readonly field: string;
+  readonly value: { lazy: Lazy<unknown> } | { bytes: Buffer };
 }
 
 interface CallRecord {
@@ -47,6 +58,8 @@ export class WorkflowRun {
   private readonly abort = new AbortController();
   private idleWaiters: Array<() => void> = [];
   private ended: WorkflowStatus | undefined;
+  private assignments: Assignment[] = [];
+  private endWaiters: Array<() => void> = [];
   readonly handle: WorkflowHandle;
 
   private constructor(
@@ -55,7 +68,12 @@ export class WorkflowRun {
     readonly name: string,
     private readonly eager: boolean,
   ) {
-    this.handle = { id, name, signal: this.abort.signal };
+    this.handle = {
+      id,
+      name,
+      signal: this.abort.signal,
+      whiteboard: (boardName, options) => createWhiteboard(boardName, options?.tags ?? [], (header, field, value) => this.assign(header, field, value)),
+    };
   }
 
   /** Starts a run in the runtime; its events flow into the new `WorkflowRun`. */
@@ -116,6 +134,18 @@ export class WorkflowRun {
     return new Lazy(id, this, () => this.flush().then(() => target.promise));
   }
 
+  /** Records a whiteboard field; it reaches the runtime with the next submission. */
+  private assign(header: WhiteboardHeader, field: string, value: unknown): void {
+    if (value instanceof Lazy) {
+      if (value.owner !== this || value.callId === undefined) {
+        throw new WhiteboardError(`field ${field} of whiteboard ${header.name} takes a Lazy of another workflow or of a local call; await it first`);
+      }
+      this.assignments.push({ header, field, value: { lazy: value } });
+    } else {
+      this.assignments.push({ header, field, value: { bytes: encodeValue(value) } });
+    }
+  }
+
   /** Submits every call recorded so far as one graph. */
   flush(): Promise<void> {
     this.submitting = this.submitting.then(() => this.submitPending());
@@ -127,6 +157,17 @@ export class WorkflowRun {
     await this.flush();
     if (this.unsettled === 0 || this.failure) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Resolves once the runtime has ended the run (it failed or was cancelled), or after `timeoutMs`. */
+  async whenEnded(timeoutMs: number): Promise<void> {
+    if (this.ended !== undefined) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.endWaiters.push(resolve);
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
   }
 
   /** Ends the run in the runtime once nothing runs; returns its final status. */
@@ -141,22 +182,47 @@ export class WorkflowRun {
   }
 
   private async submitPending(): Promise<void> {
-    if (this.pending.length === 0 || this.failure) return;
-    const batch = this.pending;
-    this.pending = [];
+    if (this.failure) return;
     try {
-      // Each op's identity once per batch, and blobs only for values too large to go inline.
-      const identities = new Map<Op<unknown[], unknown>, OpIdentity>();
-      for (const record of batch) {
-        if (!identities.has(record.op)) identities.set(record.op, await identityOf(record.op));
-      }
-      const specs: OpSpec[] = [];
-      for (const record of batch) specs.push(await this.specOf(record, identities.get(record.op)!));
-      await this.connection.submit(this.id, specs);
+      await this.submitCalls();
+      await this.submitAssignments();
     } catch (error) {
       this.fail(error as Error);
       throw error;
     }
+  }
+
+  private async submitAssignments(): Promise<void> {
+    if (this.assignments.length === 0) return;
+    const assignments = this.assignments;
+    this.assignments = [];
+    const fields: WhiteboardField[] = await Promise.all(
+      assignments.map(async ({ header, field, value }) => ({
+        ...header,
+        field,
+        value: 'lazy' in value ? { kind: 'op' as const, opId: value.lazy.callId! } : { kind: 'value' as const, ref: await this.stored(value.bytes) },
+      })),
+    );
+    await this.connection.assign(this.id, fields);
+  }
+
+  private async stored(bytes: Buffer): Promise<DataRef> {
+    const ref = refFor(bytes);
+    return ref.inline ? ref : this.connection.putBlob(bytes);
+  }
+
+  private async submitCalls(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    // Each op's identity once per batch, and blobs only for values too large to go inline.
+    const identities = new Map<Op<unknown[], unknown>, OpIdentity>();
+    for (const record of batch) {
+      if (!identities.has(record.op)) identities.set(record.op, await identityOf(record.op));
+    }
+    const specs: OpSpec[] = [];
+    for (const record of batch) specs.push(await this.specOf(record, identities.get(record.op)!));
+    await this.connection.submit(this.id, specs);
   }
 
   private specOf(record: CallRecord, { module, exportName }: OpIdentity): OpSpec | Promise<OpSpec> {
@@ -230,6 +296,8 @@ export class WorkflowRun {
         return;
       case 'workflow-ended':
         this.ended = event.status;
+        this.endWaiters.forEach((wake) => wake());
+        this.endWaiters = [];
         if (event.status === 'cancelled') this.fail(new WorkflowCancelledError(event.reason ?? 'cancelled'));
         if (event.status === 'failed' && !this.failure) this.fail(new Error(`workflow ${this.name} failed: ${event.reason ?? ''}`));
         return;

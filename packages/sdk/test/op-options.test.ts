@@ -95,3 +95,13 @@ t.test('values keep their types on the way to an op and back: Map, Set, Date, Bi
   t.same(result.value, value, 'and they come back equal');
   t.ok((result.value as typeof value).map instanceof Map, 'a Map is still a Map');
 });
+
+t.test('a function or a promise passed to an op is refused at the call, naming where it is', async (t) => {
+  const { echo } = await import('./fixtures/ops.js');
+  const lzy = await Lzy.start({ dataDir: tempDir(t), onLog: () => {} });
+  t.teardown(() => lzy.close());
+  await lzy.workflow('not-data', async () => {
+    t.throws(() => echo({ settings: { onDone: () => 1 } }), { name: 'UnencodableValueError', message: 'value.settings.onDone is a function; only data can be passed between ops' });
+    t.throws(() => echo([1, Promise.resolve(2)]), { name: 'UnencodableValueError', message: /value\[1\] is a Promise; await it first/ });
+  });
+});

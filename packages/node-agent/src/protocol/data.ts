@@ -29,9 +29,42 @@ export const INLINE_LIMIT = 64 * 1024;
  */
 const packr = new Packr({ moreTypes: true, structuredClone: true, mapsAsObjects: false });
 
-/** Encodes a user value (plain data, Date, Map, Set, typed arrays, BigInt, cycles) to bytes. */
+/** A value that cannot travel to another process: the error names where in it the problem is. */
+export class UnencodableValueError extends TypeError {
+  override readonly name = 'UnencodableValueError';
+}
+
+/**
+ * Encodes a user value (plain data, Date, Map, Set, typed arrays, BigInt, cycles) to bytes. A
+ * function, symbol, promise, WeakMap or WeakSet anywhere in it is refused with
+ * `UnencodableValueError` rather than silently dropped. Class instances travel as plain objects.
+ */
 export function encodeValue(value: unknown): Buffer {
+  checkEncodable(value, 'value', new Set());
   return packr.pack(value);
+}
+
+function checkEncodable(value: unknown, path: string, seen: Set<object>): void {
+  switch (typeof value) {
+    case 'function':
+      throw new UnencodableValueError(`${path} is a function; only data can be passed between ops`);
+    case 'symbol':
+      throw new UnencodableValueError(`${path} is a symbol; only data can be passed between ops`);
+    case 'object':
+      break;
+    default:
+      return;
+  }
+  if (value === null || ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp || seen.has(value)) return;
+  if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) {
+    const fix = value instanceof Promise ? 'await it first' : 'it cannot be copied; pass plain data';
+    throw new UnencodableValueError(`${path} is a ${value.constructor.name}; ${fix}`);
+  }
+  seen.add(value);
+  if (Array.isArray(value)) value.forEach((item, i) => checkEncodable(item, `${path}[${i}]`, seen));
+  else if (value instanceof Map) value.forEach((item, key) => (checkEncodable(key, `a key of ${path}`, seen), checkEncodable(item, `${path}.get(${String(key)})`, seen)));
+  else if (value instanceof Set) value.forEach((item) => checkEncodable(item, `an item of ${path}`, seen));
+  else for (const key of Object.keys(value)) checkEncodable((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
 }
 
 /** Decodes bytes made by `encodeValue`. */

@@ -2,6 +2,7 @@ import { ask, spawnActor, stopActor, tell, type ActorRef, type Parent } from '@l
 import type { Iam, Subject } from '../iam/iam.js';
 import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
 import type { ClientEvents, ClientReply, ClientRequest } from '../protocol/gateway.js';
+import type { WhiteboardRecord } from '../protocol/records.js';
 import type { Result } from '../result.js';
 import type { FileStore } from '../storage/file-store.js';
 import type { WorkflowsMsg } from '../workflow/workflows.js';
@@ -144,6 +145,13 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         return connection.cancel(request.workflowId, request.reason);
       case 'list':
         return connection.list();
+      case 'assign':
+        await connection.assign(request.workflowId, request.fields);
+        return null;
+      case 'whiteboards':
+        return pageOf(await connection.whiteboards(request.query), request.skip);
+      case 'logs':
+        return connection.logs(request.workflowId, request.afterSeq, request.limit, request.waitMs);
       case 'write':
         await deps.store.writeChunk(subject.tenant, request);
         return null;
@@ -160,6 +168,19 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
     if (!reply.ok) throw new Refused(reply.error.code, reply.error.message);
     return reply.value.workflowId;
   }
+}
+
+/** Whiteboards from `skip` on, as many as fit about `BATCH_BYTES` (always at least one). */
+function pageOf(records: WhiteboardRecord[], skip: number): { records: WhiteboardRecord[]; more: boolean } {
+  let bytes = 0;
+  let end = skip;
+  while (end < records.length) {
+    const record = records[end]!;
+    bytes += 1024 + Object.values(record.fields).reduce((sum, ref) => sum + (ref.inline?.length ?? 0) + 256, 0);
+    if (bytes > BATCH_BYTES && end > skip) break;
+    end++;
+  }
+  return { records: records.slice(skip, end), more: end < records.length };
 }
 
 /** Events sent to a client in one message, at most about this many bytes: well under a frame. */

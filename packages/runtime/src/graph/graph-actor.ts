@@ -25,7 +25,9 @@ export type GraphMsg =
   | { type: 'cancel'; reason: string }
   | { type: 'resume' }
   | { type: 'replay' }
-  | { type: 'journal-successes' };
+  | { type: 'journal-successes' }
+  /** The results of these ops, for those that succeeded. */
+  | { type: 'results'; opIds: string[]; replyTo: ActorRef<Map<string, DataRef>> };
 
 /** What a graph tells its workflow. */
 export type GraphNotice =
@@ -203,9 +205,25 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           void notify(durable, [{ type: 'graph-settled', cancelled: true }]);
           return;
         }
-        case 'resume':
-          if (!state.stopped) start(state, readyOps(state, state.ops.keys()));
+        case 'resume': {
+          if (!state.stopped) {
+            start(state, readyOps(state, state.ops.keys()));
+            return;
+          }
+          // Stopped before the runtime went down (nothing runs after a restart): the workflow may not have ended yet.
+          const { failedOp, reason } = state.stopped;
+          tell(deps.workflow, { type: 'graph-settled', failure: failedOp ? { opId: failedOp, reason } : undefined, cancelled: !failedOp });
           return;
+        }
+        case 'results': {
+          const results = new Map<string, DataRef>();
+          for (const opId of msg.opIds) {
+            const result = state.ops.get(opId)?.result;
+            if (result) results.set(opId, result);
+          }
+          tell(msg.replyTo, results);
+          return;
+        }
         case 'replay': {
           const events: WorkflowEvent[] = [];
           for (const [opId, node] of state.ops) {

@@ -106,7 +106,7 @@ export function startOp(parent: Parent, deps: OpDeps): OpStart {
     };
     if (spec.timeoutMs !== undefined) run.timeoutMs = spec.timeoutMs;
     if (spec.memoryMb !== undefined) run.memoryMb = spec.memoryMb;
-    return { attemptId, tenant: deps.tenant, workflowId: deps.workflowId, pool: deps.pool, run, op: self, logs: deps.logs, opId: spec.id };
+    return { attemptId, tenant: deps.tenant, workflowId: deps.workflowId, pool: deps.pool, run, op: self, logs: deps.logs, opId: spec.id, opName: spec.name };
   }
 
   function finish(state: OpState, done: OpDone, self: ActorRef<OpMsg>): OpState {

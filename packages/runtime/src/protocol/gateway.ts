@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ReadChunk, WriteChunk } from '@lzy/node-agent/protocol';
 import { OpSpec, WorkflowEvent, WorkflowStatus } from './client.js';
+import { LogPage, MAX_WHITEBOARD_FIELDS, WhiteboardField, WhiteboardQuery, WhiteboardRecord } from './records.js';
 
 /**
  * What a remote client (the SDK's `Lzy.connect`) and the runtime's gateway say to each other, over
@@ -21,6 +22,9 @@ const request = <T extends string, P extends Record<string, TSchema>>(type: T, p
 /** Largest number of ops in one `submit`; the client splits larger graphs. */
 export const MAX_SUBMIT_OPS = 10_000;
 
+/** Most log entries one `logs` request returns. */
+export const MAX_LOG_PAGE = 1000;
+
 export const ClientRequest = Type.Union([
   request('whoami', {}),
   /** Starts a run; its events go to the client's `EVENTS_PATH` tagged `watch`. */
@@ -31,6 +35,15 @@ export const ClientRequest = Type.Union([
   request('finish', { workflowId: Id }),
   request('cancel', { workflowId: Id, reason: Type.String({ maxLength: 4096 }) }),
   request('list', {}),
+  request('assign', { workflowId: Id, fields: Type.Array(WhiteboardField, { minItems: 1, maxItems: MAX_WHITEBOARD_FIELDS }) }),
+  /** The matching whiteboards from the `skip`-th on, as many as fit a reply; `more` says whether others follow. */
+  request('whiteboards', { query: WhiteboardQuery, skip: Type.Integer({ minimum: 0 }) }),
+  request('logs', {
+    workflowId: Id,
+    afterSeq: Type.Integer({ minimum: 0 }),
+    limit: Type.Integer({ minimum: 1, maximum: MAX_LOG_PAGE }),
+    waitMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
+  }),
   /** Blobs travel in chunks of at most `CHUNK_BYTES`, as between the runtime and its nodes. */
   WriteChunk,
   ReadChunk,
@@ -52,6 +65,9 @@ export const ClientReplies = {
   finish: WorkflowStatus,
   cancel: WorkflowStatus,
   list: Type.Array(WorkflowInfo),
+  assign: Type.Null(),
+  whiteboards: Type.Object({ records: Type.Array(WhiteboardRecord), more: Type.Boolean() }),
+  logs: LogPage,
   write: Type.Null(),
   read: Type.Uint8Array(),
   'issue-token': Type.String(),

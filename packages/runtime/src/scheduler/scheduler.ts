@@ -18,6 +18,7 @@ export interface AttemptRequest {
   /** Where the attempt's stdout and stderr go, and notices of retries. */
   readonly logs: ActorRef<OpNotice>;
   readonly opId: string;
+  readonly opName: string;
 }
 
 /** What an op tells its workflow while it runs: output lines and retries. */
@@ -199,7 +200,7 @@ export function spawnScheduler(
           };
           for (const log of msg.logs) {
             const request = givenHere(log.attemptId)?.request;
-            if (request) tell(request.logs, { type: 'op-log', opId: request.opId, opName: request.run.opName, stream: log.stream, text: log.text });
+            if (request) tell(request.logs, { type: 'op-log', opId: request.opId, opName: request.opName, stream: log.stream, text: log.text });
           }
           const node = state.nodes.get(msg.nodeId);
           for (const { attemptId, outcome, runMs } of msg.finished) {

@@ -1,8 +1,13 @@
-import { spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import { query, spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { DataRef } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
 import { spawnGraph, type GraphMsg, type GraphNotice } from '../graph/graph-actor.js';
-import type { OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from '../protocol/client.js';
+import type { LogStore } from '../logs/log-store.js';
+import type { ArgSpec, OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from '../protocol/client.js';
+import { MAX_WHITEBOARD_FIELDS, type LogPage, type WhiteboardField, type WhiteboardRecord } from '../protocol/records.js';
+import type { WhiteboardIndex } from '../whiteboard/whiteboard-index.js';
+import { LogKeeper } from './log-keeper.js';
 import type { Result } from '../result.js';
 import type { OpNotice, SchedulerMsg } from '../scheduler/scheduler.js';
 
@@ -11,11 +16,25 @@ export type WorkflowMsg =
   | { type: 'finish'; replyTo: ActorRef<Result<WorkflowStatus>> }
   | { type: 'cancel'; reason: string; replyTo: ActorRef<Result<WorkflowStatus>> }
   | { type: 'watch'; watcher: ActorRef<WorkflowEvents> }
+  | { type: 'assign'; fields: WhiteboardField[]; replyTo: ActorRef<Result<null>> }
+  /** Log entries after `afterSeq`; with none yet and the run active, the reply waits up to `waitMs` for some. */
+  | { type: 'read-logs'; afterSeq: number; limit: number; waitMs: number; replyTo: ActorRef<Result<LogPage>> }
+  | { type: 'logs-stored'; seq: number }
   | { type: 'resume' }
   | GraphNotice
   | OpNotice;
 
-type WorkflowEventJournaled = { type: 'ended'; status: Exclude<WorkflowStatus, 'active'>; reason?: string };
+type WorkflowEventJournaled =
+  | { type: 'ended'; status: Exclude<WorkflowStatus, 'active'>; reason?: string }
+  | { type: 'whiteboard-fields'; fields: WhiteboardField[] };
+
+/** A whiteboard while its workflow runs. */
+interface Whiteboard {
+  readonly name: string;
+  readonly tags: string[];
+  readonly createdAt: number;
+  readonly fields: Map<string, ArgSpec>;
+}
 
 interface WorkflowState {
   status: WorkflowStatus;
@@ -26,27 +45,37 @@ interface WorkflowState {
   watcher?: ActorRef<WorkflowEvents>;
   /** Finish calls waiting for the graph to settle. */
   finishing: Array<ActorRef<Result<WorkflowStatus>>>;
+  readonly whiteboards: Map<string, Whiteboard>;
 }
 
 export interface WorkflowDeps {
   readonly workflowId: string;
+  readonly name: string;
   readonly tenant: string;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
   readonly pools: Map<string, PoolConfig>;
+  readonly logs: LogStore;
+  readonly whiteboards: WhiteboardIndex;
   /** The registry: hears when the workflow has ended; resolves once it has journaled that too. */
   readonly ended: (status: WorkflowStatus) => Promise<void>;
   /** The registry: hears when the graph starts or stops having ops running or waiting. */
   readonly busy: (busy: boolean) => void;
 }
 
+/** How long finalizing may wait for the graph's results. */
+const RESULTS_TIMEOUT_MS = 60_000;
+
 /**
  * One workflow run: `active → finished | failed | cancelled`, journaled. It owns the workflow's
- * graph, forwards what happens to its watcher (the client), and ends the run when the client
+ * graph, forwards what happens to its watcher (the client), keeps its ops' output, records its
+ * whiteboards' fields and finalizes them when the run succeeds, and ends the run when the client
  * finishes it, an op fails for good, or it is cancelled.
  */
 export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<WorkflowMsg> {
   let self: ActorRef<WorkflowMsg>;
+  let logs: LogKeeper | undefined;
+  const logKeeper = () => (logs ??= new LogKeeper(deps.workflowId, deps.logs, (seq) => tell(self, { type: 'logs-stored', seq })));
   const graphOf = (state: WorkflowState): ActorRef<GraphMsg> => {
     state.graph ??= spawnGraph(self as ActorRef<never>, {
       workflowId: deps.workflowId,
@@ -67,7 +96,12 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     status: Exclude<WorkflowStatus, 'active'>,
     reason?: string,
   ) => {
+    if (status === 'finished' && state.whiteboards.size > 0) {
+      const problem = await finalizeWhiteboards(state);
+      if (problem) return end(state, ctx, 'failed', problem);
+    }
     await ctx.persist(reason === undefined ? { type: 'ended', status } : { type: 'ended', status, reason });
+    logs?.ended(status);
     const event: WorkflowEvent = { type: 'workflow-ended', workflowId: deps.workflowId, status };
     if (reason !== undefined) event.reason = reason;
     emit(state, [event]);
@@ -78,11 +112,45 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     state.finishing = [];
   };
 
+  /** Stores the run's whiteboards with their fields' values; returns what went wrong, if anything. */
+  const finalizeWhiteboards = async (state: WorkflowState): Promise<string | undefined> => {
+    const opIds = [...state.whiteboards.values()].flatMap((board) => [...board.fields.values()].flatMap((value) => (value.kind === 'op' ? [value.opId] : [])));
+    const results =
+      opIds.length === 0
+        ? new Map<string, DataRef>()
+        : await query<GraphMsg, Map<string, DataRef>>(graphOf(state), (replyTo) => ({ type: 'results', opIds, replyTo }), RESULTS_TIMEOUT_MS);
+    const finalizedAt = Date.now();
+    const records: WhiteboardRecord[] = [];
+    for (const [id, board] of state.whiteboards) {
+      const fields: Record<string, DataRef> = {};
+      for (const [field, value] of board.fields) {
+        const ref = value.kind === 'value' ? value.ref : results.get(value.opId);
+        if (!ref) return `field ${field} of whiteboard ${board.name} takes the result of op ${value.kind === 'op' ? value.opId : '?'}, which has none`;
+        fields[field] = ref;
+      }
+      const { name, tags, createdAt } = board;
+      records.push({ id, name, tags, createdAt, finalizedAt, workflowId: deps.workflowId, workflowName: deps.name, fields });
+    }
+    await Promise.all(records.map((record) => deps.whiteboards.put(deps.tenant, record)));
+    return undefined;
+  };
+
   self = spawnPersistentActor<WorkflowState, WorkflowMsg, WorkflowEventJournaled>(parent, {
     name: deps.workflowId,
     key: `wf:${deps.workflowId}`,
-    initialState: () => ({ status: 'active', settled: true, finishing: [] }),
+    initialState: () => ({ status: 'active', settled: true, finishing: [], whiteboards: new Map() }),
     apply: (state, event) => {
+      if (event.type === 'whiteboard-fields') {
+        for (const { whiteboardId, name, tags, createdAt, field, value } of event.fields) {
+          let board = state.whiteboards.get(whiteboardId);
+          if (!board) {
+            board = { name, tags, createdAt, fields: new Map() };
+            state.whiteboards.set(whiteboardId, board);
+          }
+          board.fields.set(field, value);
+        }
+        return state;
+      }
       state.status = event.status;
       if (event.reason !== undefined) state.reason = event.reason;
       return state;
@@ -134,18 +202,54 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           emit(state, msg.events);
           return;
         case 'op-log':
+          emit(state, [{ ...msg, workflowId: deps.workflowId }]);
+          logKeeper().keep(msg);
+          return;
         case 'op-retrying':
           emit(state, [{ ...msg, workflowId: deps.workflowId }]);
           return;
+        case 'logs-stored':
+          logKeeper().stored(msg.seq);
+          return;
+        case 'read-logs':
+          logKeeper().read(msg, state.status);
+          return;
+        case 'assign': {
+          const problem = state.status !== 'active' ? `workflow ${deps.workflowId} is ${state.status}` : checkAssignment(state.whiteboards, msg.fields);
+          if (problem) {
+            tell(msg.replyTo, { ok: false, error: { code: 'BAD_WHITEBOARD', message: problem } });
+            return;
+          }
+          await ctx.persist({ type: 'whiteboard-fields', fields: msg.fields });
+          tell(msg.replyTo, { ok: true, value: null });
+          return;
+        }
         case 'graph-settled':
           state.settled = true;
           deps.busy(false);
           if (state.status !== 'active') return;
           if (msg.failure) return end(state, ctx, 'failed', msg.failure.reason);
+          if (msg.cancelled) return end(state, ctx, 'cancelled', 'cancelled before the runtime restarted');
           if (state.finishing.length > 0) return end(state, ctx, 'finished');
           return;
       }
     },
   });
   return self;
+}
+
+/** Why `fields` cannot be assigned: a field assigned before, or a whiteboard that changes its name or tags. */
+function checkAssignment(whiteboards: Map<string, Whiteboard>, fields: WhiteboardField[]): string | undefined {
+  const seen = new Set<string>();
+  for (const { whiteboardId, name, tags, field } of fields) {
+    const board = whiteboards.get(whiteboardId);
+    const key = `${whiteboardId}\u0000${field}`;
+    if (board?.fields.has(field) || seen.has(key)) return `field ${field} of whiteboard ${name} is already assigned; a whiteboard's fields are assigned once`;
+    seen.add(key);
+    if (board && (board.name !== name || board.tags.join('\u0000') !== tags.join('\u0000'))) {
+      return `whiteboard ${whiteboardId} is named ${board.name} with tags [${board.tags.join(', ')}]; its fields cannot change that`;
+    }
+    if ((board?.fields.size ?? 0) + fields.length > MAX_WHITEBOARD_FIELDS) return `whiteboard ${name} would have more than ${MAX_WHITEBOARD_FIELDS} fields`;
+  }
+  return undefined;
 }

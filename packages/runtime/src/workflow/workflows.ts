@@ -2,6 +2,8 @@ import { ask, spawnPersistentActor, tell, type ActorRef, type Parent } from '@lz
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
 import { newId } from '../ids.js';
+import type { LogStore } from '../logs/log-store.js';
+import type { WhiteboardIndex } from '../whiteboard/whiteboard-index.js';
 import type { WorkflowEvents, WorkflowStatus } from '../protocol/client.js';
 import type { WorkflowInfo } from '../protocol/gateway.js';
 import type { Result } from '../result.js';
@@ -13,7 +15,7 @@ export type { WorkflowInfo };
 /** Requests to the workflow service; `tenant` is always the caller's verified tenant. */
 export type WorkflowsMsg =
   | { type: 'start'; tenant: string; name: string; watcher: ActorRef<WorkflowEvents>; replyTo: ActorRef<Result<{ workflowId: string }>> }
-  | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-events' | 'graph-settled' | 'op-log' | 'op-retrying' | 'resume' }> }
+  | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-events' | 'graph-settled' | 'op-log' | 'op-retrying' | 'logs-stored' | 'resume' }> }
   | { type: 'list'; tenant: string; replyTo: ActorRef<WorkflowInfo[]> }
   /** From a run that has ended: answered once the registry has journaled it too. */
   | { type: 'ended'; workflowId: string; status: WorkflowStatus; replyTo: ActorRef<true> }
@@ -46,6 +48,8 @@ export interface WorkflowsDeps {
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
   readonly pools: Map<string, PoolConfig>;
+  readonly logs: LogStore;
+  readonly whiteboards: WhiteboardIndex;
 }
 
 /**
@@ -67,10 +71,13 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
   const refOf = (run: Run, workflowId: string): ActorRef<WorkflowMsg> => {
     run.ref ??= spawnWorkflow(self as ActorRef<never>, {
       workflowId,
+      name: run.name,
       tenant: run.tenant,
       scheduler: deps.scheduler,
       cache: deps.cache,
       pools: deps.pools,
+      logs: deps.logs,
+      whiteboards: deps.whiteboards,
       ended: (status) =>
         ask(self, { type: 'ended', workflowId, status }, ENDED_TIMEOUT_MS).then(
           () => undefined,
