@@ -1,5 +1,7 @@
 // The ops of the churn example: a customer table in, a churn model and its metrics out. Plain
 // TypeScript, no ML library: logistic regression trained by full-batch gradient descent.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { op } from '@lzy/sdk';
 import { seededRandom } from './random.js';
 
@@ -175,6 +177,23 @@ export const pickBest = op({}, async (split: Split, ...evaluations: Evaluation[]
     weights: Object.fromEntries(split.featureNames.map((name, f) => [name, Number(best.weights[f]!.toFixed(3))])),
     candidates: evaluations.map((e) => ({ ...e.config, auc: Number(e.metrics.auc.toFixed(4)) })),
   };
+});
+
+/**
+ * Publishes the chosen model to a model registry (here a folder) and returns where it went. The
+ * registry's first upload fails, as a flaky network would (a marker file remembers it): the op's
+ * retry succeeds, which the demo shows.
+ */
+export const publishModel = op({ retries: { max: 3, backoff: '200ms' } }, async (registry: string, model: unknown): Promise<string> => {
+  mkdirSync(registry, { recursive: true });
+  const marker = join(registry, '.upload-failed-once');
+  if (!existsSync(marker)) {
+    writeFileSync(marker, '');
+    throw new Error('ECONNRESET: the model registry dropped the upload (simulated, to show a retry)');
+  }
+  const file = join(registry, 'churn-model.json');
+  writeFileSync(file, JSON.stringify(model, null, 2));
+  return file;
 });
 
 function sigmoid(z: number): number {
