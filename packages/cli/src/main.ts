@@ -25,6 +25,7 @@ try {
 function reportUsageErrors(command: Command, path = 'lzy'): void {
   command
     .exitOverride()
+    .showSuggestionAfterError(false)
     .showHelpAfterError(`hint: see \`${path} --help\``)
     .configureOutput({ outputError: (text, write) => write(`lzy: ${text}`) });
   for (const sub of command.commands) reportUsageErrors(sub, `${path} ${sub.name()}`);
