@@ -183,3 +183,23 @@ t.test('a freed node is reused by the same tenant within the idle timeout and re
   const third = await lzy.workflow('third', async () => whereAmI('3'));
   t.not(third.agentPid, first.agentPid, 'a new node after the release');
 });
+
+t.test('watching a run that has ended replays its results first, then its end', async (t) => {
+  const { Runtime } = await import('@lzy/runtime');
+  const runtime = await Runtime.start({ dataDir: tempDir(t), pools: [{ name: 'default', cpu: 2, memoryMb: 2048, slots: 2, maxNodes: 1, idleTimeoutMs: 60_000 }] });
+  t.teardown(() => runtime.close());
+  const connection = runtime.connect(await runtime.iam.issueToken('watcher', 'user'));
+  const lzy = Lzy.over(connection, { onLog: () => {} });
+  let workflowId = '';
+  t.equal(
+    await lzy.workflow('done-before', async (wf) => {
+      workflowId = wf.id;
+      return add(inc(1), inc(2));
+    }),
+    5,
+  );
+  const seen: string[] = [];
+  connection.watch(workflowId, (event) => seen.push(event.type));
+  await waitUntil(() => seen.includes('workflow-ended'), 'the end of the run');
+  t.same(seen, ['op-succeeded', 'op-succeeded', 'op-succeeded', 'progress', 'workflow-ended']);
+});

@@ -24,7 +24,8 @@ export type GraphMsg =
   | OpDone
   | { type: 'cancel'; reason: string }
   | { type: 'resume' }
-  | { type: 'replay' }
+  /** The results so far and the progress, as events for a new watcher. */
+  | { type: 'replay'; replyTo: ActorRef<WorkflowEvent[]> }
   | { type: 'journal-successes' }
   /** The results of these ops, for those that succeeded. */
   | { type: 'results'; opIds: string[]; replyTo: ActorRef<Map<string, DataRef>> };
@@ -231,7 +232,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
             events.push({ type: 'op-succeeded', workflowId: deps.workflowId, opId, result: node.result!, cached: node.cached ?? false });
           }
           events.push({ type: 'progress', workflowId: deps.workflowId, counts: { ...state.counts } });
-          tell(deps.workflow, { type: 'graph-events', events });
+          tell(msg.replyTo, events);
           return;
         }
       }

@@ -184,7 +184,8 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           return end(state, ctx, 'cancelled', msg.reason).then(() => tell(msg.replyTo, { ok: true, value: 'cancelled' }));
         case 'watch':
           state.watcher = msg.watcher;
-          tell(graphOf(state), { type: 'replay' });
+          // Results so far first, then the end (or what happens next: the mailbox waits for this).
+          tell(msg.watcher, await query<GraphMsg, WorkflowEvent[]>(graphOf(state), (replyTo) => ({ type: 'replay', replyTo }), RESULTS_TIMEOUT_MS));
           if (state.status !== 'active') {
             const event: WorkflowEvent = { type: 'workflow-ended', workflowId: deps.workflowId, status: state.status };
             if (state.reason !== undefined) event.reason = state.reason;

@@ -1,4 +1,4 @@
-import { ask, spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import { ask, spawnPersistentActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
 import { newId } from '../ids.js';
@@ -23,7 +23,15 @@ export type WorkflowsMsg =
   /** From a run: whether its graph has ops running or waiting. */
   | { type: 'busy'; workflowId: string; busy: boolean }
   /** Answers once no run has ops running or waiting (at once if none has). */
-  | { type: 'when-idle'; replyTo: ActorRef<true> };
+  | { type: 'when-idle'; replyTo: ActorRef<true> }
+  /** An ended run leaves memory; it is loaded from the journal again when asked for. */
+  | { type: 'retire'; workflowId: string };
+
+/**
+ * How long an ended run stays in memory (its actors, its graph) for the calls that usually follow
+ * its end; afterwards it is loaded again from the journal when asked for.
+ */
+const KEEP_ENDED_MS = 10_000;
 
 /** How long a run waits for the registry to journal its end. */
 const ENDED_TIMEOUT_MS = 30_000;
@@ -142,7 +150,15 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
             await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status });
           }
           tell(msg.replyTo, true);
+          setTimeout(() => tell(self, { type: 'retire', workflowId: msg.workflowId }), KEEP_ENDED_MS).unref();
           return;
+        case 'retire': {
+          const run = state.runs.get(msg.workflowId);
+          if (!run?.ref || run.status === 'active') return;
+          stopActor(run.ref as ActorRef<never>);
+          delete run.ref;
+          return;
+        }
         case 'busy':
           setBusy(msg.workflowId, msg.busy && state.runs.get(msg.workflowId)?.status === 'active');
           return;
