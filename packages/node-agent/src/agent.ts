@@ -2,7 +2,7 @@ import { protocolErrors, Remoting, spawnActor, startActorSystem, tell } from '@l
 import type { AgentOptions } from './args.js';
 import { Attempts } from './attempts.js';
 import type { StorageRef } from './blob-io.js';
-import { AGENT_PATH, AgentWire, NODES_PATH, STORAGE_PATH, type AgentMsg, type NodesWireMsg } from './protocol/agent.js';
+import { AGENT_PATH, AgentWire, joinCredential, NODES_PATH, STORAGE_PATH, type AgentMsg, type NodesWireMsg } from './protocol/agent.js';
 import { Reporter } from './reporter.js';
 import { RunnerPool } from './runner-pool.js';
 
@@ -43,7 +43,9 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   const system = startActorSystem({ name: `node-agent-${process.pid}` });
   const remoting = new Remoting({ name: `node-agent-${process.pid}` });
   // Connecting takes I/O: the agent actor below is exposed before any message can arrive.
-  const peer = remoting.connect(options.server, { auth: options.token, whileDisconnected: 'queue' });
+  // A static pool's agent presents the pool's join token; a node the runtime started, its one-time token.
+  const auth = options.pool === undefined ? options.token : joinCredential(options.pool, options.token);
+  const peer = remoting.connect(options.server, { auth, whileDisconnected: 'queue' });
   const nodes = peer.ref<NodesWireMsg>(NODES_PATH);
   const storage: StorageRef = peer.ref(STORAGE_PATH);
   const pool = new RunnerPool(options.slots, warn);

@@ -4,8 +4,10 @@ import { parseArgs } from 'node:util';
 export interface AgentOptions {
   /** The runtime gateway, `ws://host:port` or `wss://…`. */
   server: string;
-  /** One-time registration token, sent as the handshake credential. */
+  /** One-time registration token, or with `pool` the pool's join token; sent in the handshake. */
   token: string;
+  /** The static pool this agent joins (an agent of `lzy agent`); absent for a node the runtime started. */
+  pool?: string;
   /** How many attempts run at once, each in its own runner process. */
   slots: number;
   heartbeatMs: number;
@@ -17,11 +19,17 @@ export class UsageError extends Error {
 }
 
 /** The one-line synopsis printed with a usage error. */
-export const USAGE = 'usage: lzy-node-agent --server ws://HOST:PORT --token TOKEN --slots N [--heartbeat-ms MS] (or env LZY_SERVER, LZY_TOKEN)';
+export const USAGE = 'usage: lzy-node-agent --server ws://HOST:PORT --token TOKEN --slots N [--pool NAME] [--heartbeat-ms MS] (or env LZY_SERVER, LZY_TOKEN)';
 
 /** Reads the options from `argv` (without node and the script) and `env`; throws `UsageError` when they are wrong. */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions {
-  let values: { server?: string | undefined; token?: string | undefined; slots?: string | undefined; 'heartbeat-ms'?: string | undefined };
+  let values: {
+    server?: string | undefined;
+    token?: string | undefined;
+    slots?: string | undefined;
+    pool?: string | undefined;
+    'heartbeat-ms'?: string | undefined;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -29,6 +37,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
         server: { type: 'string' },
         token: { type: 'string' },
         slots: { type: 'string' },
+        pool: { type: 'string' },
         'heartbeat-ms': { type: 'string' },
       },
       strict: true,
@@ -43,9 +52,13 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
   const token = values.token ?? env.LZY_TOKEN;
   if (!token) throw new UsageError('--token is required (or env LZY_TOKEN)');
   if (values.slots === undefined) throw new UsageError('--slots is required');
+  if (values.pool !== undefined && !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(values.pool)) {
+    throw new UsageError(`--pool must be a pool name (lowercase letters, digits, . _ -), got '${values.pool}'`);
+  }
   return {
     server,
     token,
+    ...(values.pool === undefined ? {} : { pool: values.pool }),
     slots: integer('--slots', values.slots, 1, 1024),
     heartbeatMs: values['heartbeat-ms'] === undefined ? 1000 : integer('--heartbeat-ms', values['heartbeat-ms'], 10, 3_600_000),
   };

@@ -1,12 +1,24 @@
+/**
+ * Where a pool's nodes come from: `local` nodes are node-agent processes the runtime starts;
+ * `static` nodes are agents an operator starts on any host with `lzy agent`, which join the pool.
+ */
+export type PoolKind = 'local' | 'static';
+
 /** A pool of nodes of one shape. Each node runs `slots` attempts at once. */
 export interface PoolConfig {
   name: string;
+  /** Default `local`. */
+  kind?: PoolKind;
   /** Cores of one node; an op asking for more cannot run in this pool. */
   cpu: number;
   /** Memory of one node in MiB; likewise. */
   memoryMb: number;
+  /** Runners of a local node; a static node has the slots its agent registers with. */
   slots: number;
-  /** Nodes of this pool at once, all tenants together. */
+  /**
+   * Nodes of this pool at once, all tenants together; for a static pool, nodes one tenant holds at
+   * once (the pool itself has as many nodes as agents have joined).
+   */
   maxNodes: number;
   /** A node with nothing to run for this long is released. */
   idleTimeoutMs: number;

@@ -304,6 +304,11 @@ export class RemoteConnection implements RuntimeConnection {
     return this.call({ type: 'issue-token', tenant, role });
   }
 
+  /** A new join token of the static pool `pool`, for `lzy agent`; admins only, like `issueToken`. */
+  issueJoinToken(pool: string): Promise<string> {
+    return this.call({ type: 'issue-join-token', pool });
+  }
+
   async putBlob(bytes: Buffer): Promise<DataRef> {
     const { uri, size, hash, codec } = refFor(bytes);
     const uploadId = randomUUID();

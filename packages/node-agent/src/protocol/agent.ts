@@ -16,6 +16,20 @@ export const STORAGE_PATH = 'storage';
 
 const Id = Type.String({ minLength: 1, maxLength: 256 });
 
+/**
+ * The handshake credential of an agent joining a static pool (`lzy agent`): the pool it asks for
+ * and the pool's join token. The gateway checks both and gives the connection a fresh node identity.
+ */
+export function joinCredential(pool: string, token: string): string {
+  return `join:${pool}:${token}`;
+}
+
+/** The pool and token of a join credential; undefined for any other credential. */
+export function parseJoinCredential(auth: string): { pool: string; token: string } | undefined {
+  const match = /^join:([^:]+):(.+)$/s.exec(auth);
+  return match ? { pool: match[1]!, token: match[2]! } : undefined;
+}
+
 /** Most attempts, log chunks or results one message carries. */
 export const MAX_BATCH = 4096;
 

@@ -1,11 +1,19 @@
 import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { AgentMsg } from '@lzy/node-agent/protocol';
 import type { ResolvedOptions } from '../config.js';
 import type { AllocatorRequest, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { NodeBackend } from './backend.js';
 import type { NodeDirectory } from './node-directory.js';
+import type { JoinedNode } from './lease.js';
 import { spawnPool, type PoolMsg } from './pool.js';
 
-/** Leases nodes per tenant from the configured pools, through one backend. */
+/** The scheduler's requests, and what the agents of static pools say before they are leased. */
+export type AllocatorMsg =
+  | AllocatorRequest
+  | { type: 'offer'; node: JoinedNode }
+  | { type: 'free-heartbeat'; pool: string; nodeId: string; agent: ActorRef<AgentMsg> };
+
+/** Leases nodes per tenant from the configured pools: local ones through one backend, static ones as they join. */
 export function spawnAllocator(
   parent: Parent,
   deps: {
@@ -15,9 +23,9 @@ export function spawnAllocator(
     scheduler: ActorRef<SchedulerMsg>;
     serverUrl: () => string;
   },
-): ActorRef<AllocatorRequest> {
+): ActorRef<AllocatorMsg> {
   const pools = new Map<string, ActorRef<PoolMsg>>();
-  return spawnActor<undefined, AllocatorRequest>(parent, {
+  return spawnActor<undefined, AllocatorMsg>(parent, {
     name: 'allocator',
     initialState: () => {
       pools.clear();
@@ -59,6 +67,17 @@ export function spawnAllocator(
         case 'release': {
           const lease = deps.directory.lease(msg.nodeId);
           if (lease) tell(lease, { type: 'release', reason: msg.reason });
+          return state;
+        }
+        case 'offer': {
+          // The gateway admits joined agents to static pools only, so the pool is there.
+          const pool = pools.get(msg.node.principal.pool);
+          if (pool) tell(pool, msg);
+          return state;
+        }
+        case 'free-heartbeat': {
+          const pool = pools.get(msg.pool);
+          if (pool) tell(pool, { type: 'free-heartbeat', nodeId: msg.nodeId, agent: msg.agent });
           return state;
         }
       }

@@ -3,7 +3,7 @@ import type { AgentMsg } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import type { NodeBackend, NodeHandle } from './backend.js';
-import type { NodeDirectory } from './node-directory.js';
+import type { NodeDirectory, NodePrincipal } from './node-directory.js';
 
 /** `allocating → ready → releasing → gone`; `ready` is idle or busy, as the scheduler sees it. */
 export type LeaseStatus = 'allocating' | 'ready' | 'releasing' | 'gone';
@@ -22,11 +22,19 @@ interface LeaseState {
   agent?: ActorRef<AgentMsg>;
 }
 
+/** A node of a static pool that joined and registered: up already, leased as it is. */
+export interface JoinedNode {
+  readonly principal: NodePrincipal;
+  readonly slots: number;
+  readonly agent: ActorRef<AgentMsg>;
+}
+
 export interface LeaseDeps {
   readonly nodeId: string;
   readonly tenant: string;
   readonly pool: PoolConfig;
-  readonly backend: NodeBackend;
+  /** Where the node comes from: the backend starts it, or it joined a static pool. */
+  readonly node: { readonly backend: NodeBackend } | { readonly joined: JoinedNode };
   readonly directory: NodeDirectory;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly serverUrl: string;
@@ -38,8 +46,10 @@ export interface LeaseDeps {
 }
 
 /**
- * One leased node, owned by one tenant for its whole life: starts it through the backend, waits
- * for its agent to register, watches its heartbeats, and removes it when released or lost.
+ * One leased node, owned by one tenant for its whole life: starts it through the backend and waits
+ * for its agent to register (or takes a joined node as it is), watches its heartbeats, and removes
+ * it when released or lost. A released joined node is told to shut down and is gone at once: its
+ * agent process exits, and `lzy agent` starts a fresh one that joins as a new node.
  */
 export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> {
   let handle: NodeHandle | undefined;
@@ -86,6 +96,7 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
           state.status = 'releasing';
           if (state.agent) tell(state.agent, { type: 'shutdown' });
           else handle?.kill();
+          if ('joined' in deps.node) return end(state, msg.reason);
           // An agent that does not leave in time is removed.
           setTimeout(() => handle?.kill(), 5_000).unref();
           return state;
@@ -101,6 +112,8 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
 
   function end(state: LeaseState, _reason: string): LeaseState {
     if (state.status === 'gone') return state;
+    // A lost joined node may still be running somewhere: it must serve no one again.
+    if (state.status !== 'releasing' && 'joined' in deps.node) tell(deps.node.joined.agent, { type: 'shutdown' });
     state.status = 'gone';
     clearInterval(timer);
     handle?.kill();
@@ -110,16 +123,23 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
     return state;
   }
 
-  const token = deps.directory.add({ kind: 'node', nodeId: deps.nodeId, tenant: deps.tenant, pool: deps.pool.name }, self);
-  handle = deps.backend.start({
-    nodeId: deps.nodeId,
-    tenant: deps.tenant,
-    pool: deps.pool,
-    token,
-    serverUrl: deps.serverUrl,
-    heartbeatIntervalMs: deps.heartbeatIntervalMs,
-  });
-  handle.onExit((reason) => tell(self, { type: 'exited', reason }));
+  if ('joined' in deps.node) {
+    const { principal, slots, agent } = deps.node.joined;
+    deps.directory.attach(principal, deps.tenant, self);
+    tell(self, { type: 'registered', slots, agent });
+  } else {
+    const principal = { kind: 'node', nodeId: deps.nodeId, tenant: deps.tenant, pool: deps.pool.name, joined: false } as const;
+    const token = deps.directory.add(principal, self);
+    handle = deps.node.backend.start({
+      nodeId: deps.nodeId,
+      tenant: deps.tenant,
+      pool: deps.pool,
+      token,
+      serverUrl: deps.serverUrl,
+      heartbeatIntervalMs: deps.heartbeatIntervalMs,
+    });
+    handle.onExit((reason) => tell(self, { type: 'exited', reason }));
+  }
   const every = Math.max(50, Math.min(deps.heartbeatTimeoutMs, deps.allocationTimeoutMs) / 4);
   timer = setInterval(() => tell(self, { type: 'check' }), every);
   timer.unref();

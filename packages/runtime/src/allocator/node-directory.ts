@@ -1,13 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import type { ActorRef } from '@lzy/actors';
+import { newId } from '../ids.js';
 import type { LeaseMsg } from './lease.js';
 
-/** The identity a node-agent proves with its one-time token: set by the gateway, never by a message. */
+/**
+ * The identity a node-agent proves in its handshake, set by the gateway, never by a message: with
+ * its one-time token (a node the runtime started for a tenant) or with a static pool's join token
+ * (a fresh node of that pool, whose tenant is set once, when the pool leases it).
+ */
 export interface NodePrincipal {
   readonly kind: 'node';
   readonly nodeId: string;
-  readonly tenant: string;
+  /** The one tenant the node serves; undefined while a joined node is free. */
+  readonly tenant: string | undefined;
   readonly pool: string;
+  /** Whether the node joined a static pool. */
+  readonly joined: boolean;
 }
 
 /**
@@ -23,6 +31,18 @@ export class NodeDirectory {
     const token = randomBytes(24).toString('base64url');
     this.tokens.set(token, principal);
     return token;
+  }
+
+  /** The identity of an agent that joined the static pool `pool`: a new node, free until leased. */
+  join(pool: string): NodePrincipal {
+    return { kind: 'node', nodeId: newId('node'), tenant: undefined, pool, joined: true };
+  }
+
+  /** Leases the free joined node `node` to `tenant`, for good: its connection serves that tenant only. */
+  attach(node: NodePrincipal, tenant: string, lease: ActorRef<LeaseMsg>): void {
+    if (!node.joined || node.tenant !== undefined) throw new Error(`node ${node.nodeId} is not a free joined node`);
+    (node as { tenant: string | undefined }).tenant = tenant;
+    this.leases.set(node.nodeId, lease);
   }
 
   remove(nodeId: string): void {

@@ -1,21 +1,29 @@
 import Denque from 'denque';
 import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { AgentMsg } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
 import { newId } from '../ids.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import type { NodeBackend } from './backend.js';
-import { spawnLease, type LeaseMsg } from './lease.js';
+import { spawnLease, type JoinedNode, type LeaseMsg } from './lease.js';
 import type { NodeDirectory } from './node-directory.js';
 
 export type PoolMsg =
   | { type: 'lease'; tenant: string }
   | { type: 'lease-ended'; nodeId: string }
-  | { type: 'expire'; requestId: number };
+  | { type: 'expire'; requestId: number }
+  /** A static pool's agent joined and registered: a free node. */
+  | { type: 'offer'; node: JoinedNode }
+  /** A heartbeat of a joined node that no lease holds. */
+  | { type: 'free-heartbeat'; nodeId: string; agent: ActorRef<AgentMsg> }
+  | { type: 'check-free' };
 
 interface PoolState {
   readonly leases: Map<string, ActorRef<LeaseMsg>>;
-  /** Lease requests waiting for room in the pool. */
+  /** Lease requests waiting for room in the pool (a local pool) or for a free node (a static pool). */
   readonly waiting: Denque<{ tenant: string; requestId: number }>;
+  /** A static pool's free nodes, in the order they joined, with their last heartbeat. */
+  readonly free: Map<string, { node: JoinedNode; lastHeartbeat: number }>;
 }
 
 export interface PoolDeps {
@@ -29,27 +37,62 @@ export interface PoolDeps {
   readonly allocationTimeoutMs: number;
 }
 
-/** One node pool: at most `maxNodes` leases at once; requests beyond wait, up to the allocation timeout. */
+/**
+ * One node pool. A local pool starts at most `maxNodes` nodes at once; a static pool leases the
+ * nodes that joined it, each to one tenant, and drops a free node whose heartbeats stop. Requests
+ * beyond what the pool has wait, up to the allocation timeout.
+ */
 export function spawnPool(parent: Parent, deps: PoolDeps): ActorRef<PoolMsg> {
   let nextRequest = 0;
+  const isStatic = deps.config.kind === 'static';
   const self: ActorRef<PoolMsg> = spawnActor<PoolState, PoolMsg>(parent, {
     name: `pool-${deps.config.name}`,
-    initialState: () => ({ leases: new Map(), waiting: new Denque() }),
+    initialState: () => ({ leases: new Map(), waiting: new Denque(), free: new Map() }),
     supervision: 'resume',
     receive: (state, msg, ctx) => {
       switch (msg.type) {
-        case 'lease':
-          if (state.leases.size < deps.config.maxNodes) startLease(state, msg.tenant, ctx.self);
+        case 'lease': {
+          const free = isStatic ? state.free.values().next().value : undefined;
+          if (free) {
+            state.free.delete(free.node.principal.nodeId);
+            startLease(state, msg.tenant, ctx.self, free.node);
+          } else if (!isStatic && state.leases.size < deps.config.maxNodes) startLease(state, msg.tenant, ctx.self);
           else {
             const requestId = ++nextRequest;
             state.waiting.push({ tenant: msg.tenant, requestId });
             setTimeout(() => tell(self, { type: 'expire', requestId }), deps.allocationTimeoutMs).unref();
           }
           return state;
+        }
         case 'lease-ended': {
           state.leases.delete(msg.nodeId);
-          const next = state.waiting.shift();
+          // A static node is not reused: its agent comes back as a new node, with an offer.
+          const next = isStatic ? undefined : state.waiting.shift();
           if (next) startLease(state, next.tenant, ctx.self);
+          return state;
+        }
+        case 'offer': {
+          // A node offers itself once; a second offer (or one of a node leased already) is ignored.
+          if (msg.node.principal.tenant !== undefined || state.free.has(msg.node.principal.nodeId)) return state;
+          const next = state.waiting.shift();
+          if (next) startLease(state, next.tenant, ctx.self, msg.node);
+          else state.free.set(msg.node.principal.nodeId, { node: msg.node, lastHeartbeat: Date.now() });
+          return state;
+        }
+        case 'free-heartbeat': {
+          const free = state.free.get(msg.nodeId);
+          if (free) free.lastHeartbeat = Date.now();
+          // An agent that is neither free nor leased (it reconnected, or was released) serves no one: it leaves.
+          else tell(msg.agent, { type: 'shutdown' });
+          return state;
+        }
+        case 'check-free': {
+          const now = Date.now();
+          for (const [nodeId, free] of state.free) {
+            if (now - free.lastHeartbeat <= deps.heartbeatTimeoutMs) continue;
+            state.free.delete(nodeId);
+            tell(free.node.agent, { type: 'shutdown' });
+          }
           return state;
         }
         case 'expire': {
@@ -62,7 +105,9 @@ export function spawnPool(parent: Parent, deps: PoolDeps): ActorRef<PoolMsg> {
             type: 'allocation-failed',
             tenant: expired.tenant,
             pool: deps.config.name,
-            message: `pool ${deps.config.name} had no room for a node (all ${deps.config.maxNodes} in use) within ${deps.allocationTimeoutMs} ms`,
+            message: isStatic
+              ? `static pool ${deps.config.name} had no free node within ${deps.allocationTimeoutMs} ms (${state.leases.size} leased); start more with \`lzy agent --pool ${deps.config.name}\``
+              : `pool ${deps.config.name} had no room for a node (all ${deps.config.maxNodes} in use) within ${deps.allocationTimeoutMs} ms`,
           });
           return state;
         }
@@ -70,13 +115,13 @@ export function spawnPool(parent: Parent, deps: PoolDeps): ActorRef<PoolMsg> {
     },
   });
 
-  function startLease(state: PoolState, tenant: string, poolRef: ActorRef<PoolMsg>): void {
-    const nodeId = newId('node');
+  function startLease(state: PoolState, tenant: string, poolRef: ActorRef<PoolMsg>, joined?: JoinedNode): void {
+    const nodeId = joined?.principal.nodeId ?? newId('node');
     const lease = spawnLease(poolRef as ActorRef<never>, {
       nodeId,
       tenant,
       pool: deps.config,
-      backend: deps.backend,
+      node: joined ? { joined } : { backend: deps.backend },
       directory: deps.directory,
       scheduler: deps.scheduler,
       serverUrl: deps.serverUrl(),
@@ -88,5 +133,6 @@ export function spawnPool(parent: Parent, deps: PoolDeps): ActorRef<PoolMsg> {
     state.leases.set(nodeId, lease);
   }
 
+  if (isStatic) setInterval(() => tell(self, { type: 'check-free' }), Math.max(50, deps.heartbeatTimeoutMs / 4)).unref();
   return self;
 }

@@ -1,4 +1,5 @@
 import { ask, spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import type { PoolConfig } from '../config.js';
 import type { Iam, Subject } from '../iam/iam.js';
 import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
 import type { ClientEvents, ClientReply, ClientRequest } from '../protocol/gateway.js';
@@ -25,6 +26,7 @@ export type ClientsMsg =
 
 export interface ClientsDeps {
   readonly iam: Iam;
+  readonly pools: ReadonlyMap<string, PoolConfig>;
   readonly store: FileStore;
   readonly workflows: ActorRef<WorkflowsMsg>;
   /** The runtime as `subject`, as an embedded client would see it. */
@@ -160,6 +162,14 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
       case 'issue-token':
         if (subject.role !== 'admin') throw new Refused('FORBIDDEN', `only an admin may issue tokens; this token is a ${subject.role}'s`);
         return deps.iam.issueToken(request.tenant, request.role);
+      case 'issue-join-token': {
+        if (subject.role !== 'admin') throw new Refused('FORBIDDEN', `only an admin may issue join tokens; this token is a ${subject.role}'s`);
+        if (deps.pools.get(request.pool)?.kind !== 'static') {
+          const names = [...deps.pools.values()].filter((pool) => pool.kind === 'static').map((pool) => pool.name);
+          throw new Refused('NOT_FOUND', `no static pool named ${request.pool} (static pools: ${names.join(', ') || 'none'})`);
+        }
+        return deps.iam.issueJoinToken(request.pool);
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 import { Remoting, type ActorRef } from '@lzy/actors';
-import { AGENT_PATH, NODES_PATH, NodesWire, STORAGE_PATH, StorageWire, type AgentMsg } from '@lzy/node-agent/protocol';
+import { AGENT_PATH, NODES_PATH, NodesWire, parseJoinCredential, STORAGE_PATH, StorageWire, type AgentMsg } from '@lzy/node-agent/protocol';
 import type { NodeDirectory, NodePrincipal } from '../allocator/node-directory.js';
+import type { PoolConfig } from '../config.js';
 import { TOKEN_PREFIX, type Iam, type Subject } from '../iam/iam.js';
 import { CLIENT_PATH, ClientRequest, EVENTS_PATH, type ClientEvents } from '../protocol/gateway.js';
 import type { StorageMsg } from '../storage/storage.js';
@@ -19,12 +20,15 @@ const isClient = (principal: unknown) => (principal as ClientPrincipal).kind ===
 /**
  * The runtime's ws endpoint, for node-agents and remote clients alike. Every connection
  * authenticates in its handshake: a node-agent with its one-time token, which fixes the node and
- * tenant that every message of the connection is stamped with; a client with its tenant token,
- * checked by IAM (IAM's tokens carry its prefix; any other is taken for a node's one-time token).
+ * tenant that every message of the connection is stamped with; an agent joining a static pool with
+ * the pool's name and join token, which make it a new node of that pool (its tenant is set when
+ * the pool leases it); a client with its tenant token, checked by IAM (IAM's tokens carry its
+ * prefix; any other is taken for a node's one-time token).
  * Nodes may address only the node paths, clients only the client path.
  */
 export function createGateway(deps: {
   directory: NodeDirectory;
+  pools: ReadonlyMap<string, PoolConfig>;
   iam: Iam;
   nodes: ActorRef<NodesRouterMsg>;
   storage: ActorRef<StorageMsg>;
@@ -33,6 +37,13 @@ export function createGateway(deps: {
   const remoting = new Remoting({
     name: 'lzy-runtime',
     authenticate: (token): NodePrincipal | ClientPrincipal => {
+      const join = token === undefined ? undefined : parseJoinCredential(token);
+      if (join) {
+        deps.iam.verifyJoin(join.token, join.pool);
+        // The token may outlive its pool: the pools file changed since it was issued.
+        if (deps.pools.get(join.pool)?.kind !== 'static') throw new Error(`this runtime has no static pool named ${join.pool}`);
+        return deps.directory.join(join.pool);
+      }
       if (!token || token.startsWith(TOKEN_PREFIX)) return { kind: 'client', subject: deps.iam.verify(token) };
       try {
         return deps.directory.redeem(token);

@@ -7,35 +7,64 @@ export interface Subject {
   readonly role: 'user' | 'admin';
 }
 
+/** What a pool's join token grants: an agent may join that static pool as a free node (`lzy agent`). */
+export interface JoinGrant {
+  readonly role: 'agent';
+  readonly pool: string;
+}
+
 const TENANT = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 /** Every token IAM issues starts with this, so a gateway can tell them from other credentials. */
 export const TOKEN_PREFIX = 'lzy_';
 
 /**
- * The embedded identity service: issues opaque tokens for tenants and verifies them. Only a hash
+ * The embedded identity service: issues opaque tokens for tenants (and join tokens for the agents
+ * of static pools) and verifies them. Only a hash
  * of each token is stored, so the state on disk grants nothing.
  */
 export class Iam {
-  private readonly tokens: Database<Subject, string>;
+  private readonly tokens: Database<Subject | JoinGrant, string>;
 
   constructor(root: RootDatabase) {
-    this.tokens = root.openDB<Subject, string>({ name: 'iam.tokens' });
+    this.tokens = root.openDB<Subject | JoinGrant, string>({ name: 'iam.tokens' });
   }
 
   /** A new token for `tenant`; durable before it is returned. */
   async issueToken(tenant: string, role: Subject['role'] = 'user'): Promise<string> {
     if (!TENANT.test(tenant)) throw new Error(`bad tenant name ${JSON.stringify(tenant)}: lowercase letters, digits, . _ -, up to 63`);
-    const token = `${TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
-    await this.tokens.put(hashToken(token), { tenant, role });
-    return token;
+    return this.issue({ tenant, role });
   }
 
-  /** The subject of `token`; throws an error naming the problem for an unknown one. */
+  /** A new join token of the static pool `pool` (the caller checks that the pool exists). */
+  async issueJoinToken(pool: string): Promise<string> {
+    return this.issue({ role: 'agent', pool });
+  }
+
+  /** The subject of a tenant's `token`; throws an error naming the problem for an unknown one or a join token. */
   verify(token: string | undefined): Subject {
-    const subject = token ? this.tokens.get(hashToken(token)) : undefined;
-    if (!subject) throw new Error(token ? 'unknown token' : 'no token given');
-    return subject;
+    const grant = this.lookup(token);
+    if (grant.role === 'agent') throw new Error(`this is a join token of pool ${grant.pool}, for \`lzy agent\`; clients need a tenant token`);
+    return grant;
+  }
+
+  /** Checks that `token` lets an agent join the static pool `pool`; throws an error naming the problem. */
+  verifyJoin(token: string, pool: string): void {
+    const grant = this.lookup(token);
+    if (grant.role !== 'agent') throw new Error(`this is a ${grant.role}'s token of tenant ${grant.tenant}, not a pool join token`);
+    if (grant.pool !== pool) throw new Error(`this join token is for pool ${grant.pool}, not ${pool}`);
+  }
+
+  private lookup(token: string | undefined): Subject | JoinGrant {
+    const grant = token ? this.tokens.get(hashToken(token)) : undefined;
+    if (!grant) throw new Error(token ? 'unknown token' : 'no token given');
+    return grant;
+  }
+
+  private async issue(grant: Subject | JoinGrant): Promise<string> {
+    const token = `${TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
+    await this.tokens.put(hashToken(token), grant);
+    return token;
   }
 }
 

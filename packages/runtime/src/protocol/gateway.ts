@@ -49,6 +49,8 @@ export const ClientRequest = Type.Union([
   ReadChunk,
   /** Admins only: a new token for `tenant`. */
   request('issue-token', { tenant: Type.String({ minLength: 1, maxLength: 63 }), role: Role }),
+  /** Admins only: a new join token of the static pool `pool`, for `lzy agent`. */
+  request('issue-join-token', { pool: Type.String({ minLength: 1, maxLength: 63 }) }),
 ]);
 export type ClientRequest = Static<typeof ClientRequest>;
 
@@ -71,6 +73,7 @@ export const ClientReplies = {
   write: Type.Null(),
   read: Type.Uint8Array(),
   'issue-token': Type.String(),
+  'issue-join-token': Type.String(),
 } satisfies Record<ClientRequest['type'], TSchema>;
 export type ClientReply<T extends ClientRequest['type']> = Static<(typeof ClientReplies)[T]>;
 

@@ -10,7 +10,8 @@ export type StorageMsg =
 
 /**
  * The storage service as nodes see it: chunked reads and writes of blobs, each confined to the
- * node's own tenant. A failed request gets an error reply, so the asking node hears why.
+ * node's own tenant (a static pool's node that is not leased yet has none, and may do neither). A
+ * failed request gets an error reply, so the asking node hears why.
  */
 export function spawnStorage(parent: Parent, store: FileStore): ActorRef<StorageMsg> {
   return spawnActor<undefined, StorageMsg>(parent, {
@@ -21,9 +22,11 @@ export function spawnStorage(parent: Parent, store: FileStore): ActorRef<Storage
       const { node, request } = msg;
       const replyTo = msg.replyTo as ActorRef<unknown>;
       try {
-        if (request.type === 'read') tell(replyTo, await store.read(node.tenant, request.uri, request.offset, request.length));
+        const tenant = node.tenant;
+        if (tenant === undefined) throw new Error(`node ${node.nodeId} is not leased to a tenant: it has no storage`);
+        if (request.type === 'read') tell(replyTo, await store.read(tenant, request.uri, request.offset, request.length));
         else {
-          await store.writeChunk(node.tenant, request);
+          await store.writeChunk(tenant, request);
           tell(replyTo, true);
         }
       } catch (error) {
