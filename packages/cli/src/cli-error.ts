@@ -1,5 +1,5 @@
-/** Exit codes of `lzy`. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+/** Exit codes of `lzy`; `refused`: the server would not let `lzy agent` join. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, refused: 3 } as const;
 
 /** A failure to report as one line plus a hint, with its exit code; no stack. */
 export class CliError extends Error {

@@ -1,6 +1,7 @@
 // The `lzy` command line: one file per command under commands/.
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './cli-error.js';
+import { agentCommand } from './commands/agent.js';
 import { cancelCommand } from './commands/cancel.js';
 import { logsCommand } from './commands/logs.js';
 import { runCommand } from './commands/run.js';
@@ -10,12 +11,12 @@ import { tokenCommand } from './commands/token.js';
 import { whiteboardsCommand } from './commands/whiteboards.js';
 
 const program = new Command('lzy').description('Lzy: run workflows of TypeScript ops on an embedded or a shared runtime');
-for (const command of [serverCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand()]) program.addCommand(command);
+for (const command of [serverCommand(), agentCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand()]) program.addCommand(command);
 reportUsageErrors(program);
 
 try {
   await program.parseAsync();
-  // `lzy server` goes on serving; every other command is done.
+  // `lzy server` goes on serving (and `lzy agent` has stopped); every other command is done.
   if (program.args[0] !== 'server') await exit(EXIT.ok);
 } catch (error) {
   await exit(report(error));

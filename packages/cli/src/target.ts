@@ -14,6 +14,8 @@ export interface Target {
   readonly connection: RuntimeConnection;
   /** A new token for `tenant`: through the server (admins only), or straight from the embedded runtime. */
   issueToken(tenant: string, role: 'user' | 'admin'): Promise<string>;
+  /** A new join token of a static pool, for `lzy agent`: only a shared runtime has agents that join. */
+  issueJoinToken(pool: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   return {
     connection,
     issueToken: (tenant, role) => connection.issueToken(tenant, role),
+    issueJoinToken: (pool) => connection.issueJoinToken(pool),
     close: () => connection.close(),
   };
 }
@@ -49,6 +52,9 @@ async function embedded(): Promise<Target> {
   return {
     connection,
     issueToken: (tenant, role) => runtime.iam.issueToken(tenant, role),
+    issueJoinToken: () => {
+      throw usageError('join tokens are for the static pools of a shared runtime', 'pass --endpoint ws://HOST:PORT of `lzy server` and its admin token');
+    },
     close: async () => {
       connection.close();
       await runtime.close();

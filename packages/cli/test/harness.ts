@@ -1,7 +1,9 @@
 // Starts `lzy server` and `lzy` commands as real processes, the way users run them.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startProcess, tempDir, type Child, type Teardown } from '@lzy/actors/testing';
 
@@ -19,15 +21,18 @@ export interface Server {
   readonly adminToken: string;
 }
 
-/** Pools of the test servers: one small pool, so tests do not start many node-agents. */
-function poolsFile(t: Teardown): string {
+/** Pools of the test servers: by default one small pool, so tests do not start many node-agents. */
+function poolsFile(t: Teardown, pools: object[] = [{ name: 'default', cpu: 2, memoryMb: 2048, slots: 2, maxNodes: 2, idleTimeoutMs: 60_000 }]): string {
   const file = join(tempDir(t), 'pools.json');
-  writeFileSync(file, JSON.stringify([{ name: 'default', cpu: 2, memoryMb: 2048, slots: 2, maxNodes: 2, idleTimeoutMs: 60_000 }]));
+  writeFileSync(file, JSON.stringify(pools));
   return file;
 }
 
 /** Starts `lzy server` on a free port (or `port`) in `dataDir` (default a fresh temp dir); killed at teardown. */
-export async function startServer(t: Teardown, options: { dataDir?: string; port?: number; args?: string[] } = {}): Promise<Server> {
+export async function startServer(
+  t: Teardown,
+  options: { dataDir?: string; port?: number; args?: string[]; pools?: object[] } = {},
+): Promise<Server> {
   const dataDir = options.dataDir ?? tempDir(t);
   const child = startProcess(t, bin, [
     'server',
@@ -36,7 +41,7 @@ export async function startServer(t: Teardown, options: { dataDir?: string; port
     '--data-dir',
     dataDir,
     '--pools',
-    poolsFile(t),
+    poolsFile(t, options.pools),
     ...(options.args ?? []),
   ]);
   const died = child.exited.then(({ code, signal }) => {
@@ -89,4 +94,35 @@ export function runs(dir: string, name: string): number {
 /** Starts a compiled fixture in a new process; killed at teardown. */
 export function startFixture(t: Teardown, name: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Child {
   return startProcess(t, new URL(`./fixtures/${name}.js`, import.meta.url), args, env);
+}
+
+/** A running `lzy agent`. */
+export interface Agent {
+  readonly process: ChildProcess;
+  /** The node-agent processes it started so far, in order: each one a fresh node of the pool. */
+  nodeAgentPids(): number[];
+}
+
+/**
+ * Starts `lzy agent ...args` (inside the network namespace `netns` if given); at teardown it is
+ * stopped with SIGTERM, as an operator would, and killed if it does not stop.
+ */
+export function startAgent(t: Teardown, args: string[], options: { netns?: string } = {}): Agent {
+  const command = [process.execPath, fileURLToPath(bin), 'agent', ...args];
+  const child = options.netns ? spawn('ip', ['netns', 'exec', options.netns, ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+  const exited = once(child, 'exit');
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  });
+  return {
+    process: child,
+    nodeAgentPids: () => lines.flatMap((line) => /^lzy agent: node-agent (\d+) joins/.exec(line)?.slice(1).map(Number) ?? []),
+  };
 }

@@ -1,24 +1,38 @@
 import { Command, Option } from 'commander';
+import { usageError } from '../cli-error.js';
 import { openTarget, withTarget, type TargetOptions } from '../target.js';
 
-/** `lzy token create --tenant NAME`: a token for a tenant, issued by an admin. */
+interface CreateOptions extends TargetOptions {
+  tenant?: string;
+  role: 'user' | 'admin';
+  agent?: boolean;
+  pool?: string;
+}
+
+/** `lzy token create --tenant NAME`: a token for a tenant; `--agent --pool NAME`: a static pool's join token. Admins only. */
 export function tokenCommand(): Command {
   const token = new Command('token').description('manage tokens');
   token.addCommand(
     withTarget(
       new Command('create')
-        .description("issue a token for a tenant (admins only: use the token in the server's DATA_DIR/admin.token)")
-        .requiredOption('--tenant <name>', 'the tenant: lowercase letters, digits, . _ -')
-        .addOption(new Option('--role <role>', 'what the token may do').choices(['user', 'admin']).default('user')),
-    ).action((options: TargetOptions & { tenant: string; role: 'user' | 'admin' }) => create(options)),
+        .description("issue a token for a tenant, or a static pool's join token (admins only: use the token in the server's DATA_DIR/admin.token)")
+        .option('--tenant <name>', 'the tenant: lowercase letters, digits, . _ -')
+        .addOption(new Option('--role <role>', 'what the token may do').choices(['user', 'admin']).default('user'))
+        .option('--agent', 'a join token for `lzy agent`, which lets agents join the static pool --pool')
+        .option('--pool <name>', 'with --agent: the static pool'),
+    ).action((options: CreateOptions) => create(options)),
   );
   return token;
 }
 
-async function create(options: TargetOptions & { tenant: string; role: 'user' | 'admin' }): Promise<void> {
+async function create(options: CreateOptions): Promise<void> {
+  if (options.agent ? options.pool === undefined || options.tenant !== undefined : options.tenant === undefined || options.pool !== undefined) {
+    throw usageError('pass --tenant NAME, or --agent --pool NAME', 'a tenant token: `lzy token create --tenant NAME`; a join token: `lzy token create --agent --pool NAME`');
+  }
   const target = await openTarget(options);
   try {
-    process.stdout.write(`${await target.issueToken(options.tenant, options.role)}\n`);
+    const token = options.agent ? await target.issueJoinToken(options.pool!) : await target.issueToken(options.tenant!, options.role);
+    process.stdout.write(`${token}\n`);
   } finally {
     await target.close();
   }

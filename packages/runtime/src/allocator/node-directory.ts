@@ -25,6 +25,8 @@ export interface NodePrincipal {
 export class NodeDirectory {
   private readonly leases = new Map<string, ActorRef<LeaseMsg>>();
   private readonly tokens = new Map<string, NodePrincipal>();
+  /** Whether the connection of each joined node is open, as the gateway sees it. */
+  private readonly links = new WeakMap<NodePrincipal, () => boolean>();
 
   add(principal: NodePrincipal, lease: ActorRef<LeaseMsg>): string {
     this.leases.set(principal.nodeId, lease);
@@ -36,6 +38,16 @@ export class NodeDirectory {
   /** The identity of an agent that joined the static pool `pool`: a new node, free until leased. */
   join(pool: string): NodePrincipal {
     return { kind: 'node', nodeId: newId('node'), tenant: undefined, pool, joined: true };
+  }
+
+  /** Records how to tell whether the connection of the joined node `node` is still open. */
+  link(node: NodePrincipal, open: () => boolean): void {
+    this.links.set(node, open);
+  }
+
+  /** Whether the joined node `node` is still connected; a pool leases no node that has left. */
+  connected(node: NodePrincipal): boolean {
+    return this.links.get(node)?.() ?? false;
   }
 
   /** Leases the free joined node `node` to `tenant`, for good: its connection serves that tenant only. */

@@ -52,10 +52,9 @@ export function spawnPool(parent: Parent, deps: PoolDeps): ActorRef<PoolMsg> {
     receive: (state, msg, ctx) => {
       switch (msg.type) {
         case 'lease': {
-          const free = isStatic ? state.free.values().next().value : undefined;
+          const free = isStatic ? takeFree(state) : undefined;
           if (free) {
-            state.free.delete(free.node.principal.nodeId);
-            startLease(state, msg.tenant, ctx.self, free.node);
+            startLease(state, msg.tenant, ctx.self, free);
           } else if (!isStatic && state.leases.size < deps.config.maxNodes) startLease(state, msg.tenant, ctx.self);
           else {
             const requestId = ++nextRequest;
@@ -89,7 +88,7 @@ export function spawnPool(parent: Parent, deps: PoolDeps): ActorRef<PoolMsg> {
         case 'check-free': {
           const now = Date.now();
           for (const [nodeId, free] of state.free) {
-            if (now - free.lastHeartbeat <= deps.heartbeatTimeoutMs) continue;
+            if (now - free.lastHeartbeat <= deps.heartbeatTimeoutMs && deps.directory.connected(free.node.principal)) continue;
             state.free.delete(nodeId);
             tell(free.node.agent, { type: 'shutdown' });
           }
@@ -114,6 +113,15 @@ export function spawnPool(parent: Parent, deps: PoolDeps): ActorRef<PoolMsg> {
       }
     },
   });
+
+  /** The free node that joined first and is still connected; those that left are forgotten. */
+  function takeFree(state: PoolState): JoinedNode | undefined {
+    for (const [nodeId, { node }] of state.free) {
+      state.free.delete(nodeId);
+      if (deps.directory.connected(node.principal)) return node;
+    }
+    return undefined;
+  }
 
   function startLease(state: PoolState, tenant: string, poolRef: ActorRef<PoolMsg>, joined?: JoinedNode): void {
     const nodeId = joined?.principal.nodeId ?? newId('node');

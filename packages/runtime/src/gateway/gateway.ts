@@ -51,6 +51,10 @@ export function createGateway(deps: {
         throw new Error('unknown token (neither a tenant token nor an unused node token)');
       }
     },
+    onPeer: (peer) => {
+      const principal = peer.principal as NodePrincipal | ClientPrincipal;
+      if (principal.kind === 'node' && principal.joined) deps.directory.link(principal, () => peer.state !== 'closed');
+    },
   });
   remoting.expose(NODES_PATH, deps.nodes, {
     schema: NodesWire,
