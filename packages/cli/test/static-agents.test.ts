@@ -71,20 +71,22 @@ t.test('an agent with a bad join token is refused with exit code 3', async (t) =
   const otherPool = await admin.issueJoinToken('other');
   const join = (pool: string, token: string) => lzy(['agent', '--server', server.url, '--pool', pool, '--token', token, '--slots', '1']);
 
-  const asTenant = await join('default', tenantToken);
+  const [asTenant, wrongPool, unknownPool, forged] = await Promise.all([
+    join('default', tenantToken),
+    join('default', otherPool),
+    join('nowhere', otherPool),
+    join('default', 'lzy_forged'),
+  ]);
   t.equal(asTenant.code, 3, 'a tenant token');
   t.match(asTenant.stderr, /not a pool join token/);
   t.match(asTenant.stderr, /hint: .*lzy token create --agent --pool NAME/);
 
-  const wrongPool = await join('default', otherPool);
   t.equal(wrongPool.code, 3, "another pool's join token");
   t.match(wrongPool.stderr, /this join token is for pool other, not default/);
 
-  const unknownPool = await join('nowhere', otherPool);
   t.equal(unknownPool.code, 3, 'a pool that does not exist');
   t.match(unknownPool.stderr, /not nowhere/);
 
-  const forged = await join('default', 'lzy_forged');
   t.equal(forged.code, 3, 'an unknown token');
   t.match(forged.stderr, /unknown token/);
 
