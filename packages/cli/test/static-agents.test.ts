@@ -2,8 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
-import { gated } from './fixtures/ops.js';
-import { whereAmI } from './fixtures/static-ops.js';
+import { heldWhere, whereAmI } from './fixtures/static-ops.js';
 import { lzy, runs, startAgent, startServer, tempDir, waitUntil, type Teardown } from './harness.js';
 
 // Every op without a pool option runs in `default`, a static pool: only joined agents run them.
@@ -42,28 +41,39 @@ t.test('two tenants never share a static node; a released node comes back fresh 
   const dir = tempDir(t);
 
   // Alice holds the pool's only node; Bob's op waits for a node of his own.
-  const alicesRun = alice.workflow('hold', async () => {
-    const held = await gated(dir, 'held', 1);
-    return { held, place: await whereAmI('alice') };
-  });
+  const alicesRun = alice.workflow('hold', async () => heldWhere(dir, 'held'));
   await waitUntil(() => agent.nodeAgentPids().length === 1 && runs(dir, 'held') === 1, 'alice to hold the node');
   const [first] = agent.nodeAgentPids();
   const bobsRun = bob.workflow('wait', async () => whereAmI('bob'));
   writeFileSync(join(dir, 'held.go'), '');
 
   const alices = await alicesRun;
-  t.equal(alices.place.agentPid, first, "alice's ops ran on the node she was leased");
+  t.equal(alices.agentPid, first, "alice's op ran on the node she was leased");
   const bobs = await bobsRun;
   const pids = agent.nodeAgentPids();
   t.equal(pids.length, 2, 'the released node was replaced by a fresh node-agent');
   t.equal(bobs.agentPid, pids[1], "bob's op ran on the fresh node");
   t.not(bobs.agentPid, first, "never on alice's");
-  t.not(bobs.cwd, alices.place.cwd, 'in a fresh working dir');
+  t.not(bobs.cwd, alices.cwd, 'in a fresh working dir');
 
   // Bob's node is released in turn; Alice, back, gets a fresh one too.
   const again = await alice.workflow('again', async () => whereAmI('alice'));
   t.not(again.agentPid, bobs.agentPid, "alice's later op does not run on bob's node");
   t.equal(again.agentPid, agent.nodeAgentPids()[2]);
+});
+
+t.test('ops of a static node that dies run again on a fresh node', async (t) => {
+  const agent = startAgent(t, ['--server', server.url, '--pool', 'default', '--token', await admin.issueJoinToken('default'), '--slots', '1']);
+  const client = await connect(t, 'crashy');
+  const dir = tempDir(t);
+  const run = client.workflow('survives', async () => heldWhere(dir, 'held'));
+  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start');
+  const [first] = agent.nodeAgentPids();
+  process.kill(first!, 'SIGKILL');
+  await waitUntil(() => runs(dir, 'held') === 2, 'the op to run again');
+  writeFileSync(join(dir, 'held.go'), '');
+  const place = await run;
+  t.equal(place.agentPid, agent.nodeAgentPids()[1], 'it ran again on the node-agent `lzy agent` started after the crash');
 });
 
 t.test('an agent with a bad join token is refused with exit code 3', async (t) => {
@@ -103,5 +113,5 @@ t.test('`lzy token create --agent --pool` prints a join token that lets an agent
   const agent = startAgent(t, ['--server', server.url, '--pool', 'default', '--token', created.lines.at(-1)!, '--slots', '1']);
   const client = await connect(t, 'cli-user');
   const place = await client.workflow('joined', async () => whereAmI('x'));
-  t.equal(place.agentPid, agent.nodeAgentPids().at(-1));
+  t.equal(place.agentPid, agent.nodeAgentPids().at(-1), 'its op ran on that agent');
 });

@@ -88,6 +88,11 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
             tell(deps.scheduler, { type: 'node-gone', nodeId: deps.nodeId, reason: `no heartbeat for ${now - state.lastHeartbeat} ms` });
             return end(state, 'lost');
           }
+          // A joined node that reconnects comes back as a new node: once its connection closes, it is lost.
+          if (state.status === 'ready' && 'joined' in deps.node && !deps.directory.connected(deps.node.joined.principal)) {
+            tell(deps.scheduler, { type: 'node-gone', nodeId: deps.nodeId, reason: 'its agent disconnected' });
+            return end(state, 'lost');
+          }
           return state;
         }
         case 'release':
