@@ -108,9 +108,9 @@ export interface Agent {
  * stopped with SIGTERM, as an operator would, and killed if it does not stop.
  */
 export function startAgent(t: Teardown, args: string[], options: { netns?: string } = {}): Agent {
-  const command = [process.execPath, fileURLToPath(bin), 'agent', ...args];
-  const child = options.netns ? spawn('ip', ['netns', 'exec', options.netns, ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
-    : spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  const command = [fileURLToPath(bin), 'agent', ...args];
+  const [file, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, process.execPath, ...command]] : [process.execPath, command];
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
   const exited = once(child, 'exit');

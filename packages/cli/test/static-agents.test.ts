@@ -23,7 +23,8 @@ async function connect(t: Teardown, tenant: string): Promise<Lzy> {
 
 t.test('ops of a workflow run on the agents that joined the static pool', async (t) => {
   const token = await admin.issueJoinToken('default');
-  const agents = [startAgent(t, ['--server', server.url, '--pool', 'default', '--token', token, '--slots', '2']), startAgent(t, ['--server', server.url, '--pool', 'default', '--token', token, '--slots', '2'])];
+  const args = ['--server', server.url, '--pool', 'default', '--token', token, '--slots', '2'];
+  const agents = [startAgent(t, args), startAgent(t, args)];
   const client = await connect(t, 'team');
   const places = await client.workflow('spread', async () => Promise.all(['a', 'b', 'c', 'd'].map((tag) => whereAmI(tag))));
   const started = agents.flatMap((agent) => agent.nodeAgentPids());
