@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { protocolErrors, Remoting, spawnActor, startActorSystem, tell } from '@lzy/actors';
 import type { AgentOptions } from './args.js';
 import { Attempts } from './attempts.js';
 import type { StorageRef } from './blob-io.js';
+import { BundleCache } from './bundle-cache.js';
 import { AGENT_PATH, AgentWire, joinCredential, NODES_PATH, STORAGE_PATH, type AgentMsg, type NodesWireMsg } from './protocol/agent.js';
 import { Reporter } from './reporter.js';
 import { RunnerPool } from './runner-pool.js';
@@ -58,7 +62,10 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     }
   };
   const reporter = new Reporter(send);
-  const attempts = new Attempts({ pool, storage, reporter }, () => finish(EXIT.ok), warn);
+  // Without a cache dir of its own choosing the agent keeps bundles in a temporary one, and removes it on its way out.
+  const cacheDir = options.cacheDir === undefined ? mkdtempSync(join(tmpdir(), 'lzy-agent-')) : resolve(options.cacheDir);
+  const bundles = new BundleCache(cacheDir, storage);
+  const attempts = new Attempts({ pool, storage, bundles, reporter }, () => finish(EXIT.ok), warn);
   const agent = spawnActor<undefined, AgentMsg>(system, {
     name: 'agent',
     initialState: () => undefined,
@@ -115,5 +122,6 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   await Promise.race([remoting.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())]);
   system.stop();
   protocolErrors.unsubscribe(onProtocolError);
+  if (options.cacheDir === undefined) rmSync(cacheDir, { recursive: true, force: true });
   return code;
 }

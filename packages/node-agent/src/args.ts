@@ -11,6 +11,12 @@ export interface AgentOptions {
   /** How many attempts run at once, each in its own runner process. */
   slots: number;
   heartbeatMs: number;
+  /**
+   * Where fetched op-module bundles are kept; default a temporary directory of the agent, removed
+   * when it exits. Packages a bundle leaves out (those with native addons) are found by Node's
+   * rules from here: put it under a directory whose `node_modules` has them.
+   */
+  cacheDir?: string;
 }
 
 /** A command line the agent cannot run with; `main` prints it and exits with code 2. */
@@ -19,7 +25,7 @@ export class UsageError extends Error {
 }
 
 /** The one-line synopsis printed with a usage error. */
-export const USAGE = 'usage: lzy-node-agent --server ws://HOST:PORT --token TOKEN --slots N [--pool NAME] [--heartbeat-ms MS] (or env LZY_SERVER, LZY_TOKEN)';
+export const USAGE = 'usage: lzy-node-agent --server ws://HOST:PORT --token TOKEN --slots N [--pool NAME] [--heartbeat-ms MS] [--cache-dir DIR] (or env LZY_SERVER, LZY_TOKEN, LZY_CACHE_DIR)';
 
 /** Reads the options from `argv` (without node and the script) and `env`; throws `UsageError` when they are wrong. */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions {
@@ -29,6 +35,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     slots?: string | undefined;
     pool?: string | undefined;
     'heartbeat-ms'?: string | undefined;
+    'cache-dir'?: string | undefined;
   };
   try {
     ({ values } = parseArgs({
@@ -39,6 +46,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
         slots: { type: 'string' },
         pool: { type: 'string' },
         'heartbeat-ms': { type: 'string' },
+        'cache-dir': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -55,10 +63,13 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
   if (values.pool !== undefined && !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(values.pool)) {
     throw new UsageError(`--pool must be a pool name (lowercase letters, digits, . _ -), got '${values.pool}'`);
   }
+  const cacheDir = values['cache-dir'] ?? env.LZY_CACHE_DIR;
+  if (cacheDir === '') throw new UsageError('--cache-dir must not be empty');
   return {
     server,
     token,
     ...(values.pool === undefined ? {} : { pool: values.pool }),
+    ...(cacheDir === undefined ? {} : { cacheDir }),
     slots: integer('--slots', values.slots, 1, 1024),
     heartbeatMs: values['heartbeat-ms'] === undefined ? 1000 : integer('--heartbeat-ms', values['heartbeat-ms'], 10, 3_600_000),
   };

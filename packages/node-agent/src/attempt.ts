@@ -1,8 +1,9 @@
 import { BadBlobError, readBlob, writeBlob, type StorageRef } from './blob-io.js';
+import type { BundleCache } from './bundle-cache.js';
 import { failure } from './failures.js';
 import type { AttemptFinished, RunAttempt } from './protocol/agent.js';
 import type { OpFailure } from './protocol/failure.js';
-import type { RunnerOutcome } from './runner-messages.js';
+import type { RunnerOutcome, RunRequest } from './runner-messages.js';
 import type { RunnerPool, RunnerWaiter } from './runner-pool.js';
 import type { RunnerDeath, RunnerJob, RunnerProcess, Stream } from './runner-process.js';
 
@@ -14,6 +15,8 @@ type Outcome = AttemptFinished['outcome'];
 export interface AttemptContext {
   readonly pool: RunnerPool;
   readonly storage: StorageRef;
+  /** Where the bundles of op modules are fetched to. */
+  readonly bundles: BundleCache;
   /** Where output and results go to the runtime. */
   readonly reporter: Reporter;
   /** The attempt has reported its result. */
@@ -21,7 +24,7 @@ export interface AttemptContext {
 }
 
 /**
- * `fetching` its stored arguments → `waiting` for a runner → `running` → `storing` a large result →
+ * `fetching` its op's bundle and stored arguments → `waiting` for a runner → `running` → `storing` a large result →
  * `ended`, from any phase on cancel or timeout.
  */
 type Phase = 'fetching' | 'waiting' | 'running' | 'storing' | 'ended';
@@ -34,6 +37,8 @@ type Phase = 'fetching' | 'waiting' | 'running' | 'storing' | 'ended';
 export class Attempt implements RunnerWaiter, RunnerJob {
   private phase: Phase = 'fetching';
   private args: Uint8Array[] = [];
+  /** The `file:` URL of the op's bundle on this node, once fetched. */
+  private file: string | undefined;
   private runner: RunnerProcess | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** When a runner started the attempt (performance.now()). */
@@ -54,9 +59,9 @@ export class Attempt implements RunnerWaiter, RunnerJob {
     return this.run.memoryMb;
   }
 
-  /** Starts the attempt: fetches what is not inline, then waits for a runner. */
+  /** Starts the attempt: fetches the op's bundle and what is not inline, then waits for a runner. */
   begin(): void {
-    if (this.run.args.every((ref) => ref.inline !== undefined)) {
+    if (this.run.bundle === undefined && this.run.args.every((ref) => ref.inline !== undefined)) {
       this.args = this.run.args.map((ref) => ref.inline!);
       this.phase = 'waiting';
       this.ctx.pool.acquire(this);
@@ -81,7 +86,9 @@ export class Attempt implements RunnerWaiter, RunnerJob {
       );
     }
     const { attemptId, module, exportName, env } = this.run;
-    runner.run({ type: 'run', attemptId, module, exportName, args: this.args, env }, this);
+    const request: RunRequest = { type: 'run', attemptId, module, exportName, args: this.args, env };
+    if (this.file !== undefined) request.file = this.file;
+    runner.run(request, this);
     this.args = [];
   }
 
@@ -103,10 +110,29 @@ export class Attempt implements RunnerWaiter, RunnerJob {
   }
 
   private async fetch(): Promise<void> {
-    const { storage } = this.ctx;
+    const { storage, bundles } = this.ctx;
+    const { bundle, opName, module } = this.run;
+    const file = bundle === undefined ? undefined : bundles.fileOf(bundle);
+    const reading = Promise.all(this.run.args.map((ref) => ref.inline ?? readBlob(storage, ref)));
+    // Both go on at once; whichever fails is reported, and the other's failure is not left unhandled.
+    file?.catch(() => {});
+    reading.catch(() => {});
+    try {
+      this.file = await file;
+    } catch (error) {
+      const reason = (error as Error).message;
+      const what = `the bundle of op ${opName} (module ${module}, ${bundle!.uri})`;
+      return this.end({
+        ok: false,
+        failure:
+          error instanceof BadBlobError
+            ? failure('BAD_OP', 'BadOpError', `${what} was refused: ${reason}; the stored bundle is not what the client shipped`)
+            : failure('STORAGE_ERROR', 'StorageError', `${what} could not be fetched: ${reason}`),
+      });
+    }
     let args: Uint8Array[];
     try {
-      args = await Promise.all(this.run.args.map((ref) => ref.inline ?? readBlob(storage, ref)));
+      args = await reading;
     } catch (error) {
       const message = `an argument of op ${this.run.opName} could not be read: ${(error as Error).message}`;
       const bad = error instanceof BadBlobError;

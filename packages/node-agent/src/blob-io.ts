@@ -18,7 +18,7 @@ export class BadBlobError extends Error {
 }
 
 /** Reads the blob `ref` points at, in chunks, and checks it against the ref's size and hash. */
-export async function readBlob(storage: StorageRef, ref: DataRef): Promise<Buffer> {
+export async function readBlob(storage: StorageRef, ref: Pick<DataRef, 'uri' | 'size' | 'hash'>): Promise<Buffer> {
   const bytes = Buffer.allocUnsafe(ref.size);
   let offset = 0;
   while (offset < ref.size) {

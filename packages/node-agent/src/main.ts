@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The node-agent process: `lzy-node-agent --server ws://HOST:PORT --token TOKEN --slots N [--pool NAME] [--heartbeat-ms MS]`.
+// The node-agent process: `lzy-node-agent --server ws://HOST:PORT --token TOKEN --slots N [--pool NAME] [--heartbeat-ms MS] [--cache-dir DIR]`.
 import { EXIT, runAgent } from './agent.js';
 import { parseAgentArgs, USAGE, UsageError, type AgentOptions } from './args.js';
 

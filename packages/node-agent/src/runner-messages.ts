@@ -6,7 +6,10 @@ import { OpFailure } from './protocol/failure.js';
 export interface RunRequest {
   type: 'run';
   attemptId: string;
+  /** The op's module as the client named it: for messages, and imported when there is no `file`. */
   module: string;
+  /** The `file:` URL of the module's bundle on this node: what is imported when present. */
+  file?: string;
   exportName: string;
   /** Each argument's encoded bytes, checked already. */
   args: Uint8Array[];

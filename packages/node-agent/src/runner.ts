@@ -36,31 +36,41 @@ class BadOp extends Error {
   override readonly name = 'BadOpError';
 }
 
-async function loadOp(module: string, exportName: string): Promise<OpFn> {
+/** Imports the op: from its bundle on this node when there is one, else from its module's URL. */
+async function loadOp(request: RunRequest): Promise<OpFn> {
+  const { module, file, exportName } = request;
+  const source = file === undefined ? module : `${module} (shipped as ${file})`;
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(module)) as Record<string, unknown>;
+    namespace = (await import(file ?? module)) as Record<string, unknown>;
   } catch (error) {
     throw new BadOp(
-      `cannot import op module ${module} (export '${exportName}'): ${(error as Error)?.message ?? String(error)}. ` +
-        'Fix: the module must exist at that URL on the node and load without throwing.',
+      `cannot import op module ${source} (export '${exportName}'): ${(error as Error)?.message ?? String(error)}. ` +
+        (file === undefined
+          ? 'Fix: the module must exist at that URL on the node and load without throwing.'
+          : 'Fix: the module must load without throwing, and packages left out of its bundle (native addons) must be installed where the node-agent keeps bundles.'),
     );
   }
   if (!(exportName in namespace)) {
     const names = Object.keys(namespace).slice(0, 20).join(', ') || 'nothing';
-    throw new BadOp(`module ${module} has no export '${exportName}' (it exports ${names}). Fix: export the op under that name.`);
+    throw new BadOp(`module ${source} has no export '${exportName}' (it exports ${names}). Fix: export the op under that name.`);
   }
   const exported = namespace[exportName];
   const marked = (exported as { [OP]?: { fn?: unknown } } | null | undefined)?.[OP]?.fn;
   const fn = marked ?? exported;
   if (typeof fn !== 'function') {
     throw new BadOp(
-      `export '${exportName}' of ${module} is ${fn === null ? 'null' : `a ${typeof fn}`}, not an op or a function. ` +
+      `export '${exportName}' of ${source} is ${fn === null ? 'null' : `a ${typeof fn}`}, not an op or a function. ` +
         "Fix: export a function or the value op(...) returns, or an object with [Symbol.for('lzy.op')]: { fn }.",
     );
   }
-  ops.set(`${module}#${exportName}`, fn as OpFn);
+  ops.set(keyOf(request), fn as OpFn);
   return fn as OpFn;
+}
+
+/** Ops are remembered by what was imported: a new bundle of a module is a new op. */
+function keyOf(request: RunRequest): string {
+  return `${request.file ?? request.module}#${request.exportName}`;
 }
 
 /** Sets the attempt's environment; returns what puts the previous one back. */
@@ -81,7 +91,7 @@ async function execute(request: RunRequest): Promise<RunnerOutcome> {
   let fn: OpFn;
   let args: unknown[];
   try {
-    fn = ops.get(`${request.module}#${request.exportName}`) ?? (await loadOp(request.module, request.exportName));
+    fn = ops.get(keyOf(request)) ?? (await loadOp(request));
   } catch (error) {
     return { ok: false, failure: failure('BAD_OP', 'BadOpError', (error as Error).message) };
   }

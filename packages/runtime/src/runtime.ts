@@ -55,7 +55,7 @@ export class Runtime {
     const whiteboards = new WhiteboardIndex(root);
     const iam = new Iam(root);
     const directory = new NodeDirectory();
-    const backend: NodeBackend & LocalBackend = new LocalBackend();
+    const backend: NodeBackend & LocalBackend = new LocalBackend(join(dataDir, 'nodes'));
 
     let allocator: ActorRef<AllocatorMsg> | undefined;
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools });

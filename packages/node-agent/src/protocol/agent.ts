@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { BundleRef } from './bundle.js';
 import { DataRef } from './data.js';
 import { OpFailure } from './failure.js';
 
@@ -38,9 +39,11 @@ export const RunAttempt = Type.Object({
   attemptId: Id,
   /** For log prefixes: `<opName>#<opId>`. */
   opName: Type.String({ maxLength: 512 }),
-  /** URL of the module that exports the op (`file:///…`). */
+  /** URL of the module that exports the op (`file:///…`), where the client has it. */
   module: Type.String({ maxLength: 4096 }),
   exportName: Type.String({ maxLength: 512 }),
+  /** The module shipped as a bundle, which the agent fetches and runs; absent = import `module` as it is. */
+  bundle: Type.Optional(BundleRef),
   args: Type.Array(DataRef),
   /** Kill the attempt after this long; absent = no limit. */
   timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { channel } from 'node:diagnostics_channel';
+import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { NodeBackend, NodeHandle, NodeStartSpec } from './backend.js';
@@ -9,10 +12,20 @@ export const agentOutput = channel('lzy:runtime:agent-output');
 
 const agentMain = fileURLToPath(new URL('./main.js', import.meta.resolve('@lzy/node-agent')));
 
-/** Nodes as node-agent child processes of the runtime, on this machine. */
+/**
+ * Nodes as node-agent child processes of the runtime, on this machine. Each node keeps the op
+ * bundles it fetched in `<nodesDir>/<nodeId>`, removed when the node is gone; under the runtime's
+ * data dir (by default in the user's project), a bundle finds the packages it left out (native
+ * addons) in the project's `node_modules`.
+ */
 export class LocalBackend implements NodeBackend {
   private readonly running = new Set<NodeHandle>();
   private closed = false;
+
+  /** @param nodesDir where nodes keep their files; what a previous run of the runtime left there is removed */
+  constructor(private readonly nodesDir: string) {
+    rmSync(nodesDir, { recursive: true, force: true });
+  }
 
   /** Kills every node this backend started and refuses new ones (the runtime is shutting down). */
   killAll(): void {
@@ -22,6 +35,7 @@ export class LocalBackend implements NodeBackend {
 
   start(spec: NodeStartSpec): NodeHandle {
     if (this.closed) throw new Error('the local backend is closed: the runtime is shutting down');
+    const cacheDir = join(this.nodesDir, encodeURIComponent(spec.nodeId));
     const child = spawn(
       process.execPath,
       [
@@ -32,6 +46,8 @@ export class LocalBackend implements NodeBackend {
         String(spec.pool.slots),
         '--heartbeat-ms',
         String(spec.heartbeatIntervalMs),
+        '--cache-dir',
+        cacheDir,
       ],
       // Its own process group: removing the node kills the agent and every runner it started,
       // even a runner stuck in a busy loop after the agent itself died.
@@ -64,7 +80,10 @@ export class LocalBackend implements NodeBackend {
       kill: () => killGroup(child.pid),
     };
     this.running.add(handle);
-    handle.onExit(() => this.running.delete(handle));
+    handle.onExit(() => {
+      this.running.delete(handle);
+      void rm(cacheDir, { recursive: true, force: true });
+    });
     return handle;
   }
 }

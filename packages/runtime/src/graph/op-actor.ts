@@ -104,6 +104,7 @@ export function startOp(parent: Parent, deps: OpDeps): OpStart {
       args: deps.args,
       env: spec.env,
     };
+    if (spec.bundle !== undefined) run.bundle = spec.bundle;
     if (spec.timeoutMs !== undefined) run.timeoutMs = spec.timeoutMs;
     if (spec.memoryMb !== undefined) run.memoryMb = spec.memoryMb;
     return { attemptId, tenant: deps.tenant, workflowId: deps.workflowId, pool: deps.pool, run, op: self, logs: deps.logs, opId: spec.id, opName: spec.name };

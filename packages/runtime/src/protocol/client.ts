@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DataRef, OpFailure } from '@lzy/node-agent/protocol';
+import { BundleRef, DataRef, OpFailure } from '@lzy/node-agent/protocol';
 
 /**
  * What a client (the SDK) submits: the calls of a workflow, as a graph. Each op names the module
@@ -19,6 +19,11 @@ export const OpSpec = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 512 }),
     module: Type.String({ minLength: 1, maxLength: 4096 }),
     exportName: Type.String({ minLength: 1, maxLength: 512 }),
+    /**
+     * The module shipped: a bundle the client put in the tenant's storage, which the op's agents
+     * fetch and run. Absent, agents import `module` as it is, which must then exist on the node.
+     */
+    bundle: Type.Optional(BundleRef),
     args: Type.Array(ArgSpec, { maxItems: 1024 }),
     pool: Type.Optional(Type.String({ maxLength: 128 })),
     cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
