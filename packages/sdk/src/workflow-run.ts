@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { decodeValue, encodeValue, refFor, type DataRef } from '@lzy/node-agent/protocol';
+import { decodeValue, encodeValue, refFor, type BundleRef, type DataRef } from '@lzy/node-agent/protocol';
 import type { ArgSpec, OpSpec, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
 import type { WhiteboardField } from '@lzy/runtime/protocol';
 import { OpError, WorkflowCancelledError } from './errors.js';
 import { identityOf, type OpIdentity } from './identity.js';
 import { Lazy } from './lazy.js';
 import { OP, type Op } from './op.js';
+import { shipModule } from './shipping.js';
 import { createWhiteboard, WhiteboardError, type Whiteboard, type WhiteboardHeader } from './whiteboard.js';
 
 /** One line of an op's output, as it arrives while the op runs. */
@@ -215,17 +216,24 @@ export class WorkflowRun {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    // Each op's identity once per batch, and blobs only for values too large to go inline.
+    // Each op's identity and each module's bundle once per batch, and blobs only for values too large to go inline.
     const identities = new Map<Op<unknown[], unknown>, OpIdentity>();
+    const bundles = new Map<string, BundleRef>();
     for (const record of batch) {
-      if (!identities.has(record.op)) identities.set(record.op, await identityOf(record.op));
+      if (identities.has(record.op)) continue;
+      const identity = await identityOf(record.op);
+      identities.set(record.op, identity);
+      if (!bundles.has(identity.module)) bundles.set(identity.module, await shipModule(this.connection, identity.module));
     }
     const specs: OpSpec[] = [];
-    for (const record of batch) specs.push(await this.specOf(record, identities.get(record.op)!));
+    for (const record of batch) {
+      const identity = identities.get(record.op)!;
+      specs.push(await this.specOf(record, identity, bundles.get(identity.module)!));
+    }
     await this.connection.submit(this.id, specs);
   }
 
-  private specOf(record: CallRecord, { module, exportName }: OpIdentity): OpSpec | Promise<OpSpec> {
+  private specOf(record: CallRecord, { module, exportName }: OpIdentity, bundle: BundleRef): OpSpec | Promise<OpSpec> {
     const args: ArgSpec[] = [];
     const stored: Array<Promise<void>> = [];
     for (const arg of record.args) {
@@ -246,6 +254,7 @@ export class WorkflowRun {
       name: exportName,
       module,
       exportName,
+      bundle,
       args,
       retries: options.retries,
       env: options.env,

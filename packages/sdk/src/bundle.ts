@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
+import { existsSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Message, Plugin } from 'esbuild';
+import { MAX_BUNDLE_BYTES } from '@lzy/node-agent/protocol';
+import { OpDefinitionError } from './errors.js';
+
+/** An op module bundled with everything it imports: one ES module file that runs on any node. */
+export interface ModuleBundle {
+  readonly bytes: Buffer;
+  /** sha256 of `bytes`, hex: the bundle's name in storage and on nodes. */
+  readonly hash: string;
+}
+
+/**
+ * Publishes `{ module, hash, bytes, ms }` each time a module is bundled (once per module and
+ * content per process): how big its bundle is and how long bundling took.
+ */
+export const bundleBuilt = channel('lzy:sdk:bundle');
+
+/**
+ * Packages that are never bundled: the runtime (an op body does not need it; the SDK only loads it
+ * to start an embedded runtime). The node resolves it itself if it is used.
+ */
+const EXTERNAL = ['@lzy/runtime'];
+
+/**
+ * Lets bundled CommonJS packages `require` Node's builtins (esbuild's ESM output cannot do that by
+ * itself), under a name no user code has.
+ */
+const BANNER = "import { createRequire as __lzyCreateRequire } from 'node:module'; const require = __lzyCreateRequire(import.meta.url);";
+
+interface Entry {
+  bundle: Promise<ModuleBundle>;
+  /** The module's own files (not its packages) as they were when bundled; none when it did not bundle. */
+  inputs: Promise<FileVersion[]>;
+}
+
+interface FileVersion {
+  path: string;
+  version: string;
+}
+
+const bundles = new Map<string, Entry>();
+
+/**
+ * The bundle of the op module at `module` (a `file:` URL): built once per process, and again
+ * only after one of the module's own files changed on disk. A file that is gone keeps the last
+ * bundle: it is the code this process runs too. Rejects with an `OpDefinitionError` saying what
+ * to fix when the module does not bundle.
+ */
+export async function bundleModule(module: string): Promise<ModuleBundle> {
+  const entry = bundles.get(module);
+  if (entry && !(await changed(await entry.inputs))) return entry.bundle;
+  const built = build(module);
+  const next: Entry = { bundle: built.then((b) => b.bundle), inputs: built.then((b) => b.inputs, () => []) };
+  next.bundle.catch(() => bundles.get(module) === next && bundles.delete(module));
+  bundles.set(module, next);
+  return next.bundle;
+}
+
+async function changed(inputs: FileVersion[]): Promise<boolean> {
+  if (inputs.length === 0) return true;
+  const now = await Promise.all(inputs.map(({ path }) => versionOf(path)));
+  return now.some((version, i) => version !== undefined && version !== inputs[i]!.version);
+}
+
+/** What tells a change of a file: its size and modification time in ns; undefined when it is gone. */
+async function versionOf(path: string): Promise<string | undefined> {
+  const stats = await stat(path, { bigint: true }).catch(() => undefined);
+  return stats && `${stats.size}:${stats.mtimeNs}:${stats.ino}`;
+}
+
+async function build(module: string): Promise<{ bundle: ModuleBundle; inputs: FileVersion[] }> {
+  if (!module.startsWith('file:')) {
+    throw new OpDefinitionError(`op module ${module} is not a file, so it cannot be shipped to nodes; define ops in a module file`);
+  }
+  const entry = fileURLToPath(module);
+  const started = performance.now();
+  const esbuild = await import('esbuild');
+  const outdir = dirname(entry);
+  const result = await esbuild
+    .build({
+      entryPoints: [entry],
+      outdir,
+      outExtension: { '.js': '.mjs' },
+      absWorkingDir: outdir,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      write: false,
+      metafile: true,
+      sourcemap: 'external',
+      sourcesContent: false,
+      logLevel: 'silent',
+      external: EXTERNAL,
+      plugins: [nativeAddonsExternal],
+      banner: { js: BANNER },
+    })
+    .catch((error: unknown) => {
+      const errors = (error as { errors?: Message[] }).errors;
+      if (!errors) throw error;
+      throw new OpDefinitionError(
+        `op module ${module} cannot be bundled for the nodes: ${errors.slice(0, 5).map((message) => describe(message, outdir)).join('; ')}. ` +
+          'Fix: the module and everything it imports must load in Node (fix the syntax, install missing packages, correct import paths)',
+      );
+    });
+  const code = result.outputFiles.find((file) => file.path.endsWith('.mjs'))!;
+  const map = result.outputFiles.find((file) => file.path.endsWith('.mjs.map'))!;
+  const bytes = Buffer.concat([Buffer.from(code.contents), Buffer.from(inlineSourceMap(map.text, outdir))]);
+  if (bytes.length > MAX_BUNDLE_BYTES) {
+    throw new OpDefinitionError(
+      `op module ${module} bundles to ${bytes.length} bytes, more than the ${MAX_BUNDLE_BYTES} a bundle may have. ` +
+        'Fix: move what the ops do not need (large data, unrelated imports) out of the module',
+    );
+  }
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  const own = Object.keys(result.metafile.inputs)
+    .map((input) => resolve(outdir, input))
+    .filter((path) => !path.includes('/node_modules/'));
+  const inputs = await Promise.all(own.map(async (path) => ({ path, version: (await versionOf(path)) ?? '' })));
+  if (bundleBuilt.hasSubscribers) bundleBuilt.publish({ module, hash, bytes: bytes.length, ms: performance.now() - started });
+  return { bundle: { bytes, hash }, inputs };
+}
+
+/**
+ * The source map as a comment ending the bundle, its sources made absolute `file:` URLs: with
+ * `--enable-source-maps` (which runners use) a stack in a bundle names the user's original files
+ * and lines, wherever the node keeps the bundle.
+ */
+function inlineSourceMap(text: string, outdir: string): string {
+  const map = JSON.parse(text) as { sources: string[]; sourceRoot?: string };
+  map.sources = map.sources.map((source) => pathToFileURL(resolve(outdir, source)).href);
+  delete map.sourceRoot;
+  return `\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+}
+
+function describe(message: Message, outdir: string): string {
+  const where = message.location ? `${resolve(outdir, message.location.file)}:${message.location.line}:${message.location.column + 1}: ` : '';
+  return `${where}${message.text}`;
+}
+
+/**
+ * Leaves packages with a native addon (a `.node` file, which cannot be bundled) out of the bundle,
+ * as imports the node resolves itself.
+ */
+const nativeAddonsExternal: Plugin = {
+  name: 'lzy-native-addons-external',
+  setup(build) {
+    const native = new Map<string, boolean>();
+    build.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.pluginData === nativeAddonsExternal || isBuiltin(args.path)) return undefined;
+      const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: nativeAddonsExternal });
+      const root = resolved.errors.length === 0 ? packageRoot(resolved.path) : undefined;
+      if (root === undefined) return undefined;
+      let isNative = native.get(root);
+      if (isNative === undefined) {
+        isNative = hasNativeAddon(root);
+        native.set(root, isNative);
+      }
+      return isNative ? { path: args.path, external: true } : undefined;
+    });
+  },
+};
+
+/** The directory of the installed package `path` is in, if it is in a `node_modules`. */
+function packageRoot(path: string): string | undefined {
+  const at = path.lastIndexOf('/node_modules/');
+  if (at < 0) return undefined;
+  const rest = path.slice(at + '/node_modules/'.length).split('/');
+  const name = rest[0]?.startsWith('@') ? rest.slice(0, 2).join('/') : rest[0];
+  return name ? join(path.slice(0, at), 'node_modules', name) : undefined;
+}
+
+/** Whether the package at `root` builds or loads a native addon. */
+function hasNativeAddon(root: string): boolean {
+  if (existsSync(join(root, 'binding.gyp'))) return true;
+  try {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { gypfile?: boolean; dependencies?: Record<string, string> };
+    const loaders = ['bindings', 'node-gyp-build', 'node-gyp-build-optional-packages', 'prebuild-install', 'node-pre-gyp', '@mapbox/node-pre-gyp'];
+    return manifest.gypfile === true || loaders.some((name) => manifest.dependencies?.[name] !== undefined);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,25 @@
+import type { BundleRef } from '@lzy/node-agent/protocol';
+import type { RuntimeConnection } from '@lzy/runtime';
+import { bundleModule } from './bundle.js';
+
+/** Bundles already put through each connection (into its tenant's storage), by hash. */
+const shipped = new WeakMap<RuntimeConnection, Map<string, Promise<BundleRef>>>();
+
+/**
+ * Ships the op module at `module` through `connection`: bundles it (see `bundleModule`) and puts
+ * the bundle in the tenant's storage, once per content and connection. Resolves with the ref that
+ * op specs carry to the nodes.
+ */
+export async function shipModule(connection: RuntimeConnection, module: string): Promise<BundleRef> {
+  const { bytes, hash } = await bundleModule(module);
+  let byHash = shipped.get(connection);
+  if (!byHash) shipped.set(connection, (byHash = new Map()));
+  let ref = byHash.get(hash);
+  if (!ref) {
+    ref = connection.putBlob(bytes).then(({ uri, size, hash }) => ({ uri, size, hash }));
+    byHash.set(hash, ref);
+    // A failed upload is tried again by the next submission.
+    ref.catch(() => byHash.delete(hash));
+  }
+  return ref;
+}
