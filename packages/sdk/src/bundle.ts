@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
-import { existsSync, readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -55,7 +54,7 @@ const bundles = new Map<string, Entry>();
  */
 export async function bundleModule(module: string): Promise<ModuleBundle> {
   const entry = bundles.get(module);
-  if (entry && !(await changed(await entry.inputs))) return entry.bundle;
+  if (entry && !changed(await entry.inputs)) return entry.bundle;
   const built = build(module);
   const next: Entry = { bundle: built.then((b) => b.bundle), inputs: built.then((b) => b.inputs, () => []) };
   next.bundle.catch(() => bundles.get(module) === next && bundles.delete(module));
@@ -63,15 +62,18 @@ export async function bundleModule(module: string): Promise<ModuleBundle> {
   return next.bundle;
 }
 
-async function changed(inputs: FileVersion[]): Promise<boolean> {
+/** Whether a file changed since it was bundled. Checked at each submission: a few stat calls, microseconds. */
+function changed(inputs: FileVersion[]): boolean {
   if (inputs.length === 0) return true;
-  const now = await Promise.all(inputs.map(({ path }) => versionOf(path)));
-  return now.some((version, i) => version !== undefined && version !== inputs[i]!.version);
+  return inputs.some(({ path, version }) => {
+    const now = versionOf(path);
+    return now !== undefined && now !== version;
+  });
 }
 
-/** What tells a change of a file: its size and modification time in ns; undefined when it is gone. */
-async function versionOf(path: string): Promise<string | undefined> {
-  const stats = await stat(path, { bigint: true }).catch(() => undefined);
+/** What tells a change of a file: its size, modification time in ns and inode; undefined when it is gone. */
+function versionOf(path: string): string | undefined {
+  const stats = statSync(path, { bigint: true, throwIfNoEntry: false });
   return stats && `${stats.size}:${stats.mtimeNs}:${stats.ino}`;
 }
 
@@ -123,7 +125,7 @@ async function build(module: string): Promise<{ bundle: ModuleBundle; inputs: Fi
   const own = Object.keys(result.metafile.inputs)
     .map((input) => resolve(outdir, input))
     .filter((path) => !path.includes('/node_modules/'));
-  const inputs = await Promise.all(own.map(async (path) => ({ path, version: (await versionOf(path)) ?? '' })));
+  const inputs = own.map((path) => ({ path, version: versionOf(path) ?? '' }));
   if (bundleBuilt.hasSubscribers) bundleBuilt.publish({ module, hash, bytes: bytes.length, ms: performance.now() - started });
   return { bundle: { bytes, hash }, inputs };
 }

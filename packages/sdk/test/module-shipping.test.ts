@@ -45,29 +45,32 @@ function lineOf(text: string): number {
   return OPS.split('\n').findIndex((line) => line.includes(text)) + 1;
 }
 
-/** A runtime and a client of it whose connection `wrap` may change; both closed at teardown. */
-async function start(t: Test, wrap: (connection: RuntimeConnection, dataDir: string) => RuntimeConnection = (c) => c) {
+/**
+ * A runtime, and a client of it as `tenant` whose connection has the methods `overrides` returns
+ * in place of its own; both closed at teardown.
+ */
+async function start(
+  t: Test,
+  options: { tenant?: string; overrides?: (connection: RuntimeConnection, runtime: Runtime) => Promise<Partial<RuntimeConnection>> } = {},
+) {
   const dataDir = tempDir(t);
   const runtime = await Runtime.start({
     dataDir,
     pools: [{ name: 'default', cpu: 2, memoryMb: 2048, slots: 1, maxNodes: 1, idleTimeoutMs: 60_000 }],
   });
   t.teardown(() => runtime.close());
-  const connection = runtime.connect(await runtime.iam.issueToken('local', 'admin'));
-  const lzy = Lzy.over(wrap(connection, dataDir), { onLog: () => {} });
-  t.teardown(() => lzy.close());
-  return { lzy, dataDir };
-}
-
-/** `connection` with its `submit` replaced. */
-function withSubmit(connection: RuntimeConnection, submit: RuntimeConnection['submit']): RuntimeConnection {
-  return new Proxy(connection, {
+  const connection = runtime.connect(await runtime.iam.issueToken(options.tenant ?? 'local', 'admin'));
+  const overrides = (await options.overrides?.(connection, runtime)) ?? {};
+  const proxy = new Proxy(connection, {
     get: (target, key) => {
-      if (key === 'submit') return submit;
+      if (key in overrides) return overrides[key as keyof RuntimeConnection];
       const value: unknown = Reflect.get(target, key, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+  const lzy = Lzy.over(proxy, { onLog: () => {} });
+  t.teardown(() => lzy.close());
+  return { lzy, dataDir };
 }
 
 /** Records the bundles built while the test runs. */
@@ -85,10 +88,14 @@ t.test('an op whose module exists only on the client runs on a node from its shi
   const built = bundlesBuilt(t);
   // The module's directory is gone once the graph is submitted (bundled and stored before): the
   // node can only run what the client shipped.
-  const { lzy, dataDir } = await start(t, (connection) => withSubmit(connection, (workflowId, ops) => {
-    rmSync(dir, { recursive: true, force: true });
-    return connection.submit(workflowId, ops);
-  }));
+  const { lzy, dataDir } = await start(t, {
+    overrides: async (connection) => ({
+      submit: (workflowId, ops) => {
+        rmSync(dir, { recursive: true, force: true });
+        return connection.submit(workflowId, ops);
+      },
+    }),
+  });
   const result = await lzy.workflow('shipped', () => where(21));
   t.equal(result.value, 42, 'the relative import was shipped');
   t.equal(result.greeting, 'hello lzy/', 'the npm package, and the builtin it requires, work in the bundle');
@@ -145,6 +152,23 @@ t.test("an op's error stack names the original module file and line, not the bun
   t.type(error, OpError);
   t.match((error as OpError).remoteStack, /^RangeError: out of range\n\s+at /);
   t.match((error as OpError).remoteStack, `(${fileURLToPath(module)}:${lineOf('throw new RangeError')}:`, 'the top frame is the throw in the original file');
+});
+
+t.test("a node runs only bundles of its own tenant: another tenant's bundle is not found there", async (t) => {
+  const { module } = writeProject(t, OPS);
+  const { version } = (await import(module)) as { version: Op<[], string> };
+  // Bob's client puts its bundle in alice's storage, as if its ops named a bundle alice shipped.
+  const { lzy: bob } = await start(t, {
+    tenant: 'bob',
+    overrides: async (_, runtime) => {
+      const alice = runtime.connect(await runtime.iam.issueToken('alice'));
+      return { putBlob: (bytes) => alice.putBlob(bytes) };
+    },
+  });
+  const error = await bob.workflow('borrowed', () => version()).catch((e: unknown) => e);
+  t.type(error, OpError);
+  t.equal((error as OpError).code, 'STORAGE_ERROR');
+  t.match((error as OpError).message, /the bundle of op version#\w+ \(module .*ops\.mjs, blob:[0-9a-f]{64}\) could not be fetched/);
 });
 
 t.test('a shipped bundle stays small: the SDK brings only what op() needs', async (t) => {
