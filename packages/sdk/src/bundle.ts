@@ -28,8 +28,8 @@ export const bundleBuilt = channel('lzy:sdk:bundle');
 const EXTERNAL = ['@lzy/runtime'];
 
 /**
- * Lets bundled CommonJS packages `require` Node's builtins (esbuild's ESM output cannot do that by
- * itself), under a name no user code has.
+ * Lets bundled CommonJS packages `require` Node's builtins, which esbuild's ESM output cannot do by
+ * itself. esbuild renames a top-level `require` of user code, so the two do not clash.
  */
 const BANNER = "import { createRequire as __lzyCreateRequire } from 'node:module'; const require = __lzyCreateRequire(import.meta.url);";
 
@@ -101,7 +101,7 @@ async function build(module: string): Promise<{ bundle: ModuleBundle; inputs: Fi
       sourcesContent: false,
       logLevel: 'silent',
       external: EXTERNAL,
-      plugins: [nativeAddonsExternal],
+      plugins: [fileUrlImports, nativeAddonsExternal],
       banner: { js: BANNER },
     })
     .catch((error: unknown) => {
@@ -146,6 +146,14 @@ function describe(message: Message, outdir: string): string {
   const where = message.location ? `${resolve(outdir, message.location.file)}:${message.location.line}:${message.location.column + 1}: ` : '';
   return `${where}${message.text}`;
 }
+
+/** Resolves imports of `file:` URLs, which Node takes and esbuild does not. */
+const fileUrlImports: Plugin = {
+  name: 'lzy-file-url-imports',
+  setup(build) {
+    build.onResolve({ filter: /^file:/ }, (args) => ({ path: fileURLToPath(args.path) }));
+  },
+};
 
 /**
  * Leaves packages with a native addon (a `.node` file, which cannot be bundled) out of the bundle,
