@@ -40,12 +40,13 @@ export interface Child {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the Node script at `script` in a new process, with its stdout lines collected; killed at teardown. */
-export function startProcess(t: Teardown, script: URL, args: string[] = [], env: NodeJS.ProcessEnv = {}): Child {
+/** Starts the Node script at `script` in a new process (working in `cwd`, default ours), with its stdout lines collected; killed at teardown. */
+export function startProcess(t: Teardown, script: URL, args: string[] = [], env: NodeJS.ProcessEnv = {}, cwd?: string): Child {
   const file = fileURLToPath(script);
   const child = spawn(process.execPath, ['--enable-source-maps', file, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
+    ...(cwd === undefined ? {} : { cwd }),
   });
   const lines: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
