@@ -97,9 +97,9 @@ export class Lzy {
       return value;
     } catch (error) {
       const reported = run.error ?? error;
-      if (!run.error) await run.cancel(`the workflow function threw: ${(error as Error)?.message ?? error}`).catch(() => {});
       // Once this rejects, the runtime lists the run as ended (failed or cancelled) too.
-      else await run.whenEnded(END_WAIT_MS);
+      const why = run.error ? (reported as Error).message : `the workflow function threw: ${(error as Error)?.message ?? error}`;
+      await run.end(why, END_WAIT_MS).catch(() => {});
       throw reported;
     } finally {
       signal?.removeEventListener('abort', onAbort);

@@ -61,6 +61,8 @@ export class WorkflowRun {
   private ended: WorkflowStatus | undefined;
   private assignments: Assignment[] = [];
   private endWaiters: Array<() => void> = [];
+  /** An op failed for good or the run ended: the runtime ends the run by itself. */
+  private endedByRuntime = false;
   readonly handle: WorkflowHandle;
 
   private constructor(
@@ -160,8 +162,12 @@ export class WorkflowRun {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Resolves once the runtime has ended the run (it failed or was cancelled), or after `timeoutMs`. */
-  async whenEnded(timeoutMs: number): Promise<void> {
+  /**
+   * Ends a run that failed: when the runtime ends it by itself (an op failed for good), waits up to
+   * `timeoutMs` for that; when the failure is the client's own, cancels the run with `reason`.
+   */
+  async end(reason: string, timeoutMs: number): Promise<void> {
+    if (!this.endedByRuntime) return this.cancel(reason);
     if (this.ended !== undefined) return;
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
@@ -284,6 +290,7 @@ export class WorkflowRun {
         return;
       }
       case 'op-failed': {
+        this.endedByRuntime = true;
         const record = this.calls.get(event.opId);
         const error = new OpError(event.failure, event.opName, event.attempt);
         if (record) this.settle(record, () => record.reject(error));
@@ -304,6 +311,7 @@ export class WorkflowRun {
       case 'progress':
         return;
       case 'workflow-ended':
+        this.endedByRuntime = true;
         this.ended = event.status;
         this.endWaiters.forEach((wake) => wake());
         this.endWaiters = [];
