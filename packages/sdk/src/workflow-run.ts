@@ -37,7 +37,8 @@ interface Assignment {
 interface CallRecord {
   readonly id: string;
   readonly op: Op<unknown[], unknown>;
-  readonly args: Array<{ lazy: Lazy<unknown> } | { bytes: Buffer }>;
+  /** A value's bytes and its ref, computed once: the ref's hash names the value in the call's id. */
+  readonly args: Array<{ lazy: Lazy<unknown> } | { bytes: Buffer; ref: DataRef }>;
   readonly promise: Promise<unknown>;
   /** The export name, once the call was submitted. */
   name?: string;
@@ -114,8 +115,9 @@ export class WorkflowRun {
         return { lazy: arg };
       }
       const bytes = encodeValue(arg);
-      hash.update('\u0000value:').update(bytes);
-      return { bytes };
+      const ref = refFor(bytes);
+      hash.update('\u0000value:').update(ref.hash);
+      return { bytes, ref };
     });
     const id = hash.digest('hex').slice(0, 32);
     let record = this.calls.get(id);
@@ -247,7 +249,7 @@ export class WorkflowRun {
         args.push({ kind: 'op', opId: arg.lazy.callId! });
         continue;
       }
-      const ref = refFor(arg.bytes);
+      const { ref } = arg;
       const spec: ArgSpec = { kind: 'value', ref };
       args.push(spec);
       if (!ref.inline) stored.push(this.connection.putBlob(arg.bytes).then((put) => void (spec.ref = put)));

@@ -50,6 +50,8 @@ export type AllocatorRequest = { type: 'lease'; tenant: string; pool: string } |
 
 interface NodeSlots {
   readonly info: NodeInfo;
+  /** The queue of the node's (tenant, pool): the only attempts it takes. */
+  readonly queue: Queue;
   /** The attempts the node was given and has not reported finished: running, or waiting on the node. */
   readonly running: Set<string>;
   /** Which idle period the node is in (a counter), or undefined while it runs something. */
@@ -142,16 +144,16 @@ export function spawnScheduler(
             if (node) {
               node.running.delete(msg.attemptId);
               tell(node.info.agent, { type: 'cancel', attemptId: msg.attemptId });
-              markDirty(state, queueOf(state, node.info.tenant, node.info.pool));
+              markDirty(state, node.queue);
               settle(node);
             }
           }
           return state;
         }
         case 'node-up': {
-          const node: NodeSlots = { info: msg.node, running: new Set(), idleSince: undefined };
+          const queue = queueOf(state, msg.node.tenant, msg.node.pool);
+          const node: NodeSlots = { info: msg.node, queue, running: new Set(), idleSince: undefined };
           state.nodes.set(node.info.nodeId, node);
-          const queue = queueOf(state, node.info.tenant, node.info.pool);
           queue.nodes.push(node);
           if (queue.leasesPending > 0) queue.leasesPending--;
           dispatch(state, queue);
@@ -173,7 +175,7 @@ export function spawnScheduler(
               });
             }
           }
-          markDirty(state, queueOf(state, node.info.tenant, node.info.pool));
+          markDirty(state, node.queue);
           return state;
         }
         case 'allocation-failed': {
@@ -210,10 +212,10 @@ export function spawnScheduler(
             tell(entry.request.op, { type: 'attempt-ended', attemptId, outcome });
             if (!node) continue;
             node.running.delete(attemptId);
-            if (runMs !== undefined) learnRunTime(queueOf(state, node.info.tenant, node.info.pool), runMs);
+            if (runMs !== undefined) learnRunTime(node.queue, runMs);
           }
           if (node && msg.finished.length > 0) {
-            markDirty(state, queueOf(state, node.info.tenant, node.info.pool));
+            markDirty(state, node.queue);
             settle(node);
           }
           return state;
@@ -248,7 +250,7 @@ export function spawnScheduler(
     const node = state.nodes.get(nodeId);
     if (!node) return undefined;
     state.nodes.delete(nodeId);
-    const { nodes } = queueOf(state, node.info.tenant, node.info.pool);
+    const { nodes } = node.queue;
     nodes.splice(nodes.indexOf(node), 1);
     return node;
   }
