@@ -89,8 +89,14 @@ const keyOf = (tenant: string, pool: string) => `${tenant}\u0000${pool}`;
  * wait here for a free slot: another node may free one first.
  */
 const PREFETCH_BELOW_MS = 25;
-/** Attempts a node may hold beyond its slots while prefetching, per slot. */
-const PREFETCH_PER_SLOT = 2;
+/**
+ * How much work, in ms of mean run time, a slot may hold beyond the attempt it runs: deep enough
+ * that tiny ops travel in large batches, shallow enough that no node sits on more than this while
+ * another one idles.
+ */
+const PREFETCH_WORK_MS = 10;
+/** The most attempts a slot may hold beyond the one it runs. */
+const PREFETCH_MAX_PER_SLOT = 64;
 /** Weight of the newest run time in the moving average. */
 const RUN_MS_WEIGHT = 0.1;
 
@@ -263,6 +269,12 @@ export function spawnScheduler(
     setImmediate(() => tell(self, { type: 'dispatch' }));
   }
 
+  /** How many attempts a slot may hold beyond the one it runs, given the queue's mean run time. */
+  function prefetchPerSlot(meanRunMs: number | undefined): number {
+    if (meanRunMs === undefined || meanRunMs >= PREFETCH_BELOW_MS) return 0;
+    return Math.max(1, Math.min(PREFETCH_MAX_PER_SLOT, Math.floor(PREFETCH_WORK_MS / meanRunMs)));
+  }
+
   function learnRunTime(queue: Queue, runMs: number): void {
     queue.meanRunMs = queue.meanRunMs === undefined ? runMs : queue.meanRunMs + RUN_MS_WEIGHT * (runMs - queue.meanRunMs);
   }
@@ -304,7 +316,7 @@ export function spawnScheduler(
    */
   function dispatch(state: SchedulerState, queue: Queue): void {
     if (queue.size === 0) return;
-    const extra = queue.meanRunMs !== undefined && queue.meanRunMs < PREFETCH_BELOW_MS ? PREFETCH_PER_SLOT : 0;
+    const extra = prefetchPerSlot(queue.meanRunMs);
     const free = (node: NodeSlots) => node.info.slots * (1 + extra) - node.running.size;
     const runs = new Map<NodeSlots, RunAttempt[]>();
     while (queue.size > 0) {
