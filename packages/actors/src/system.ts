@@ -46,7 +46,7 @@ export interface ActorContext<M> {
 
 /** A stateful actor: its initial state, what it does with a message, and how it reacts to failure. */
 export interface ActorSpec<S, M> {
-  /** Unique among its siblings; random when absent. Letters, digits and `-$_.+!*'(),`. */
+  /** Unique among its siblings; when absent, one unique in this process is made. Letters, digits and `-$_.+!*'(),`. */
   name?: string;
   /** The state the actor starts with, and returns to on restart. */
   initialState: () => S;
@@ -64,13 +64,22 @@ function contextOf<M>(nactCtx: { self: unknown; name: string; path: { toString()
   return { self: nactCtx.self as ActorRef<M>, name: nactCtx.name, path: nactCtx.path.toString() };
 }
 
+let unnamed = 0;
+/**
+ * A name for an actor spawned without one. nact would draw a random 32-bit number, which two of
+ * many thousand siblings (a graph's op actors) share now and then, and the spawn throws.
+ */
+function nameOf(name: string | undefined): string {
+  return name ?? `anonymous-${(++unnamed).toString(36)}`;
+}
+
 /** Spawns an actor under `parent` and returns its typed reference. */
 export function spawnActor<S, M>(parent: Parent, spec: ActorSpec<S, M>): ActorRef<M> {
   const policy = spec.supervision ?? 'stop';
   const ref = nact.spawn(
     nactParent(parent) as never,
     ((state: S, message: M, ctx: never) => spec.receive(state, message, contextOf<M>(ctx))) as never,
-    spec.name,
+    nameOf(spec.name),
     { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) } as never,
   ) as unknown as NactRef;
   registerPolicy(ref, policy);
@@ -96,6 +105,7 @@ export interface PersistentContext<S, M, E> extends ActorContext<M> {
  * the state, both live and when the journal is replayed after a restart.
  */
 export interface PersistentActorSpec<S, M, E> {
+  /** As for `spawnActor`. */
   name?: string;
   /** Identity of the journal: the same key after a restart replays the same events. */
   key: string;
@@ -143,7 +153,7 @@ export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentAc
   };
   const properties: Record<string, unknown> = { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) };
   if (spec.snapshotEvery !== undefined) properties.snapshotEvery = spec.snapshotEvery;
-  const ref = nact.spawnPersistent(nactParent(parent) as never, handler as never, spec.key, spec.name, properties as never) as unknown as NactRef;
+  const ref = nact.spawnPersistent(nactParent(parent) as never, handler as never, spec.key, nameOf(spec.name), properties as never) as unknown as NactRef;
   const actor = findActor(ref);
   if (actor) lightenPersistentActor(actor);
   registerPolicy(ref, policy);

@@ -113,3 +113,23 @@ t.test('actors spawn children and a stopped parent stops its children', async (t
   );
   t.pass('the child stopped');
 });
+
+t.test('actors spawned without a name never clash with a sibling, however many there are', async (t) => {
+  const system = startActorSystem();
+  t.teardown(() => system.stop());
+  // nact names an unnamed actor after a random 32-bit number: with the same draw twice, the second spawn threw.
+  const random = Math.random;
+  Math.random = () => 0.5;
+  t.teardown(() => void (Math.random = random));
+  const refs: Array<ActorRef<{ type: 'get'; replyTo: ActorRef<number> }>> = [];
+  for (let i = 0; i < 3; i++) {
+    refs.push(
+      spawnActor<number, { type: 'get'; replyTo: ActorRef<number> }>(system, {
+        initialState: () => i,
+        receive: (state, msg) => (tell(msg.replyTo, state), state),
+      }),
+    );
+  }
+  Math.random = random;
+  t.same(await Promise.all(refs.map((ref) => ask(ref, { type: 'get' }, 5_000))), [0, 1, 2], 'each answers with its own state');
+});
