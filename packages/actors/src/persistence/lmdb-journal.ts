@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { Packr } from 'msgpackr';
 import type { PersistedEvent, PersistedSnapshot, PersistenceEngine } from './engine.js';
 
 interface StoredEvent {
@@ -32,8 +33,13 @@ export class LmdbJournal implements PersistenceEngine {
     private readonly root: RootDatabase,
     private readonly ownsRoot = false,
   ) {
-    this.eventsDb = root.openDB<StoredEvent, [string, number]>({ name: 'journal.events' });
-    this.snapshotsDb = root.openDB<StoredSnapshot, string>({ name: 'journal.snapshots' });
+    // lmdb encodes with the msgpackr it bundles (1.x); the current one writes the same format in
+    // half the time, which matters when a graph journals a batch of thousands of ops. (lmdb takes
+    // `encoder` for any database; its types declare it for the root only.)
+    const events = { name: 'journal.events', encoder: { Encoder: Packr } };
+    const snapshots = { name: 'journal.snapshots', encoder: { Encoder: Packr } };
+    this.eventsDb = root.openDB<StoredEvent, [string, number]>(events);
+    this.snapshotsDb = root.openDB<StoredSnapshot, string>(snapshots);
   }
 
   /** Opens (creating if needed) a journal environment in directory `dir`. */
