@@ -109,38 +109,48 @@ interface ContextSource {
   childReferences: Map<string, unknown>;
   log: unknown;
   persist?: (...args: unknown[]) => unknown;
-  boundPersist?: (...args: unknown[]) => unknown;
+  /** The actor's one context, made at its first message. */
+  lightContext?: LightContext;
 }
 
 /**
- * nact builds every message's context with a copy of the actor's children map, so each message
- * to an actor with n children cost O(n) (a graph with thousands of op children paid O(n²)). Here
- * the copy is made only when a handler reads `children`.
+ * The context nact hands an actor's handler with each message. nact builds a new one for every
+ * message, with a copy of the actor's children map, so each message to an actor with n children
+ * cost O(n) (a graph with thousands of op children paid O(n²)). Here an actor has one, made once;
+ * the children are copied only when a handler reads them.
  */
-function lightContext(this: ContextSource, sender: unknown) {
-  const actor = this;
-  return {
-    parent: actor.parent ? actor.parent.reference : undefined,
-    path: actor.path,
-    self: actor.reference,
-    name: actor.name,
-    get children() {
-      return new Map(actor.childReferences);
-    },
-    sender,
-    log: actor.log,
-  };
+class LightContext {
+  readonly parent: unknown;
+  readonly self: unknown;
+  readonly name: string;
+  readonly path: unknown;
+  readonly log: unknown;
+  sender: unknown;
+  persist?: (...args: unknown[]) => unknown;
+  declare readonly children: Map<string, unknown>;
+
+  constructor(actor: ContextSource) {
+    this.parent = actor.parent?.reference;
+    this.self = actor.reference;
+    this.name = actor.name;
+    this.path = actor.path;
+    this.log = actor.log;
+    if (actor.persist) this.persist = actor.persist.bind(actor);
+    // An own property, as nact spreads contexts (`{ ...ctx }`) into supervision contexts.
+    Object.defineProperty(this, 'children', { enumerable: true, get: () => new Map(actor.childReferences) });
+  }
 }
 
-function lightPersistentContext(this: ContextSource, sender: unknown) {
-  this.boundPersist ??= this.persist!.bind(this);
-  return Object.assign(lightContext.call(this, sender), { persist: this.boundPersist });
+function lightContext(this: ContextSource, sender: unknown): LightContext {
+  const context = (this.lightContext ??= new LightContext(this));
+  context.sender = sender;
+  return context;
 }
 
 /** nact does not export its persistent actor class: its prototype is patched from the first instance. */
 export function lightenPersistentActor(actor: ConcreteActor): void {
   const prototype = Object.getPrototypeOf(actor) as Record<string, unknown>;
-  if (prototype.createContext !== lightPersistentContext) prototype.createContext = lightPersistentContext;
+  if (prototype.createContext !== lightContext) prototype.createContext = lightContext;
 }
 
 function installLightContext(): void {
@@ -149,7 +159,7 @@ function installLightContext(): void {
 }
 
 interface StoppableActor {
-  parent?: { childStopped(child: unknown): void };
+  parent?: { childStopped(child: unknown): void } | undefined;
   children: Map<string, StoppableActor>;
   stopped: boolean;
   clearImmediate(): void;
@@ -167,7 +177,8 @@ function installCheapStop(): void {
     this.clearImmediate();
     this.clearTimeout();
     this.parent?.childStopped(this);
-    delete this.parent;
+    // Not `delete`: that turns every stopped actor into a slow dictionary object.
+    this.parent = undefined;
     for (const child of [...this.children.values()]) child.stop();
     this.stopped = true;
   };

@@ -54,6 +54,9 @@ export function describeRef(ref: ActorRef<never>): string {
   return `${local.system.name}/${local.path?.parts.join('/') ?? ''}`;
 }
 
+/** The sender of every told message: nact would make a new one for each. */
+const NO_SENDER = Object.freeze({ system: Object.freeze({ name: undefined }), path: Object.freeze({ parts: Object.freeze([]) }), type: 'nobody' });
+
 /** Sends `message` to `ref` without waiting. A message to a stopped actor goes to `deadLetters`. */
 export function tell<M>(ref: ActorRef<M>, message: M): void {
   if (isRemote(ref)) {
@@ -62,7 +65,7 @@ export function tell<M>(ref: ActorRef<M>, message: M): void {
   }
   const local = ref as unknown as NactRef;
   const actor = findActor(local);
-  if (actor) actor.dispatch(message);
+  if (actor) actor.dispatch(message, NO_SENDER);
   else if (deadLetters.hasSubscribers) deadLetters.publish({ to: describeRef(ref), message });
 }
 

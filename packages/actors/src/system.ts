@@ -76,9 +76,11 @@ function nameOf(name: string | undefined): string {
 /** Spawns an actor under `parent` and returns its typed reference. */
 export function spawnActor<S, M>(parent: Parent, spec: ActorSpec<S, M>): ActorRef<M> {
   const policy = spec.supervision ?? 'stop';
+  let context: ActorContext<M> | undefined;
   const ref = nact.spawn(
     nactParent(parent) as never,
-    ((state: S, message: M, ctx: never) => spec.receive(state, message, contextOf<M>(ctx))) as never,
+    // An actor's context never changes: it is made once, at its first message.
+    ((state: S, message: M, nactCtx: never) => spec.receive(state, message, (context ??= contextOf<M>(nactCtx)))) as never,
     nameOf(spec.name),
     { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) } as never,
   ) as unknown as NactRef;
@@ -127,29 +129,53 @@ interface NactPersistentContext {
   persist(event: unknown): Promise<void>;
 }
 
+/** What one command of a persistent actor sees: one object per message, its methods shared. */
+class CommandContext<S, M, E> implements PersistentContext<S, M, E> {
+  constructor(
+    private readonly actor: ActorContext<M>,
+    private readonly nactCtx: NactPersistentContext,
+    private readonly apply: (state: S, event: E) => S,
+    private current: S,
+  ) {}
+
+  get self(): ActorRef<M> {
+    return this.actor.self;
+  }
+
+  get name(): string {
+    return this.actor.name;
+  }
+
+  get path(): string {
+    return this.actor.path;
+  }
+
+  get state(): S {
+    return this.current;
+  }
+
+  async persist(event: E): Promise<void> {
+    await this.nactCtx.persist(event);
+    this.current = this.apply(this.current, event);
+  }
+
+  journal(event: E): Promise<void> {
+    const durable = this.nactCtx.persist(event);
+    this.current = this.apply(this.current, event);
+    return durable;
+  }
+}
+
 /** Spawns an event-sourced actor; the system must have been started with `persistence`. */
 export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentActorSpec<S, M, E>): ActorRef<M> {
   const policy = spec.supervision ?? 'stop';
-  const handler = async (state: S, input: M | E, nactCtx: NactPersistentContext): Promise<S> => {
+  let context: ActorContext<M> | undefined;
+  // Synchronous when the command is: the actor then handles its next message in the same turn.
+  const handler = (state: S, input: M | E, nactCtx: NactPersistentContext): S | Promise<S> => {
     if (nactCtx.recovering) return spec.apply(state, input as E);
-    let current = state;
-    const ctx: PersistentContext<S, M, E> = {
-      ...contextOf<M>(nactCtx),
-      get state() {
-        return current;
-      },
-      persist: async (event: E) => {
-        await nactCtx.persist(event);
-        current = spec.apply(current, event);
-      },
-      journal: (event: E) => {
-        const durable = nactCtx.persist(event);
-        current = spec.apply(current, event);
-        return durable;
-      },
-    };
-    await spec.command(state, input as M, ctx);
-    return current;
+    const ctx = new CommandContext<S, M, E>((context ??= contextOf<M>(nactCtx)), nactCtx, spec.apply, state);
+    const done = spec.command(state, input as M, ctx);
+    return done === undefined ? ctx.state : done.then(() => ctx.state);
   };
   const properties: Record<string, unknown> = { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) };
   if (spec.snapshotEvery !== undefined) properties.snapshotEvery = spec.snapshotEvery;
