@@ -55,6 +55,8 @@ export class WorkflowRun {
   private readonly calls = new Map<string, CallRecord>();
   private pending: CallRecord[] = [];
   private submitting: Promise<void> = Promise.resolve();
+  /** A submission is queued and has not yet taken the pending calls. */
+  private submissionQueued = false;
   private unsettled = 0;
   private failure: Error | undefined;
   private readonly abort = new AbortController();
@@ -153,7 +155,13 @@ export class WorkflowRun {
 
   /** Submits every call recorded so far as one graph. */
   flush(): Promise<void> {
-    this.submitting = this.submitting.then(() => this.submitPending());
+    // Awaiting many Lazy at once (Promise.all) flushes once: a queued submission takes all there is.
+    if (this.submissionQueued || (this.pending.length === 0 && this.assignments.length === 0)) return this.submitting;
+    this.submissionQueued = true;
+    this.submitting = this.submitting.then(() => {
+      this.submissionQueued = false;
+      return this.submitPending();
+    });
     return this.submitting;
   }
 
@@ -233,12 +241,16 @@ export class WorkflowRun {
       identities.set(record.op, identity);
       if (!bundles.has(identity.module)) bundles.set(identity.module, await shipModule(this.connection, identity.module));
     }
-    const specs: OpSpec[] = [];
+    const specs: Array<OpSpec | Promise<OpSpec>> = [];
+    let storing = false;
     for (const record of batch) {
       const identity = identities.get(record.op)!;
-      specs.push(await this.specOf(record, identity, bundles.get(identity.module)!));
+      const spec = this.specOf(record, identity, bundles.get(identity.module)!);
+      storing ||= spec instanceof Promise;
+      specs.push(spec);
     }
-    await this.connection.submit(this.id, specs);
+    // Only a call with a large argument waits for it to be stored; the others cost no promise.
+    await this.connection.submit(this.id, storing ? await Promise.all(specs) : (specs as OpSpec[]));
   }
 
   private specOf(record: CallRecord, { module, exportName }: OpIdentity, bundle: BundleRef): OpSpec | Promise<OpSpec> {
