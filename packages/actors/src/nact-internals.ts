@@ -120,6 +120,7 @@ interface ContextSource {
  * the children are copied only when a handler reads them.
  */
 class LightContext {
+  /** An own property, as nact spreads contexts (`{ ...ctx }`) into the supervision context. */
   readonly parent: unknown;
   readonly self: unknown;
   readonly name: string;
@@ -127,17 +128,18 @@ class LightContext {
   readonly log: unknown;
   sender: unknown;
   persist?: (...args: unknown[]) => unknown;
-  declare readonly children: Map<string, unknown>;
 
-  constructor(actor: ContextSource) {
+  constructor(private readonly actor: ContextSource) {
     this.parent = actor.parent?.reference;
     this.self = actor.reference;
     this.name = actor.name;
     this.path = actor.path;
     this.log = actor.log;
     if (actor.persist) this.persist = actor.persist.bind(actor);
-    // An own property, as nact spreads contexts (`{ ...ctx }`) into supervision contexts.
-    Object.defineProperty(this, 'children', { enumerable: true, get: () => new Map(actor.childReferences) });
+  }
+
+  get children(): Map<string, unknown> {
+    return new Map(this.actor.childReferences);
   }
 }
 
