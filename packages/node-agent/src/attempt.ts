@@ -5,7 +5,7 @@ import type { AttemptFinished, RunAttempt } from './protocol/agent.js';
 import type { OpFailure } from './protocol/failure.js';
 import type { RunnerOutcome, RunRequest } from './runner-messages.js';
 import type { RunnerPool, RunnerWaiter } from './runner-pool.js';
-import type { RunnerDeath, RunnerJob, RunnerProcess, Stream } from './runner-process.js';
+import type { RunnerDeath, RunnerProcess, Stream } from './runner-process.js';
 
 import type { Reporter } from './reporter.js';
 
@@ -24,24 +24,25 @@ export interface AttemptContext {
 }
 
 /**
- * `fetching` its op's bundle and stored arguments → `waiting` for a runner → `running` → `storing` a large result →
- * `ended`, from any phase on cancel or timeout.
+ * `fetching` its op's bundle and stored arguments → `waiting` for a runner to begin it (in the pool's
+ * queue, or sent to a runner behind other attempts) → `running` → `storing` a large result → `ended`,
+ * from any phase on cancel or timeout.
  */
 type Phase = 'fetching' | 'waiting' | 'running' | 'storing' | 'ended';
 
 /**
  * One attempt of an op on this agent: gets its arguments, runs on a runner, forwards its output,
- * stores a large result, and reports how it ended exactly once. Its timeout counts from the
- * moment a runner starts it, not while it waits for one.
+ * stores a large result, and reports how it ended exactly once. Its timeout and run time count
+ * from the moment a runner begins it, not while it waits for one or behind another attempt.
  */
-export class Attempt implements RunnerWaiter, RunnerJob {
+export class Attempt implements RunnerWaiter {
   private phase: Phase = 'fetching';
   private args: Uint8Array[] = [];
   /** The `file:` URL of the op's bundle on this node, once fetched. */
   private file: string | undefined;
   private runner: RunnerProcess | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** When a runner started the attempt (performance.now()). */
+  /** When a runner began the attempt (performance.now()). */
   private startedAt: number | undefined;
   /** Why the agent killed the attempt's runner: the attempt ends with it once the runner is gone. */
   private killedFor: OpFailure | undefined;
@@ -59,6 +60,10 @@ export class Attempt implements RunnerWaiter, RunnerJob {
     return this.run.memoryMb;
   }
 
+  get ended(): boolean {
+    return this.phase === 'ended';
+  }
+
   /** Starts the attempt: fetches the op's bundle and what is not inline, then waits for a runner. */
   begin(): void {
     if (this.run.bundle === undefined && this.run.args.every((ref) => ref.inline !== undefined)) {
@@ -73,10 +78,19 @@ export class Attempt implements RunnerWaiter, RunnerJob {
     this.stop(failure('CANCELLED', 'CancelledError', `attempt ${this.run.attemptId} of op ${this.run.opName} was cancelled`));
   }
 
-  /** A runner is free for this attempt. */
-  start(runner: RunnerProcess): void {
+  request(): RunRequest {
+    const { attemptId, module, exportName, env } = this.run;
+    const request: RunRequest = { type: 'run', attemptId, module, exportName, args: this.args, env };
+    if (this.file !== undefined) request.file = this.file;
+    return request;
+  }
+
+  began(runner: RunnerProcess): void {
+    // Cancelled while it was sent behind another attempt: the runner is running it now, and it may never return.
+    if (this.phase === 'ended') return runner.kill();
     this.phase = 'running';
     this.runner = runner;
+    this.args = [];
     this.startedAt = performance.now();
     const { timeoutMs, opName } = this.run;
     if (timeoutMs !== undefined) {
@@ -85,11 +99,6 @@ export class Attempt implements RunnerWaiter, RunnerJob {
         timeoutMs,
       );
     }
-    const { attemptId, module, exportName, env } = this.run;
-    const request: RunRequest = { type: 'run', attemptId, module, exportName, args: this.args, env };
-    if (this.file !== undefined) request.file = this.file;
-    runner.run(request, this);
-    this.args = [];
   }
 
   log(stream: Stream, text: string): void {
@@ -97,10 +106,7 @@ export class Attempt implements RunnerWaiter, RunnerJob {
   }
 
   finished(outcome: RunnerOutcome): void {
-    const runner = this.runner!;
     this.runner = undefined;
-    if (this.killedFor) return this.end({ ok: false, failure: this.killedFor });
-    this.ctx.pool.release(runner);
     this.complete(outcome);
   }
 
@@ -147,6 +153,7 @@ export class Attempt implements RunnerWaiter, RunnerJob {
   private stop(reason: OpFailure): void {
     switch (this.phase) {
       case 'waiting':
+        // One already sent to a runner stays there; its runner is killed when it begins it.
         this.ctx.pool.withdraw(this);
         return this.end({ ok: false, failure: reason });
       case 'fetching':

@@ -59,10 +59,14 @@ export class RunnerChannel<In, Out> {
     }
   }
 
-  /** Writes what is queued now, then calls `then` once it is handed to the OS. */
-  flushNow(then?: () => void): void {
+  /**
+   * Writes what is queued now. Resolves once all of it is handed to the OS: in this turn when the
+   * socket takes it at once, else when the other side has read enough for the rest to fit.
+   */
+  flushNow(): Promise<void> {
     this.flush();
-    if (then) this.socket.write(Buffer.alloc(0), () => then());
+    if (this.socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => this.socket.write(Buffer.alloc(0), () => resolve()));
   }
 
   private readonly flush = (): void => {

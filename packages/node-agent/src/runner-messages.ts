@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { DataRef } from './protocol/data.js';
 import { OpFailure } from './protocol/failure.js';
 
-/** Agent → runner over IPC: run one attempt. A runner runs one attempt at a time. */
+/** Agent → runner over IPC: run one attempt. A runner runs one attempt at a time: those sent ahead wait, in the order sent. */
 export interface RunRequest {
   type: 'run';
   attemptId: string;

@@ -1,22 +1,38 @@
-import { RunnerProcess, type RunnerDeath } from './runner-process.js';
+import { RunnerProcess, type RunnerDeath, type RunnerJob } from './runner-process.js';
+
+/**
+ * Most attempts a runner holds at once: the one running and those sent behind it. Sent together, a
+ * runner reads them in one wake-up and runs them back to back, so tiny ops do not each cost a round
+ * trip to the agent; 16 is where that saving levels off, and the work held on a runner stays short.
+ */
+export const PIPELINE_DEPTH = 16;
+/** Attempts are sent behind a running one only while the mean run time is below this. */
+export const SHORT_RUN_MS = 5;
+/** Weight of the latest run time in the moving mean: about the last four count, so a long op soon stops stacking. */
+const RUN_MS_WEIGHT = 0.25;
 
 /** An attempt waiting for a runner with its heap limit. */
-export interface RunnerWaiter {
+export interface RunnerWaiter extends RunnerJob {
   readonly memoryMb: number | undefined;
-  /** The runner is the waiter's until it hands it back with `release` or the runner dies. */
-  start(runner: RunnerProcess): void;
+  /** It ended before a runner began it (it was cancelled): it needs no runner anymore. */
+  readonly ended: boolean;
 }
 
 /**
- * The runner processes of an agent: at most `slots` of them, each running one attempt at a time
- * and reused across attempts. An attempt gets an idle runner with the heap limit it asks for; one
- * is started (or an idle one with another limit replaced) when there is none; when every slot is
- * busy it waits, in order. A runner that dies while running an attempt is replaced.
+ * The runner processes of an agent: at most `slots` of them, reused across attempts. An attempt
+ * goes to an idle runner with the heap limit it asks for; one is started (or an idle one with
+ * another limit replaced) when there is none. When every slot is busy and attempts have been short
+ * (mean run time below SHORT_RUN_MS), it is sent behind the running one on the busy runner with its
+ * limit that holds the fewest, up to PIPELINE_DEPTH; otherwise it waits, in order. A runner that
+ * dies while running an attempt is replaced, and the attempts sent behind that one, which never
+ * began, wait again at the front.
  */
 export class RunnerPool {
-  private readonly all = new Set<RunnerProcess>();
-  private readonly idle: RunnerProcess[] = [];
+  private readonly all = new Set<RunnerProcess<RunnerWaiter>>();
+  private readonly idle: RunnerProcess<RunnerWaiter>[] = [];
   private readonly waiting: RunnerWaiter[] = [];
+  /** Moving mean of how long attempts ran, from when their runner began them; unknown until one finished. */
+  private meanRunMs: number | undefined;
   private closing = false;
 
   /** @param warn where what no attempt can be told goes: output between attempts, a runner that died idle */
@@ -30,24 +46,17 @@ export class RunnerPool {
     while (!this.closing && this.all.size < this.slots) this.idle.push(this.spawn(undefined));
   }
 
-  /** Gives `waiter` a runner now, or as soon as one is free. */
+  /** Sends `waiter` to a runner now, or as soon as one can take it. */
   acquire(waiter: RunnerWaiter): void {
-    const runner = this.waiting.length === 0 ? this.take(waiter.memoryMb) : undefined;
-    if (runner) waiter.start(runner);
+    const runner = this.waiting.length === 0 ? this.runnerFor(waiter.memoryMb) : undefined;
+    if (runner) runner.run(waiter);
     else this.waiting.push(waiter);
   }
 
-  /** Forgets a waiter that no longer needs a runner. */
+  /** Forgets a waiter that no longer needs a runner (one already sent to a runner stays there). */
   withdraw(waiter: RunnerWaiter): void {
     const at = this.waiting.indexOf(waiter);
     if (at >= 0) this.waiting.splice(at, 1);
-  }
-
-  /** Takes back a runner whose attempt finished. */
-  release(runner: RunnerProcess): void {
-    if (!this.all.has(runner)) return;
-    this.idle.push(runner);
-    this.dispatch();
   }
 
   /** Kills every runner; none is started again. */
@@ -56,7 +65,12 @@ export class RunnerPool {
     for (const runner of this.all) runner.kill();
   }
 
-  private take(memoryMb: number | undefined): RunnerProcess | undefined {
+  private runnerFor(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> | undefined {
+    return this.take(memoryMb) ?? this.leastLoaded(memoryMb);
+  }
+
+  /** An idle runner with that heap limit: one there is, a new one, or one that replaces an idle one with another limit. */
+  private take(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> | undefined {
     for (let i = this.idle.length - 1; i >= 0; i--) {
       if (this.idle[i]!.memoryMb === memoryMb) return this.idle.splice(i, 1)[0];
     }
@@ -69,24 +83,43 @@ export class RunnerPool {
     return this.spawn(memoryMb);
   }
 
+  /** The busy runner with that heap limit holding the fewest attempts, while attempts are short and it has room. */
+  private leastLoaded(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> | undefined {
+    if (this.meanRunMs === undefined || this.meanRunMs >= SHORT_RUN_MS) return undefined;
+    let least: RunnerProcess<RunnerWaiter> | undefined;
+    for (const runner of this.all) {
+      if (runner.memoryMb !== memoryMb || !runner.accepting || runner.load >= PIPELINE_DEPTH) continue;
+      if (!least || runner.load < least.load) least = runner;
+    }
+    return least;
+  }
+
   private dispatch(): void {
     while (this.waiting.length > 0) {
-      const runner = this.take(this.waiting[0]!.memoryMb);
+      const runner = this.runnerFor(this.waiting[0]!.memoryMb);
       if (!runner) return;
-      this.waiting.shift()!.start(runner);
+      runner.run(this.waiting.shift()!);
     }
   }
 
-  private spawn(memoryMb: number | undefined): RunnerProcess {
-    const runner = new RunnerProcess(memoryMb, {
-      closed: (dead, death, wasBusy) => {
+  private spawn(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> {
+    const runner = new RunnerProcess<RunnerWaiter>(memoryMb, {
+      closed: (dead, death, held) => {
         if (!this.all.delete(dead)) return;
+        const wasBusy = held.length > 0;
         if (!wasBusy && !this.closing) this.warn(`runner ${dead.pid ?? '(not started)'} died between attempts: ${describeDeath(death)}`);
         const at = this.idle.indexOf(dead);
         if (at >= 0) this.idle.splice(at, 1);
+        // Attempts sent behind the one it was running never began: they go first to another runner.
+        this.waiting.unshift(...held.slice(1).filter((waiter) => !waiter.ended));
         // Replace a runner user code killed, so the next attempt finds one started; one that died idle
         // (e.g. at start) is replaced only when needed, so a runner that cannot start does not loop.
         if (wasBusy && !this.closing && this.waiting.length === 0) this.idle.push(this.spawn(dead.memoryMb));
+        this.dispatch();
+      },
+      finished: (done, runMs) => {
+        this.meanRunMs = this.meanRunMs === undefined ? runMs : this.meanRunMs + RUN_MS_WEIGHT * (runMs - this.meanRunMs);
+        if (done.load === 0 && done.accepting) this.idle.push(done);
         this.dispatch();
       },
       stray: (source, stream, text) => this.warn(`runner ${source.pid} wrote on ${stream} between attempts: ${text.trimEnd()}`),

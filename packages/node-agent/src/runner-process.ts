@@ -22,21 +22,32 @@ export interface RunnerDeath {
   lastError: string;
 }
 
-/** The attempt a runner is running: hears its output and how it ended. */
+/** An attempt as a runner process sees it: what to send, then its output and how it ended. */
 export interface RunnerJob {
+  /** The attempt id: the runner names the job by it when it reports it finished. */
+  readonly id: string;
+  /** The request that runs it; asked each time it is sent (again, after a runner died before beginning it). */
+  request(): RunRequest;
+  /** The runner begins it: the jobs sent to it before have finished. Its run time counts from here. */
+  began(runner: RunnerProcess): void;
   log(stream: Stream, text: string): void;
   /** The op returned or threw, and all output it wrote through the process streams was logged. */
   finished(outcome: RunnerOutcome): void;
-  /** The process is gone first. */
+  /** The process is gone while this job was the one it was running. */
   died(death: RunnerDeath): void;
 }
 
 /** What the owner of a runner hears about it. */
-export interface RunnerHooks {
-  /** The process is gone; called before its job (if it was busy) hears `died`. */
-  closed(runner: RunnerProcess, death: RunnerDeath, wasBusy: boolean): void;
+export interface RunnerHooks<Job extends RunnerJob> {
+  /**
+   * The process is gone. `held`: the jobs sent to it and not finished, in order; the first, if
+   * any, was running and hears `died` right after this; the others never began.
+   */
+  closed(runner: RunnerProcess<Job>, death: RunnerDeath, held: Job[]): void;
+  /** A job finished `runMs` after it began; the runner holds one job less. */
+  finished(runner: RunnerProcess<Job>, runMs: number): void;
   /** Output written while no attempt was running (e.g. by a timer an earlier attempt left). */
-  stray(runner: RunnerProcess, stream: Stream, text: string): void;
+  stray(runner: RunnerProcess<Job>, stream: Stream, text: string): void;
 }
 
 /** Checks what comes from a runner: user code there could send anything. */
@@ -48,26 +59,31 @@ const runnerEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) 
 const PIPE_GRACE_MS = 1000;
 
 /**
- * The agent's side of one runner child process: sends it attempts and hands its job the output
- * and outcome the runner reports over IPC. What reaches the runner's pipes (raw writes to file
- * descriptors 1 and 2, Node's own fatal messages) goes to the job running at the time it is read.
+ * The agent's side of one runner child process. It may be sent several jobs ahead: it keeps them
+ * in the order sent, and the first is the one running; the runner reports them finished in that
+ * order. What reaches the runner's pipes (raw writes to file descriptors 1 and 2, Node's own fatal
+ * messages) goes to the job running at the time it is read. Once the agent kills it, it takes no
+ * more results: the running job ends with the process, the others go back to its owner.
  */
-export class RunnerProcess {
+export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
   private readonly child: ChildProcess;
   private readonly channel: RunnerChannel<unknown, RunRequest>;
   private readonly stdout: LineSplitter;
   private readonly stderr: LineSplitter;
-  private job: RunnerJob | undefined;
-  private attemptId = '';
+  /** Jobs sent and not finished, in order; the first is running (PIPELINE_DEPTH bounds it, in the pool). */
+  private jobs: Job[] = [];
+  /** When the first job began (performance.now()). */
+  private headSince = 0;
   private crash: OpFailure | undefined;
   private outOfMemory = false;
   private lastError = '';
+  private killed = false;
   private closed = false;
 
   /** @param memoryMb the heap limit the process runs with; undefined = Node's default. */
   constructor(
     readonly memoryMb: number | undefined,
-    private readonly hooks: RunnerHooks,
+    private readonly hooks: RunnerHooks<Job>,
   ) {
     const execArgv = ['--enable-source-maps'];
     if (memoryMb !== undefined) execArgv.push(`--max-old-space-size=${memoryMb}`);
@@ -76,10 +92,7 @@ export class RunnerProcess {
     this.channel = new RunnerChannel(
       this.child.stdio[3] as Socket,
       (message) => this.reply(message),
-      (error) => {
-        this.lastError = `the runner broke its channel: ${error.message}`;
-        this.kill();
-      },
+      (error) => this.violation(`the runner broke its channel: ${error.message}`),
     );
     this.stdout = new LineSplitter((text) => this.output('stdout', text));
     this.stderr = new LineSplitter((text) => this.output('stderr', text));
@@ -106,36 +119,65 @@ export class RunnerProcess {
     return this.child.pid;
   }
 
-  /** Starts an attempt; the runner must be idle. */
-  run(request: RunRequest, job: RunnerJob): void {
-    this.job = job;
-    this.attemptId = request.attemptId;
-    this.channel.send(request);
+  /** How many jobs it holds: the running one and those sent behind it. */
+  get load(): number {
+    return this.jobs.length;
   }
 
-  /** Kills the process at once; its job hears `died`. */
+  /** False once it was killed or is gone: it takes no more jobs. */
+  get accepting(): boolean {
+    return !this.killed && !this.closed;
+  }
+
+  /** Sends a job; it begins at once when the runner holds none, else after those sent before it. */
+  run(job: Job): void {
+    this.jobs.push(job);
+    this.channel.send(job.request());
+    if (this.jobs.length === 1) this.begin(job);
+  }
+
+  /** Kills the process at once; its running job hears `died`. */
   kill(): void {
+    this.killed = true;
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 
-  private reply(message: unknown): void {
-    if (!replyCheck.Check(message)) {
-      this.lastError = 'the runner sent a malformed message on its channel';
-      this.kill();
-      return;
-    }
-    message.output.forEach(this.deliver);
-    if (message.type === 'crashed') this.crash = message.failure;
-    else if (message.type === 'finished' && this.job && message.attemptId === this.attemptId) {
-      const job = this.job;
-      this.job = undefined;
-      job.finished(message.outcome);
-    }
+  private begin(job: Job): void {
+    this.headSince = performance.now();
+    job.began(this);
   }
 
+  private reply(message: unknown): void {
+    if (!replyCheck.Check(message)) return this.violation('the runner sent a malformed message on its channel');
+    message.output.forEach(this.deliver);
+    if (message.type === 'crashed') this.crash = message.failure;
+    else if (message.type === 'finished' && !this.killed) this.finished(message.attemptId, message.outcome);
+  }
+
+  private finished(attemptId: string, outcome: RunnerOutcome): void {
+    const job = this.jobs[0];
+    if (job?.id !== attemptId) {
+      return this.violation(`the runner reported attempt ${attemptId} finished while ${job ? `attempt ${job.id} was running` : 'it ran none'}`);
+    }
+    const runMs = performance.now() - this.headSince;
+    this.jobs.shift();
+    job.finished(outcome);
+    const next = this.jobs[0];
+    if (next) this.begin(next);
+    this.hooks.finished(this, runMs);
+  }
+
+  /** The runner broke the protocol: it is killed, as user code there may have written anything. */
+  private violation(reason: string): void {
+    this.lastError = reason;
+    this.kill();
+  }
+
+  /** Output of the running job goes to it; output of a job that began after the agent killed the runner is dropped. */
   private readonly deliver = (chunk: OutputChunk): void => {
-    if (this.job && chunk.attemptId === this.attemptId) this.job.log(chunk.stream, chunk.text);
-    else this.hooks.stray(this, chunk.stream, chunk.text);
+    const job = this.jobs[0];
+    if (job && chunk.attemptId === job.id) job.log(chunk.stream, chunk.text);
+    else if (!this.killed) this.hooks.stray(this, chunk.stream, chunk.text);
   };
 
   private output(stream: Stream, text: string): void {
@@ -144,7 +186,8 @@ export class RunnerProcess {
       const line = text.trimEnd();
       if (line.length > 0) this.lastError = line.slice(line.lastIndexOf('\n') + 1).slice(0, 500);
     }
-    if (this.job) this.job.log(stream, text);
+    const job = this.jobs[0];
+    if (job) job.log(stream, text);
     else this.hooks.stray(this, stream, text);
   }
 
@@ -153,10 +196,10 @@ export class RunnerProcess {
     this.closed = true;
     this.stdout.flush();
     this.stderr.flush();
-    const job = this.job;
-    this.job = undefined;
+    const held = this.jobs;
+    this.jobs = [];
     const death: RunnerDeath = { code, signal, crash: this.crash, outOfMemory: this.outOfMemory, lastError: this.lastError };
-    this.hooks.closed(this, death, job !== undefined);
-    job?.died(death);
+    this.hooks.closed(this, death, held);
+    held[0]?.died(death);
   }
 }

@@ -1,7 +1,8 @@
 // A runner: the child process in which the node-agent runs op attempts, one at a time, isolated
 // from the agent. Started by the agent with a socket on fd 3 for their messages (RunnerChannel);
-// reused for many attempts. What user code writes to process.stdout/stderr goes back over the channel, tagged
-// with its attempt.
+// reused for many attempts. The agent may send several attempts ahead: they wait here and run one
+// after another in the order sent. What user code writes to process.stdout/stderr goes back over
+// the channel, tagged with its attempt.
 import { writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { thrownFailure, failure } from './failures.js';
@@ -17,7 +18,7 @@ const OP = Symbol.for('lzy.op');
 // Leave with the agent: when its end of the channel closes.
 const channel = new RunnerChannel<RunRequest, RunnerReply>(
   new Socket({ fd: RUNNER_CHANNEL_FD, readable: true, writable: true }),
-  (request) => run(request),
+  (request) => enqueue(request),
   (error) => {
     writeSync(2, `lzy runner: the agent sent a bad message (${error.message}); exiting\n`);
     process.exit(71);
@@ -30,6 +31,9 @@ output.install();
 
 /** Ops resolved so far, by `module#export`: a reused runner looks an op up once. */
 const ops = new Map<string, OpFn>();
+/** Attempts sent and not begun, in the order sent; the agent sends at most a few ahead (PIPELINE_DEPTH). */
+const queued: RunRequest[] = [];
+let running = false;
 let crashed = false;
 
 class BadOp extends Error {
@@ -116,14 +120,29 @@ async function execute(request: RunRequest): Promise<RunnerOutcome> {
   return result.inline ? { ok: true, result } : { ok: true, result, bytes };
 }
 
-function run(request: RunRequest): void {
-  const restore = applyEnv(request.env);
-  output.begin(request.attemptId);
-  void execute(request).then((outcome) => {
+function enqueue(request: RunRequest): void {
+  queued.push(request);
+  if (!running) void runQueued();
+}
+
+/**
+ * Runs the queued attempts one after another. Each `finished` is handed to the OS before the next
+ * attempt begins (at once, unless the socket is backed up: a large result, or an agent that is
+ * behind), so if that one never returns (a busy loop), the agent already has the results before
+ * it and blames the right attempt.
+ */
+async function runQueued(): Promise<void> {
+  running = true;
+  for (let request = queued.shift(); request !== undefined; request = queued.shift()) {
+    const restore = applyEnv(request.env);
+    output.begin(request.attemptId);
+    const outcome = await execute(request);
     restore?.();
     if (crashed) return;
     send({ type: 'finished', attemptId: request.attemptId, outcome, output: output.end() });
-  });
+    await channel.flushNow();
+  }
+  running = false;
 }
 
 /** User code threw outside the op's promise (a timer, an unawaited rejection): fail the attempt and leave. */
@@ -137,7 +156,7 @@ function crash(thrown: unknown): void {
     reported = failure('USER_ERROR', 'Error', 'user code threw a value that cannot be described');
   }
   send({ type: 'crashed', failure: reported, output: output.end() });
-  channel.flushNow(() => process.exit(70));
+  void channel.flushNow().then(() => process.exit(70));
 }
 process.on('uncaughtException', crash);
 process.on('unhandledRejection', crash);

@@ -9,6 +9,7 @@ import {
   STORAGE_PATH,
   StorageWire,
   blobUri,
+  decodeValue,
   encodeValue,
   hashBytes,
   refFor,
@@ -53,6 +54,8 @@ export interface FakeRuntime {
   agent(): Promise<ActorRef<AgentMsg>>;
   /** Sends a `run` of one attempt (args encoded inline unless `refs` are given); returns its attempt id. */
   run(spec: RunSpec): Promise<string>;
+  /** Sends one `run` of several attempts, so the agent gets them at once; returns their attempt ids, in order. */
+  runAll(specs: RunSpec[]): Promise<string[]>;
   /** The outcome of an attempt, once its `attempt-finished` arrived. */
   outcome(attemptId: string, timeoutMs?: number): Promise<Finished['outcome']>;
   /** The `log` messages of an attempt so far. */
@@ -61,6 +64,22 @@ export interface FakeRuntime {
   store(value: unknown): DataRef;
   /** Stops listening and drops every connection, as a crashed runtime would. */
   stop(): Promise<void>;
+}
+
+/**
+ * Runs a batch of short ops on the agent and waits for their results, so that afterwards the agent
+ * counts its ops as short and sends attempts behind a running one. Returns the process id of the
+ * runner each ran in.
+ */
+export async function runShortOps(runtime: FakeRuntime, count = 64): Promise<number[]> {
+  const ids = await runtime.runAll(Array.from({ length: count }, () => ({ exportName: 'runnerPid' })));
+  return Promise.all(
+    ids.map(async (attemptId) => {
+      const outcome = await runtime.outcome(attemptId);
+      if (!outcome.ok) throw new Error(`a short op failed: ${outcome.failure.message}`);
+      return decodeValue(outcome.result.inline!) as number;
+    }),
+  );
 }
 
 /** Starts a fake runtime that accepts agents presenting `token`; closed at teardown. */
@@ -132,6 +151,18 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
   });
 
   const agent = () => waitUntil(() => agentRef, 'an agent to register');
+  const runAll = async (specs: RunSpec[]): Promise<string[]> => {
+    const runs = specs.map(({ args = [], refs, ...rest }): RunAttempt => ({
+      opName: rest.exportName,
+      module: OPS,
+      env: {},
+      ...rest,
+      attemptId: rest.attemptId ?? `at-${randomUUID().slice(0, 8)}`,
+      args: refs ?? args.map((arg) => refFor(encodeValue(arg))),
+    }));
+    tell(await agent(), { type: 'run', attempts: runs });
+    return runs.map((run) => run.attemptId);
+  };
   const finished = (attemptId: string) =>
     received.find((msg): msg is Finished => msg.type === 'attempt-finished' && msg.attemptId === attemptId);
   return {
@@ -142,20 +173,8 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
     storageRequests,
     blobs,
     agent,
-    run: async (spec) => {
-      const { args = [], refs, ...rest } = spec;
-      const attemptId = spec.attemptId ?? `at-${randomUUID().slice(0, 8)}`;
-      const run: RunAttempt = {
-        opName: spec.exportName,
-        module: OPS,
-        env: {},
-        ...rest,
-        attemptId,
-        args: refs ?? args.map((arg) => refFor(encodeValue(arg))),
-      };
-      tell(await agent(), { type: 'run', attempts: [run] });
-      return attemptId;
-    },
+    run: async (spec) => (await runAll([spec]))[0]!,
+    runAll,
     outcome: async (attemptId, timeoutMs) => (await waitUntil(() => finished(attemptId), `attempt ${attemptId} to finish`, timeoutMs)).outcome,
     logs: (attemptId) => received.filter((msg): msg is Log => msg.type === 'log' && msg.attemptId === attemptId),
     store: (value) => {

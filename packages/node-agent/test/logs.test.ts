@@ -1,7 +1,7 @@
 // What an op prints reaches the runtime as `log` messages of its attempt: in order, cut at line
 // ends, and before the attempt's `attempt-finished`, even when a runner is reused right away.
 import t from 'tap';
-import { startFakeRuntime, type FakeRuntime } from './fake-runtime.js';
+import { runShortOps, startFakeRuntime, type FakeRuntime } from './fake-runtime.js';
 import { startAgent, type Teardown } from './harness.js';
 
 async function agentWith(t: Teardown, slots: number): Promise<FakeRuntime> {
@@ -59,6 +59,22 @@ t.test('when a runner is reused at once, each attempt gets exactly its own outpu
     t.equal(textOf(runtime, attemptId, 'stdout'), expected.stdout, `${tag}: stdout`);
     t.equal(textOf(runtime, attemptId, 'stderr'), expected.stderr, `${tag}: stderr`);
   }
+});
+
+t.test('short ops sent at once to one runner each get exactly their own output, before their own result', async (t) => {
+  const runtime = await agentWith(t, 1);
+  await runShortOps(runtime);
+  const tags = Array.from({ length: 20 }, (_, i) => `op${i}`);
+  const ids = await runtime.runAll(tags.map((tag) => ({ exportName: 'chatter', args: [tag, 40] })));
+  await Promise.all(ids.map((attemptId) => runtime.outcome(attemptId)));
+  ids.forEach((attemptId, i) => {
+    const expected = expectedOutput(tags[i]!, 40);
+    t.equal(textOf(runtime, attemptId, 'stdout'), expected.stdout, `${tags[i]}: stdout`);
+    t.equal(textOf(runtime, attemptId, 'stderr'), expected.stderr, `${tags[i]}: stderr`);
+    const finishedAt = runtime.received.findIndex((msg) => msg.type === 'attempt-finished' && msg.attemptId === attemptId);
+    const lastLogAt = runtime.received.findLastIndex((msg) => msg.type === 'log' && msg.attemptId === attemptId);
+    t.ok(lastLogAt < finishedAt, `${tags[i]}: all its logs came before its attempt-finished`);
+  });
 });
 
 t.test('attempts running side by side on two runners each get their own output', async (t) => {

@@ -67,6 +67,13 @@ t.test('an op that runs past its timeoutMs is killed and fails with TIMEOUT nami
   await stillServes(t, runtime, agent);
 });
 
+t.test('an op that tells its agent another attempt finished fails with PROCESS_EXITED and its runner is replaced', async (t) => {
+  const { runtime, agent } = await agentWith(t);
+  const failure = await failureOf(runtime, { exportName: 'forgeFinished', args: ['someone-else'] });
+  t.match(failure, { code: 'PROCESS_EXITED', message: /killed by signal SIGKILL .*the runner reported attempt someone-else finished while attempt \S+ was running/ });
+  await stillServes(t, runtime, agent);
+});
+
 t.test('a cancelled attempt is killed and fails with CANCELLED', async (t) => {
   const { runtime, agent } = await agentWith(t);
   const started = join(tempDir(t), 'started');
