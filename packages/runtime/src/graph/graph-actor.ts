@@ -1,3 +1,4 @@
+import Denque from 'denque';
 import { spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { DataRef } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
@@ -27,6 +28,8 @@ export type GraphMsg =
   /** The results so far and the progress, as events for a new watcher. */
   | { type: 'replay'; replyTo: ActorRef<WorkflowEvent[]> }
   | { type: 'journal-successes' }
+  /** Starts the next chunk of ready ops. */
+  | { type: 'start-more' }
   /** The results of these ops, for those that succeeded. */
   | { type: 'results'; opIds: string[]; replyTo: ActorRef<Map<string, DataRef>> };
 
@@ -44,6 +47,9 @@ export interface GraphDeps {
   readonly cache: CacheIndex;
   readonly pools: Map<string, PoolConfig>;
 }
+
+/** Most ops a graph starts in one turn. */
+const START_CHUNK = 1024;
 
 /**
  * The graph executor of one workflow, event-sourced: it journals the ops submitted and each op's
@@ -63,12 +69,26 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   let writing = false;
   const defaultPool = [...deps.pools.keys()][0]!;
   let self: ActorRef<GraphMsg>;
+  /** Ready ops marked queued whose actors start in a later turn (see START_CHUNK). */
+  const toStart = new Denque<OpNode>();
+  let startScheduled = false;
 
-  /** Starts ops whose inputs are ready; their first attempts are queued with the scheduler together. */
+  /**
+   * Starts ops whose inputs are ready; their first attempts are queued with the scheduler together.
+   * A large batch starts START_CHUNK ops per turn, so the first attempts are on their way to
+   * nodes while the graph still spawns the others.
+   */
   const start = (state: GraphState, nodes: OpNode[]) => {
-    const attempts: AttemptRequest[] = [];
     for (const node of nodes) {
       setStatus(state, node, 'queued');
+      toStart.push(node);
+    }
+    startChunk(state);
+  };
+
+  const startChunk = (state: GraphState) => {
+    const attempts: AttemptRequest[] = [];
+    for (let n = 0, node = toStart.shift(); node; node = ++n < START_CHUNK ? toStart.shift() : undefined) {
       const args: DataRef[] = node.spec.args.map((arg) => (arg.kind === 'value' ? arg.ref : state.ops.get(arg.opId)!.result!));
       const started = startOp(self as ActorRef<never>, {
         spec: node.spec,
@@ -89,9 +109,14 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       attempts.push(started.attempt);
     }
     if (attempts.length > 0) tell(deps.scheduler, { type: 'enqueue', attempts });
+    if (toStart.length > 0 && !startScheduled) {
+      startScheduled = true;
+      setImmediate(() => tell(self, { type: 'start-more' }));
+    }
   };
 
   const stopAll = () => {
+    toStart.clear();
     for (const op of opActors.values()) tell(op, { type: 'cancel' });
     opActors.clear();
   };
@@ -129,6 +154,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     key: `graph:${deps.workflowId}`,
     initialState: () => {
       opActors.clear();
+      toStart.clear();
       successes = [];
       writing = false;
       return emptyGraph();
@@ -197,6 +223,10 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
         }
         case 'journal-successes':
           journalSuccesses(state, ctx);
+          return;
+        case 'start-more':
+          startScheduled = false;
+          if (!state.stopped && toStart.length > 0) startChunk(state);
           return;
         case 'cancel': {
           if (state.stopped) return;
