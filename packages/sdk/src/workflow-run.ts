@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { decodeValue, encodeValue, refFor, type BundleRef, type DataRef } from '@lzy/node-agent/protocol';
 import type { ArgSpec, OpSpec, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
 import type { WhiteboardField } from '@lzy/runtime/protocol';
@@ -107,21 +107,22 @@ export class WorkflowRun {
       const failure = this.failure;
       return new Lazy(undefined, this, () => Promise.reject(failure));
     }
-    const hash = createHash('sha256').update(op[OP].site);
+    // The id is the sha256 of the op's site and its inputs, hashed in one go (cheaper than a Hash object).
+    let identity = op[OP].site;
     const recorded: CallRecord['args'] = args.map((arg) => {
       if (arg instanceof Lazy) {
         if (arg.owner !== this || arg.callId === undefined) {
           throw new TypeError(`a Lazy passed to ${op[OP].site} comes from another workflow or a local call; await it first`);
         }
-        hash.update(`\u0000lazy:${arg.callId}`);
+        identity += `\u0000lazy:${arg.callId}`;
         return { lazy: arg };
       }
       const bytes = encodeValue(arg);
       const ref = refFor(bytes);
-      hash.update('\u0000value:').update(ref.hash);
+      identity += `\u0000value:${ref.hash}`;
       return { bytes, ref };
     });
-    const id = hash.digest('hex').slice(0, 32);
+    const id = hash('sha256', identity).slice(0, 32);
     let record = this.calls.get(id);
     if (!record) {
       let resolve!: (value: unknown) => void;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { Packr } from 'msgpackr';
 
@@ -74,7 +74,7 @@ export function decodeValue(bytes: Uint8Array): unknown {
 
 /** sha256 of `bytes`, hex. */
 export function hashBytes(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return hash('sha256', bytes);
 }
 
 /** The storage URI of content with hash `hash`. */
