@@ -77,7 +77,18 @@ async function parentDecides(ctx: NactSupervisionContext, failure: Failure): Pro
 }
 
 /** Adapts a policy to nact's `onCrash` hook. */
-export function toOnCrash(policy: SupervisionPolicy) {
+export function toOnCrash(policy: SupervisionPolicy): OnCrash {
+  if (typeof policy !== 'string') return onCrashOf(policy);
+  // A fixed directive's hook is the same for every actor: a graph spawns one actor per op.
+  let shared = sharedHooks.get(policy);
+  if (!shared) sharedHooks.set(policy, (shared = onCrashOf(policy)));
+  return shared;
+}
+
+type OnCrash = (message: unknown, error: unknown, ctx: NactSupervisionContext, child?: NactRef) => Promise<symbol>;
+const sharedHooks = new Map<Directive, OnCrash>();
+
+function onCrashOf(policy: SupervisionPolicy): OnCrash {
   return async (message: unknown, error: unknown, ctx: NactSupervisionContext, child?: NactRef) => {
     const failure: Failure = { error, message, actor: ctx.path.toString() };
     // `child` is set when the escalation comes back to this actor from nact: this actor's own

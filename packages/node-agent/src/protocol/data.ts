@@ -40,9 +40,13 @@ export class UnencodableValueError extends TypeError {
  * `UnencodableValueError` rather than silently dropped. Class instances travel as plain objects.
  */
 export function encodeValue(value: unknown): Buffer {
-  checkEncodable(value, 'value', new Set());
+  if (typeof value === 'object' && value !== null) checkEncodable(value, 'value', new Set());
+  else checkEncodable(value, 'value', NOTHING_SEEN);
   return packr.pack(value);
 }
+
+/** What a check of a value that is not an object never adds to. */
+const NOTHING_SEEN: Set<object> = new Set();
 
 function checkEncodable(value: unknown, path: string, seen: Set<object>): void {
   switch (typeof value) {
