@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { tell } from '@lzy/actors';
 import { decodeValue } from '../src/protocol/index.js';
-import { startFakeRuntime } from './fake-runtime.js';
+import { runShortOps, startFakeRuntime } from './fake-runtime.js';
 import { startAgent, tempDir, waitUntil } from './harness.js';
 
 t.test('the agent registers its slots and pid, then sends heartbeats listing its running attempts', async (t) => {
@@ -94,6 +94,27 @@ t.test('SIGTERM lets the running attempt finish, refuses new ones, then the agen
   t.ok(outcome.ok && decodeValue(outcome.result.inline!) === 'released', 'the running attempt finished with its result');
   t.same(await agent.exited, { code: 0, signal: null });
   await waitUntil(() => !agent.groupAlive(), 'the runners to exit with the agent');
+});
+
+t.test('SIGTERM also waits for the short ops queued on a runner behind the running one', async (t) => {
+  const runtime = await startFakeRuntime(t);
+  const agent = startAgent(t, ['--server', runtime.url, '--token', runtime.token, '--slots', '1']);
+  await runShortOps(runtime);
+  const dir = tempDir(t);
+  const started = join(dir, 'started');
+  const release = join(dir, 'release');
+  const [running, ...queued] = await runtime.runAll([
+    { exportName: 'waitForFile', args: [started, release] },
+    { exportName: 'add', args: [1, 2] },
+    { exportName: 'add', args: [3, 4] },
+  ]);
+  await waitUntil(() => existsSync(started), 'the op to start');
+  agent.process.kill('SIGTERM');
+  await agent.stderrLine('waiting for 3 running attempt(s)');
+  writeFileSync(release, '');
+  t.match(await runtime.outcome(running!), { ok: true });
+  for (const attemptId of queued) t.match(await runtime.outcome(attemptId), { ok: true });
+  t.same(await agent.exited, { code: 0, signal: null });
 });
 
 t.test('a shutdown message makes an idle agent exit 0', async (t) => {
