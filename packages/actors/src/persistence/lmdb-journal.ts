@@ -36,8 +36,9 @@ export class LmdbJournal implements PersistenceEngine {
     // lmdb encodes with the msgpackr it bundles (1.x); the current one writes the same format in
     // half the time, which matters when a graph journals a batch of thousands of ops. (lmdb takes
     // `encoder` for any database; its types declare it for the root only.)
-    const events = { name: 'journal.events', encoder: { Encoder: Packr } };
-    const snapshots = { name: 'journal.snapshots', encoder: { Encoder: Packr } };
+    const encoder = { Encoder: Packr };
+    const events = { name: 'journal.events', encoder };
+    const snapshots = { name: 'journal.snapshots', encoder };
     this.eventsDb = root.openDB<StoredEvent, [string, number]>(events);
     this.snapshotsDb = root.openDB<StoredSnapshot, string>(snapshots);
   }

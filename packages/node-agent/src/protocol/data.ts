@@ -40,15 +40,12 @@ export class UnencodableValueError extends TypeError {
  * `UnencodableValueError` rather than silently dropped. Class instances travel as plain objects.
  */
 export function encodeValue(value: unknown): Buffer {
-  if (typeof value === 'object' && value !== null) checkEncodable(value, 'value', new Set());
-  else checkEncodable(value, 'value', NOTHING_SEEN);
+  checkEncodable(value, 'value');
   return packr.pack(value);
 }
 
-/** What a check of a value that is not an object never adds to. */
-const NOTHING_SEEN: Set<object> = new Set();
-
-function checkEncodable(value: unknown, path: string, seen: Set<object>): void {
+/** @param seen the objects checked already (cycles); made at the first object, so a primitive costs none */
+function checkEncodable(value: unknown, path: string, seen?: Set<object>): void {
   switch (typeof value) {
     case 'function':
       throw new UnencodableValueError(`${path} is a function; only data can be passed between ops`);
@@ -59,16 +56,17 @@ function checkEncodable(value: unknown, path: string, seen: Set<object>): void {
     default:
       return;
   }
-  if (value === null || ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp || seen.has(value)) return;
+  if (value === null || ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp || seen?.has(value)) return;
   if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) {
     const fix = value instanceof Promise ? 'await it first' : 'it cannot be copied; pass plain data';
     throw new UnencodableValueError(`${path} is a ${value.constructor.name}; ${fix}`);
   }
-  seen.add(value);
-  if (Array.isArray(value)) value.forEach((item, i) => checkEncodable(item, `${path}[${i}]`, seen));
-  else if (value instanceof Map) value.forEach((item, key) => (checkEncodable(key, `a key of ${path}`, seen), checkEncodable(item, `${path}.get(${String(key)})`, seen)));
-  else if (value instanceof Set) value.forEach((item) => checkEncodable(item, `an item of ${path}`, seen));
-  else for (const key of Object.keys(value)) checkEncodable((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
+  const visited = seen ?? new Set<object>();
+  visited.add(value);
+  if (Array.isArray(value)) value.forEach((item, i) => checkEncodable(item, `${path}[${i}]`, visited));
+  else if (value instanceof Map) value.forEach((item, key) => (checkEncodable(key, `a key of ${path}`, visited), checkEncodable(item, `${path}.get(${String(key)})`, visited)));
+  else if (value instanceof Set) value.forEach((item) => checkEncodable(item, `an item of ${path}`, visited));
+  else for (const key of Object.keys(value)) checkEncodable((value as Record<string, unknown>)[key], `${path}.${key}`, visited);
 }
 
 /** Decodes bytes made by `encodeValue`. */

@@ -88,7 +88,9 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
 
   const startChunk = (state: GraphState) => {
     const attempts: AttemptRequest[] = [];
-    for (let n = 0, node = toStart.shift(); node; node = ++n < START_CHUNK ? toStart.shift() : undefined) {
+    const count = Math.min(START_CHUNK, toStart.length);
+    for (let i = 0; i < count; i++) {
+      const node = toStart.shift()!;
       const args: DataRef[] = node.spec.args.map((arg) => (arg.kind === 'value' ? arg.ref : state.ops.get(arg.opId)!.result!));
       const started = startOp(self as ActorRef<never>, {
         spec: node.spec,
