@@ -1,6 +1,6 @@
 import { Attempt, type AttemptContext } from './attempt.js';
 import { failure } from './failures.js';
-import type { AgentMsg, RunAttempt } from './protocol/agent.js';
+import { attemptsOf, type AgentMsg, type RunAttempt } from './protocol/agent.js';
 
 /**
  * The attempts an agent was given, and what the runtime tells it about them: `run`, `cancel`,
@@ -23,7 +23,7 @@ export class Attempts {
   handle(message: AgentMsg): void {
     switch (message.type) {
       case 'run':
-        return message.attempts.forEach((run) => this.run(run));
+        return attemptsOf(message, (entry) => this.refuse(entry.attemptId, entry.opName, `names module ${entry.module} of a run message that lists ${message.modules.length}`)).forEach((run) => this.run(run));
       case 'cancel':
         return this.active.get(message.attemptId)?.cancel();
       case 'shutdown':
@@ -52,6 +52,12 @@ export class Attempts {
     const attempt = new Attempt(run, this.ctx);
     this.active.set(run.attemptId, attempt);
     attempt.begin();
+  }
+
+  /** Ends an attempt the runtime's message got wrong, without running it. */
+  private refuse(attemptId: string, opName: string, problem: string): void {
+    const refused = failure('BAD_OP', 'BadRunMessageError', `attempt ${attemptId} of op ${opName} was not started: it ${problem}`);
+    this.ctx.reporter.finish({ attemptId, outcome: { ok: false, failure: refused } });
   }
 
   private ended(attempt: Attempt): void {

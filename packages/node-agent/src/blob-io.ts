@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ask, type ActorRef } from '@lzy/actors';
 import { CHUNK_BYTES, type StorageWireMsg } from './protocol/agent.js';
-import { hashBytes, type DataRef } from './protocol/data.js';
+import { hashBytes, uriOf, type DataRef } from './protocol/data.js';
 
 type Write = Extract<StorageWireMsg, { type: 'write' }>;
 type Read = Extract<StorageWireMsg, { type: 'read' }>;
@@ -19,19 +19,20 @@ export class BadBlobError extends Error {
 
 /** Reads the blob `ref` points at, in chunks, and checks it against the ref's size and hash. */
 export async function readBlob(storage: StorageRef, ref: Pick<DataRef, 'uri' | 'size' | 'hash'>): Promise<Buffer> {
+  const uri = uriOf(ref);
   const bytes = Buffer.allocUnsafe(ref.size);
   let offset = 0;
   while (offset < ref.size) {
     const length = Math.min(CHUNK_BYTES, ref.size - offset);
-    const chunk = await ask(storage, { type: 'read', uri: ref.uri, offset, length }, CHUNK_TIMEOUT_MS);
+    const chunk = await ask(storage, { type: 'read', uri, offset, length }, CHUNK_TIMEOUT_MS);
     if (chunk.length === 0 || chunk.length > length) {
-      throw new BadBlobError(`blob ${ref.uri} answered ${chunk.length} bytes at offset ${offset}; its ref says it has ${ref.size}`);
+      throw new BadBlobError(`blob ${uri} answered ${chunk.length} bytes at offset ${offset}; its ref says it has ${ref.size}`);
     }
     bytes.set(chunk, offset);
     offset += chunk.length;
   }
   const hash = hashBytes(bytes);
-  if (hash !== ref.hash) throw new BadBlobError(`blob ${ref.uri} has sha256 ${hash}; its ref says ${ref.hash}`);
+  if (hash !== ref.hash) throw new BadBlobError(`blob ${uri} has sha256 ${hash}; its ref says ${ref.hash}`);
   return bytes;
 }
 

@@ -13,9 +13,12 @@ import {
   encodeValue,
   hashBytes,
   refFor,
+  runMessage,
+  storedRef,
   type AgentMsg,
   type AttemptFinished,
   type DataRef,
+  type StoredRef,
   type LogChunk,
   type NodesWireMsg,
   type RunAttempt,
@@ -61,7 +64,7 @@ export interface FakeRuntime {
   /** The `log` messages of an attempt so far. */
   logs(attemptId: string): Log[];
   /** Stores `value` encoded as a blob and returns its ref without `inline`. */
-  store(value: unknown): DataRef;
+  store(value: unknown): StoredRef;
   /** Stops listening and drops every connection, as a crashed runtime would. */
   stop(): Promise<void>;
 }
@@ -160,7 +163,7 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
       attemptId: rest.attemptId ?? `at-${randomUUID().slice(0, 8)}`,
       args: refs ?? args.map((arg) => refFor(encodeValue(arg))),
     }));
-    tell(await agent(), { type: 'run', attempts: runs });
+    tell(await agent(), runMessage(runs));
     return runs.map((run) => run.attemptId);
   };
   const finished = (attemptId: string) =>
@@ -179,7 +182,7 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
     logs: (attemptId) => received.filter((msg): msg is Log => msg.type === 'log' && msg.attemptId === attemptId),
     store: (value) => {
       const bytes = encodeValue(value);
-      const { inline: _inline, ...ref } = refFor(bytes);
+      const ref = storedRef(hashBytes(bytes), bytes.length);
       blobs.set(ref.uri, bytes);
       return ref;
     },

@@ -1,7 +1,9 @@
 // What an op's caller gets back: results and arguments as values, large ones through storage,
 // the attempt's environment, and clear BAD_OP failures for ops that cannot be found.
 import t from 'tap';
-import { CHUNK_BYTES, decodeValue, encodeValue, INLINE_LIMIT, type DataRef } from '../src/protocol/index.js';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { tell } from '@lzy/actors';
+import { CHUNK_BYTES, DataRef, decodeValue, encodeValue, INLINE_LIMIT, refFor, runMessage, storedRef, uriOf, type RunAttempt } from '../src/protocol/index.js';
 import { OPS, startFakeRuntime, type FakeRuntime } from './fake-runtime.js';
 import { startAgent, type Teardown } from './harness.js';
 
@@ -20,7 +22,8 @@ t.test('an op returns its result inline, whether exported as a function or marke
   const runtime = await agentWith(t);
   const sum = await runtime.outcome(await runtime.run({ exportName: 'add', args: [2, 3] }));
   t.equal(valueOf(sum), 5);
-  t.match(sum, { ok: true, result: { codec: 'msgpack', size: encodeValue(5).length, uri: /^blob:[0-9a-f]{64}$/ } });
+  t.match(sum, { ok: true, result: { codec: 'msgpack', size: encodeValue(5).length, hash: /^[0-9a-f]{64}$/ } });
+  t.equal(sum.ok && sum.result.uri, undefined, 'an inline result is stored nowhere, so it has no URI');
   const greeting = await runtime.outcome(await runtime.run({ exportName: 'greet', args: ['node'] }));
   t.equal(valueOf(greeting), 'hello, node');
   const dates = new Set([new Date(Date.UTC(1969, 6, 20)), new Date(Date.UTC(1972, 11, 11))]);
@@ -54,7 +57,7 @@ t.test('a large argument is read from storage in chunks and a large result is wr
   if (!made.ok) throw new Error(made.failure.message);
   t.equal(made.result.inline, undefined, 'a result over INLINE_LIMIT is not inline');
   t.ok(made.result.size > INLINE_LIMIT);
-  const stored = runtime.blobs.get(made.result.uri);
+  const stored = runtime.blobs.get(uriOf(made.result));
   t.ok(stored, 'the result was stored under its URI before the attempt finished');
   t.ok(Buffer.from(decodeValue(stored!) as Uint8Array).equals(Buffer.alloc(size, 7)), 'the stored blob decodes to the bytes the op returned');
   const writes = runtime.storageRequests.filter((request) => request.type === 'write');
@@ -92,4 +95,39 @@ t.test('an op that cannot be found fails with BAD_OP, not retryable, naming the 
     t.match(outcome, { ok: false, failure: { code: 'BAD_OP', retryable: false, message } }, exportName);
   }
   t.equal(valueOf(await runtime.outcome(await runtime.run({ exportName: 'add', args: [1, 2] }))), 3, 'the runner goes on serving');
+});
+
+t.test('a value ref is accepted inline or stored (or both, as earlier versions journaled them), never with neither', async (t) => {
+  const check = TypeCompiler.Compile(DataRef);
+  const bytes = encodeValue(5);
+  const inline = refFor(bytes);
+  t.ok(check.Check(inline), 'an inline ref');
+  t.ok(check.Check(storedRef(inline.hash, inline.size)), 'a stored ref');
+  t.ok(check.Check({ ...inline, uri: `blob:${inline.hash}` }), 'an inline ref that also names a blob');
+  t.notOk(check.Check({ size: inline.size, hash: inline.hash, codec: 'msgpack' }), 'a ref with neither bytes nor a URI');
+  t.notOk(check.Check({ ...inline, extra: 1 }), 'a ref with a field no ref has');
+  t.throws(() => uriOf(inline), { message: /travels inline and is stored nowhere/ });
+});
+
+t.test('attempts of one module travel with the module listed once; an attempt naming a module the message lacks fails with BAD_OP, and the others run', async (t) => {
+  const runtime = await agentWith(t);
+  const attempt = (attemptId: string, exportName: string, arg: number): RunAttempt => ({
+    attemptId,
+    opName: exportName,
+    module: OPS,
+    exportName,
+    args: [refFor(encodeValue(arg))],
+    env: {},
+  });
+  const run = runMessage([attempt('at-a', 'add', 1), attempt('at-b', 'sizeOf', 2), attempt('at-c', 'add', 3)]);
+  t.same(run.modules, [{ url: OPS }], 'the module is listed once');
+  t.same(run.attempts.map((entry) => entry.module), [0, 0, 0]);
+  run.attempts[1]!.module = 7;
+  tell(await runtime.agent(), run);
+  t.match(await runtime.outcome('at-b'), {
+    ok: false,
+    failure: { code: 'BAD_OP', name: 'BadRunMessageError', message: 'attempt at-b of op sizeOf was not started: it names module 7 of a run message that lists 1' },
+  });
+  t.ok((await runtime.outcome('at-a')).ok);
+  t.ok((await runtime.outcome('at-c')).ok);
 });

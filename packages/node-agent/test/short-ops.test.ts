@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { tell } from '@lzy/actors';
-import { CHUNK_BYTES, decodeValue } from '../src/protocol/index.js';
+import { CHUNK_BYTES, decodeValue, uriOf } from '../src/protocol/index.js';
 import { runShortOps, startFakeRuntime, type FakeRuntime, type RunSpec } from './fake-runtime.js';
 import { startAgent, tempDir, waitUntil, type Teardown } from './harness.js';
 
@@ -125,7 +125,7 @@ t.test('a large result reaches the agent before the op queued behind it begins, 
   ])) as [string, string, string];
   const outcome = await runtime.outcome(large);
   if (!outcome.ok) throw new Error(outcome.failure.message);
-  t.equal((decodeValue(runtime.blobs.get(outcome.result.uri)!) as Uint8Array).length, size, 'the large result was stored');
+  t.equal((decodeValue(runtime.blobs.get(uriOf(outcome.result))!) as Uint8Array).length, size, 'the large result was stored');
   t.match(await runtime.outcome(endless), { ok: false, failure: { code: 'TIMEOUT' } });
   t.match(await runtime.outcome(after), { ok: true });
 });

@@ -1,5 +1,5 @@
 import { ask, query, spawnActor, stopActor, tell, type ActorRef, type ActorSystem } from '@lzy/actors';
-import type { DataRef } from '@lzy/node-agent/protocol';
+import { uriOf, type DataRef, type StoredRef } from '@lzy/node-agent/protocol';
 import type { Subject } from './iam/iam.js';
 import type { OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from './protocol/client.js';
 import { RuntimeError } from './protocol/errors.js';
@@ -36,7 +36,7 @@ export interface RuntimeConnection {
    * and the run is active, waits up to `waitMs` for some.
    */
   logs(workflowId: string, afterSeq: number, limit: number, waitMs: number): Promise<LogPage>;
-  putBlob(bytes: Buffer): Promise<DataRef>;
+  putBlob(bytes: Buffer): Promise<StoredRef>;
   getBlob(ref: DataRef): Promise<Buffer>;
   /** Stops following runs and lets go of the runtime; a remote connection's promise settles once it is closed. */
   close(): void | Promise<void>;
@@ -143,12 +143,12 @@ export class LocalConnection implements RuntimeConnection {
     return unwrap(await this.ask<LogPage>(workflowId, (replyTo) => ({ type: 'read-logs', afterSeq, limit, waitMs, replyTo })));
   }
 
-  putBlob(bytes: Buffer): Promise<DataRef> {
+  putBlob(bytes: Buffer): Promise<StoredRef> {
     return this.store.put(this.tenant, bytes);
   }
 
   getBlob(ref: DataRef): Promise<Buffer> {
-    return this.store.get(this.tenant, ref.uri);
+    return this.store.get(this.tenant, uriOf(ref));
   }
 
   close(): void {

@@ -10,7 +10,7 @@ import {
   type PeerState,
   type ReconnectPolicy,
 } from '@lzy/actors';
-import { CHUNK_BYTES, hashBytes, refFor, type DataRef } from '@lzy/node-agent/protocol';
+import { CHUNK_BYTES, hashBytes, storedRef, uriOf, type DataRef, type StoredRef } from '@lzy/node-agent/protocol';
 import type { OpSpec, RuntimeConnection, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
 import {
   CLIENT_PATH,
@@ -309,29 +309,31 @@ export class RemoteConnection implements RuntimeConnection {
     return this.call({ type: 'issue-join-token', pool });
   }
 
-  async putBlob(bytes: Buffer): Promise<DataRef> {
-    const { uri, size, hash, codec } = refFor(bytes);
+  async putBlob(bytes: Buffer): Promise<StoredRef> {
+    const size = bytes.length;
+    const hash = hashBytes(bytes);
     const uploadId = randomUUID();
     for (let offset = 0; ; offset += CHUNK_BYTES) {
       const end = Math.min(offset + CHUNK_BYTES, bytes.length);
       const last = end === bytes.length;
       await this.call({ type: 'write', uploadId, hash, offset, bytes: bytes.subarray(offset, end), last });
-      if (last) return { uri, size, hash, codec };
+      if (last) return storedRef(hash, size);
     }
   }
 
   async getBlob(ref: DataRef): Promise<Buffer> {
+    const uri = uriOf(ref);
     const bytes = Buffer.allocUnsafe(ref.size);
     for (let offset = 0; offset < ref.size; ) {
       const length = Math.min(CHUNK_BYTES, ref.size - offset);
-      const chunk = await this.call({ type: 'read', uri: ref.uri, offset, length });
+      const chunk = await this.call({ type: 'read', uri, offset, length });
       if (chunk.length === 0 || chunk.length > length) {
-        throw new RuntimeError('BAD_BLOB', `blob ${ref.uri} answered ${chunk.length} bytes at offset ${offset}; its ref says it has ${ref.size}`);
+        throw new RuntimeError('BAD_BLOB', `blob ${uri} answered ${chunk.length} bytes at offset ${offset}; its ref says it has ${ref.size}`);
       }
       bytes.set(chunk, offset);
       offset += chunk.length;
     }
-    if (hashBytes(bytes) !== ref.hash) throw new RuntimeError('BAD_BLOB', `blob ${ref.uri} does not match its hash`);
+    if (hashBytes(bytes) !== ref.hash) throw new RuntimeError('BAD_BLOB', `blob ${uri} does not match its hash`);
     return bytes;
   }
 

@@ -34,16 +34,23 @@ export function parseJoinCredential(auth: string): { pool: string; token: string
 /** Most attempts, log chunks or results one message carries. */
 export const MAX_BATCH = 4096;
 
-/** One attempt of an op for an agent to run. */
-export const RunAttempt = Type.Object({
+/** The code of ops: a module URL and, when the module is shipped, its bundle. */
+export const OpModule = Type.Object({
+  /** URL of the module that exports the op (`file:///…`), where the client has it. */
+  url: Type.String({ maxLength: 4096 }),
+  /** The module shipped as a bundle, which the agent fetches and runs; absent = import `url` as it is. */
+  bundle: Type.Optional(BundleRef),
+});
+export type OpModule = Static<typeof OpModule>;
+
+/** One attempt of an op for an agent to run, as a `run` message carries it. */
+export const RunEntry = Type.Object({
   attemptId: Id,
   /** For log prefixes: `<opName>#<opId>`. */
   opName: Type.String({ maxLength: 512 }),
-  /** URL of the module that exports the op (`file:///…`), where the client has it. */
-  module: Type.String({ maxLength: 4096 }),
+  /** Which of the message's `modules` exports the op (its index). */
+  module: Type.Integer({ minimum: 0, maximum: MAX_BATCH - 1 }),
   exportName: Type.String({ maxLength: 512 }),
-  /** The module shipped as a bundle, which the agent fetches and runs; absent = import `module` as it is. */
-  bundle: Type.Optional(BundleRef),
   args: Type.Array(DataRef),
   /** Kill the attempt after this long; absent = no limit. */
   timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -54,15 +61,51 @@ export const RunAttempt = Type.Object({
 /**
  * Runtime → agent: run these attempts, each on a runner as soon as one is free, in order. The
  * runtime may send more than the agent has slots: the rest wait on the agent, not on the wire.
+ * Each module the attempts use is listed once, in `modules`: many attempts of one op share it.
  */
-export const Run = Type.Object({ type: Type.Literal('run'), attempts: Type.Array(RunAttempt, { minItems: 1, maxItems: MAX_BATCH }) });
+export const Run = Type.Object({
+  type: Type.Literal('run'),
+  modules: Type.Array(OpModule, { minItems: 1, maxItems: MAX_BATCH }),
+  attempts: Type.Array(RunEntry, { minItems: 1, maxItems: MAX_BATCH }),
+});
+export type Run = Static<typeof Run>;
+
+/** One attempt of an op for an agent to run, as the runtime and the agent hold it. */
+export type RunAttempt = Omit<Static<typeof RunEntry>, 'module'> & { module: string; bundle?: BundleRef };
+
+/** The `run` message of `attempts` (at most MAX_BATCH), each module listed once. */
+export function runMessage(attempts: RunAttempt[]): Run {
+  const modules: OpModule[] = [];
+  const indexOf = new Map<string, number>();
+  const entries = attempts.map(({ module: url, bundle, ...entry }) => {
+    const key = bundle ? `${bundle.hash} ${url}` : url;
+    let module = indexOf.get(key);
+    if (module === undefined) {
+      module = modules.push(bundle ? { url, bundle } : { url }) - 1;
+      indexOf.set(key, module);
+    }
+    return { ...entry, module };
+  });
+  return { type: 'run', modules, attempts: entries };
+}
+
+/** The attempts of a `run` message, with their modules; an entry naming no module is left out and reported. */
+export function attemptsOf(run: Run, badEntry: (entry: Static<typeof RunEntry>) => void): RunAttempt[] {
+  const attempts: RunAttempt[] = [];
+  for (const { module: index, ...entry } of run.attempts) {
+    const module = run.modules[index];
+    if (!module) badEntry({ ...entry, module: index });
+    else attempts.push(module.bundle ? { ...entry, module: module.url, bundle: module.bundle } : { ...entry, module: module.url });
+  }
+  return attempts;
+}
+
 /** Runtime → agent: stop an attempt now; the agent reports it finished with code CANCELLED. */
 export const CancelAttempt = Type.Object({ type: Type.Literal('cancel'), attemptId: Id });
 /** Runtime → agent: finish running attempts (none new will come), then exit. */
 export const Shutdown = Type.Object({ type: Type.Literal('shutdown') });
 
 export const AgentWire = Type.Union([Run, CancelAttempt, Shutdown]);
-export type RunAttempt = Static<typeof RunAttempt>;
 export type AgentMsg = Static<typeof AgentWire>;
 
 /** Agent → runtime: the agent is up and has `slots` runners. First message after connecting. */

@@ -1,23 +1,34 @@
 import { hash } from 'node:crypto';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { Packr } from 'msgpackr';
 
+const refFields = {
+  size: Type.Integer({ minimum: 0 }),
+  hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  codec: Type.Literal('msgpack'),
+};
+const Uri = Type.String({ maxLength: 2048 });
+
 /**
- * A value an op reads or writes. Small values travel inline in the message (`inline`); larger ones
- * live in storage at `uri` and are streamed. `hash` (sha256 of the encoded bytes, hex) identifies
- * the content, so equal values have equal refs whatever produced them.
+ * A value an op reads or writes. A small value travels inline in the message (`inline`, no `uri`:
+ * it is stored nowhere); a larger one lives in storage at `uri` and is streamed. `hash` (sha256 of
+ * the encoded bytes, hex) identifies the content, so equal values have equal refs whatever
+ * produced them. (An inline ref may also carry a `uri`: refs journaled by earlier versions did.)
  */
-export const DataRef = Type.Object(
-  {
-    uri: Type.String({ maxLength: 2048 }),
-    size: Type.Integer({ minimum: 0 }),
-    hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-    codec: Type.Literal('msgpack'),
-    inline: Type.Optional(Type.Uint8Array()),
-  },
-  { additionalProperties: false },
+export const DataRef = Type.Unsafe<DataRef>(
+  Type.Union([
+    Type.Object({ ...refFields, inline: Type.Uint8Array(), uri: Type.Optional(Uri) }, { additionalProperties: false }),
+    Type.Object({ ...refFields, uri: Uri }, { additionalProperties: false }),
+  ]),
 );
-export type DataRef = Static<typeof DataRef>;
+/** A `DataRef` as code reads it: `inline` or `uri` is set (the schema checks that one is). */
+export interface DataRef {
+  uri?: string;
+  size: number;
+  hash: string;
+  codec: 'msgpack';
+  inline?: Uint8Array;
+}
 
 /** Values whose encoding is at most this many bytes travel inline. */
 export const INLINE_LIMIT = 64 * 1024;
@@ -84,10 +95,22 @@ export function blobUri(hash: string): string {
   return `blob:${hash}`;
 }
 
+/** A ref whose bytes are in storage. */
+export type StoredRef = DataRef & { uri: string };
+
+/** The ref of bytes stored as the blob named by their hash. */
+export function storedRef(hash: string, size: number): StoredRef {
+  return { uri: blobUri(hash), size, hash, codec: 'msgpack' };
+}
+
+/** Where the bytes of a ref are stored; throws for an inline ref that has no storage location. */
+export function uriOf(ref: Pick<DataRef, 'uri' | 'hash'>): string {
+  if (ref.uri === undefined) throw new TypeError(`the value ${ref.hash} travels inline and is stored nowhere`);
+  return ref.uri;
+}
+
 /** A ref for encoded bytes: inline when small, else pointing at the blob the caller must store. */
 export function refFor(bytes: Buffer): DataRef {
   const hash = hashBytes(bytes);
-  const ref: DataRef = { uri: blobUri(hash), size: bytes.length, hash, codec: 'msgpack' };
-  if (bytes.length <= INLINE_LIMIT) ref.inline = bytes;
-  return ref;
+  return bytes.length <= INLINE_LIMIT ? { size: bytes.length, hash, codec: 'msgpack', inline: bytes } : storedRef(hash, bytes.length);
 }

@@ -1,6 +1,6 @@
 import Denque from 'denque';
 import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
-import { MAX_BATCH, type AgentMsg, type AttemptFinished, type DataRef, type LogChunk, type OpFailure, type RunAttempt } from '@lzy/node-agent/protocol';
+import { MAX_BATCH, runMessage, type AgentMsg, type AttemptFinished, type DataRef, type LogChunk, type OpFailure, type RunAttempt } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
 
 /** How an attempt ended, as its op actor hears it. */
@@ -334,7 +334,7 @@ export function spawnScheduler(
       else runs.set(best, [attempt.run]);
     }
     for (const [node, attempts] of runs) {
-      for (let at = 0; at < attempts.length; at += MAX_BATCH) tell(node.info.agent, { type: 'run', attempts: attempts.slice(at, at + MAX_BATCH) });
+      for (let at = 0; at < attempts.length; at += MAX_BATCH) tell(node.info.agent, runMessage(attempts.slice(at, at + MAX_BATCH)));
     }
     if (queue.size === 0) return;
     const config = deps.pools.get(queue.pool);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { blobUri, type DataRef } from '@lzy/node-agent/protocol';
+import { storedRef, type StoredRef } from '@lzy/node-agent/protocol';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -26,7 +26,7 @@ export class FileStore {
   }
 
   /** Stores whole bytes (their hash is computed here) and returns the blob's ref. */
-  async put(tenant: string, bytes: Buffer): Promise<DataRef> {
+  async put(tenant: string, bytes: Buffer): Promise<StoredRef> {
     const hash = createHash('sha256').update(bytes).digest('hex');
     const path = this.path(tenant, hash);
     if (!(await exists(path))) {
@@ -35,7 +35,7 @@ export class FileStore {
       await writeFile(temp, bytes);
       await rename(temp, path);
     }
-    return { uri: blobUri(hash), size: bytes.length, hash, codec: 'msgpack' };
+    return storedRef(hash, bytes.length);
   }
 
   async get(tenant: string, uri: string): Promise<Buffer> {
