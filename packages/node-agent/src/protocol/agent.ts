@@ -69,33 +69,46 @@ export const Run = Type.Object({
   attempts: Type.Array(RunEntry, { minItems: 1, maxItems: MAX_BATCH }),
 });
 export type Run = Static<typeof Run>;
+export type RunEntry = Static<typeof RunEntry>;
 
 /** One attempt of an op for an agent to run, as the runtime and the agent hold it. */
-export type RunAttempt = Omit<Static<typeof RunEntry>, 'module'> & { module: string; bundle?: BundleRef };
+export type RunAttempt = Omit<RunEntry, 'module'> & { module: string; bundle?: BundleRef };
 
 /** The `run` message of `attempts` (at most MAX_BATCH), each module listed once. */
 export function runMessage(attempts: RunAttempt[]): Run {
   const modules: OpModule[] = [];
   const indexOf = new Map<string, number>();
-  const entries = attempts.map(({ module: url, bundle, ...entry }) => {
+  const entries = attempts.map((attempt): RunEntry => {
+    const { module: url, bundle } = attempt;
     const key = bundle ? `${bundle.hash} ${url}` : url;
     let module = indexOf.get(key);
     if (module === undefined) {
       module = modules.push(bundle ? { url, bundle } : { url }) - 1;
       indexOf.set(key, module);
     }
-    return { ...entry, module };
+    // Field by field: far cheaper than an object rest on this hot path.
+    const entry: RunEntry = { attemptId: attempt.attemptId, opName: attempt.opName, module, exportName: attempt.exportName, args: attempt.args, env: attempt.env };
+    if (attempt.timeoutMs !== undefined) entry.timeoutMs = attempt.timeoutMs;
+    if (attempt.memoryMb !== undefined) entry.memoryMb = attempt.memoryMb;
+    return entry;
   });
   return { type: 'run', modules, attempts: entries };
 }
 
 /** The attempts of a `run` message, with their modules; an entry naming no module is left out and reported. */
-export function attemptsOf(run: Run, badEntry: (entry: Static<typeof RunEntry>) => void): RunAttempt[] {
+export function attemptsOf(run: Run, badEntry: (entry: RunEntry) => void): RunAttempt[] {
   const attempts: RunAttempt[] = [];
-  for (const { module: index, ...entry } of run.attempts) {
-    const module = run.modules[index];
-    if (!module) badEntry({ ...entry, module: index });
-    else attempts.push(module.bundle ? { ...entry, module: module.url, bundle: module.bundle } : { ...entry, module: module.url });
+  for (const entry of run.attempts) {
+    const module = run.modules[entry.module];
+    if (!module) {
+      badEntry(entry);
+      continue;
+    }
+    const attempt: RunAttempt = { attemptId: entry.attemptId, opName: entry.opName, module: module.url, exportName: entry.exportName, args: entry.args, env: entry.env };
+    if (module.bundle) attempt.bundle = module.bundle;
+    if (entry.timeoutMs !== undefined) attempt.timeoutMs = entry.timeoutMs;
+    if (entry.memoryMb !== undefined) attempt.memoryMb = entry.memoryMb;
+    attempts.push(attempt);
   }
   return attempts;
 }
