@@ -136,10 +136,15 @@ export class WorkflowRun {
       this.calls.set(id, record);
       this.pending.push(record);
       this.unsettled++;
-      if (this.eager) void this.flush().catch(() => {});
+      if (this.eager) void this.flush();
     }
     const target = record;
-    return new Lazy(id, this, () => this.flush().then(() => target.promise));
+    // A failed submission rejects every unsettled call's promise (see `fail`), so awaiting a call
+    // needs only its own promise: no promise chained per call on the submission.
+    return new Lazy(id, this, () => {
+      void this.flush();
+      return target.promise;
+    });
   }
 
   /** Records a whiteboard field; it reaches the runtime with the next submission. */
@@ -163,6 +168,8 @@ export class WorkflowRun {
       this.submissionQueued = false;
       return this.submitPending();
     });
+    // Its failure reaches the calls through `fail`; those who await the flush itself still see it.
+    this.submitting.catch(() => {});
     return this.submitting;
   }
 
