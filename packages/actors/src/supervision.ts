@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import { findActor, type ConcreteActor, type NactRef } from './nact-internals.js';
+import { findActor, type NactRef } from './nact-internals.js';
 
 /** What to do with an actor whose message handler threw. */
 export type Directive = 'stop' | 'restart' | 'resume' | 'escalate';
@@ -27,7 +27,8 @@ export type SupervisionPolicy = Directive | ((failure: Failure) => Directive | P
 /** Every failure an actor's handler raised is published here with the directive applied. */
 export const failures = channel('lzy:actors:failure');
 
-const policies = new WeakMap<ConcreteActor, SupervisionPolicy>();
+/** Each actor's policy, by its reference: the very object a child's context names as its parent. */
+const policies = new WeakMap<NactRef, SupervisionPolicy>();
 
 /** An actor restarted more often than this within `RESTART_WINDOW_MS` is stopped instead: its failure is not transient. */
 const MAX_RESTARTS = 10;
@@ -46,8 +47,7 @@ function mayRestart(self: object): boolean {
 
 /** Records `policy` as the one `ref`'s actor applies to failures of its children. */
 export function registerPolicy(ref: NactRef, policy: SupervisionPolicy): void {
-  const actor = findActor(ref);
-  if (actor) policies.set(actor, policy);
+  policies.set(ref, policy);
 }
 
 interface NactSupervisionContext {
@@ -71,8 +71,7 @@ async function decide(policy: SupervisionPolicy, failure: Failure): Promise<Dire
 
 /** The parent's decision for a child that escalated; a parent without a policy (the system) stops it. */
 async function parentDecides(ctx: NactSupervisionContext, failure: Failure): Promise<Directive> {
-  const parent = ctx.parent && ctx.parent.type === 'actor' ? findActor(ctx.parent) : undefined;
-  const policy = parent && policies.get(parent);
+  const policy = ctx.parent && ctx.parent.type === 'actor' ? policies.get(ctx.parent) : undefined;
   return policy ? decide(policy, { ...failure, actor: ctx.parent?.path?.toString() ?? '', child: ctx.name }) : 'stop';
 }
 
