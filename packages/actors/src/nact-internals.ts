@@ -17,12 +17,26 @@ const systemMap = createRequire(import.meta.url)('nact/lib/system-map') as {
   find(systemName: string, ref: unknown): ConcreteActor | undefined;
 };
 
+/** An actor as `findActor` may remember it: stopping clears its parent and sets `stopped`. */
+interface ResolvedActor extends ConcreteActor {
+  parent?: unknown;
+  stopped?: boolean;
+}
+
+/** The actor each reference resolved to last: nact walks the tree from the root at every message. */
+const resolved = new WeakMap<NactRef, ResolvedActor>();
+
 /**
  * Resolves a reference to its running actor, or undefined once it stopped. nact's public
- * `dispatch` drops messages to stopped actors without a word; this lets us notice.
+ * `dispatch` drops messages to stopped actors without a word; this lets us notice. An actor found
+ * once is remembered while it runs: while it runs, it is the one at its path.
  */
 export function findActor(ref: NactRef): ConcreteActor | undefined {
-  return systemMap.find(ref.system.name, ref);
+  const known = resolved.get(ref);
+  if (known && known.stopped === false && known.parent !== undefined) return known;
+  const actor = systemMap.find(ref.system.name, ref) as ResolvedActor | undefined;
+  if (actor && ref.type === 'actor') resolved.set(ref, actor);
+  return actor;
 }
 
 interface NactActor {

@@ -90,6 +90,25 @@ t.test('asking a stopped actor fails at once and tells go to dead letters', asyn
   t.same(dead, [{ to: 'stopped/gone', message: { type: 'add', by: 1 } }]);
 });
 
+t.test('a ref used before its actor stopped goes to dead letters, and reaches an actor spawned again under its name', async (t) => {
+  const system = startActorSystem({ name: 'respawned' });
+  t.teardown(() => system.stop());
+  const first = counter(system, 'again');
+  tell(first, { type: 'add', by: 5 });
+  t.equal(await ask(first, { type: 'get' }, 1_000), 5);
+  stopActor(first);
+  const dead: unknown[] = [];
+  const onDead = (message: unknown) => dead.push(message);
+  deadLetters.subscribe(onDead);
+  t.teardown(() => deadLetters.unsubscribe(onDead));
+  tell(first, { type: 'add', by: 1 });
+  t.same(dead, [{ to: 'respawned/again', message: { type: 'add', by: 1 } }]);
+  await t.rejects(ask(first, { type: 'get' }, 1_000), ActorNotFoundError);
+  counter(system, 'again');
+  tell(first, { type: 'add', by: 2 });
+  t.equal(await ask(first, { type: 'get' }, 1_000), 2, 'the old ref names the path, where the new actor now is');
+});
+
 t.test('actors spawn children and a stopped parent stops its children', async (t) => {
   const system = startActorSystem();
   t.teardown(() => system.stop());
