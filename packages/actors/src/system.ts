@@ -60,8 +60,25 @@ function nactParent(parent: Parent): unknown {
   return 'root' in parent ? (parent as SystemImpl).root : parent;
 }
 
+/** An actor's context; its path is spelled out only when read (most actors never read it). */
+class Context<M> implements ActorContext<M> {
+  readonly self: ActorRef<M>;
+  readonly name: string;
+  private readonly nactPath: { toString(): string };
+
+  constructor(nactCtx: { self: unknown; name: string; path: { toString(): string } }) {
+    this.self = nactCtx.self as ActorRef<M>;
+    this.name = nactCtx.name;
+    this.nactPath = nactCtx.path;
+  }
+
+  get path(): string {
+    return this.nactPath.toString();
+  }
+}
+
 function contextOf<M>(nactCtx: { self: unknown; name: string; path: { toString(): string } }): ActorContext<M> {
-  return { self: nactCtx.self as ActorRef<M>, name: nactCtx.name, path: nactCtx.path.toString() };
+  return new Context<M>(nactCtx);
 }
 
 let unnamed = 0;

@@ -17,7 +17,7 @@ import {
   type GraphState,
   type OpNode,
 } from './graph-state.js';
-import { startOp, type OpDone, type OpMsg } from './op-actor.js';
+import { startOp, type GraphOps, type OpDone, type OpMsg } from './op-actor.js';
 import type { AttemptRequest } from '../scheduler/scheduler.js';
 
 export type GraphMsg =
@@ -72,6 +72,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   /** Ready ops marked queued whose actors start in a later turn (see START_CHUNK). */
   const toStart = new Denque<OpNode>();
   let startScheduled = false;
+  /** What the graph's op actors share, made once `self` is known. */
+  let ops: GraphOps | undefined;
 
   /**
    * Starts ops whose inputs are ready; their first attempts are queued with the scheduler together.
@@ -87,22 +89,13 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   };
 
   const startChunk = (state: GraphState) => {
+    ops ??= { tenant: deps.tenant, workflowId: deps.workflowId, scheduler: deps.scheduler, cache: deps.cache, graph: self as ActorRef<OpDone>, logs: deps.workflow };
     const attempts: AttemptRequest[] = [];
     const count = Math.min(START_CHUNK, toStart.length);
     for (let i = 0; i < count; i++) {
       const node = toStart.shift()!;
       const args: DataRef[] = node.spec.args.map((arg) => (arg.kind === 'value' ? arg.ref : state.ops.get(arg.opId)!.result!));
-      const started = startOp(self as ActorRef<never>, {
-        spec: node.spec,
-        args,
-        tenant: deps.tenant,
-        workflowId: deps.workflowId,
-        pool: node.spec.pool ?? defaultPool,
-        scheduler: deps.scheduler,
-        cache: deps.cache,
-        graph: self as ActorRef<OpDone>,
-        logs: deps.workflow,
-      });
+      const started = startOp(self as ActorRef<never>, ops, { spec: node.spec, args, pool: node.spec.pool ?? defaultPool });
       if ('cached' in started) {
         tell(self, started.cached);
         continue;

@@ -1,4 +1,4 @@
-import { spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import { spawnActor, stopActor, tell, type ActorContext, type ActorRef, type Parent } from '@lzy/actors';
 import type { DataRef, OpFailure } from '@lzy/node-agent/protocol';
 import { newId } from '../ids.js';
 import type { OpSpec } from '../protocol/client.js';
@@ -18,23 +18,33 @@ export type OpDone =
 /** How often an op is rerun after the node running it was lost, on top of its own retries. */
 const NODE_LOSS_RETRIES = 3;
 
-interface OpState {
-  attempt: number;
-  nodeLosses: number;
-  attemptId: string | undefined;
-  done: boolean;
-}
-
-export interface OpDeps {
-  readonly spec: OpSpec;
-  readonly args: DataRef[];
+/** What every op actor of one graph shares. */
+export interface GraphOps {
   readonly tenant: string;
   readonly workflowId: string;
-  readonly pool: string;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
   readonly graph: ActorRef<OpDone>;
   readonly logs: AttemptRequest['logs'];
+}
+
+/** One op's call: what it runs, on which inputs, in which pool. */
+export interface OpCall {
+  readonly spec: OpSpec;
+  readonly args: DataRef[];
+  readonly pool: string;
+}
+
+/** An op actor's state: its call and the graph it belongs to, and where its attempts stand. */
+interface OpState {
+  readonly call: OpCall;
+  readonly ops: GraphOps;
+  /** Set for a cached op: where its result goes once it succeeds. */
+  readonly cacheKey: string | undefined;
+  attempt: number;
+  nodeLosses: number;
+  attemptId: string | undefined;
+  done: boolean;
 }
 
 /** What starting an op gave: its result from the cache, or its actor and the first attempt to queue. */
@@ -46,74 +56,77 @@ export type OpStart = { cached: OpDone } | { actor: ActorRef<OpMsg>; attempt: At
  * graph queues all it starts together), later ones it queues itself. It retries retryable
  * failures with backoff and reports the outcome to its graph once.
  */
-export function startOp(parent: Parent, deps: OpDeps): OpStart {
-  const { spec } = deps;
-  const cacheKey = spec.cache && deps.cache.keyOf(spec, deps.args);
-  const hit = cacheKey && deps.cache.get(deps.tenant, cacheKey);
+export function startOp(parent: Parent, ops: GraphOps, call: OpCall): OpStart {
+  const { spec } = call;
+  const cacheKey = spec.cache ? ops.cache.keyOf(spec, call.args) : undefined;
+  const hit = cacheKey && ops.cache.get(ops.tenant, cacheKey);
   if (hit) return { cached: { type: 'op-done', opId: spec.id, ok: true, result: hit, cached: true } };
-  const initial: OpState = { attempt: 0, nodeLosses: 0, attemptId: undefined, done: false };
-  const actor = spawnActor<OpState, OpMsg>(parent, {
-    initialState: () => initial,
-    supervision: 'resume',
-    receive: (state, msg, ctx) => {
-      if (state.done) return state;
-      switch (msg.type) {
-        case 'retry':
-          tell(deps.scheduler, { type: 'enqueue', attempts: [nextAttempt(state, ctx.self)] });
-          return state;
-        case 'attempt-ended': {
-          if (msg.attemptId !== state.attemptId) return state;
-          state.attemptId = undefined;
-          const { outcome } = msg;
-          if (outcome.ok) {
-            if (cacheKey) deps.cache.put(deps.tenant, cacheKey, outcome.result);
-            return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: outcome.result, cached: false }, ctx.self);
-          }
-          const { failure } = outcome;
-          const nodeLost = failure.code === 'NODE_LOST' && state.nodeLosses < NODE_LOSS_RETRIES;
-          if (nodeLost) state.nodeLosses++;
-          const retriesUsed = state.attempt - 1 - state.nodeLosses;
-          if (failure.retryable && (nodeLost || retriesUsed < spec.retries.max)) {
-            const delay = nodeLost ? 0 : spec.retries.backoffMs * 2 ** retriesUsed;
-            tell(deps.logs, { type: 'op-retrying', opId: spec.id, opName: spec.name, attempt: state.attempt, failure, delayMs: delay });
-            setTimeout(() => tell(ctx.self, { type: 'retry' }), delay);
-            return state;
-          }
-          return finish(state, { type: 'op-done', opId: spec.id, ok: false, failure, attempt: state.attempt }, ctx.self);
-        }
-        case 'cancel':
-          if (state.attemptId) tell(deps.scheduler, { type: 'cancel', attemptId: state.attemptId });
-          state.done = true;
-          stopActor(ctx.self);
-          return state;
+  const state: OpState = { call, ops, cacheKey, attempt: 0, nodeLosses: 0, attemptId: undefined, done: false };
+  // One handler for all op actors: everything an op needs is in its state.
+  const actor = spawnActor<OpState, OpMsg>(parent, { initialState: () => state, supervision: 'resume', receive: receiveOp });
+  // The actor's state is `state`: its first attempt is recorded there before any message arrives.
+  return { actor, attempt: nextAttempt(state, actor) };
+}
+
+function receiveOp(state: OpState, msg: OpMsg, ctx: ActorContext<OpMsg>): OpState {
+  if (state.done) return state;
+  const { call, ops } = state;
+  const { spec } = call;
+  switch (msg.type) {
+    case 'retry':
+      tell(ops.scheduler, { type: 'enqueue', attempts: [nextAttempt(state, ctx.self)] });
+      return state;
+    case 'attempt-ended': {
+      if (msg.attemptId !== state.attemptId) return state;
+      state.attemptId = undefined;
+      const { outcome } = msg;
+      if (outcome.ok) {
+        if (state.cacheKey) ops.cache.put(ops.tenant, state.cacheKey, outcome.result);
+        return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: outcome.result, cached: false }, ctx.self);
       }
-    },
-  });
-  // The actor's state is `initial`: its first attempt is recorded there before any message arrives.
-  return { actor, attempt: nextAttempt(initial, actor) };
-
-  function nextAttempt(state: OpState, self: ActorRef<OpMsg>): AttemptRequest {
-    state.attempt++;
-    const attemptId = newId('at');
-    state.attemptId = attemptId;
-    const run: AttemptRequest['run'] = {
-      attemptId,
-      opName: `${spec.name}#${spec.id.slice(0, 8)}`,
-      module: spec.module,
-      exportName: spec.exportName,
-      args: deps.args,
-      env: spec.env,
-    };
-    if (spec.bundle !== undefined) run.bundle = spec.bundle;
-    if (spec.timeoutMs !== undefined) run.timeoutMs = spec.timeoutMs;
-    if (spec.memoryMb !== undefined) run.memoryMb = spec.memoryMb;
-    return { attemptId, tenant: deps.tenant, workflowId: deps.workflowId, pool: deps.pool, run, op: self, logs: deps.logs, opId: spec.id, opName: spec.name };
+      const { failure } = outcome;
+      const nodeLost = failure.code === 'NODE_LOST' && state.nodeLosses < NODE_LOSS_RETRIES;
+      if (nodeLost) state.nodeLosses++;
+      const retriesUsed = state.attempt - 1 - state.nodeLosses;
+      if (failure.retryable && (nodeLost || retriesUsed < spec.retries.max)) {
+        const delay = nodeLost ? 0 : spec.retries.backoffMs * 2 ** retriesUsed;
+        tell(ops.logs, { type: 'op-retrying', opId: spec.id, opName: spec.name, attempt: state.attempt, failure, delayMs: delay });
+        setTimeout(() => tell(ctx.self, { type: 'retry' }), delay);
+        return state;
+      }
+      return finish(state, { type: 'op-done', opId: spec.id, ok: false, failure, attempt: state.attempt }, ctx.self);
+    }
+    case 'cancel':
+      if (state.attemptId) tell(ops.scheduler, { type: 'cancel', attemptId: state.attemptId });
+      state.done = true;
+      stopActor(ctx.self);
+      return state;
   }
+}
 
-  function finish(state: OpState, done: OpDone, self: ActorRef<OpMsg>): OpState {
-    state.done = true;
-    tell(deps.graph, done);
-    stopActor(self);
-    return state;
-  }
+function nextAttempt(state: OpState, self: ActorRef<OpMsg>): AttemptRequest {
+  const { call, ops } = state;
+  const { spec } = call;
+  state.attempt++;
+  const attemptId = newId('at');
+  state.attemptId = attemptId;
+  const run: AttemptRequest['run'] = {
+    attemptId,
+    opName: `${spec.name}#${spec.id.slice(0, 8)}`,
+    module: spec.module,
+    exportName: spec.exportName,
+    args: call.args,
+    env: spec.env,
+  };
+  if (spec.bundle !== undefined) run.bundle = spec.bundle;
+  if (spec.timeoutMs !== undefined) run.timeoutMs = spec.timeoutMs;
+  if (spec.memoryMb !== undefined) run.memoryMb = spec.memoryMb;
+  return { attemptId, tenant: ops.tenant, workflowId: ops.workflowId, pool: call.pool, run, op: self, logs: ops.logs, opId: spec.id, opName: spec.name };
+}
+
+function finish(state: OpState, done: OpDone, self: ActorRef<OpMsg>): OpState {
+  state.done = true;
+  tell(state.ops.graph, done);
+  stopActor(self);
+  return state;
 }
