@@ -302,10 +302,10 @@ export class WorkflowRun {
         if (!record || record.settled) return;
         if (event.cached) onLog({ opName: nameOf(record), opId: event.opId, stream: 'lzy', text: 'result taken from the cache' });
         const { inline } = event.result;
-        if (inline) this.settleWith(record, () => decodeValue(inline));
+        if (inline) this.settleWith(record, inline);
         else {
           void this.connection.getBlob(event.result).then(
-            (bytes) => this.settleWith(record, () => decodeValue(bytes)),
+            (bytes) => this.settleWith(record, bytes),
             (error: Error) => this.fail(error),
           );
         }
@@ -344,20 +344,28 @@ export class WorkflowRun {
   }
 
   /** Resolves a call with the value `decode` gives; a value that cannot be decoded fails the run. */
-  private settleWith(record: CallRecord, decode: () => unknown): void {
+  /** Resolves a call with the value encoded in `bytes`; bytes that do not decode fail the run. */
+  private settleWith(record: CallRecord, bytes: Uint8Array): void {
     let value: unknown;
     try {
-      value = decode();
+      value = decodeValue(bytes);
     } catch (error) {
       return this.fail(error as Error);
     }
-    this.settle(record, () => record.resolve(value));
+    if (record.settled) return;
+    record.resolve(value);
+    this.countSettled(record);
   }
 
   private settle(record: CallRecord, how: () => void): void {
     if (record.settled) return;
-    record.settled = true;
     how();
+    this.countSettled(record);
+  }
+
+  /** Counts `record` settled, and wakes those waiting for all calls once none is left. */
+  private countSettled(record: CallRecord): void {
+    record.settled = true;
     this.unsettled--;
     if (this.unsettled === 0) this.wakeIdle();
   }

@@ -136,7 +136,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     });
     const events: WorkflowEvent[] = [];
     for (const { opId, result, cached } of results) {
-      start(state, readyOps(state, state.ops.get(opId)!.dependents));
+      const { dependents } = state.ops.get(opId)!;
+      if (dependents) start(state, readyOps(state, dependents));
       events.push({ type: 'op-succeeded', workflowId: deps.workflowId, opId, result, cached });
     }
     const notices: GraphNotice[] = [{ type: 'graph-events', events }];

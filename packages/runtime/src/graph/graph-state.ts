@@ -13,7 +13,8 @@ export interface OpNode {
   status: OpStatus;
   /** Inputs from ops that have not succeeded yet; the op is ready at 0. */
   pending: number;
-  readonly dependents: string[];
+  /** The ops that take its result; absent while none does (most ops of a wide graph). */
+  dependents?: string[];
   result?: DataRef;
   cached?: boolean;
 }
@@ -71,12 +72,12 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
   switch (event.type) {
     case 'ops-added':
       for (const spec of event.ops) {
-        const node: OpNode = { spec, status: 'waiting', pending: 0, dependents: [] };
+        const node: OpNode = { spec, status: 'waiting', pending: 0 };
         state.counts.waiting++;
         for (const arg of spec.args) {
           if (arg.kind !== 'op') continue;
           const input = state.ops.get(arg.opId)!;
-          input.dependents.push(spec.id);
+          (input.dependents ??= []).push(spec.id);
           if (input.status !== 'succeeded') node.pending++;
         }
         state.ops.set(spec.id, node);
@@ -89,7 +90,7 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
         setStatus(state, node, 'succeeded');
         node.result = result;
         node.cached = cached;
-        for (const id of node.dependents) state.ops.get(id)!.pending--;
+        if (node.dependents) for (const id of node.dependents) state.ops.get(id)!.pending--;
       }
       return state;
     case 'op-failed': {

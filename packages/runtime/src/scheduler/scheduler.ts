@@ -76,7 +76,7 @@ interface SchedulerState {
   readonly queues: Map<string, Queue>;
   readonly nodes: Map<string, NodeSlots>;
   /** Every attempt known: queued (no node yet) or given to `nodeId`. */
-  readonly attempts: Map<string, { request: AttemptRequest; nodeId?: string }>;
+  readonly attempts: Map<string, { readonly request: AttemptRequest; nodeId: string | undefined }>;
   /** Queues to dispatch at the end of this turn. */
   readonly dirty: Set<Queue>;
 }
@@ -118,9 +118,11 @@ export function spawnScheduler(
     receive: (state, msg) => {
       switch (msg.type) {
         case 'enqueue': {
+          // The attempts of one message are mostly of one (tenant, pool): its queue is looked up once.
+          let queue: Queue | undefined;
           for (const attempt of msg.attempts) {
-            state.attempts.set(attempt.attemptId, { request: attempt });
-            const queue = queueOf(state, attempt.tenant, attempt.pool);
+            state.attempts.set(attempt.attemptId, { request: attempt, nodeId: undefined });
+            if (queue?.tenant !== attempt.tenant || queue.pool !== attempt.pool) queue = queueOf(state, attempt.tenant, attempt.pool);
             let forWorkflow = queue.byWorkflow.get(attempt.workflowId);
             if (!forWorkflow) {
               forWorkflow = new Denque();
@@ -328,7 +330,7 @@ export function spawnScheduler(
       const attempt = nextAttempt(queue)!;
       best.running.add(attempt.attemptId);
       best.idleSince = undefined;
-      state.attempts.set(attempt.attemptId, { request: attempt, nodeId: best.info.nodeId });
+      state.attempts.get(attempt.attemptId)!.nodeId = best.info.nodeId;
       const forNode = runs.get(best);
       if (forNode) forNode.push(attempt.run);
       else runs.set(best, [attempt.run]);
