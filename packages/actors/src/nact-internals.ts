@@ -39,6 +39,12 @@ export function findActor(ref: NactRef): ConcreteActor | undefined {
   return actor;
 }
 
+/** Remembers a just-spawned child for `findActor`, found through its parent (itself remembered) by name. */
+export function rememberSpawned(parent: NactRef, child: NactRef, name: string): void {
+  const actor = (findActor(parent) as { children?: Map<string, ResolvedActor> } | undefined)?.children?.get(name);
+  if (actor) resolved.set(child, actor);
+}
+
 interface NactActor {
   busy: boolean;
   stopped: boolean;

@@ -1,7 +1,7 @@
 import nact from 'nact';
 import type { ActorRef } from './refs.js';
 import { registerPolicy, toOnCrash, type SupervisionPolicy } from './supervision.js';
-import { findActor, lightenPersistentActor, type NactRef } from './nact-internals.js';
+import { findActor, lightenPersistentActor, rememberSpawned, type NactRef } from './nact-internals.js';
 import type { PersistenceEngine } from './persistence/engine.js';
 
 /** Where an actor can be spawned: the system itself or another actor. */
@@ -94,13 +94,16 @@ function nameOf(name: string | undefined): string {
 export function spawnActor<S, M>(parent: Parent, spec: ActorSpec<S, M>): ActorRef<M> {
   const policy = spec.supervision ?? 'stop';
   let context: ActorContext<M> | undefined;
+  const name = nameOf(spec.name);
+  const under = nactParent(parent);
   const ref = nact.spawn(
-    nactParent(parent) as never,
+    under as never,
     // An actor's context never changes: it is made once, at its first message.
     ((state: S, message: M, nactCtx: never) => spec.receive(state, message, (context ??= contextOf<M>(nactCtx)))) as never,
-    nameOf(spec.name),
+    name,
     { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) } as never,
   ) as unknown as NactRef;
+  rememberSpawned(under as NactRef, ref, name);
   registerPolicy(ref, policy);
   return ref as ActorRef<M>;
 }
@@ -205,5 +208,8 @@ export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentAc
 
 /** Stops an actor and its children; messages sent to it afterwards go to `deadLetters`. */
 export function stopActor(ref: ActorRef<never>): void {
-  nact.stop(ref as never);
+  const local = ref as unknown as NactRef;
+  // An actor is found the way `tell` finds it (remembered while it runs); the system is nact's to stop.
+  if (local.type === 'actor') (findActor(local) as { stop?: () => void } | undefined)?.stop?.();
+  else nact.stop(ref as never);
 }
