@@ -28,7 +28,12 @@ interface Sizes {
   /** No-op calls in each warm-up workflow; warm-up workflows run until both agents have run ops. */
   warmupOps: number;
   throughputOps: number;
-  /** Measured rounds of ops-throughput (ours and the baseline each once per round), after a warm-up round. */
+  /**
+   * Measured rounds of ops-throughput (ours and the baseline each once per round), after a warm-up
+   * round; the figures are the medians. A round lasts well under a second, about as long as one
+   * stall of this shared VM, so five rounds keep one stalled round (or the first, whose processes
+   * are still compiling the path) from deciding the figure.
+   */
   throughputRounds: number;
   latencyWarmup: number;
   /** 1-op workflows measured in all (split over the rounds). */
@@ -48,7 +53,7 @@ interface Sizes {
 const FULL: Sizes = {
   warmupOps: 200,
   throughputOps: 10_000,
-  throughputRounds: 3,
+  throughputRounds: 5,
   latencyWarmup: 30,
   latencySamples: 500,
   latencyRounds: 2,
