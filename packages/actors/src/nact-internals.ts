@@ -109,15 +109,29 @@ function installDrainLoop(): void {
       message = next.message;
       sender = next.sender;
       if (budget <= 1) {
-        const [m, s] = [message, sender];
-        this.immediate = setImmediate(() => drain.call(this, m, s));
+        later(this, message, sender);
         return;
       }
     }
   }
+
+  /**
+   * Actors with a message to handle in the next turn, with that message: one `setImmediate` runs
+   * them all, in the order they got it, instead of one each (a graph's op actors get one message each).
+   */
+  let ready: Array<{ actor: NactActor; message: unknown; sender: unknown }> = [];
+  const runReady = () => {
+    const batch = ready;
+    ready = [];
+    // A stopped actor's turn is dropped, as nact's stop clears its immediate.
+    for (const { actor, message, sender } of batch) if (!actor.stopped) drain.call(actor, message, sender);
+  };
+  const later = (actor: NactActor, message: unknown, sender: unknown) => {
+    if (ready.push({ actor, message, sender }) === 1) setImmediate(runReady);
+  };
   Actor.prototype.handleMessage = function (this: NactActor, message: unknown, sender: unknown) {
     this.busy = true;
-    this.immediate = setImmediate(() => drain.call(this, message, sender));
+    later(this, message, sender);
   } as never;
 }
 
