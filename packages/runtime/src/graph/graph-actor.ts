@@ -72,8 +72,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   /** Ready ops marked queued whose actors start in a later turn (see START_CHUNK). */
   const toStart = new Denque<OpNode>();
   let startScheduled = false;
-  /** What the graph's op actors share, made once `self` is known. */
-  let ops: GraphOps | undefined;
+  /** What the graph's op actors share (set once the graph is spawned, before its first message). */
+  let ops: GraphOps;
 
   /**
    * Starts ops whose inputs are ready; their first attempts are queued with the scheduler together.
@@ -89,7 +89,6 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   };
 
   const startChunk = (state: GraphState) => {
-    ops ??= { tenant: deps.tenant, workflowId: deps.workflowId, scheduler: deps.scheduler, cache: deps.cache, graph: self as ActorRef<OpDone>, logs: deps.workflow };
     const attempts: AttemptRequest[] = [];
     const count = Math.min(START_CHUNK, toStart.length);
     for (let i = 0; i < count; i++) {
@@ -264,6 +263,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       }
     },
   });
+  ops = { tenant: deps.tenant, workflowId: deps.workflowId, scheduler: deps.scheduler, cache: deps.cache, graph: self as ActorRef<OpDone>, logs: deps.workflow };
   return self;
 }
 
