@@ -40,9 +40,47 @@ export function findActor(ref: NactRef): ConcreteActor | undefined {
 }
 
 /** Remembers a just-spawned child for `findActor`, found through its parent (itself remembered) by name. */
-export function rememberSpawned(parent: NactRef, child: NactRef, name: string): void {
+export function rememberSpawned(parent: NactRef, child: NactRef, name: string): ConcreteActor | undefined {
   const actor = (findActor(parent) as { children?: Map<string, ResolvedActor> } | undefined)?.children?.get(name);
   if (actor) resolved.set(child, actor);
+  return actor;
+}
+
+/** The children of every actor that has none yet: one shared map, never added to. */
+class NoChildren extends Map<string, unknown> {
+  override set(): this {
+    throw new Error('the shared empty map of children cannot take a child');
+  }
+}
+const NO_CHILDREN = new NoChildren();
+
+interface ChildMaps {
+  children: Map<string, unknown>;
+  childReferences: Map<string, unknown>;
+}
+
+/**
+ * nact gives every actor two maps of its children at birth; a graph's thousands of op actors
+ * never have any. A just-spawned actor drops them for the shared empty one; its first child makes
+ * real ones (see `installLazyChildMaps`).
+ */
+export function shareEmptyChildMaps(actor: ConcreteActor): void {
+  const maps = actor as unknown as ChildMaps;
+  if (maps.children.size > 0) return;
+  maps.children = NO_CHILDREN;
+  maps.childReferences = NO_CHILDREN;
+}
+
+function installLazyChildMaps(): void {
+  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: Record<string, unknown> } };
+  Actor.prototype.childSpawned = function (this: ChildMaps, child: { name: string; reference: unknown }) {
+    if (this.children === NO_CHILDREN) {
+      this.children = new Map();
+      this.childReferences = new Map();
+    }
+    this.children.set(child.name, child);
+    this.childReferences.set(child.name, child.reference);
+  };
 }
 
 interface NactActor {
@@ -223,3 +261,4 @@ function installCheapStop(): void {
 installDrainLoop();
 installLightContext();
 installCheapStop();
+installLazyChildMaps();

@@ -1,7 +1,7 @@
 import nact from 'nact';
 import type { ActorRef } from './refs.js';
 import { registerPolicy, toOnCrash, type SupervisionPolicy } from './supervision.js';
-import { findActor, lightenPersistentActor, rememberSpawned, type NactRef } from './nact-internals.js';
+import { findActor, lightenPersistentActor, rememberSpawned, shareEmptyChildMaps, type NactRef } from './nact-internals.js';
 import type { PersistenceEngine } from './persistence/engine.js';
 
 /** Where an actor can be spawned: the system itself or another actor. */
@@ -103,7 +103,8 @@ export function spawnActor<S, M>(parent: Parent, spec: ActorSpec<S, M>): ActorRe
     name,
     { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) } as never,
   ) as unknown as NactRef;
-  rememberSpawned(under as NactRef, ref, name);
+  const actor = rememberSpawned(under as NactRef, ref, name);
+  if (actor) shareEmptyChildMaps(actor);
   registerPolicy(ref, policy);
   return ref as ActorRef<M>;
 }
@@ -201,7 +202,10 @@ export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentAc
   if (spec.snapshotEvery !== undefined) properties.snapshotEvery = spec.snapshotEvery;
   const ref = nact.spawnPersistent(nactParent(parent) as never, handler as never, spec.key, nameOf(spec.name), properties as never) as unknown as NactRef;
   const actor = findActor(ref);
-  if (actor) lightenPersistentActor(actor);
+  if (actor) {
+    lightenPersistentActor(actor);
+    shareEmptyChildMaps(actor);
+  }
   registerPolicy(ref, policy);
   return ref as ActorRef<M>;
 }
