@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 /** A live actor inside nact: what a reference resolves to while the actor runs. */
 export interface ConcreteActor {
   dispatch(message: unknown, sender?: unknown): void;
+  /** Absent on the stand-in nact resolves a reply reference to. */
+  stop?(): void;
 }
 
 /** A nact reference as it looks at run time. */
@@ -39,10 +41,15 @@ export function findActor(ref: NactRef): ConcreteActor | undefined {
   return actor;
 }
 
-/** Remembers a just-spawned child for `findActor`, found through its parent (itself remembered) by name. */
-export function rememberSpawned(parent: NactRef, child: NactRef, name: string): ConcreteActor | undefined {
+/**
+ * Takes in an actor nact just spawned under `parent` as `name`: `findActor` remembers it (found
+ * through its parent, itself remembered) and, having no children yet, it shares the empty map of them.
+ */
+export function adoptSpawned(parent: NactRef, child: NactRef, name: string): ConcreteActor | undefined {
   const actor = (findActor(parent) as { children?: Map<string, ResolvedActor> } | undefined)?.children?.get(name);
-  if (actor) resolved.set(child, actor);
+  if (!actor) return undefined;
+  resolved.set(child, actor);
+  shareEmptyChildMaps(actor);
   return actor;
 }
 
@@ -64,7 +71,7 @@ interface ChildMaps {
  * never have any. A just-spawned actor drops them for the shared empty one; its first child makes
  * real ones (see `installLazyChildMaps`).
  */
-export function shareEmptyChildMaps(actor: ConcreteActor): void {
+function shareEmptyChildMaps(actor: ConcreteActor): void {
   const maps = actor as unknown as ChildMaps;
   if (maps.children.size > 0) return;
   maps.children = NO_CHILDREN;

@@ -1,7 +1,7 @@
 import nact from 'nact';
 import type { ActorRef } from './refs.js';
 import { registerPolicy, toOnCrash, type SupervisionPolicy } from './supervision.js';
-import { findActor, lightenPersistentActor, rememberSpawned, shareEmptyChildMaps, type NactRef } from './nact-internals.js';
+import { adoptSpawned, findActor, lightenPersistentActor, type NactRef } from './nact-internals.js';
 import type { PersistenceEngine } from './persistence/engine.js';
 
 /** Where an actor can be spawned: the system itself or another actor. */
@@ -103,8 +103,7 @@ export function spawnActor<S, M>(parent: Parent, spec: ActorSpec<S, M>): ActorRe
     name,
     { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) } as never,
   ) as unknown as NactRef;
-  const actor = rememberSpawned(under as NactRef, ref, name);
-  if (actor) shareEmptyChildMaps(actor);
+  adoptSpawned(under as NactRef, ref, name);
   registerPolicy(ref, policy);
   return ref as ActorRef<M>;
 }
@@ -200,12 +199,11 @@ export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentAc
   };
   const properties: Record<string, unknown> = { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) };
   if (spec.snapshotEvery !== undefined) properties.snapshotEvery = spec.snapshotEvery;
-  const ref = nact.spawnPersistent(nactParent(parent) as never, handler as never, spec.key, nameOf(spec.name), properties as never) as unknown as NactRef;
-  const actor = findActor(ref);
-  if (actor) {
-    lightenPersistentActor(actor);
-    shareEmptyChildMaps(actor);
-  }
+  const name = nameOf(spec.name);
+  const under = nactParent(parent);
+  const ref = nact.spawnPersistent(under as never, handler as never, spec.key, name, properties as never) as unknown as NactRef;
+  const actor = adoptSpawned(under as NactRef, ref, name);
+  if (actor) lightenPersistentActor(actor);
   registerPolicy(ref, policy);
   return ref as ActorRef<M>;
 }
@@ -214,6 +212,6 @@ export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentAc
 export function stopActor(ref: ActorRef<never>): void {
   const local = ref as unknown as NactRef;
   // An actor is found the way `tell` finds it (remembered while it runs); the system is nact's to stop.
-  if (local.type === 'actor') (findActor(local) as { stop?: () => void } | undefined)?.stop?.();
+  if (local.type === 'actor') findActor(local)?.stop?.();
   else nact.stop(ref as never);
 }

@@ -22,8 +22,11 @@ export class Attempts {
   /** Handles one message from the runtime. */
   handle(message: AgentMsg): void {
     switch (message.type) {
-      case 'run':
-        return attemptsOf(message, (entry) => this.refuse(entry.attemptId, entry.opName, `names module ${entry.module} of a run message that lists ${message.modules.length}`)).forEach((run) => this.run(run));
+      case 'run': {
+        const lists = message.modules.length;
+        const runs = attemptsOf(message, (entry) => this.refuse(entry.attemptId, entry.opName, `names module ${entry.module} of a run message that lists ${lists}`));
+        return runs.forEach((run) => this.run(run));
+      }
       case 'cancel':
         return this.active.get(message.attemptId)?.cancel();
       case 'shutdown':

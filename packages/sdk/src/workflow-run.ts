@@ -315,7 +315,10 @@ export class WorkflowRun {
         this.endedByRuntime = true;
         const record = this.calls.get(event.opId);
         const error = new OpError(event.failure, event.opName, event.attempt);
-        if (record) this.settle(record, () => record.reject(error));
+        if (record && !record.settled) {
+          record.reject(error);
+          this.countSettled(record);
+        }
         this.fail(error);
         return;
       }
@@ -343,7 +346,6 @@ export class WorkflowRun {
     }
   }
 
-  /** Resolves a call with the value `decode` gives; a value that cannot be decoded fails the run. */
   /** Resolves a call with the value encoded in `bytes`; bytes that do not decode fail the run. */
   private settleWith(record: CallRecord, bytes: Uint8Array): void {
     let value: unknown;
@@ -354,12 +356,6 @@ export class WorkflowRun {
     }
     if (record.settled) return;
     record.resolve(value);
-    this.countSettled(record);
-  }
-
-  private settle(record: CallRecord, how: () => void): void {
-    if (record.settled) return;
-    how();
     this.countSettled(record);
   }
 
