@@ -29,6 +29,15 @@ function counter(parent: Parameters<typeof spawnActor>[0], name = 'counter') {
   });
 }
 
+/** The dead letters published from now until the end of test `t`, in order. */
+function deadLettersOf(t: { teardown(fn: () => void): void }): unknown[] {
+  const dead: unknown[] = [];
+  const onDead = (message: unknown) => dead.push(message);
+  deadLetters.subscribe(onDead);
+  t.teardown(() => deadLetters.unsubscribe(onDead));
+  return dead;
+}
+
 t.test('messages told to an actor are handled one at a time, in order', async (t) => {
   const system = startActorSystem();
   t.teardown(() => system.stop());
@@ -82,10 +91,7 @@ t.test('asking a stopped actor fails at once and tells go to dead letters', asyn
   const ref = counter(system, 'gone');
   stopActor(ref);
   await t.rejects(ask(ref, { type: 'get' }, 1_000), ActorNotFoundError);
-  const dead: unknown[] = [];
-  const onDead = (message: unknown) => dead.push(message);
-  deadLetters.subscribe(onDead);
-  t.teardown(() => deadLetters.unsubscribe(onDead));
+  const dead = deadLettersOf(t);
   tell(ref, { type: 'add', by: 1 });
   t.same(dead, [{ to: 'stopped/gone', message: { type: 'add', by: 1 } }]);
 });
@@ -97,10 +103,7 @@ t.test('a ref used before its actor stopped goes to dead letters, and reaches an
   tell(first, { type: 'add', by: 5 });
   t.equal(await ask(first, { type: 'get' }, 1_000), 5);
   stopActor(first);
-  const dead: unknown[] = [];
-  const onDead = (message: unknown) => dead.push(message);
-  deadLetters.subscribe(onDead);
-  t.teardown(() => deadLetters.unsubscribe(onDead));
+  const dead = deadLettersOf(t);
   tell(first, { type: 'add', by: 1 });
   t.same(dead, [{ to: 'respawned/again', message: { type: 'add', by: 1 } }]);
   await t.rejects(ask(first, { type: 'get' }, 1_000), ActorNotFoundError);
