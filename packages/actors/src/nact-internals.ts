@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import Denque from 'denque';
 
 /** A live actor inside nact: what a reference resolves to while the actor runs. */
 export interface ConcreteActor {
@@ -67,9 +68,10 @@ interface ChildMaps {
 }
 
 /**
- * nact gives every actor two maps of its children at birth; a graph's thousands of op actors
- * never have any. A just-spawned actor drops them for the shared empty one; its first child makes
- * real ones (see `installLazyChildMaps`).
+ * nact gives every actor two maps of its children at birth (the actors, and their references);
+ * a graph's thousands of op actors never have any. A just-spawned actor drops them for the shared
+ * empty one; its first child makes a real map of the actors (see `installLazyChildMaps`). The
+ * references are read from the actors (see `LightContext.children`): no second map is kept.
  */
 function shareEmptyChildMaps(actor: ConcreteActor): void {
   const maps = actor as unknown as ChildMaps;
@@ -81,13 +83,105 @@ function shareEmptyChildMaps(actor: ConcreteActor): void {
 function installLazyChildMaps(): void {
   const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: Record<string, unknown> } };
   Actor.prototype.childSpawned = function (this: ChildMaps, child: { name: string; reference: unknown }) {
-    if (this.children === NO_CHILDREN) {
-      this.children = new Map();
-      this.childReferences = new Map();
-    }
+    if (this.children === NO_CHILDREN) this.children = new Map();
     this.children.set(child.name, child);
-    this.childReferences.set(child.name, child.reference);
   };
+}
+
+/** A concrete nact actor (or the system) that a plain actor is spawned under. */
+interface SpawnParent {
+  readonly system: { createLogger(reference: unknown): unknown };
+  readonly path: { createChildPath(name: string): unknown };
+  readonly reference: NactRef;
+  readonly children: Map<string, unknown>;
+  childSpawned(child: unknown): void;
+}
+
+/** nact's test of an actor name (letters, digits and `-$_.+!*'(),`). */
+const VALID_NAME = /^[a-z0-9-$_.+!*'(),]+$/i;
+
+/**
+ * A reference to a plain actor: nact's, with the actor's path spelled out when first read (a
+ * graph's op actors are only ever told, through their remembered actor).
+ */
+class PlainRef {
+  readonly type = 'actor';
+  private spelled: { parts: string[]; toString(): string } | undefined;
+
+  constructor(
+    readonly system: { name: string },
+    readonly parent: NactRef,
+    readonly name: string,
+    private readonly parentPath: SpawnParent['path'],
+  ) {}
+
+  get path(): { parts: string[]; toString(): string } {
+    return (this.spelled ??= this.parentPath.createChildPath(this.name) as { parts: string[]; toString(): string });
+  }
+}
+
+/** The mailbox of every plain actor that never had to queue a message: never pushed to. */
+const NO_MAIL = new Denque<never>();
+const noop = (): void => {};
+
+/**
+ * A plain actor is a nact `Actor` (same fields, same prototype chain, so nact's supervision, stop,
+ * ask and tree walk all apply) built without what an actor pays for at birth and may never use:
+ * its path is spelled out, and its mailbox made, on first need; it shares the empty children map
+ * (see `shareEmptyChildMaps`); it has no idle timeout to clear at every message.
+ */
+let plainActorPrototype: object | undefined;
+function plainPrototype(): object {
+  if (plainActorPrototype) return plainActorPrototype;
+  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: object } };
+  const prototype = Object.create(Actor.prototype) as Record<string, unknown>;
+  Object.defineProperty(prototype, 'path', {
+    get(this: { reference: PlainRef }) {
+      return this.reference.path;
+    },
+  });
+  prototype.setTimeout = noop;
+  prototype.clearTimeout = noop;
+  prototype.dispatch = function (this: { stopped: boolean; busy: boolean; mailbox: Denque<unknown>; handleMessage(m: unknown, s: unknown): void }, message: unknown, sender: unknown) {
+    if (this.stopped) throw new Error('the actor has stopped');
+    if (!this.busy) this.handleMessage(message, sender);
+    else (this.mailbox === NO_MAIL ? (this.mailbox = new Denque()) : this.mailbox).push({ message, sender });
+  };
+  return (plainActorPrototype = prototype);
+}
+
+/**
+ * Spawns a plain (not persistent) actor under `parentRef` as `name`, the way nact's `spawn` does
+ * (same checks, same errors), and remembers it for `findActor`. `handler` and `onCrash` are
+ * nact's; `initialState` makes the state, as nact's `initialStateFunc`.
+ */
+export function spawnPlain(parentRef: NactRef, name: string, handler: unknown, onCrash: unknown, initialState: () => unknown): NactRef {
+  const parent = findActor(parentRef) as unknown as SpawnParent | undefined;
+  if (!parent) throw new Error(`cannot spawn ${name}: its parent has stopped or never existed`);
+  if (!VALID_NAME.test(name)) throw new Error(`invalid actor name ${JSON.stringify(name)}: use letters, digits and -$_.+!*'(),`);
+  if (parent.children.has(name)) throw new Error(`child actor of name ${name} already exists`);
+  const reference = new PlainRef(parentRef.system, parent.reference, name, parent.path);
+  const actor = Object.create(plainPrototype()) as Record<string, unknown> & { initializeState(): void };
+  actor.parent = parent;
+  actor.name = name;
+  actor.system = parent.system;
+  actor.afterStop = noop;
+  actor.reference = reference;
+  actor.log = parent.system.createLogger(reference);
+  actor.f = handler;
+  actor.stopped = false;
+  actor.children = NO_CHILDREN;
+  actor.childReferences = NO_CHILDREN;
+  actor.busy = false;
+  actor.mailbox = NO_MAIL;
+  actor.immediate = undefined;
+  actor.onCrash = onCrash;
+  actor.initialState = undefined;
+  actor.initialStateFunc = initialState;
+  parent.childSpawned(actor);
+  resolved.set(reference as unknown as NactRef, actor as unknown as ResolvedActor);
+  actor.initializeState();
+  return reference as unknown as NactRef;
 }
 
 interface NactActor {
@@ -185,7 +279,7 @@ interface ContextSource {
   path: unknown;
   reference: unknown;
   name: string;
-  childReferences: Map<string, unknown>;
+  children: Map<string, { reference: unknown }>;
   log: unknown;
   persist?: (...args: unknown[]) => unknown;
   /** The actor's one context, made at its first message. */
@@ -203,7 +297,6 @@ class LightContext {
   readonly parent: unknown;
   readonly self: unknown;
   readonly name: string;
-  readonly path: unknown;
   readonly log: unknown;
   sender: unknown;
   persist?: (...args: unknown[]) => unknown;
@@ -212,13 +305,19 @@ class LightContext {
     this.parent = actor.parent?.reference;
     this.self = actor.reference;
     this.name = actor.name;
-    this.path = actor.path;
     this.log = actor.log;
     if (actor.persist) this.persist = actor.persist.bind(actor);
   }
 
+  /** Read when needed: a plain actor's path is spelled out on first read. */
+  get path(): unknown {
+    return this.actor.path;
+  }
+
   get children(): Map<string, unknown> {
-    return new Map(this.actor.childReferences);
+    const references = new Map<string, unknown>();
+    for (const [name, child] of this.actor.children) references.set(name, child.reference);
+    return references;
   }
 }
 
@@ -235,8 +334,14 @@ export function lightenPersistentActor(actor: ConcreteActor): void {
 }
 
 function installLightContext(): void {
-  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: Record<string, unknown> } };
+  const require = createRequire(import.meta.url);
+  const { Actor } = require('nact/lib/actor') as { Actor: { prototype: Record<string, unknown> } };
+  const { SupervisionActions } = require('nact/lib/supervision') as { SupervisionActions: object };
   Actor.prototype.createContext = lightContext;
+  // nact spreads the context into the supervision context: the path, a getter, is added by hand.
+  Actor.prototype.createSupervisionContext = function (this: ContextSource & { mailbox: { toArray(): unknown[] } }) {
+    return { ...lightContext.call(this, this), path: this.path, mailbox: this.mailbox.toArray(), ...SupervisionActions };
+  };
 }
 
 interface StoppableActor {

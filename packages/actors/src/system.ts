@@ -1,7 +1,7 @@
 import nact from 'nact';
 import type { ActorRef } from './refs.js';
 import { registerPolicy, toOnCrash, type SupervisionPolicy } from './supervision.js';
-import { adoptSpawned, findActor, lightenPersistentActor, type NactRef } from './nact-internals.js';
+import { adoptSpawned, findActor, lightenPersistentActor, spawnPlain, type NactRef } from './nact-internals.js';
 import type { PersistenceEngine } from './persistence/engine.js';
 
 /** Where an actor can be spawned: the system itself or another actor. */
@@ -64,16 +64,14 @@ function nactParent(parent: Parent): unknown {
 class Context<M> implements ActorContext<M> {
   readonly self: ActorRef<M>;
   readonly name: string;
-  private readonly nactPath: { toString(): string };
 
-  constructor(nactCtx: { self: unknown; name: string; path: { toString(): string } }) {
+  constructor(private readonly nactCtx: { self: unknown; name: string; path: { toString(): string } }) {
     this.self = nactCtx.self as ActorRef<M>;
     this.name = nactCtx.name;
-    this.nactPath = nactCtx.path;
   }
 
   get path(): string {
-    return this.nactPath.toString();
+    return this.nactCtx.path.toString();
   }
 }
 
@@ -95,15 +93,14 @@ export function spawnActor<S, M>(parent: Parent, spec: ActorSpec<S, M>): ActorRe
   const policy = spec.supervision ?? 'stop';
   let context: ActorContext<M> | undefined;
   const name = nameOf(spec.name);
-  const under = nactParent(parent);
-  const ref = nact.spawn(
-    under as never,
-    // An actor's context never changes: it is made once, at its first message.
-    ((state: S, message: M, nactCtx: never) => spec.receive(state, message, (context ??= contextOf<M>(nactCtx)))) as never,
+  const ref = spawnPlain(
+    nactParent(parent) as NactRef,
     name,
-    { initialStateFunc: spec.initialState, onCrash: toOnCrash(policy) } as never,
-  ) as unknown as NactRef;
-  adoptSpawned(under as NactRef, ref, name);
+    // An actor's context never changes: it is made once, at its first message.
+    (state: S, message: M, nactCtx: never) => spec.receive(state, message, (context ??= contextOf<M>(nactCtx))),
+    toOnCrash(policy),
+    spec.initialState,
+  );
   registerPolicy(ref, policy);
   return ref as ActorRef<M>;
 }

@@ -155,3 +155,42 @@ t.test('actors spawned without a name never clash with a sibling, however many t
   Math.random = random;
   t.same(await Promise.all(refs.map((ref) => ask(ref, { type: 'get' }, 5_000))), [0, 1, 2], 'each answers with its own state');
 });
+
+t.test('spawning refuses a name a sibling has, a name with characters a path cannot hold, and a stopped parent', async (t) => {
+  const system = startActorSystem();
+  t.teardown(() => system.stop());
+  const parent = counter(system, 'parent');
+  counter(parent, 'child');
+  t.throws(() => counter(parent, 'child'), /child actor of name child already exists/);
+  t.throws(() => counter(parent, 'a/b'), /invalid actor name "a\/b"/);
+  stopActor(parent);
+  t.throws(() => counter(parent, 'late'), /cannot spawn late: its parent has stopped/);
+  const again = counter(system, 'parent');
+  t.equal(await ask(again, { type: 'get' }, 1_000), 0, 'a stopped actor frees its name');
+});
+
+t.test("an actor's context names its path, and a failing actor's supervision sees it", async (t) => {
+  const system = startActorSystem({ name: 'paths' });
+  t.teardown(() => system.stop());
+  const seen: string[] = [];
+  const parent = spawnActor<undefined, { type: 'go'; replyTo: ActorRef<string> }>(system, {
+    name: 'parent',
+    initialState: () => undefined,
+    receive: (state, msg, ctx) => {
+      const child = spawnActor<undefined, { type: 'fail' }>(ctx.self, {
+        name: 'child',
+        initialState: () => undefined,
+        receive: () => {
+          throw new Error('boom');
+        },
+        supervision: (failure) => (seen.push(failure.actor), 'stop'),
+      });
+      tell(child, { type: 'fail' });
+      tell(msg.replyTo, ctx.path);
+      return state;
+    },
+  });
+  t.equal(await ask(parent, { type: 'go' }, 1_000), 'paths://parent');
+  await waitUntil(() => seen.length > 0, 'the child to fail');
+  t.same(seen, ['paths://parent/child']);
+});
