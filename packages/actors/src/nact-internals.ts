@@ -125,59 +125,75 @@ const NO_MAIL = new Denque<never>();
 const noop = (): void => {};
 
 /**
- * A plain actor is a nact `Actor` (same fields, same prototype chain, so nact's supervision, stop,
- * ask and tree walk all apply) built without what an actor pays for at birth and may never use:
- * its path is spelled out, and its mailbox made, on first need; it shares the empty children map
- * (see `shareEmptyChildMaps`); it has no idle timeout to clear at every message.
+ * A plain actor: a nact `Actor` (its prototype chain, hence nact's supervision, stop, ask and tree
+ * walk) built without what an actor pays for at birth and may never use: its path is spelled out,
+ * and its mailbox made, on first need; it shares the empty children map (see
+ * `shareEmptyChildMaps`); it has no idle timeout to clear at every message.
  */
-let plainActorPrototype: object | undefined;
-function plainPrototype(): object {
-  if (plainActorPrototype) return plainActorPrototype;
-  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: object } };
-  const prototype = Object.create(Actor.prototype) as Record<string, unknown>;
-  Object.defineProperty(prototype, 'path', {
-    get(this: { reference: PlainRef }) {
-      return this.reference.path;
-    },
-  });
-  prototype.setTimeout = noop;
-  prototype.clearTimeout = noop;
-  prototype.dispatch = function (this: { stopped: boolean; busy: boolean; mailbox: Denque<unknown>; handleMessage(m: unknown, s: unknown): void }, message: unknown, sender: unknown) {
+class PlainActor {
+  stopped = false;
+  children: Map<string, unknown> = NO_CHILDREN;
+  childReferences: Map<string, unknown> = NO_CHILDREN;
+  busy = false;
+  mailbox: Denque<unknown> = NO_MAIL;
+  immediate: NodeJS.Immediate | undefined = undefined;
+  readonly initialState = undefined;
+  readonly afterStop = noop;
+  readonly log: unknown;
+  state: unknown = undefined;
+  lightContext: LightContext | undefined = undefined;
+  declare handleMessage: (message: unknown, sender: unknown) => void;
+  declare initializeState: () => void;
+
+  constructor(
+    public parent: SpawnParent | undefined,
+    readonly name: string,
+    readonly system: SpawnParent['system'],
+    readonly reference: PlainRef,
+    readonly f: unknown,
+    readonly onCrash: unknown,
+    readonly initialStateFunc: () => unknown,
+  ) {
+    this.log = system.createLogger(reference);
+  }
+
+  get path(): unknown {
+    return this.reference.path;
+  }
+
+  setTimeout(): void {}
+
+  clearTimeout(): void {}
+
+  dispatch(message: unknown, sender: unknown): void {
     if (this.stopped) throw new Error('the actor has stopped');
     if (!this.busy) this.handleMessage(message, sender);
     else (this.mailbox === NO_MAIL ? (this.mailbox = new Denque()) : this.mailbox).push({ message, sender });
-  };
-  return (plainActorPrototype = prototype);
+  }
+}
+
+let plainActorReady = false;
+/** Puts nact's `Actor` behind `PlainActor`, once. */
+function readyPlainActor(): void {
+  if (plainActorReady) return;
+  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: object } };
+  Object.setPrototypeOf(PlainActor.prototype, Actor.prototype);
+  plainActorReady = true;
 }
 
 /**
  * Spawns a plain (not persistent) actor under `parentRef` as `name`, the way nact's `spawn` does
- * (same checks, same errors), and remembers it for `findActor`. `handler` and `onCrash` are
- * nact's; `initialState` makes the state, as nact's `initialStateFunc`.
+ * (same checks), and remembers it for `findActor`. `handler` and `onCrash` are nact's;
+ * `initialState` makes the state, as nact's `initialStateFunc`.
  */
 export function spawnPlain(parentRef: NactRef, name: string, handler: unknown, onCrash: unknown, initialState: () => unknown): NactRef {
+  readyPlainActor();
   const parent = findActor(parentRef) as unknown as SpawnParent | undefined;
   if (!parent) throw new Error(`cannot spawn ${name}: its parent has stopped or never existed`);
   if (!VALID_NAME.test(name)) throw new Error(`invalid actor name ${JSON.stringify(name)}: use letters, digits and -$_.+!*'(),`);
   if (parent.children.has(name)) throw new Error(`child actor of name ${name} already exists`);
   const reference = new PlainRef(parentRef.system, parent.reference, name, parent.path);
-  const actor = Object.create(plainPrototype()) as Record<string, unknown> & { initializeState(): void };
-  actor.parent = parent;
-  actor.name = name;
-  actor.system = parent.system;
-  actor.afterStop = noop;
-  actor.reference = reference;
-  actor.log = parent.system.createLogger(reference);
-  actor.f = handler;
-  actor.stopped = false;
-  actor.children = NO_CHILDREN;
-  actor.childReferences = NO_CHILDREN;
-  actor.busy = false;
-  actor.mailbox = NO_MAIL;
-  actor.immediate = undefined;
-  actor.onCrash = onCrash;
-  actor.initialState = undefined;
-  actor.initialStateFunc = initialState;
+  const actor = new PlainActor(parent, name, parent.system, reference, handler, onCrash, initialState);
   parent.childSpawned(actor);
   resolved.set(reference as unknown as NactRef, actor as unknown as ResolvedActor);
   actor.initializeState();
