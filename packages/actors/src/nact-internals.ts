@@ -26,7 +26,10 @@ interface ResolvedActor extends ConcreteActor {
   stopped?: boolean;
 }
 
-/** The actor each reference resolved to last: nact walks the tree from the root at every message. */
+/**
+ * The actor each reference resolved to last: nact walks the tree from the root at every message.
+ * A plain actor's reference holds it itself (a weak map of many thousand entries slows every GC).
+ */
 const resolved = new WeakMap<NactRef, ResolvedActor>();
 
 /**
@@ -35,10 +38,12 @@ const resolved = new WeakMap<NactRef, ResolvedActor>();
  * once is remembered while it runs: while it runs, it is the one at its path.
  */
 export function findActor(ref: NactRef): ConcreteActor | undefined {
-  const known = resolved.get(ref);
+  const plain = ref instanceof PlainRef;
+  const known = plain ? ref.actor : resolved.get(ref);
   if (known && known.stopped === false && known.parent !== undefined) return known;
   const actor = systemMap.find(ref.system.name, ref) as ResolvedActor | undefined;
-  if (actor && ref.type === 'actor') resolved.set(ref, actor);
+  if (actor && plain) ref.actor = actor;
+  else if (actor && ref.type === 'actor') resolved.set(ref, actor);
   return actor;
 }
 
@@ -104,8 +109,12 @@ const VALID_NAME = /^[a-z0-9-$_.+!*'(),]+$/i;
  * A reference to a plain actor: nact's, with the actor's path spelled out when first read (a
  * graph's op actors are only ever told, through their remembered actor).
  */
-class PlainRef {
+export class PlainRef {
   readonly type = 'actor';
+  /** The actor it resolved to last (see `findActor`). */
+  actor: ResolvedActor | undefined = undefined;
+  /** What its actor does when a child escalates a failure (see `registerPolicy`). */
+  policy: unknown = undefined;
   private spelled: { parts: string[]; toString(): string } | undefined;
 
   constructor(
@@ -195,7 +204,7 @@ export function spawnPlain(parentRef: NactRef, name: string, handler: unknown, o
   const reference = new PlainRef(parentRef.system, parent.reference, name, parent.path);
   const actor = new PlainActor(parent, name, parent.system, reference, handler, onCrash, initialState);
   parent.childSpawned(actor);
-  resolved.set(reference as unknown as NactRef, actor as unknown as ResolvedActor);
+  reference.actor = actor as unknown as ResolvedActor;
   actor.initializeState();
   return reference as unknown as NactRef;
 }

@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import { findActor, type NactRef } from './nact-internals.js';
+import { findActor, PlainRef, type NactRef } from './nact-internals.js';
 
 /** What to do with an actor whose message handler threw. */
 export type Directive = 'stop' | 'restart' | 'resume' | 'escalate';
@@ -27,7 +27,7 @@ export type SupervisionPolicy = Directive | ((failure: Failure) => Directive | P
 /** Every failure an actor's handler raised is published here with the directive applied. */
 export const failures = channel('lzy:actors:failure');
 
-/** Each actor's policy, by its reference: the very object a child's context names as its parent. */
+/** Each persistent actor's policy, by its reference (a plain actor's reference holds its own). */
 const policies = new WeakMap<NactRef, SupervisionPolicy>();
 
 /** An actor restarted more often than this within `RESTART_WINDOW_MS` is stopped instead: its failure is not transient. */
@@ -47,7 +47,12 @@ function mayRestart(self: object): boolean {
 
 /** Records `policy` as the one `ref`'s actor applies to failures of its children. */
 export function registerPolicy(ref: NactRef, policy: SupervisionPolicy): void {
-  policies.set(ref, policy);
+  if (ref instanceof PlainRef) ref.policy = policy;
+  else policies.set(ref, policy);
+}
+
+function policyOf(ref: NactRef): SupervisionPolicy | undefined {
+  return ref instanceof PlainRef ? (ref.policy as SupervisionPolicy | undefined) : policies.get(ref);
 }
 
 interface NactSupervisionContext {
@@ -71,7 +76,7 @@ async function decide(policy: SupervisionPolicy, failure: Failure): Promise<Dire
 
 /** The parent's decision for a child that escalated; a parent without a policy (the system) stops it. */
 async function parentDecides(ctx: NactSupervisionContext, failure: Failure): Promise<Directive> {
-  const policy = ctx.parent && ctx.parent.type === 'actor' ? policies.get(ctx.parent) : undefined;
+  const policy = ctx.parent && ctx.parent.type === 'actor' ? policyOf(ctx.parent) : undefined;
   return policy ? decide(policy, { ...failure, actor: ctx.parent?.path?.toString() ?? '', child: ctx.name }) : 'stop';
 }
 
