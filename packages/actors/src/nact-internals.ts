@@ -150,24 +150,48 @@ class PlainActor {
   readonly afterStop = noop;
   readonly log: unknown;
   state: unknown = undefined;
-  lightContext: LightContext | undefined = undefined;
+  /** The context its handler gets with every message, made at the first. */
+  private context: unknown = undefined;
   declare handleMessage: (message: unknown, sender: unknown) => void;
-  declare initializeState: () => void;
+  declare handleFault: (message: unknown, sender: unknown, error: unknown) => void;
 
   constructor(
     public parent: SpawnParent | undefined,
     readonly name: string,
     readonly system: SpawnParent['system'],
     readonly reference: PlainRef,
+    /** The handler, called as nact calls it: `(state, message, context)`. */
     readonly f: unknown,
     readonly onCrash: unknown,
     readonly initialStateFunc: () => unknown,
+    private readonly makeContext: (actor: PlainActor) => unknown,
   ) {
     this.log = system.createLogger(reference);
   }
 
+  get self(): PlainRef {
+    return this.reference;
+  }
+
   get path(): unknown {
     return this.reference.path;
+  }
+
+  initializeState(): void {
+    try {
+      this.state = this.initialStateFunc();
+    } catch (error) {
+      this.handleFault(undefined, undefined, error);
+    }
+  }
+
+  createContext(): unknown {
+    return (this.context ??= this.makeContext(this));
+  }
+
+  createSupervisionContext(): object {
+    const { parent, reference, name, path } = this;
+    return { parent: parent?.reference, self: reference, name, path, mailbox: this.mailbox.toArray(), ...supervisionActions };
   }
 
   setTimeout(): void {}
@@ -182,27 +206,46 @@ class PlainActor {
 }
 
 let plainActorReady = false;
+/** nact's directives, as its supervision hooks return them. */
+let supervisionActions: object;
 /** Puts nact's `Actor` behind `PlainActor`, once. */
 function readyPlainActor(): void {
   if (plainActorReady) return;
-  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: object } };
+  const require = createRequire(import.meta.url);
+  const { Actor } = require('nact/lib/actor') as { Actor: { prototype: object } };
+  supervisionActions = (require('nact/lib/supervision') as { SupervisionActions: object }).SupervisionActions;
   Object.setPrototypeOf(PlainActor.prototype, Actor.prototype);
   plainActorReady = true;
 }
 
+/** What a plain actor's context is made from: its reference, name and (spelled out when read) path. */
+export interface ContextSourceOfPlain {
+  readonly self: unknown;
+  readonly name: string;
+  readonly path: { toString(): string };
+}
+
 /**
  * Spawns a plain (not persistent) actor under `parentRef` as `name`, the way nact's `spawn` does
- * (same checks), and remembers it for `findActor`. `handler` and `onCrash` are nact's;
- * `initialState` makes the state, as nact's `initialStateFunc`.
+ * (same checks), and remembers it for `findActor`. `handler(state, message, context)` handles each
+ * message, with the context `makeContext` made once; `onCrash` is nact's supervision hook;
+ * `initialState` makes the state, at birth and at each restart.
  */
-export function spawnPlain(parentRef: NactRef, name: string, handler: unknown, onCrash: unknown, initialState: () => unknown): NactRef {
+export function spawnPlain(
+  parentRef: NactRef,
+  name: string,
+  handler: (state: never, message: never, context: never) => unknown,
+  onCrash: unknown,
+  initialState: () => unknown,
+  makeContext: (source: ContextSourceOfPlain) => unknown,
+): NactRef {
   readyPlainActor();
   const parent = findActor(parentRef) as unknown as SpawnParent | undefined;
   if (!parent) throw new Error(`cannot spawn ${name}: its parent has stopped or never existed`);
   if (!VALID_NAME.test(name)) throw new Error(`invalid actor name ${JSON.stringify(name)}: use letters, digits and -$_.+!*'(),`);
   if (parent.children.has(name)) throw new Error(`child actor of name ${name} already exists`);
   const reference = new PlainRef(parentRef.system, parent.reference, name, parent.path);
-  const actor = new PlainActor(parent, name, parent.system, reference, handler, onCrash, initialState);
+  const actor = new PlainActor(parent, name, parent.system, reference, handler, onCrash, initialState, makeContext as (actor: PlainActor) => unknown);
   parent.childSpawned(actor);
   reference.actor = actor as unknown as ResolvedActor;
   actor.initializeState();

@@ -91,16 +91,7 @@ function nameOf(name: string | undefined): string {
 /** Spawns an actor under `parent` and returns its typed reference. */
 export function spawnActor<S, M>(parent: Parent, spec: ActorSpec<S, M>): ActorRef<M> {
   const policy = spec.supervision ?? 'stop';
-  let context: ActorContext<M> | undefined;
-  const name = nameOf(spec.name);
-  const ref = spawnPlain(
-    nactParent(parent) as NactRef,
-    name,
-    // An actor's context never changes: it is made once, at its first message.
-    (state: S, message: M, nactCtx: never) => spec.receive(state, message, (context ??= contextOf<M>(nactCtx))),
-    toOnCrash(policy),
-    spec.initialState,
-  );
+  const ref = spawnPlain(nactParent(parent) as NactRef, nameOf(spec.name), spec.receive, toOnCrash(policy), spec.initialState, contextOf);
   registerPolicy(ref, policy);
   return ref as ActorRef<M>;
 }
