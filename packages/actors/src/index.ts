@@ -12,6 +12,7 @@ export {
   type Parent,
   type PersistentActorSpec,
   type PersistentContext,
+  type JournalForm,
 } from './system.js';
 export { failures, type Directive, type Failure as SupervisedFailure, type SupervisionPolicy } from './supervision.js';
 export type { PersistenceEngine, PersistedEvent, PersistedSnapshot } from './persistence/engine.js';

@@ -126,7 +126,20 @@ export interface PersistentActorSpec<S, M, E> {
   apply(state: S, event: E): S;
   /** Take a snapshot every N events, so a replay reads at most N events after it. */
   snapshotEvery?: number;
+  /**
+   * The form events are journaled in, when it is not the event itself (a compact one for large
+   * events): `stored` gives what the journal keeps, `restored` the event back from it. The live
+   * state applies the event as it is; a replay applies `restored` of what was stored. `restored`
+   * also takes the forms earlier versions stored.
+   */
+  journalForm?: JournalForm<E>;
   supervision?: SupervisionPolicy;
+}
+
+/** How a persistent actor's events are stored in its journal (see `PersistentActorSpec.journalForm`). */
+export interface JournalForm<E> {
+  stored(event: E): unknown;
+  restored(stored: unknown): E;
 }
 
 interface NactPersistentContext {
@@ -143,6 +156,7 @@ class CommandContext<S, M, E> implements PersistentContext<S, M, E> {
     private readonly actor: ActorContext<M>,
     private readonly nactCtx: NactPersistentContext,
     private readonly apply: (state: S, event: E) => S,
+    private readonly form: JournalForm<E> | undefined,
     private current: S,
   ) {}
 
@@ -163,12 +177,12 @@ class CommandContext<S, M, E> implements PersistentContext<S, M, E> {
   }
 
   async persist(event: E): Promise<void> {
-    await this.nactCtx.persist(event);
+    await this.nactCtx.persist(this.form ? this.form.stored(event) : event);
     this.current = this.apply(this.current, event);
   }
 
   journal(event: E): Promise<void> {
-    const durable = this.nactCtx.persist(event);
+    const durable = this.nactCtx.persist(this.form ? this.form.stored(event) : event);
     this.current = this.apply(this.current, event);
     return durable;
   }
@@ -180,8 +194,8 @@ export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentAc
   let context: ActorContext<M> | undefined;
   // Synchronous when the command is: the actor then handles its next message in the same turn.
   const handler = (state: S, input: M | E, nactCtx: NactPersistentContext): S | Promise<S> => {
-    if (nactCtx.recovering) return spec.apply(state, input as E);
-    const ctx = new CommandContext<S, M, E>((context ??= contextOf<M>(nactCtx)), nactCtx, spec.apply, state);
+    if (nactCtx.recovering) return spec.apply(state, spec.journalForm ? spec.journalForm.restored(input) : (input as E));
+    const ctx = new CommandContext<S, M, E>((context ??= contextOf<M>(nactCtx)), nactCtx, spec.apply, spec.journalForm, state);
     const done = spec.command(state, input as M, ctx);
     return done === undefined ? ctx.state : done.then(() => ctx.state);
   };

@@ -99,3 +99,49 @@ t.test('a persistence key that is empty or too long is refused with a clear erro
     /2000 bytes exceeds the limit of 1024 bytes/,
   );
 });
+
+t.test('a persistent actor with a journal form stores its events in that form, and replays them and events stored as they are', async (t) => {
+  const dir = tempDir(t);
+  const key = 'compact';
+  /** Stored as `[n]`; events stored as they are (by an earlier version) replay too. */
+  const compact = {
+    stored: (event: Event) => [event.n],
+    restored: (stored: unknown) => (Array.isArray(stored) ? { n: stored[0] as number, payload: '' } : (stored as Event)),
+  };
+  const spawn = (system: ActorSystem) =>
+    spawnPersistentActor<number[], ReadMsg, Event>(system, {
+      key,
+      name: key,
+      initialState: () => [],
+      apply: (seen, event) => [...seen, event.n],
+      command: async (_state, msg, ctx) => {
+        if (msg.type === 'add') await ctx.persist({ n: msg.n, payload: 'not journaled' });
+        else tell(msg.replyTo, ctx.state);
+      },
+      journalForm: compact,
+    });
+  let journal = LmdbJournal.open(dir);
+  await journal.persist({ key, sequenceNumber: 1, data: { n: 1, payload: '' }, tags: [], createdAt: 0, isDeleted: false });
+  let system = startActorSystem({ persistence: journal });
+  let ref = spawn(system);
+  t.same(await ask(ref, { type: 'events' }, 10_000), [1], 'an event stored as it is replays');
+  tell(ref, { type: 'add', n: 2 });
+  tell(ref, { type: 'add', n: 3 });
+  t.same(await ask(ref, { type: 'events' }, 10_000), [1, 2, 3], 'the live state applies the events');
+  t.same(
+    journal.events(key).map((event) => event.data),
+    [{ n: 1, payload: '' }, [2], [3]],
+    'new events are journaled in the stored form',
+  );
+  system.stop();
+  await journal.close();
+
+  journal = LmdbJournal.open(dir);
+  system = startActorSystem({ persistence: journal });
+  t.teardown(async () => {
+    system.stop();
+    await journal.close();
+  });
+  ref = spawn(system);
+  t.same(await ask(ref, { type: 'events' }, 10_000), [1, 2, 3], 'a replay restores both forms');
+});

@@ -17,6 +17,7 @@ import {
   type GraphState,
   type OpNode,
 } from './graph-state.js';
+import { graphJournalForm } from './graph-journal-form.js';
 import { startOp, type GraphOps, type OpDone, type OpMsg } from './op-actor.js';
 import type { AttemptRequest } from '../scheduler/scheduler.js';
 
@@ -155,6 +156,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       return emptyGraph();
     },
     apply: applyGraphEvent,
+    journalForm: graphJournalForm,
     supervision: 'restart',
     command: (state, msg, ctx) => {
       switch (msg.type) {
