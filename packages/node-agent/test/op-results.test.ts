@@ -97,6 +97,26 @@ t.test('an op that cannot be found fails with BAD_OP, not retryable, naming the 
   t.equal(valueOf(await runtime.outcome(await runtime.run({ exportName: 'add', args: [1, 2] }))), 3, 'the runner goes on serving');
 });
 
+t.test('a value encodes to the same bytes in every version, so equal inputs keep their hashes (and cache keys)', async (t) => {
+  const golden: Array<[unknown, string]> = [
+    [5, '05'],
+    [-1, 'ff'],
+    [1.5, 'cb3ff8000000000000'],
+    [2 ** 40, 'cb4270000000000000'],
+    ['a', 'a161'],
+    ['', 'a0'],
+    [true, 'c3'],
+    [false, 'c2'],
+    [null, 'c0'],
+    [undefined, 'd40000'],
+    [12345678901234567890n, 'cfab54a98ceb1f0ad2'],
+  ];
+  for (const [value, hex] of golden) t.equal(encodeValue(value).toString('hex'), hex, `${typeof value} ${String(value)}`);
+  const shared = { x: 1 };
+  const value = { a: [shared, shared], m: new Map([['k', 1]]) };
+  t.same(decodeValue(encodeValue(value)), value, 'an object with a shared part and a Map comes back');
+});
+
 t.test('a value ref is accepted inline or stored (or both, as earlier versions journaled them), never with neither', async (t) => {
   const check = TypeCompiler.Compile(DataRef);
   const bytes = encodeValue(5);

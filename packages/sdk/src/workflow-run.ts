@@ -251,7 +251,9 @@ export class WorkflowRun {
     }
     const specs: Array<OpSpec | Promise<OpSpec>> = [];
     let storing = false;
-    for (const record of batch) {
+    // Indexed: this loop runs once per submission over every call, mostly before it is optimized.
+    for (let i = 0; i < batch.length; i++) {
+      const record = batch[i]!;
       const identity = identities.get(record.op)!;
       const spec = this.specOf(record, identity, bundles.get(identity.module)!);
       storing ||= spec instanceof Promise;

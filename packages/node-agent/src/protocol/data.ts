@@ -39,6 +39,8 @@ export const INLINE_LIMIT = 64 * 1024;
  * of a value is deterministic: equal values (same key order) give equal bytes, hence equal hashes.
  */
 const packr = new Packr({ moreTypes: true, structuredClone: true, mapsAsObjects: false });
+/** The same encoding for a value that is no object: with nothing to share or cycle, it needs no map of the objects seen. */
+const primitivePackr = new Packr({ moreTypes: true, mapsAsObjects: false });
 
 /** A value that cannot travel to another process: the error names where in it the problem is. */
 export class UnencodableValueError extends TypeError {
@@ -51,6 +53,8 @@ export class UnencodableValueError extends TypeError {
  * `UnencodableValueError` rather than silently dropped. Class instances travel as plain objects.
  */
 export function encodeValue(value: unknown): Buffer {
+  const type = typeof value;
+  if (value === null || (type !== 'object' && type !== 'function' && type !== 'symbol')) return primitivePackr.pack(value);
   checkEncodable(value, 'value');
   return packr.pack(value);
 }

@@ -82,9 +82,9 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
    * nodes while the graph still spawns the others.
    */
   const start = (state: GraphState, nodes: OpNode[]) => {
-    for (const node of nodes) {
-      setStatus(state, node, 'queued');
-      toStart.push(node);
+    for (let i = 0; i < nodes.length; i++) {
+      setStatus(state, nodes[i]!, 'queued');
+      toStart.push(nodes[i]!);
     }
     startChunk(state);
   };

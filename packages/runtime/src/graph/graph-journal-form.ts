@@ -69,7 +69,9 @@ function storeOpsAdded(ops: OpSpec[]): StoredOpsAdded {
   const byOp = new Map<string, number[]>();
   const calls: StoredOpsAdded['calls'] = [];
   let last = -1;
-  for (const spec of ops) {
+  // Indexed loops: this runs once per submission, over thousands of specs, mostly before it is optimized.
+  for (let i = 0; i < ops.length; i++) {
+    const spec = ops[i]!;
     let shape = last >= 0 && sameShape(spec, shapes[last]!) ? last : -1;
     if (shape < 0) {
       const key = `${spec.module}\u0000${spec.exportName}`;
@@ -84,7 +86,10 @@ function storeOpsAdded(ops: OpSpec[]): StoredOpsAdded {
       last = shape;
     }
     const args: StoredArg[] = [];
-    for (const arg of spec.args) args.push(arg.kind === 'op' ? arg.opId : arg.ref);
+    for (let a = 0; a < spec.args.length; a++) {
+      const arg = spec.args[a]!;
+      args.push(arg.kind === 'op' ? arg.opId : arg.ref);
+    }
     calls.push([spec.id, shape, args]);
   }
   return { type: 'ops-added', shapes, calls };

@@ -54,9 +54,12 @@ export function validateSubmission(state: GraphState, ops: OpSpec[]): { add: OpS
   if (state.stopped) return { error: `the workflow's graph is stopped: ${state.stopped.reason}` };
   const seen = new Set<string>();
   const add: OpSpec[] = [];
-  for (const op of ops) {
+  // Indexed loops here and in `applyGraphEvent`: they run once per submission over thousands of ops, mostly before they are optimized.
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
     if (state.ops.has(op.id) || seen.has(op.id)) continue; // an identical call runs once
-    for (const arg of op.args) {
+    for (let a = 0; a < op.args.length; a++) {
+      const arg = op.args[a]!;
       if (arg.kind === 'op' && !state.ops.has(arg.opId) && !seen.has(arg.opId)) {
         return { error: `op ${op.name} (${op.id}) takes the result of op ${arg.opId}, which is not in the graph` };
       }
@@ -71,10 +74,12 @@ export function validateSubmission(state: GraphState, ops: OpSpec[]): { add: OpS
 export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphState {
   switch (event.type) {
     case 'ops-added':
-      for (const spec of event.ops) {
+      for (let i = 0; i < event.ops.length; i++) {
+        const spec = event.ops[i]!;
         const node: OpNode = { spec, status: 'waiting', pending: 0 };
         state.counts.waiting++;
-        for (const arg of spec.args) {
+        for (let a = 0; a < spec.args.length; a++) {
+          const arg = spec.args[a]!;
           if (arg.kind !== 'op') continue;
           const input = state.ops.get(arg.opId)!;
           (input.dependents ??= []).push(spec.id);
