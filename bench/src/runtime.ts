@@ -29,10 +29,15 @@ interface Sizes {
   warmupOps: number;
   throughputOps: number;
   /**
-   * Measured rounds of ops-throughput (ours and the baseline each once per round), after a warm-up
-   * round; the figures are the medians. A round lasts well under a second, about as long as one
-   * stall of this shared VM, so five rounds keep one stalled round (or the first, whose processes
-   * are still compiling the path) from deciding the figure.
+   * Rounds of ops-throughput run first and discarded (ours and the baseline each once per round):
+   * the JIT of the whole path at this size. Our 8 runner processes each run an eighth of a round,
+   * and still spend about three times their steady CPU per op in the round after the first.
+   */
+  throughputWarmupRounds: number;
+  /**
+   * Measured rounds of ops-throughput (ours and the baseline each once per round), after the warm-up
+   * rounds; the figures are the medians. A round lasts well under a second, about as long as one
+   * stall of this shared VM, so five rounds keep one stalled round from deciding the figure.
    */
   throughputRounds: number;
   latencyWarmup: number;
@@ -53,6 +58,7 @@ interface Sizes {
 const FULL: Sizes = {
   warmupOps: 200,
   throughputOps: 10_000,
+  throughputWarmupRounds: 2,
   throughputRounds: 5,
   latencyWarmup: 30,
   latencySamples: 500,
@@ -68,6 +74,7 @@ const FULL: Sizes = {
 const QUICK: Sizes = {
   warmupOps: 20,
   throughputOps: 300,
+  throughputWarmupRounds: 1,
   throughputRounds: 1,
   latencyWarmup: 3,
   latencySamples: 20,
@@ -232,7 +239,7 @@ async function warmUp(lzy: Lzy, bare: BarePool, sizes: Sizes): Promise<void> {
 
 async function opsThroughput(lzy: Lzy, bare: BarePool, sizes: Sizes): Promise<Result> {
   const n = sizes.throughputOps;
-  log(`ops-throughput: ${fmt(n)} independent no-op calls in one workflow per round, ${sizes.throughputRounds} round(s) after a warm-up round`);
+  log(`ops-throughput: ${fmt(n)} independent no-op calls in one workflow per round, ${sizes.throughputRounds} round(s) after ${sizes.throughputWarmupRounds} warm-up round(s)`);
 
   const ours = async (): Promise<number> => {
     const progress = new Progress('ops-throughput ours', n);
@@ -263,9 +270,10 @@ async function opsThroughput(lzy: Lzy, bare: BarePool, sizes: Sizes): Promise<Re
 
   const o: number[] = [];
   const b: number[] = [];
-  // Round 0 warms up (JIT of the whole path at this size) and is discarded.
-  for (let round = 0; round <= sizes.throughputRounds; round++) {
-    const warm = round === 0;
+  // The first rounds warm up (JIT of the whole path at this size) and are discarded.
+  const warmup = sizes.throughputWarmupRounds;
+  for (let round = 0; round < warmup + sizes.throughputRounds; round++) {
+    const warm = round < warmup;
     let x: number;
     let y: number;
     if (round % 2 === 0) {
@@ -275,7 +283,7 @@ async function opsThroughput(lzy: Lzy, bare: BarePool, sizes: Sizes): Promise<Re
       y = await baseline();
       x = await ours();
     }
-    log(`  ops-throughput ${warm ? 'warm-up' : `round ${round}`}: ours ${fmt(x)} ops/s, bare pool ${fmt(y)} ops/s`);
+    log(`  ops-throughput ${warm ? `warm-up ${round + 1}` : `round ${round - warmup + 1}`}: ours ${fmt(x)} ops/s, bare pool ${fmt(y)} ops/s`);
     if (warm) continue;
     o.push(x);
     b.push(y);
