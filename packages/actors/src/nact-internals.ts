@@ -95,7 +95,8 @@ function installLazyChildMaps(): void {
 
 /** A concrete nact actor (or the system) that a plain actor is spawned under. */
 interface SpawnParent {
-  readonly system: { createLogger(reference: unknown): unknown };
+  /** nact's system: asks from the actor register their reply references there. */
+  readonly system: object;
   readonly path: { createChildPath(name: string): unknown };
   readonly reference: NactRef;
   readonly children: Map<string, unknown>;
@@ -131,7 +132,6 @@ export class PlainRef {
 
 /** The mailbox of every plain actor that never had to queue a message: never pushed to. */
 const NO_MAIL = new Denque<never>();
-const noop = (): void => {};
 
 /**
  * A plain actor: a nact `Actor` (its prototype chain, hence nact's supervision, stop, ask and tree
@@ -146,9 +146,6 @@ class PlainActor {
   busy = false;
   mailbox: Denque<unknown> = NO_MAIL;
   immediate: NodeJS.Immediate | undefined = undefined;
-  readonly initialState = undefined;
-  readonly afterStop = noop;
-  readonly log: unknown;
   state: unknown = undefined;
   /** The context its handler gets with every message, made at the first. */
   private context: unknown = undefined;
@@ -165,9 +162,7 @@ class PlainActor {
     readonly onCrash: unknown,
     readonly initialStateFunc: () => unknown,
     private readonly makeContext: (actor: PlainActor) => unknown,
-  ) {
-    this.log = system.createLogger(reference);
-  }
+  ) {}
 
   get self(): PlainRef {
     return this.reference;
