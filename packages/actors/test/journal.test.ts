@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import {
   ask,
   LmdbJournal,
@@ -7,6 +7,7 @@ import {
   tell,
   type ActorRef,
   type ActorSystem,
+  type JournalForm,
 } from '../src/index.js';
 import { startFixture, tempDir, waitUntil } from './harness.js';
 
@@ -14,7 +15,7 @@ type Event = { n: number; payload: string };
 type ReadMsg = { type: 'events'; replyTo: ActorRef<number[]> } | { type: 'add'; n: number };
 
 /** A persistent actor that keeps the `n` of every event of `key`, in replay order. */
-function reader(system: ActorSystem, key: string, snapshotEvery?: number): ActorRef<ReadMsg> {
+function reader(system: ActorSystem, key: string, snapshotEvery?: number, journalForm?: JournalForm<Event>): ActorRef<ReadMsg> {
   return spawnPersistentActor<number[], ReadMsg, Event>(system, {
     key,
     name: key,
@@ -25,7 +26,21 @@ function reader(system: ActorSystem, key: string, snapshotEvery?: number): Actor
       else tell(msg.replyTo, ctx.state);
     },
     ...(snapshotEvery === undefined ? {} : { snapshotEvery }),
+    ...(journalForm === undefined ? {} : { journalForm }),
   });
+}
+
+/** Stops `system`, closes `journal`, and opens the journal in `dir` again under a new system (both closed at teardown). */
+async function restart(t: Test, dir: string, system: ActorSystem, journal: LmdbJournal): Promise<{ journal: LmdbJournal; system: ActorSystem }> {
+  system.stop();
+  await journal.close();
+  const reopened = LmdbJournal.open(dir);
+  const restarted = startActorSystem({ persistence: reopened });
+  t.teardown(async () => {
+    restarted.stop();
+    await reopened.close();
+  });
+  return { journal: reopened, system: restarted };
 }
 
 t.test('after a SIGKILL mid-write, every acknowledged event is replayed in order with no gap', async (t) => {
@@ -73,15 +88,7 @@ t.test('a persistent actor restarted from its journal and snapshot has the same 
   const live = await ask(ref, { type: 'events' }, 10_000);
   t.same(live, Array.from({ length: 35 }, (_, i) => i + 1));
   await waitUntil(async () => (await journal.latestSnapshot('with-snapshots'))?.sequenceNumber === 30, 'the snapshot at 30');
-  system.stop();
-  await journal.close();
-
-  journal = LmdbJournal.open(dir);
-  system = startActorSystem({ persistence: journal });
-  t.teardown(async () => {
-    system.stop();
-    await journal.close();
-  });
+  ({ journal, system } = await restart(t, dir, system, journal));
   t.equal(journal.events('with-snapshots', 30).length, 5, 'only the 5 events after the snapshot need replaying');
   ref = reader(system, 'with-snapshots', 10);
   t.same(await ask(ref, { type: 'events' }, 10_000), live, 'snapshot + tail gives the live state');
@@ -104,26 +111,14 @@ t.test('a persistent actor with a journal form stores its events in that form, a
   const dir = tempDir(t);
   const key = 'compact';
   /** Stored as `[n]`; events stored as they are (by an earlier version) replay too. */
-  const compact = {
-    stored: (event: Event) => [event.n],
+  const compact: JournalForm<Event> = {
+    stored: (event) => [event.n],
     restored: (stored: unknown) => (Array.isArray(stored) ? { n: stored[0] as number, payload: '' } : (stored as Event)),
   };
-  const spawn = (system: ActorSystem) =>
-    spawnPersistentActor<number[], ReadMsg, Event>(system, {
-      key,
-      name: key,
-      initialState: () => [],
-      apply: (seen, event) => [...seen, event.n],
-      command: async (_state, msg, ctx) => {
-        if (msg.type === 'add') await ctx.persist({ n: msg.n, payload: 'not journaled' });
-        else tell(msg.replyTo, ctx.state);
-      },
-      journalForm: compact,
-    });
   let journal = LmdbJournal.open(dir);
   await journal.persist({ key, sequenceNumber: 1, data: { n: 1, payload: '' }, tags: [], createdAt: 0, isDeleted: false });
   let system = startActorSystem({ persistence: journal });
-  let ref = spawn(system);
+  let ref = reader(system, key, undefined, compact);
   t.same(await ask(ref, { type: 'events' }, 10_000), [1], 'an event stored as it is replays');
   tell(ref, { type: 'add', n: 2 });
   tell(ref, { type: 'add', n: 3 });
@@ -133,15 +128,7 @@ t.test('a persistent actor with a journal form stores its events in that form, a
     [{ n: 1, payload: '' }, [2], [3]],
     'new events are journaled in the stored form',
   );
-  system.stop();
-  await journal.close();
-
-  journal = LmdbJournal.open(dir);
-  system = startActorSystem({ persistence: journal });
-  t.teardown(async () => {
-    system.stop();
-    await journal.close();
-  });
-  ref = spawn(system);
+  ({ journal, system } = await restart(t, dir, system, journal));
+  ref = reader(system, key, undefined, compact);
   t.same(await ask(ref, { type: 'events' }, 10_000), [1, 2, 3], 'a replay restores both forms');
 });
