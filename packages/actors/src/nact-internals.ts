@@ -16,9 +16,14 @@ export interface NactRef {
   type: string;
 }
 
-const systemMap = createRequire(import.meta.url)('nact/lib/system-map') as {
+const require = createRequire(import.meta.url);
+const systemMap = require('nact/lib/system-map') as {
   find(systemName: string, ref: unknown): ConcreteActor | undefined;
 };
+/** nact's actor class, whose prototype the installs below patch (every actor's, persistent ones' too). */
+const { Actor } = require('nact/lib/actor') as { Actor: { prototype: object } };
+/** nact's directives, as its supervision hooks return them. */
+const { SupervisionActions } = require('nact/lib/supervision') as { SupervisionActions: object };
 
 /** An actor as `findActor` may remember it: stopping clears its parent and sets `stopped`. */
 interface ResolvedActor extends ConcreteActor {
@@ -75,8 +80,8 @@ interface ChildMaps {
 /**
  * nact gives every actor two maps of its children at birth (the actors, and their references);
  * a graph's thousands of op actors never have any. A just-spawned actor drops them for the shared
- * empty one; its first child makes a real map of the actors (see `installLazyChildMaps`). The
- * references are read from the actors (see `LightContext.children`): no second map is kept.
+ * empty one; its first child makes a real map of the actors (see `installLazyChildMaps`). Nothing
+ * of ours reads a map of the references: none is kept.
  */
 function shareEmptyChildMaps(actor: ConcreteActor): void {
   const maps = actor as unknown as ChildMaps;
@@ -86,8 +91,7 @@ function shareEmptyChildMaps(actor: ConcreteActor): void {
 }
 
 function installLazyChildMaps(): void {
-  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: Record<string, unknown> } };
-  Actor.prototype.childSpawned = function (this: ChildMaps, child: { name: string; reference: unknown }) {
+  (Actor.prototype as Record<string, unknown>).childSpawned = function (this: ChildMaps, child: { name: string; reference: unknown }) {
     if (this.children === NO_CHILDREN) this.children = new Map();
     this.children.set(child.name, child);
   };
@@ -184,11 +188,6 @@ class PlainActor {
     return (this.context ??= this.makeContext(this));
   }
 
-  createSupervisionContext(): object {
-    const { parent, reference, name, path } = this;
-    return { parent: parent?.reference, self: reference, name, path, mailbox: this.mailbox.toArray(), ...supervisionActions };
-  }
-
   setTimeout(): void {}
 
   clearTimeout(): void {}
@@ -200,18 +199,7 @@ class PlainActor {
   }
 }
 
-let plainActorReady = false;
-/** nact's directives, as its supervision hooks return them. */
-let supervisionActions: object;
-/** Puts nact's `Actor` behind `PlainActor`, once. */
-function readyPlainActor(): void {
-  if (plainActorReady) return;
-  const require = createRequire(import.meta.url);
-  const { Actor } = require('nact/lib/actor') as { Actor: { prototype: object } };
-  supervisionActions = (require('nact/lib/supervision') as { SupervisionActions: object }).SupervisionActions;
-  Object.setPrototypeOf(PlainActor.prototype, Actor.prototype);
-  plainActorReady = true;
-}
+Object.setPrototypeOf(PlainActor.prototype, Actor.prototype);
 
 /** What a plain actor's context is made from: its reference, name and (spelled out when read) path. */
 export interface ContextSourceOfPlain {
@@ -234,7 +222,6 @@ export function spawnPlain(
   initialState: () => unknown,
   makeContext: (source: ContextSourceOfPlain) => unknown,
 ): NactRef {
-  readyPlainActor();
   const parent = findActor(parentRef) as unknown as SpawnParent | undefined;
   if (!parent) throw new Error(`cannot spawn ${name}: its parent has stopped or never existed`);
   if (!VALID_NAME.test(name)) throw new Error(`invalid actor name ${JSON.stringify(name)}: use letters, digits and -$_.+!*'(),`);
@@ -273,7 +260,6 @@ const DRAIN_BUDGET = 256;
  * Ordering and one-message-at-a-time are unchanged.
  */
 function installDrainLoop(): void {
-  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: NactActor } };
   function drain(this: NactActor, first: unknown, firstSender: unknown): void {
     let message = first;
     let sender = firstSender;
@@ -331,7 +317,7 @@ function installDrainLoop(): void {
   const later = (actor: NactActor, message: unknown, sender: unknown) => {
     if (ready.push({ actor, message, sender }) === 1) setImmediate(runReady);
   };
-  Actor.prototype.handleMessage = function (this: NactActor, message: unknown, sender: unknown) {
+  (Actor.prototype as NactActor).handleMessage = function (this: NactActor, message: unknown, sender: unknown) {
     this.busy = true;
     later(this, message, sender);
   } as never;
@@ -342,7 +328,6 @@ interface ContextSource {
   path: unknown;
   reference: unknown;
   name: string;
-  children: Map<string, { reference: unknown }>;
   log: unknown;
   persist?: (...args: unknown[]) => unknown;
   /** The actor's one context, made at its first message. */
@@ -350,10 +335,10 @@ interface ContextSource {
 }
 
 /**
- * The context nact hands an actor's handler with each message. nact builds a new one for every
- * message, with a copy of the actor's children map, so each message to an actor with n children
- * cost O(n) (a graph with thousands of op children paid O(n²)). Here an actor has one, made once;
- * the children are copied only when a handler reads them.
+ * The context nact hands a persistent actor's handler with each message. nact builds a new one for
+ * every message, with a copy of the actor's children map, so each message to an actor with n
+ * children cost O(n) (a graph with thousands of op children paid O(n²)). Here an actor has one,
+ * made once, without the children: no handler of ours reads them.
  */
 class LightContext {
   /** An own property, as nact spreads contexts (`{ ...ctx }`) into the supervision context. */
@@ -376,12 +361,6 @@ class LightContext {
   get path(): unknown {
     return this.actor.path;
   }
-
-  get children(): Map<string, unknown> {
-    const references = new Map<string, unknown>();
-    for (const [name, child] of this.actor.children) references.set(name, child.reference);
-    return references;
-  }
 }
 
 function lightContext(this: ContextSource, sender: unknown): LightContext {
@@ -397,13 +376,12 @@ export function lightenPersistentActor(actor: ConcreteActor): void {
 }
 
 function installLightContext(): void {
-  const require = createRequire(import.meta.url);
-  const { Actor } = require('nact/lib/actor') as { Actor: { prototype: Record<string, unknown> } };
-  const { SupervisionActions } = require('nact/lib/supervision') as { SupervisionActions: object };
-  Actor.prototype.createContext = lightContext;
-  // nact spreads the context into the supervision context: the path, a getter, is added by hand.
-  Actor.prototype.createSupervisionContext = function (this: ContextSource & { mailbox: { toArray(): unknown[] } }) {
-    return { ...lightContext.call(this, this), path: this.path, mailbox: this.mailbox.toArray(), ...SupervisionActions };
+  const prototype = Actor.prototype as Record<string, unknown>;
+  prototype.createContext = lightContext;
+  // What supervision reads, for every actor (nact spread the message context, which a plain
+  // actor's is not, and whose path is a getter a spread drops).
+  prototype.createSupervisionContext = function (this: ContextSource & { mailbox: { toArray(): unknown[] } }) {
+    return { parent: this.parent?.reference, self: this.reference, name: this.name, path: this.path, mailbox: this.mailbox.toArray(), ...SupervisionActions };
   };
 }
 
@@ -421,8 +399,7 @@ interface StoppableActor {
  * no actor of ours has one, and a graph stops one op actor per op. This stops without them.
  */
 function installCheapStop(): void {
-  const { Actor } = createRequire(import.meta.url)('nact/lib/actor') as { Actor: { prototype: StoppableActor } };
-  Actor.prototype.stop = function (this: StoppableActor) {
+  (Actor.prototype as StoppableActor).stop = function (this: StoppableActor) {
     this.clearImmediate();
     this.clearTimeout();
     this.parent?.childStopped(this);
