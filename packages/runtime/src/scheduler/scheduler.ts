@@ -62,7 +62,7 @@ interface NodeSlots {
 interface Queue {
   readonly tenant: string;
   readonly pool: string;
-  readonly byWorkflow: Map<string, Denque<AttemptRequest>>;
+  readonly byWorkflow: Map<string, Denque<AttemptEntry>>;
   readonly order: string[];
   cursor: number;
   size: number;
@@ -75,10 +75,16 @@ interface Queue {
 interface SchedulerState {
   readonly queues: Map<string, Queue>;
   readonly nodes: Map<string, NodeSlots>;
-  /** Every attempt known: queued (no node yet) or given to `nodeId`. */
-  readonly attempts: Map<string, { readonly request: AttemptRequest; nodeId: string | undefined }>;
+  /** Every attempt known, by id. */
+  readonly attempts: Map<string, AttemptEntry>;
   /** Queues to dispatch at the end of this turn. */
   readonly dirty: Set<Queue>;
+}
+
+/** An attempt the scheduler knows: queued (no node yet), or given to `nodeId`. Queues hold these same entries. */
+interface AttemptEntry {
+  readonly request: AttemptRequest;
+  nodeId: string | undefined;
 }
 
 const keyOf = (tenant: string, pool: string) => `${tenant}\u0000${pool}`;
@@ -121,7 +127,8 @@ export function spawnScheduler(
           // The attempts of one message are mostly of one (tenant, pool): its queue is looked up once.
           let queue: Queue | undefined;
           for (const attempt of msg.attempts) {
-            state.attempts.set(attempt.attemptId, { request: attempt, nodeId: undefined });
+            const entry: AttemptEntry = { request: attempt, nodeId: undefined };
+            state.attempts.set(attempt.attemptId, entry);
             if (queue?.tenant !== attempt.tenant || queue.pool !== attempt.pool) queue = queueOf(state, attempt.tenant, attempt.pool);
             let forWorkflow = queue.byWorkflow.get(attempt.workflowId);
             if (!forWorkflow) {
@@ -129,7 +136,7 @@ export function spawnScheduler(
               queue.byWorkflow.set(attempt.workflowId, forWorkflow);
               queue.order.push(attempt.workflowId);
             }
-            forWorkflow.push(attempt);
+            forWorkflow.push(entry);
             queue.size++;
             markDirty(state, queue);
           }
@@ -192,9 +199,9 @@ export function spawnScheduler(
           if (queue.nodes.length > 0 || queue.leasesPending > 0) return state;
           // No node will come for these attempts: fail them, their ops decide whether to retry.
           for (const forWorkflow of queue.byWorkflow.values()) {
-            for (let attempt = forWorkflow.shift(); attempt; attempt = forWorkflow.shift()) {
-              state.attempts.delete(attempt.attemptId);
-              failAttempt(attempt, { code: 'ALLOCATION_FAILED', name: 'AllocationError', message: msg.message, retryable: false });
+            for (let entry = forWorkflow.shift(); entry; entry = forWorkflow.shift()) {
+              state.attempts.delete(entry.request.attemptId);
+              failAttempt(entry.request, { code: 'ALLOCATION_FAILED', name: 'AllocationError', message: msg.message, retryable: false });
             }
           }
           queue.byWorkflow.clear();
@@ -281,21 +288,21 @@ export function spawnScheduler(
     queue.meanRunMs = queue.meanRunMs === undefined ? runMs : queue.meanRunMs + RUN_MS_WEIGHT * (runMs - queue.meanRunMs);
   }
 
-  function nextAttempt(queue: Queue): AttemptRequest | undefined {
+  function nextAttempt(queue: Queue): AttemptEntry | undefined {
     while (queue.order.length > 0) {
       queue.cursor %= queue.order.length;
       const workflowId = queue.order[queue.cursor]!;
       const forWorkflow = queue.byWorkflow.get(workflowId)!;
-      const attempt = forWorkflow.shift();
+      const entry = forWorkflow.shift();
       if (forWorkflow.length === 0) {
         queue.byWorkflow.delete(workflowId);
         queue.order.splice(queue.cursor, 1);
       } else {
         queue.cursor++;
       }
-      if (attempt) {
+      if (entry) {
         queue.size--;
-        return attempt;
+        return entry;
       }
     }
     return undefined;
@@ -305,10 +312,10 @@ export function spawnScheduler(
     const queue = queueOf(state, attempt.tenant, attempt.pool);
     const forWorkflow = queue.byWorkflow.get(attempt.workflowId);
     if (!forWorkflow) return;
-    const items = forWorkflow.toArray().filter((a) => a.attemptId !== attempt.attemptId);
+    const items = forWorkflow.toArray().filter((entry) => entry.request.attemptId !== attempt.attemptId);
     if (items.length === forWorkflow.length) return;
     forWorkflow.clear();
-    items.forEach((a) => forWorkflow.push(a));
+    items.forEach((entry) => forWorkflow.push(entry));
     queue.size--;
   }
 
@@ -327,13 +334,13 @@ export function spawnScheduler(
         if (free(node) > 0 && (!best || free(node) > free(best))) best = node;
       }
       if (!best) break;
-      const attempt = nextAttempt(queue)!;
-      best.running.add(attempt.attemptId);
+      const entry = nextAttempt(queue)!;
+      best.running.add(entry.request.attemptId);
       best.idleSince = undefined;
-      state.attempts.get(attempt.attemptId)!.nodeId = best.info.nodeId;
+      entry.nodeId = best.info.nodeId;
       const forNode = runs.get(best);
-      if (forNode) forNode.push(attempt.run);
-      else runs.set(best, [attempt.run]);
+      if (forNode) forNode.push(entry.request.run);
+      else runs.set(best, [entry.request.run]);
     }
     for (const [node, attempts] of runs) {
       for (let at = 0; at < attempts.length; at += MAX_BATCH) tell(node.info.agent, runMessage(attempts.slice(at, at + MAX_BATCH)));
