@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { mkdir, open, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { storedRef, type StoredRef } from '@lzy/node-agent/protocol';
+import { hashBytes, storedRef, type StoredRef } from '@lzy/node-agent/protocol';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -27,7 +26,7 @@ export class FileStore {
 
   /** Stores whole bytes (their hash is computed here) and returns the blob's ref. */
   async put(tenant: string, bytes: Buffer): Promise<StoredRef> {
-    const hash = createHash('sha256').update(bytes).digest('hex');
+    const hash = hashBytes(bytes);
     const path = this.path(tenant, hash);
     if (!(await exists(path))) {
       await mkdir(join(path, '..'), { recursive: true });
@@ -66,7 +65,7 @@ export class FileStore {
       await file.close();
     }
     if (!upload.last) return;
-    const actual = createHash('sha256').update(await readFile(temp)).digest('hex');
+    const actual = hashBytes(await readFile(temp));
     if (actual !== upload.hash) {
       await rm(temp, { force: true });
       throw new Error(`upload ${upload.uploadId}: content hash ${actual} does not match the declared ${upload.hash}`);
