@@ -100,8 +100,8 @@ export class ProgressTracker implements RuntimeConnection {
     this.onProgress(run.name, run.progress);
   }
 
-  finish(workflowId: string): Promise<WorkflowStatus> {
-    return this.inner.finish(workflowId).then((status) => this.ended(workflowId, status));
+  finish(...[workflowId, result]: Parameters<RuntimeConnection['finish']>): Promise<WorkflowStatus> {
+    return this.inner.finish(workflowId, result).then((status) => this.ended(workflowId, status));
   }
 
   cancel(workflowId: string, reason: string): Promise<WorkflowStatus> {
@@ -114,12 +114,16 @@ export class ProgressTracker implements RuntimeConnection {
     return status;
   }
 
-  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): void {
-    this.inner.watch(workflowId, onEvent);
+  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): () => void {
+    return this.inner.watch(workflowId, onEvent);
   }
 
   list() {
     return this.inner.list();
+  }
+
+  describe(...args: Parameters<RuntimeConnection['describe']>) {
+    return this.inner.describe(...args);
   }
 
   assign(...args: Parameters<RuntimeConnection['assign']>) {

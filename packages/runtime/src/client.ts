@@ -5,10 +5,11 @@ import type { OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from './pr
 import { RuntimeError } from './protocol/errors.js';
 import type { Result } from './result.js';
 import type { FileStore } from './storage/file-store.js';
-import type { WorkflowInfo } from './protocol/gateway.js';
+import type { WorkflowDetail, WorkflowInfo } from './protocol/gateway.js';
 import type { LogPage, WhiteboardField, WhiteboardQuery, WhiteboardRecord } from './protocol/records.js';
 import type { WhiteboardIndex } from './whiteboard/whiteboard-index.js';
 import type { WorkflowsMsg } from './workflow/workflows.js';
+import type { RunDescription } from './workflow/workflow-actor.js';
 
 type WorkflowToMsg = Extract<WorkflowsMsg, { type: 'to' }>['msg'];
 
@@ -21,12 +22,20 @@ export interface RuntimeConnection {
   startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void): Promise<string>;
   /** Adds ops to the run's graph; resolves once they are journaled. */
   submit(workflowId: string, ops: OpSpec[]): Promise<void>;
-  /** Waits until nothing runs or waits, then ends the run as finished. */
-  finish(workflowId: string): Promise<WorkflowStatus>;
+  /**
+   * Waits until nothing runs or waits, then ends the run as finished, keeping `result` (the
+   * workflow function's value) for those who attach to it.
+   */
+  finish(workflowId: string, result?: DataRef): Promise<WorkflowStatus>;
   cancel(workflowId: string, reason: string): Promise<WorkflowStatus>;
-  /** Attaches `onEvent` to an existing run: replays the results so far, then follows it. */
-  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): void;
+  /**
+   * Attaches `onEvent` to an existing run, beside any other watcher of it: replays the results so
+   * far, then follows it until it ends. The returned function stops following it.
+   */
+  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): () => void;
   list(): Promise<WorkflowInfo[]>;
+  /** The run and its ops from the `skipOps`-th on (at most `limitOps`); `NOT_FOUND` for another tenant's. */
+  describe(workflowId: string, skipOps: number, limitOps: number): Promise<WorkflowDetail>;
   /** Records fields of the run's whiteboards; they are stored for good when the run succeeds. */
   assign(workflowId: string, fields: WhiteboardField[]): Promise<void>;
   /** The tenant's finalized whiteboards that match `query`, newest first. */
@@ -59,7 +68,8 @@ export interface LocalServices {
 
 /** A connection inside the runtime's own process (the embedded runtime). */
 export class LocalConnection implements RuntimeConnection {
-  private readonly watchers = new Set<ActorRef<WorkflowEvents>>();
+  /** Each watcher and the run it follows. */
+  private readonly watchers = new Map<ActorRef<WorkflowEvents>, string>();
   private readonly system: ActorSystem;
   private readonly workflows: ActorRef<WorkflowsMsg>;
   private readonly store: FileStore;
@@ -76,7 +86,7 @@ export class LocalConnection implements RuntimeConnection {
     return this.subject.tenant;
   }
 
-  private watcher(onEvent: (event: WorkflowEvent) => void): ActorRef<WorkflowEvents> {
+  private watcher(onEvent: (event: WorkflowEvent) => void, workflowId = ''): ActorRef<WorkflowEvents> {
     const ref = spawnActor<undefined, WorkflowEvents>(this.system, {
       initialState: () => undefined,
       supervision: 'resume',
@@ -93,13 +103,24 @@ export class LocalConnection implements RuntimeConnection {
         return state;
       },
     });
-    this.watchers.add(ref);
+    this.watchers.set(ref, workflowId);
     return ref;
   }
 
+  /** Stops a watcher, and tells its run it has gone. */
+  private unwatch(ref: ActorRef<WorkflowEvents>): void {
+    const workflowId = this.watchers.get(ref);
+    if (workflowId === undefined) return;
+    this.watchers.delete(ref);
+    stopActor(ref as ActorRef<never>);
+    if (workflowId !== '') tell(this.workflows, { type: 'to', tenant: this.tenant, workflowId, msg: { type: 'unwatch', watcher: ref } });
+  }
+
   async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void): Promise<string> {
-    const reply = await ask(this.workflows, { type: 'start', tenant: this.tenant, name, watcher: this.watcher(onEvent) }, CALL_TIMEOUT_MS);
-    return unwrap(reply).workflowId;
+    const watcher = this.watcher(onEvent);
+    const { workflowId } = unwrap(await ask(this.workflows, { type: 'start', tenant: this.tenant, name, watcher }, CALL_TIMEOUT_MS));
+    if (this.watchers.has(watcher)) this.watchers.set(watcher, workflowId);
+    return workflowId;
   }
 
   /** Sends `build(replyTo)` to the workflow through the service, which checks the tenant. */
@@ -115,20 +136,29 @@ export class LocalConnection implements RuntimeConnection {
     unwrap(await this.ask(workflowId, (replyTo) => ({ type: 'submit', ops, replyTo })));
   }
 
-  async finish(workflowId: string): Promise<WorkflowStatus> {
-    return unwrap(await this.ask(workflowId, (replyTo) => ({ type: 'finish', replyTo })));
+  async finish(workflowId: string, result?: DataRef): Promise<WorkflowStatus> {
+    return unwrap(await this.ask(workflowId, (replyTo) => (result === undefined ? { type: 'finish', replyTo } : { type: 'finish', result, replyTo })));
   }
 
   async cancel(workflowId: string, reason: string): Promise<WorkflowStatus> {
     return unwrap(await this.ask(workflowId, (replyTo) => ({ type: 'cancel', reason, replyTo })));
   }
 
-  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): void {
-    tell(this.workflows, { type: 'to', tenant: this.tenant, workflowId, msg: { type: 'watch', watcher: this.watcher(onEvent) } });
+  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): () => void {
+    const watcher = this.watcher(onEvent, workflowId);
+    tell(this.workflows, { type: 'to', tenant: this.tenant, workflowId, msg: { type: 'watch', watcher } });
+    return () => this.unwatch(watcher);
   }
 
   list(): Promise<WorkflowInfo[]> {
     return ask(this.workflows, { type: 'list', tenant: this.tenant }, CALL_TIMEOUT_MS);
+  }
+
+  async describe(workflowId: string, skipOps: number, limitOps: number): Promise<WorkflowDetail> {
+    const run = await ask(this.workflows, { type: 'info', tenant: this.tenant, workflowId }, CALL_TIMEOUT_MS);
+    if (!run) throw new RuntimeError('NOT_FOUND', `no workflow ${workflowId}`);
+    const detail = unwrap(await this.ask<RunDescription>(workflowId, (replyTo) => ({ type: 'describe', skip: skipOps, limit: limitOps, replyTo })));
+    return { run, ...detail };
   }
 
   async assign(workflowId: string, fields: WhiteboardField[]): Promise<void> {
@@ -152,7 +182,6 @@ export class LocalConnection implements RuntimeConnection {
   }
 
   close(): void {
-    this.watchers.forEach((ref) => stopActor(ref as ActorRef<never>));
-    this.watchers.clear();
+    [...this.watchers.keys()].forEach((ref) => this.unwatch(ref));
   }
 }

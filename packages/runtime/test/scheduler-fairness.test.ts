@@ -38,6 +38,7 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
       run,
       op: outcomes.ref as never,
       logs: outcomes.ref as never,
+      graph: outcomes.ref as never,
       opId: attemptId,
       opName: 'op',
     };
@@ -85,7 +86,7 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
     const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
     tell(scheduler, {
       type: 'enqueue',
-      attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, opId: attemptId, opName: 'op' }],
+      attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, graph: seen.ref as never, opId: attemptId, opName: 'op' }],
     });
   };
   const result = { uri: 'blob:x', size: 0, hash: '0'.repeat(64), codec: 'msgpack' as const };

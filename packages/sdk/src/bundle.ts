@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Message, Plugin } from 'esbuild';
 import { MAX_BUNDLE_BYTES } from '@lzy/node-agent/protocol';
@@ -13,6 +13,14 @@ export interface ModuleBundle {
   readonly bytes: Buffer;
   /** sha256 of `bytes`, hex: the bundle's name in storage and on nodes. */
   readonly hash: string;
+  /**
+   * The code the bundle was built from, for cache keys: each local file it holds by its path
+   * relative to the op's module with its content's hash, and each package it bundles as
+   * `npm:NAME` with its version, sorted. Unlike `hash`, it stays when the project moves.
+   */
+  readonly files: Array<[string, string]>;
+  /** sha256 of `files`: changes when any of them does, and only then. */
+  readonly codeHash: string;
 }
 
 /**
@@ -122,12 +130,38 @@ async function build(module: string): Promise<{ bundle: ModuleBundle; inputs: Fi
     );
   }
   const hash = createHash('sha256').update(bytes).digest('hex');
-  const own = Object.keys(result.metafile.inputs)
-    .map((input) => resolve(outdir, input))
-    .filter((path) => !path.includes('/node_modules/'));
+  const paths = Object.keys(result.metafile.inputs).map((input) => resolve(outdir, input));
+  const own = paths.filter((path) => !path.includes('/node_modules/'));
   const inputs = own.map((path) => ({ path, version: versionOf(path) ?? '' }));
+  const files = codeFiles(own, paths, outdir);
+  const codeHash = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 32);
   if (bundleBuilt.hasSubscribers) bundleBuilt.publish({ module, hash, bytes: bytes.length, ms: performance.now() - started });
-  return { bundle: { bytes, hash }, inputs };
+  return { bundle: { bytes, hash, files, codeHash }, inputs };
+}
+
+/** The bundle's code as `ModuleBundle.files` names it: own files with their hashes, packages with their versions. */
+function codeFiles(own: string[], all: string[], moduleDir: string): Array<[string, string]> {
+  const files = new Map<string, string>();
+  for (const path of own) {
+    const content = existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
+    files.set(relative(moduleDir, path) || path, createHash('sha256').update(content).digest('hex').slice(0, 16));
+  }
+  for (const path of all) {
+    const root = packageRoot(path);
+    if (root === undefined) continue;
+    const name = root.slice(root.lastIndexOf('/node_modules/') + '/node_modules/'.length);
+    if (!files.has(`npm:${name}`)) files.set(`npm:${name}`, packageVersion(root));
+  }
+  return [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The version in a package's manifest, or `?` when it has none. */
+function packageVersion(root: string): string {
+  try {
+    return String((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: unknown }).version ?? '?');
+  } catch {
+    return '?';
+  }
 }
 
 /**

@@ -2,6 +2,8 @@ export { op, OP, type Op, type OpArgs, type OpDefinition } from './op.js';
 export { Lazy } from './lazy.js';
 export { Lzy, formatOpLog, type LzyStartOptions, type LzyConnectOptions, type WorkflowOptions } from './lzy.js';
 export { RemoteConnection, type RemoteOptions } from './remote-connection.js';
+export type { AttachOptions } from './attach.js';
+export { describeMiss } from './notices.js';
 export type { WorkflowHandle, OpLogLine } from './workflow-run.js';
 export { OpError, WorkflowCancelledError, OpDefinitionError } from './errors.js';
 export type { OpOptions } from './options.js';

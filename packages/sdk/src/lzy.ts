@@ -1,4 +1,5 @@
 import type { PoolConfig, RuntimeConnection } from '@lzy/runtime';
+import { attachRun, type AttachOptions } from './attach.js';
 import { WorkflowCancelledError } from './errors.js';
 import { inRun } from './context.js';
 import { RemoteConnection, type RemoteOptions } from './remote-connection.js';
@@ -91,7 +92,7 @@ export class Lzy {
       const value = await inRun(run, () => fn(run.handle));
       await run.settled();
       if (run.error) throw run.error;
-      const status = await run.finish();
+      const status = await run.finish(value);
       if (run.error) throw run.error;
       if (status !== 'finished') throw new Error(`workflow ${name} ended ${status}`);
       return value;
@@ -104,6 +105,16 @@ export class Lzy {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Follows a run of this tenant (started here, by another client, or before a restart) beside
+   * any other watcher of it, printing its ops' output like `workflow` does, and resolves with the
+   * value its workflow function returned once it finishes; rejects with the `OpError` that failed
+   * it, or `WorkflowCancelledError`.
+   */
+  attach<T = unknown>(workflowId: string, options: AttachOptions = {}): Promise<T> {
+    return attachRun<T>(this.connection, workflowId, this.onLog, options);
   }
 
   /** The tenant's whiteboards that match `filter` (all when empty), newest first, their fields read back as values. */

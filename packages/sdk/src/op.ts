@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { currentRun } from './context.js';
 import { Lazy } from './lazy.js';
@@ -15,8 +14,6 @@ export interface OpDefinition {
   readonly module: string | undefined;
   /** Where `op(...)` was called: `file:line:col`, stable across runs of the same code. */
   readonly site: string;
-  /** sha256 of the body's source: part of the cache key. */
-  readonly codeHash: string;
 }
 
 /** Each argument may be a plain value or the `Lazy` result of another op. */
@@ -37,7 +34,6 @@ export function op<A extends unknown[], R>(options: OpOptions, fn: (...args: A) 
     options: resolveOpOptions(options),
     module: site.module,
     site: site.text,
-    codeHash: createHash('sha256').update(fn.toString()).digest('hex').slice(0, 32),
   };
   const callable = (...args: OpArgs<A>): Lazy<Awaited<R>> => {
     const run = currentRun();

@@ -11,13 +11,14 @@ import {
   type ReconnectPolicy,
 } from '@lzy/actors';
 import { CHUNK_BYTES, hashBytes, storedRef, uriOf, type DataRef, type StoredRef } from '@lzy/node-agent/protocol';
-import type { OpSpec, RuntimeConnection, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
+import type { OpSpec, RuntimeConnection, WorkflowDetail, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
 import {
   CLIENT_PATH,
   ClientEvents,
   ClientReplies,
   ClientResult,
   EVENTS_PATH,
+  MAX_DESCRIBE_OPS,
   MAX_LOG_PAGE,
   MAX_SUBMIT_OPS,
   MAX_WHITEBOARD_FIELDS,
@@ -250,7 +251,11 @@ export class RemoteConnection implements RuntimeConnection {
     let batch: OpSpec[] = [];
     let bytes = 0;
     for (const op of ops) {
-      const size = 1024 + op.module.length + op.args.reduce((sum, arg) => sum + (arg.kind === 'value' ? (arg.ref.inline?.length ?? 0) : 0), 0);
+      const size =
+        1024 +
+        op.module.length +
+        (op.cache?.files?.reduce((sum, [name, hash]) => sum + 8 + name.length * 3 + hash.length, 0) ?? 0) +
+        op.args.reduce((sum, arg) => sum + (arg.kind === 'value' ? (arg.ref.inline?.length ?? 0) : 0), 0);
       if (batch.length > 0 && (bytes + size > SUBMIT_BYTES || batch.length === MAX_SUBMIT_OPS)) {
         await this.call({ type: 'submit', workflowId, ops: batch });
         batch = [];
@@ -262,22 +267,30 @@ export class RemoteConnection implements RuntimeConnection {
     await this.call({ type: 'submit', workflowId, ops: batch });
   }
 
-  finish(workflowId: string): Promise<WorkflowStatus> {
-    return this.call({ type: 'finish', workflowId });
+  finish(workflowId: string, result?: DataRef): Promise<WorkflowStatus> {
+    return this.call(result === undefined ? { type: 'finish', workflowId } : { type: 'finish', workflowId, result });
   }
 
   cancel(workflowId: string, reason: string): Promise<WorkflowStatus> {
     return this.call({ type: 'cancel', workflowId, reason });
   }
 
-  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): void {
+  watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): () => void {
     const watch = randomUUID();
     this.watches.set(watch, { workflowId, onEvent });
     this.requestWatch(watch, workflowId);
+    return () => {
+      if (!this.watches.delete(watch) || this.closing) return;
+      this.call({ type: 'unwatch', watch }).catch(() => {}); // the run goes on either way; a lost connection drops the watcher too
+    };
   }
 
   list(): Promise<WorkflowInfo[]> {
     return this.call({ type: 'list' });
+  }
+
+  describe(workflowId: string, skipOps: number, limitOps: number): Promise<WorkflowDetail> {
+    return this.call({ type: 'describe', workflowId, skipOps, limitOps: Math.min(limitOps, MAX_DESCRIBE_OPS) });
   }
 
   async assign(workflowId: string, fields: WhiteboardField[]): Promise<void> {

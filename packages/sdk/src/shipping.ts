@@ -1,17 +1,22 @@
 import type { BundleRef } from '@lzy/node-agent/protocol';
-import type { RuntimeConnection } from '@lzy/runtime';
+import type { CacheSpec, RuntimeConnection } from '@lzy/runtime';
 import { bundleModule } from './bundle.js';
+
+/** An op module as shipped: the ref op specs carry to the nodes, and the code it was built from (for cache keys). */
+export interface ShippedModule {
+  readonly bundle: BundleRef;
+  readonly code: Pick<CacheSpec, 'codeHash' | 'files'>;
+}
 
 /** Bundles already put through each connection (into its tenant's storage), by hash. */
 const shipped = new WeakMap<RuntimeConnection, Map<string, Promise<BundleRef>>>();
 
 /**
  * Ships the op module at `module` through `connection`: bundles it (see `bundleModule`) and puts
- * the bundle in the tenant's storage, once per content and connection. Resolves with the ref that
- * op specs carry to the nodes.
+ * the bundle in the tenant's storage, once per content and connection.
  */
-export async function shipModule(connection: RuntimeConnection, module: string): Promise<BundleRef> {
-  const { bytes, hash } = await bundleModule(module);
+export async function shipModule(connection: RuntimeConnection, module: string): Promise<ShippedModule> {
+  const { bytes, hash, codeHash, files } = await bundleModule(module);
   let byHash = shipped.get(connection);
   if (!byHash) shipped.set(connection, (byHash = new Map()));
   let ref = byHash.get(hash);
@@ -21,5 +26,5 @@ export async function shipModule(connection: RuntimeConnection, module: string):
     // A failed upload is tried again by the next submission.
     ref.catch(() => byHash.delete(hash));
   }
-  return ref;
+  return { bundle: await ref, code: { codeHash, files } };
 }

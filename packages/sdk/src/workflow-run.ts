@@ -1,12 +1,13 @@
 import { hash } from 'node:crypto';
-import { decodeValue, encodeValue, refFor, type BundleRef, type DataRef } from '@lzy/node-agent/protocol';
+import { decodeValue, encodeValue, refFor, type DataRef } from '@lzy/node-agent/protocol';
 import type { ArgSpec, OpSpec, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
 import type { WhiteboardField } from '@lzy/runtime/protocol';
 import { OpError, WorkflowCancelledError } from './errors.js';
 import { identityOf, type OpIdentity } from './identity.js';
 import { Lazy } from './lazy.js';
+import { opLine } from './notices.js';
 import { OP, type Op } from './op.js';
-import { shipModule } from './shipping.js';
+import { shipModule, type ShippedModule } from './shipping.js';
 import { createWhiteboard, WhiteboardError, type Whiteboard, type WhiteboardHeader } from './whiteboard.js';
 
 /** One line of an op's output, as it arrives while the op runs. */
@@ -195,9 +196,18 @@ export class WorkflowRun {
     clearTimeout(timer);
   }
 
-  /** Ends the run in the runtime once nothing runs; returns its final status. */
-  finish(): Promise<WorkflowStatus> {
-    return this.connection.finish(this.id);
+  /**
+   * Ends the run in the runtime once nothing runs, keeping `value` (the workflow function's) with
+   * it for those who attach; a value that is not data is not kept. Returns the run's final status.
+   */
+  async finish(value: unknown): Promise<WorkflowStatus> {
+    let bytes: Buffer | undefined;
+    try {
+      bytes = encodeValue(value);
+    } catch {
+      bytes = undefined;
+    }
+    return this.connection.finish(this.id, bytes && (await this.stored(bytes)));
   }
 
   /** Cancels the run: running ops are killed, every pending `Lazy` rejects with the reason. */
@@ -242,7 +252,7 @@ export class WorkflowRun {
     this.pending = [];
     // Each op's identity and each module's bundle once per batch, and blobs only for values too large to go inline.
     const identities = new Map<Op<unknown[], unknown>, OpIdentity>();
-    const bundles = new Map<string, BundleRef>();
+    const bundles = new Map<string, ShippedModule>();
     for (const record of batch) {
       if (identities.has(record.op)) continue;
       const identity = await identityOf(record.op);
@@ -263,7 +273,7 @@ export class WorkflowRun {
     await this.connection.submit(this.id, storing ? await Promise.all(specs) : (specs as OpSpec[]));
   }
 
-  private specOf(record: CallRecord, { module, exportName }: OpIdentity, bundle: BundleRef): OpSpec | Promise<OpSpec> {
+  private specOf(record: CallRecord, { module, exportName }: OpIdentity, { bundle, code }: ShippedModule): OpSpec | Promise<OpSpec> {
     const args: ArgSpec[] = [];
     const stored: Array<Promise<void>> = [];
     for (const arg of record.args) {
@@ -293,7 +303,7 @@ export class WorkflowRun {
     if (options.cpu !== undefined) spec.cpu = options.cpu;
     if (options.memoryMb !== undefined) spec.memoryMb = options.memoryMb;
     if (options.timeoutMs !== undefined) spec.timeoutMs = options.timeoutMs;
-    if (options.cache) spec.cache = { version: options.version, codeHash: definition.codeHash };
+    if (options.cache) spec.cache = { version: options.version, ...code };
     return stored.length === 0 ? spec : Promise.all(stored).then(() => spec);
   }
 
@@ -325,15 +335,9 @@ export class WorkflowRun {
         return;
       }
       case 'op-log':
-        onLog({ opName: event.opName, opId: event.opId, stream: event.stream, text: event.text });
-        return;
       case 'op-retrying':
-        onLog({
-          opName: event.opName,
-          opId: event.opId,
-          stream: 'lzy',
-          text: `attempt ${event.attempt} failed (${event.failure.code}: ${event.failure.message}); retrying in ${event.delayMs} ms`,
-        });
+      case 'op-cache-miss':
+        onLog(opLine(event)!);
         return;
       case 'progress':
         return;

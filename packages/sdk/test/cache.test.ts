@@ -29,7 +29,24 @@ t.test('a cached op is not run again on a second workflow run, and a failed op i
   t.equal(executions(dir, 'countedFailure'), 2, 'failures are never cached');
 });
 
-t.test("a cached op runs again after its code or its version changes", async (t) => {
+/** Runs the cached op of `module` in a fresh process; its result (or `error …`) and the runtime's notices about the op. */
+function runCached(dataDir: string, module: string, countDir: string, n: number): { result: unknown; notices: string[] } {
+  const run = spawnSync(process.execPath, [runner, dataDir, pathToFileURL(module).href, countDir, String(n)], { encoding: 'utf8' });
+  const lines = run.stdout.trim().split('\n');
+  const last = lines.pop() ?? '';
+  return {
+    result: last.startsWith('error') ? last : JSON.parse(last),
+    notices: lines.filter((line) => line.startsWith('notice ')).map((line) => line.slice('notice '.length)),
+  };
+}
+
+/** Rewrites `file` from another process, as an editor would. */
+function editFile(file: string, content: string): void {
+  const edit = spawnSync(process.execPath, ['-e', 'require("node:fs").writeFileSync(process.argv[1], process.argv[2])', file, content]);
+  if (edit.status !== 0) throw new Error(`could not edit ${file}: ${edit.stderr}`);
+}
+
+t.test('a cached op runs again after its code or its version changes, and says why it was not cached', async (t) => {
   const dir = tempDir(t);
   const dataDir = tempDir(t);
   const module = join(tempDir(t), 'cached-op.mjs');
@@ -40,24 +57,58 @@ t.test("a cached op runs again after its code or its version changes", async (t)
 import { op } from '${sdkEntry}';
 export const cachedOp = op({ cache: true, version: '${version}' }, async (dir, n) => {
   appendFileSync(dir + '/cachedOp.count', 'x\\n');
+  if (n === 13) throw new Error('unlucky');
   return ${body};
 });
 `,
     );
-  const run = () => {
-    const result = spawnSync(process.execPath, [runner, dataDir, pathToFileURL(module).href, dir, '5'], { encoding: 'utf8' });
-    const last = result.stdout.trim().split('\n').pop() ?? '';
-    return last.startsWith('error') ? last : JSON.parse(last);
-  };
+  const run = (n = 5) => runCached(dataDir, module, dir, n);
 
   writeOp('n + 1', '1');
-  t.equal(run(), 6);
-  t.equal(run(), 6);
+  t.same(run(), { result: 6, notices: ['not taken from the cache (never-cached); running it'] });
+  t.same(run(), { result: 6, notices: ['result taken from the cache'] });
   t.equal(executions(dir, 'cachedOp'), 1, 'same code and version: cached');
   writeOp('n + 100', '1');
-  t.equal(run(), 105, 'the edited body gives its own result, not the stale one');
+  t.same(run(), { result: 105, notices: ['not taken from the cache (code-changed: cached-op.mjs); running it'] }, 'the edited body gives its own result, not the stale one');
   t.equal(executions(dir, 'cachedOp'), 2);
   writeOp('n + 100', '2');
-  t.equal(run(), 105);
+  t.same(run(), { result: 105, notices: ['not taken from the cache (version-changed); running it'] });
   t.equal(executions(dir, 'cachedOp'), 3, 'a new version runs again');
+  t.same(run(6), { result: 106, notices: ['not taken from the cache (inputs-changed); running it'] });
+  t.match(run(13), { result: /^error .*unlucky/ });
+  t.match(run(13), { result: /^error .*unlucky/, notices: ['not taken from the cache (previous-failed); running it'] });
+  t.equal(executions(dir, 'cachedOp'), 6, 'a failed call runs again');
+});
+
+t.test('a cached op runs again after a helper module it imports is edited; editing a file it does not import keeps the hit', async (t) => {
+  const dir = tempDir(t);
+  const dataDir = tempDir(t);
+  const project = tempDir(t);
+  const module = join(project, 'ops.mjs');
+  const helper = join(project, 'helper.mjs');
+  const unrelated = join(project, 'unrelated.mjs');
+  writeFileSync(helper, 'export const bonus = 1;\n');
+  writeFileSync(unrelated, 'export const other = 1;\n');
+  writeFileSync(
+    module,
+    `import { appendFileSync } from 'node:fs';
+import { op } from '${sdkEntry}';
+import { bonus } from './helper.mjs';
+export const cachedOp = op({ cache: true, version: '1' }, async (dir, n) => {
+  appendFileSync(dir + '/cachedOp.count', 'x\\n');
+  return n + bonus;
+});
+`,
+  );
+  const run = () => runCached(dataDir, module, dir, 5);
+
+  t.same(run(), { result: 6, notices: ['not taken from the cache (never-cached); running it'] });
+  t.same(run(), { result: 6, notices: ['result taken from the cache'] });
+  editFile(unrelated, 'export const other = 2;\n');
+  t.same(run(), { result: 6, notices: ['result taken from the cache'] }, 'a file the op does not import changes nothing');
+  t.equal(executions(dir, 'cachedOp'), 1);
+  editFile(helper, 'export const bonus = 1000;\n');
+  t.same(run(), { result: 1005, notices: ['not taken from the cache (code-changed: helper.mjs); running it'] }, 'the edited helper is not served stale');
+  t.equal(executions(dir, 'cachedOp'), 2);
+  t.same(run(), { result: 1005, notices: ['result taken from the cache'] });
 });

@@ -1,38 +1,178 @@
 import { Command } from 'commander';
-import type { WorkflowInfo } from '@lzy/runtime';
-import { CliError } from '../cli-error.js';
+import type { OpCounts, OpInfo, RuntimeConnection, WorkflowDetail, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
+import { MAX_DESCRIBE_OPS } from '@lzy/runtime/protocol';
+import { describeMiss } from '@lzy/sdk';
+import { CliError, EXIT } from '../cli-error.js';
 import { openTarget, withTarget, type TargetOptions } from '../target.js';
 
-/** `lzy status [WORKFLOW]`: the runs of your tenant, or one of them. */
+interface StatusOptions extends TargetOptions {
+  json?: boolean;
+  follow?: boolean;
+}
+
+/** `lzy status [WORKFLOW] [--json] [--follow]`: the runs of your tenant, or one of them with its ops. */
 export function statusCommand(): Command {
   return withTarget(
     new Command('status')
-      .description("list your tenant's workflow runs, or show one")
+      .description("list your tenant's workflow runs, or show one with its ops")
       .argument('[workflow]', 'a run id')
-      .option('--json', 'print JSON: a list of runs, or the one run asked for'),
-  ).action((workflow: string | undefined, options: TargetOptions & { json?: boolean }) => status(workflow, options));
+      .option('--json', 'print JSON: a list of runs, or the one run asked for with its ops')
+      .option('-f, --follow', 'with a run id: print its state changes until it ends (exit 1 if it fails or is cancelled)'),
+  ).action((workflow: string | undefined, options: StatusOptions) => status(workflow, options));
 }
 
-async function status(workflowId: string | undefined, options: TargetOptions & { json?: boolean }): Promise<void> {
+async function status(workflowId: string | undefined, options: StatusOptions): Promise<void> {
+  if (options.follow && workflowId === undefined) throw new CliError('--follow needs a run id', '`lzy status` lists the runs of your tenant', EXIT.usage);
   const target = await openTarget(options);
-  let runs: WorkflowInfo[];
   try {
-    runs = (await target.connection.list()).sort((a, b) => a.startedAt - b.startedAt);
+    if (workflowId === undefined) {
+      const runs = (await target.connection.list()).sort((a, b) => a.startedAt - b.startedAt);
+      process.stdout.write(options.json ? `${JSON.stringify(runs.map(runJson))}\n` : runsTable(runs));
+      return;
+    }
+    const detail = await describeAll(target.connection, workflowId);
+    process.stdout.write(options.json ? `${JSON.stringify(detailJson(detail))}\n` : detailText(detail));
+    if (!options.follow) return;
+    const ended = await follow(target.connection, workflowId, detail.counts, options.json === true);
+    if (ended !== 'finished') process.exitCode = EXIT.failure;
   } finally {
     await target.close();
   }
-  if (workflowId === undefined) {
-    process.stdout.write(options.json ? `${JSON.stringify(runs)}\n` : table(runs));
-    return;
-  }
-  const run = runs.find((candidate) => candidate.workflowId === workflowId);
-  if (!run) throw new CliError(`no workflow ${workflowId}`, '`lzy status` lists the runs of your tenant');
-  process.stdout.write(options.json ? `${JSON.stringify(run)}\n` : table([run]));
 }
 
-function table(runs: WorkflowInfo[]): string {
+/** The run with all its ops, page by page. */
+async function describeAll(connection: RuntimeConnection, workflowId: string): Promise<WorkflowDetail> {
+  const detail = await connection.describe(workflowId, 0, MAX_DESCRIBE_OPS);
+  while (detail.more) {
+    const page = await connection.describe(workflowId, detail.ops.length, MAX_DESCRIBE_OPS);
+    detail.ops.push(...page.ops);
+    detail.more = page.more;
+  }
+  return detail;
+}
+
+/**
+ * Prints each change of the run's op counts, each op that fails, retries or misses the cache, and
+ * the end (as JSON lines with `--json`); resolves with the run's final status.
+ */
+function follow(connection: RuntimeConnection, workflowId: string, counts: OpCounts, json: boolean): Promise<WorkflowStatus> {
+  let last = countsText(counts);
+  return new Promise((resolve) => {
+    const stop = connection.watch(workflowId, (event) => {
+      const line = json ? followJson(event) : followText(event);
+      if (event.type === 'progress') {
+        const text = countsText(event.counts);
+        if (text === last) return;
+        last = text;
+      }
+      if (line !== undefined) process.stdout.write(`${line}\n`);
+      if (event.type === 'workflow-ended') {
+        stop();
+        resolve(event.status);
+      }
+    });
+  });
+}
+
+function followText(event: WorkflowEvent): string | undefined {
+  const at = new Date().toISOString();
+  switch (event.type) {
+    case 'progress':
+      return `${at}  ${countsText(event.counts)}`;
+    case 'op-failed':
+      return `${at}  ${event.opName}#${event.opId.slice(0, 8)} failed (attempt ${event.attempt}, ${event.failure.code}): ${event.failure.message}`;
+    case 'op-retrying':
+      return `${at}  ${event.opName}#${event.opId.slice(0, 8)} attempt ${event.attempt} failed (${event.failure.code}); retrying in ${event.delayMs} ms`;
+    case 'op-cache-miss':
+      return `${at}  ${event.opName}#${event.opId.slice(0, 8)} not taken from the cache (${describeMiss(event.miss)})`;
+    case 'workflow-ended':
+      return `${at}  workflow ${event.status}${event.reason ? `: ${event.reason}` : ''}`;
+    default:
+      return undefined;
+  }
+}
+
+function followJson(event: WorkflowEvent): string | undefined {
+  if (event.type === 'op-log' || event.type === 'op-succeeded') return undefined;
+  const { result: _result, ...rest } = event as WorkflowEvent & { result?: unknown };
+  return JSON.stringify({ at: Date.now(), ...rest });
+}
+
+const STATES = ['waiting', 'queued', 'running', 'succeeded', 'cached', 'failed', 'cancelled'] as const;
+
+/** Counts by the states `lzy status` shows: `succeeded` without the cached ones. */
+function stateCounts(counts: OpCounts): Record<(typeof STATES)[number], number> {
+  return { ...counts, succeeded: counts.succeeded - counts.cached };
+}
+
+function countsText(counts: OpCounts): string {
+  const byState = stateCounts(counts);
+  return STATES.map((state) => `${state} ${byState[state]}`).join(', ');
+}
+
+function durationOf(startedAt: number | undefined, endedAt: number | undefined): number | undefined {
+  return startedAt !== undefined && endedAt !== undefined ? endedAt - startedAt : undefined;
+}
+
+function runJson(run: WorkflowInfo): WorkflowInfo & { durationMs?: number } {
+  const durationMs = durationOf(run.startedAt, run.endedAt);
+  return durationMs === undefined ? run : { ...run, durationMs };
+}
+
+function opJson(op: OpInfo): OpInfo & { durationMs?: number } {
+  const durationMs = durationOf(op.startedAt, op.endedAt);
+  return durationMs === undefined ? op : { ...op, durationMs };
+}
+
+function detailJson(detail: WorkflowDetail) {
+  const reason = detail.reason === undefined ? {} : { reason: detail.reason };
+  return { ...runJson(detail.run), ...reason, counts: stateCounts(detail.counts), ops: detail.ops.map(opJson) };
+}
+
+function detailText({ run, reason, counts, ops }: WorkflowDetail): string {
+  const lines = [
+    `workflow  ${run.workflowId}`,
+    `name      ${run.name}`,
+    `status    ${run.status}${reason ? ` (${reason})` : ''}`,
+    `started   ${time(run.startedAt)}`,
+    `ended     ${time(run.endedAt)}`,
+    `duration  ${duration(durationOf(run.startedAt, run.endedAt))}`,
+    `ops       ${countsText(counts)}`,
+  ];
+  if (ops.length === 0) return `${lines.join('\n')}\n`;
+  const rows = [
+    ['OP', 'STATE', 'ATTEMPTS', 'STARTED', 'ENDED', 'DURATION', 'CACHE'],
+    ...ops.map((op) => [
+      `${op.name}#${op.opId.slice(0, 8)}`,
+      op.state,
+      String(op.attempts),
+      time(op.startedAt),
+      time(op.endedAt),
+      duration(durationOf(op.startedAt, op.endedAt)),
+      op.state === 'cached' ? 'hit' : op.miss ? `miss: ${describeMiss(op.miss)}` : '',
+    ]),
+  ];
+  return `${lines.join('\n')}\n\n${table(rows)}`;
+}
+
+function runsTable(runs: WorkflowInfo[]): string {
   if (runs.length === 0) return 'no workflow runs yet\n';
-  const rows = [['WORKFLOW', 'NAME', 'STATUS', 'STARTED'], ...runs.map((r) => [r.workflowId, r.name, r.status, new Date(r.startedAt).toISOString()])];
+  return table([
+    ['WORKFLOW', 'NAME', 'STATUS', 'STARTED', 'DURATION'],
+    ...runs.map((r) => [r.workflowId, r.name, r.status, time(r.startedAt), duration(durationOf(r.startedAt, r.endedAt))]),
+  ]);
+}
+
+function time(at: number | undefined): string {
+  return at === undefined ? '-' : new Date(at).toISOString();
+}
+
+function duration(ms: number | undefined): string {
+  if (ms === undefined) return '-';
+  return ms < 1000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n';
 }

@@ -22,7 +22,7 @@ export type ClientsMsg =
   /** The runtime is shutting down: refuse new work from now on. */
   | { type: 'drain' }
   /** A watcher stopped by itself (its run ended, or its client is gone). */
-  | { type: 'watcher-gone'; watcher: ActorRef<WorkflowEvents> };
+  | { type: 'watcher-gone'; watcher: ActorRef<WorkflowEvents>; runEnded: boolean };
 
 export interface ClientsDeps {
   readonly iam: Iam;
@@ -51,9 +51,13 @@ class Refused extends Error {
  */
 export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<ClientsMsg> {
   let draining = false;
-  /** The gateway's watcher of each followed run, by tenant and run: a new watch (the client reconnected) replaces it. */
+  /**
+   * The gateway's watcher of each watch a client asked for, by tenant and the watch id the client
+   * chose: the same watch asked again (the client reconnected) replaces it; any number of other
+   * watches, of this client or others, follow the same run beside it.
+   */
   const watchers = new Map<string, ActorRef<WorkflowEvents>>();
-  const keys = new Map<ActorRef<WorkflowEvents>, string>();
+  const watched = new Map<ActorRef<WorkflowEvents>, { key: string; tenant: string; workflowId: string | undefined }>();
 
   return spawnActor<undefined, ClientsMsg>(parent, {
     name: 'clients',
@@ -65,13 +69,15 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         return state;
       }
       if (msg.type === 'watcher-gone') {
-        forget(msg.watcher);
+        forget(msg.watcher, !msg.runEnded);
         return state;
       }
       const { subject, request, events, replyTo } = msg;
       const watcher = (workflowId: string | undefined, watch: string) => {
-        const ref = spawnWatcher(ctx.self as ActorRef<never>, events, watch, (gone) => tell(ctx.self, { type: 'watcher-gone', watcher: gone }));
-        if (workflowId !== undefined) replaceWatcher(subject, workflowId, ref);
+        const ref = spawnWatcher(ctx.self as ActorRef<never>, events, watch, (gone, runEnded) =>
+          tell(ctx.self, { type: 'watcher-gone', watcher: gone, runEnded }),
+        );
+        replaceWatcher(subject, watch, workflowId, ref);
         return ref;
       };
       serve(subject, request, watcher).then(
@@ -89,22 +95,35 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
     },
   });
 
-  /** Keyed by tenant too: watching another tenant's run (which the workflow service refuses) stops nothing. */
-  function replaceWatcher(subject: Subject, workflowId: string, ref: ActorRef<WorkflowEvents>): void {
-    const key = `${subject.tenant}/${workflowId}`;
+  /** Keyed by tenant too: a watch id of another tenant's client never stops this one's watcher. */
+  function replaceWatcher(subject: Subject, watch: string, workflowId: string | undefined, ref: ActorRef<WorkflowEvents>): void {
+    const key = `${subject.tenant}/${watch}`;
     const old = watchers.get(key);
-    if (old) {
-      stopActor(old as ActorRef<never>);
-      keys.delete(old);
-    }
+    if (old) unwatch(old);
     watchers.set(key, ref);
-    keys.set(ref, key);
+    watched.set(ref, { key, tenant: subject.tenant, workflowId });
   }
 
-  function forget(ref: ActorRef<WorkflowEvents>): void {
-    const key = keys.get(ref);
-    keys.delete(ref);
-    if (key !== undefined && watchers.get(key) === ref) watchers.delete(key);
+  /** Stops a watcher and tells its run it has gone. */
+  function unwatch(ref: ActorRef<WorkflowEvents>): void {
+    stopActor(ref as ActorRef<never>);
+    forget(ref, true);
+  }
+
+  /** Forgets a watcher that stopped; `tellRun`: its run may still hold it (the run did not end). */
+  function forget(ref: ActorRef<WorkflowEvents>, tellRun: boolean): void {
+    const entry = watched.get(ref);
+    if (!entry) return;
+    watched.delete(ref);
+    if (watchers.get(entry.key) === ref) watchers.delete(entry.key);
+    const { tenant, workflowId } = entry;
+    if (tellRun && workflowId !== undefined) tell(deps.workflows, { type: 'to', tenant, workflowId, msg: { type: 'unwatch', watcher: ref } });
+  }
+
+  /** The run a `start` watcher follows, once it is known. */
+  function started(ref: ActorRef<WorkflowEvents>, workflowId: string): void {
+    const entry = watched.get(ref);
+    if (entry) entry.workflowId = workflowId;
   }
 
   async function serve(
@@ -123,14 +142,18 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         const ref = watcher(undefined, request.watch);
         try {
           const workflowId = await startWorkflow(subject, request.name, ref);
-          replaceWatcher(subject, workflowId, ref);
+          started(ref, workflowId);
           return { workflowId };
         } catch (error) {
-          stopActor(ref as ActorRef<never>);
+          unwatch(ref);
           throw error;
         }
       }
       case 'watch':
+        // Another tenant's run is reported exactly like a missing one.
+        if (!(await ask(deps.workflows, { type: 'info', tenant: subject.tenant, workflowId: request.workflowId }, 120_000))) {
+          throw new Refused('NOT_FOUND', `no workflow ${request.workflowId}`);
+        }
         tell(deps.workflows, {
           type: 'to',
           tenant: subject.tenant,
@@ -138,15 +161,22 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
           msg: { type: 'watch', watcher: watcher(request.workflowId, request.watch) },
         });
         return null;
+      case 'unwatch': {
+        const ref = watchers.get(`${subject.tenant}/${request.watch}`);
+        if (ref) unwatch(ref);
+        return null;
+      }
       case 'submit':
         await connection.submit(request.workflowId, request.ops);
         return null;
       case 'finish':
-        return connection.finish(request.workflowId);
+        return connection.finish(request.workflowId, request.result);
       case 'cancel':
         return connection.cancel(request.workflowId, request.reason);
       case 'list':
         return connection.list();
+      case 'describe':
+        return connection.describe(request.workflowId, request.skipOps, request.limitOps);
       case 'assign':
         await connection.assign(request.workflowId, request.fields);
         return null;
@@ -205,7 +235,7 @@ function spawnWatcher(
   parent: Parent,
   events: ActorRef<ClientEvents>,
   watch: string,
-  gone: (self: ActorRef<WorkflowEvents>) => void,
+  gone: (self: ActorRef<WorkflowEvents>, runEnded: boolean) => void,
 ): ActorRef<WorkflowEvents> {
   return spawnActor<undefined, WorkflowEvents>(parent, {
     initialState: () => undefined,
@@ -217,9 +247,10 @@ function spawnWatcher(
       } catch {
         delivered = false;
       }
-      if (!delivered || batch.some((event) => event.type === 'workflow-ended')) {
+      const runEnded = batch.some((event) => event.type === 'workflow-ended');
+      if (!delivered || runEnded) {
         stopActor(ctx.self as ActorRef<never>);
-        gone(ctx.self);
+        gone(ctx.self, runEnded);
       }
       return state;
     },

@@ -2,7 +2,7 @@ import Denque from 'denque';
 import { spawnPersistentActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { DataRef } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
-import type { OpSpec, WorkflowEvent } from '../protocol/client.js';
+import type { OpCounts, OpInfo, OpSpec, WorkflowEvent } from '../protocol/client.js';
 import type { Result } from '../result.js';
 import type { OpNotice, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { CacheIndex } from './cache-index.js';
@@ -11,19 +11,22 @@ import {
   setStatus,
   emptyGraph,
   isSettled,
+  opInfo,
   readyOps,
   validateSubmission,
   type GraphEvent,
   type GraphState,
   type OpNode,
+  type OpSuccess,
 } from './graph-state.js';
 import { graphJournalForm } from './graph-journal-form.js';
 import { startOp, type GraphOps, type OpDone, type OpMsg } from './op-actor.js';
-import type { AttemptRequest } from '../scheduler/scheduler.js';
+import type { AttemptRequest, OpsRunning } from '../scheduler/scheduler.js';
 
 export type GraphMsg =
   | { type: 'submit'; ops: OpSpec[]; replyTo: ActorRef<Result<{ added: number }>> }
   | OpDone
+  | OpsRunning
   | { type: 'cancel'; reason: string }
   | { type: 'resume' }
   /** The results so far and the progress, as events for a new watcher. */
@@ -32,7 +35,16 @@ export type GraphMsg =
   /** Starts the next chunk of ready ops. */
   | { type: 'start-more' }
   /** The results of these ops, for those that succeeded. */
-  | { type: 'results'; opIds: string[]; replyTo: ActorRef<Map<string, DataRef>> };
+  | { type: 'results'; opIds: string[]; replyTo: ActorRef<Map<string, DataRef>> }
+  /** The counts and the ops from the `skip`-th on (at most `limit`), in the order they were submitted. */
+  | { type: 'describe'; skip: number; limit: number; replyTo: ActorRef<GraphDescription> };
+
+/** A graph as `describe` answers: its counts and a page of its ops. */
+export interface GraphDescription {
+  counts: OpCounts;
+  ops: OpInfo[];
+  more: boolean;
+}
 
 /** What a graph tells its workflow. */
 export type GraphNotice =
@@ -61,7 +73,7 @@ const START_CHUNK = 1024;
 export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> {
   const opActors = new Map<string, ActorRef<OpMsg>>();
   /** Successes not journaled yet: those that arrive together are journaled as one event. */
-  let successes: Array<{ opId: string; result: DataRef; cached: boolean }> = [];
+  let successes: OpSuccess[] = [];
   /**
    * Group commit: while one batch of successes is on its way to disk, the next ones gather, and
    * go as one event when it is durable. Idle, a success is journaled at once; under load, each
@@ -91,19 +103,26 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
 
   const startChunk = (state: GraphState) => {
     const attempts: AttemptRequest[] = [];
+    const misses: WorkflowEvent[] = [];
     const count = Math.min(START_CHUNK, toStart.length);
     for (let i = 0; i < count; i++) {
       const node = toStart.shift()!;
       const args: DataRef[] = node.spec.args.map((arg) => (arg.kind === 'value' ? arg.ref : state.ops.get(arg.opId)!.result!));
       const started = startOp(self as ActorRef<never>, ops, { spec: node.spec, args, pool: node.spec.pool ?? defaultPool });
       if ('cached' in started) {
+        node.startedAt = Date.now();
         tell(self, started.cached);
         continue;
       }
       opActors.set(node.spec.id, started.actor);
       attempts.push(started.attempt);
+      if (started.miss) {
+        node.miss = started.miss;
+        misses.push({ type: 'op-cache-miss', workflowId: deps.workflowId, opId: node.spec.id, opName: node.spec.name, miss: started.miss });
+      }
     }
     if (attempts.length > 0) tell(deps.scheduler, { type: 'enqueue', attempts });
+    if (misses.length > 0) tell(deps.workflow, { type: 'graph-events', events: misses });
     if (toStart.length > 0 && !startScheduled) {
       startScheduled = true;
       setImmediate(() => tell(self, { type: 'start-more' }));
@@ -186,18 +205,35 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           );
           return;
         }
+        case 'ops-running': {
+          for (const opId of msg.opIds) {
+            const node = state.ops.get(opId);
+            if (node?.status !== 'queued') continue;
+            setStatus(state, node, 'running');
+            node.startedAt ??= msg.at;
+          }
+          tell(deps.workflow, { type: 'graph-events', events: [{ type: 'progress', workflowId: deps.workflowId, counts: { ...state.counts } }] });
+          return;
+        }
+        case 'op-requeued': {
+          const node = state.ops.get(msg.opId);
+          if (node?.status === 'running') setStatus(state, node, 'queued');
+          return;
+        }
         case 'op-done': {
           opActors.delete(msg.opId);
           const node = state.ops.get(msg.opId);
           if (!node || state.stopped || node.status === 'succeeded') return;
+          const endedAt = Date.now();
+          const how = { startedAt: node.startedAt ?? endedAt, endedAt, ...(node.miss ? { miss: node.miss } : {}) };
           if (msg.ok) {
             // Journaled with the other successes already in the mailbox, after them.
             if (successes.length === 0) tell(self, { type: 'journal-successes' });
-            successes.push({ opId: msg.opId, result: msg.result, cached: msg.cached });
+            successes.push({ opId: msg.opId, result: msg.result, cached: msg.cached, attempts: msg.attempts, ...how });
             return;
           }
           journalSuccesses(state, ctx, true);
-          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure });
+          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, attempts: msg.attempt, ...how });
           const durable = ctx.journal({ type: 'stopped', reason: `op ${node.spec.name} failed` });
           stopAll();
           void notify(durable, [
@@ -243,6 +279,17 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           tell(deps.workflow, { type: 'graph-settled', failure: failedOp ? { opId: failedOp, reason } : undefined, cancelled: !failedOp });
           return;
         }
+        case 'describe': {
+          const page: OpInfo[] = [];
+          let index = 0;
+          for (const node of state.ops.values()) {
+            if (index++ < msg.skip) continue;
+            if (page.length === msg.limit) break;
+            page.push(opInfo(node));
+          }
+          tell(msg.replyTo, { counts: { ...state.counts }, ops: page, more: msg.skip + page.length < state.ops.size });
+          return;
+        }
         case 'results': {
           const results = new Map<string, DataRef>();
           for (const opId of msg.opIds) {
@@ -255,8 +302,12 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
         case 'replay': {
           const events: WorkflowEvent[] = [];
           for (const [opId, node] of state.ops) {
-            if (node.status !== 'succeeded') continue;
-            events.push({ type: 'op-succeeded', workflowId: deps.workflowId, opId, result: node.result!, cached: node.cached ?? false });
+            if (node.status === 'succeeded') {
+              events.push({ type: 'op-succeeded', workflowId: deps.workflowId, opId, result: node.result!, cached: node.cached ?? false });
+            } else if (node.failure) {
+              const { failure, attempt } = node.failure;
+              events.push({ type: 'op-failed', workflowId: deps.workflowId, opId, opName: node.spec.name, attempt, failure });
+            }
           }
           events.push({ type: 'progress', workflowId: deps.workflowId, counts: { ...state.counts } });
           tell(msg.replyTo, events);
@@ -265,7 +316,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       }
     },
   });
-  ops = { tenant: deps.tenant, workflowId: deps.workflowId, scheduler: deps.scheduler, cache: deps.cache, graph: self as ActorRef<OpDone>, logs: deps.workflow };
+  ops = { tenant: deps.tenant, workflowId: deps.workflowId, scheduler: deps.scheduler, cache: deps.cache, graph: self as ActorRef<OpDone | OpsRunning>, logs: deps.workflow };
   return self;
 }
 

@@ -1,7 +1,8 @@
 import type { JournalForm } from '@lzy/actors';
 import type { DataRef } from '@lzy/node-agent/protocol';
 import type { ArgSpec, OpSpec } from '../protocol/client.js';
-import type { GraphEvent } from './graph-state.js';
+import type { CacheMiss } from '../protocol/client.js';
+import type { GraphEvent, OpSuccess } from './graph-state.js';
 
 /** What the calls of one op in a submission have in common: the spec but its id and args. */
 type OpShape = Omit<OpSpec, 'id' | 'args'>;
@@ -26,7 +27,21 @@ interface StoredOpsAdded {
  */
 interface StoredOpsSucceeded {
   type: 'ops-succeeded';
-  flat: Array<[opId: string, size: number, hash: string, codec: DataRef['codec'], where: Uint8Array | string, cached: boolean]>;
+  flat: Array<
+    [
+      opId: string,
+      size: number,
+      hash: string,
+      codec: DataRef['codec'],
+      where: Uint8Array | string,
+      cached: boolean,
+      // How the op ran; absent in successes journaled by earlier versions.
+      attempts?: number,
+      startedAt?: number,
+      endedAt?: number,
+      miss?: CacheMiss | null,
+    ]
+  >;
 }
 
 type StoredGraphEvent = StoredOpsAdded | StoredOpsSucceeded;
@@ -50,16 +65,21 @@ type Successes = Extract<GraphEvent, { type: 'ops-succeeded' }>['results'];
 
 function storeOpsSucceeded(results: Successes): StoredOpsSucceeded {
   const flat: StoredOpsSucceeded['flat'] = [];
-  for (const { opId, result, cached } of results) flat.push([opId, result.size, result.hash, result.codec, result.inline ?? result.uri!, cached]);
+  for (const { opId, result, cached, attempts, startedAt, endedAt, miss } of results) {
+    flat.push([opId, result.size, result.hash, result.codec, result.inline ?? result.uri!, cached, attempts ?? 0, startedAt ?? 0, endedAt ?? 0, miss ?? null]);
+  }
   return { type: 'ops-succeeded', flat };
 }
 
 function restoreOpsSucceeded({ flat }: StoredOpsSucceeded): GraphEvent {
-  const results: Successes = flat.map(([opId, size, hash, codec, where, cached]) => ({
-    opId,
-    result: typeof where === 'string' ? { size, hash, codec, uri: where } : { size, hash, codec, inline: where },
-    cached,
-  }));
+  const results: Successes = flat.map(([opId, size, hash, codec, where, cached, attempts, startedAt, endedAt, miss]) => {
+    const success: OpSuccess = { opId, result: typeof where === 'string' ? { size, hash, codec, uri: where } : { size, hash, codec, inline: where }, cached };
+    if (attempts !== undefined) success.attempts = attempts;
+    if (startedAt) success.startedAt = startedAt;
+    if (endedAt) success.endedAt = endedAt;
+    if (miss) success.miss = miss;
+    return success;
+  });
   return { type: 'ops-succeeded', results };
 }
 

@@ -1,5 +1,5 @@
 import type { DataRef, OpFailure } from '@lzy/node-agent/protocol';
-import type { OpCounts, OpSpec } from '../protocol/client.js';
+import type { CacheMiss, OpCounts, OpInfo, OpSpec } from '../protocol/client.js';
 
 /**
  * An op of a workflow's graph. `waiting` → `queued` → `running` → `succeeded | failed | cancelled`;
@@ -17,6 +17,23 @@ export interface OpNode {
   dependents?: string[];
   result?: DataRef;
   cached?: boolean;
+  /** Attempts given to nodes so far (0 for a cache hit). */
+  attempts?: number;
+  /** When its first attempt was given to a node (or it was taken from the cache), and when it ended; ms since the epoch. */
+  startedAt?: number;
+  endedAt?: number;
+  /** Why a cached op was not taken from the cache. */
+  miss?: CacheMiss;
+  /** Set once it failed for good. */
+  failure?: { failure: OpFailure; attempt: number };
+}
+
+/** When an op ran and how, as journaled with its outcome. */
+export interface OpRecord {
+  attempts?: number;
+  startedAt?: number;
+  endedAt?: number;
+  miss?: CacheMiss;
 }
 
 export interface GraphState {
@@ -27,15 +44,22 @@ export interface GraphState {
   stopped?: { reason: string; failedOp?: string };
 }
 
+/** An op's success as journaled. */
+export interface OpSuccess extends OpRecord {
+  opId: string;
+  result: DataRef;
+  cached: boolean;
+}
+
 /** What a graph journals. */
 export type GraphEvent =
   | { type: 'ops-added'; ops: OpSpec[] }
-  | { type: 'ops-succeeded'; results: Array<{ opId: string; result: DataRef; cached: boolean }> }
-  | { type: 'op-failed'; opId: string; failure: OpFailure }
+  | { type: 'ops-succeeded'; results: OpSuccess[] }
+  | ({ type: 'op-failed'; opId: string; failure: OpFailure; attempt?: number } & OpRecord)
   | { type: 'stopped'; reason: string };
 
 export function emptyGraph(): GraphState {
-  return { ops: new Map(), counts: { waiting: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 } };
+  return { ops: new Map(), counts: { waiting: 0, queued: 0, running: 0, succeeded: 0, cached: 0, failed: 0, cancelled: 0 } };
 }
 
 /** Moves an op to `status`, keeping the counts right. */
@@ -89,18 +113,22 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
       }
       return state;
     case 'ops-succeeded':
-      for (const { opId, result, cached } of event.results) {
-        const node = state.ops.get(opId)!;
+      for (const success of event.results) {
+        const node = state.ops.get(success.opId)!;
         if (node.status === 'succeeded') continue;
         setStatus(state, node, 'succeeded');
-        node.result = result;
-        node.cached = cached;
+        node.result = success.result;
+        node.cached = success.cached;
+        if (success.cached) state.counts.cached++;
+        record(node, success);
         if (node.dependents) for (const id of node.dependents) state.ops.get(id)!.pending--;
       }
       return state;
     case 'op-failed': {
       const node = state.ops.get(event.opId)!;
       setStatus(state, node, 'failed');
+      node.failure = { failure: event.failure, attempt: event.attempt ?? 0 };
+      record(node, event);
       state.stopped = { reason: `op ${node.spec.name} failed: ${event.failure.message}`, failedOp: event.opId };
       return state;
     }
@@ -111,6 +139,28 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
       }
       return state;
   }
+}
+
+/** Keeps what was journaled of how an op ran. */
+function record(node: OpNode, { attempts, startedAt, endedAt, miss }: OpRecord): void {
+  if (attempts !== undefined) node.attempts = attempts;
+  if (startedAt !== undefined) node.startedAt = startedAt;
+  if (endedAt !== undefined) node.endedAt = endedAt;
+  if (miss !== undefined) node.miss = miss;
+}
+
+/** How an op is described to clients (`lzy status`). */
+export function opInfo(node: OpNode): OpInfo {
+  const info: OpInfo = {
+    opId: node.spec.id,
+    name: node.spec.name,
+    state: node.status === 'succeeded' && node.cached ? 'cached' : node.status,
+    attempts: node.attempts ?? 0,
+  };
+  if (node.startedAt !== undefined) info.startedAt = node.startedAt;
+  if (node.endedAt !== undefined) info.endedAt = node.endedAt;
+  if (node.miss !== undefined) info.miss = node.miss;
+  return info;
 }
 
 /** Ops whose inputs have all succeeded and that have not started. */

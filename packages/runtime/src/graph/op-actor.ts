@@ -1,8 +1,8 @@
 import { spawnActor, stopActor, tell, type ActorContext, type ActorRef, type Parent } from '@lzy/actors';
 import type { DataRef, OpFailure } from '@lzy/node-agent/protocol';
 import { newId } from '../ids.js';
-import type { OpSpec } from '../protocol/client.js';
-import type { AttemptOutcome, AttemptRequest, SchedulerMsg } from '../scheduler/scheduler.js';
+import type { CacheMiss, OpSpec } from '../protocol/client.js';
+import type { AttemptOutcome, AttemptRequest, OpsRunning, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { CacheIndex } from './cache-index.js';
 
 export type OpMsg =
@@ -10,10 +10,11 @@ export type OpMsg =
   | { type: 'retry' }
   | { type: 'cancel' };
 
-/** What an op actor reports to its graph, once. */
+/** What an op actor reports to its graph: once its outcome, and each time it queues another attempt. */
 export type OpDone =
-  | { type: 'op-done'; opId: string; ok: true; result: DataRef; cached: boolean }
-  | { type: 'op-done'; opId: string; ok: false; failure: OpFailure; attempt: number };
+  | { type: 'op-done'; opId: string; ok: true; result: DataRef; cached: boolean; attempts: number }
+  | { type: 'op-done'; opId: string; ok: false; failure: OpFailure; attempt: number }
+  | { type: 'op-requeued'; opId: string };
 
 /** How often an op is rerun after the node running it was lost, on top of its own retries. */
 const NODE_LOSS_RETRIES = 3;
@@ -24,7 +25,7 @@ export interface GraphOps {
   readonly workflowId: string;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
-  readonly graph: ActorRef<OpDone>;
+  readonly graph: ActorRef<OpDone | OpsRunning>;
   readonly logs: AttemptRequest['logs'];
 }
 
@@ -47,8 +48,8 @@ interface OpState {
   done: boolean;
 }
 
-/** What starting an op gave: its result from the cache, or its actor and the first attempt to queue. */
-export type OpStart = { cached: OpDone } | { actor: ActorRef<OpMsg>; attempt: AttemptRequest };
+/** What starting an op gave: its result from the cache, or its actor, the first attempt to queue, and why a cached op missed. */
+export type OpStart = { cached: OpDone } | { actor: ActorRef<OpMsg>; attempt: AttemptRequest; miss?: CacheMiss };
 
 /**
  * Starts one operation: a cached result ends it at once, without an actor. Otherwise it becomes
@@ -60,12 +61,13 @@ export function startOp(parent: Parent, ops: GraphOps, call: OpCall): OpStart {
   const { spec } = call;
   const cacheKey = spec.cache ? ops.cache.keyOf(spec, call.args) : undefined;
   const hit = cacheKey && ops.cache.get(ops.tenant, cacheKey);
-  if (hit) return { cached: { type: 'op-done', opId: spec.id, ok: true, result: hit, cached: true } };
+  if (hit) return { cached: { type: 'op-done', opId: spec.id, ok: true, result: hit, cached: true, attempts: 0 } };
   const state: OpState = { call, ops, cacheKey, attempt: 0, nodeLosses: 0, attemptId: undefined, done: false };
   // One handler for all op actors: everything an op needs is in its state.
   const actor = spawnActor<OpState, OpMsg>(parent, { initialState: () => state, supervision: 'resume', receive: receiveOp });
   // The actor's state is `state`: its first attempt is recorded there before any message arrives.
-  return { actor, attempt: nextAttempt(state, actor) };
+  const attempt = nextAttempt(state, actor);
+  return cacheKey && spec.cache ? { actor, attempt, miss: ops.cache.explainMiss(ops.tenant, { ...spec, cache: spec.cache }, cacheKey) } : { actor, attempt };
 }
 
 function receiveOp(state: OpState, msg: OpMsg, ctx: ActorContext<OpMsg>): OpState {
@@ -75,14 +77,15 @@ function receiveOp(state: OpState, msg: OpMsg, ctx: ActorContext<OpMsg>): OpStat
   switch (msg.type) {
     case 'retry':
       tell(ops.scheduler, { type: 'enqueue', attempts: [nextAttempt(state, ctx.self)] });
+      tell(ops.graph, { type: 'op-requeued', opId: spec.id });
       return state;
     case 'attempt-ended': {
       if (msg.attemptId !== state.attemptId) return state;
       state.attemptId = undefined;
       const { outcome } = msg;
       if (outcome.ok) {
-        if (state.cacheKey) ops.cache.put(ops.tenant, state.cacheKey, outcome.result);
-        return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: outcome.result, cached: false }, ctx.self);
+        if (state.cacheKey) ops.cache.put(ops.tenant, spec, state.cacheKey, outcome.result);
+        return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: outcome.result, cached: false, attempts: state.attempt }, ctx.self);
       }
       const { failure } = outcome;
       const nodeLost = failure.code === 'NODE_LOST' && state.nodeLosses < NODE_LOSS_RETRIES;
@@ -94,6 +97,7 @@ function receiveOp(state: OpState, msg: OpMsg, ctx: ActorContext<OpMsg>): OpStat
         setTimeout(() => tell(ctx.self, { type: 'retry' }), delay);
         return state;
       }
+      if (state.cacheKey) ops.cache.putFailure(ops.tenant, spec, state.cacheKey);
       return finish(state, { type: 'op-done', opId: spec.id, ok: false, failure, attempt: state.attempt }, ctx.self);
     }
     case 'cancel':
@@ -121,7 +125,18 @@ function nextAttempt(state: OpState, self: ActorRef<OpMsg>): AttemptRequest {
   if (spec.bundle !== undefined) run.bundle = spec.bundle;
   if (spec.timeoutMs !== undefined) run.timeoutMs = spec.timeoutMs;
   if (spec.memoryMb !== undefined) run.memoryMb = spec.memoryMb;
-  return { attemptId, tenant: ops.tenant, workflowId: ops.workflowId, pool: call.pool, run, op: self, logs: ops.logs, opId: spec.id, opName: spec.name };
+  return {
+    attemptId,
+    tenant: ops.tenant,
+    workflowId: ops.workflowId,
+    pool: call.pool,
+    run,
+    op: self,
+    logs: ops.logs,
+    graph: ops.graph,
+    opId: spec.id,
+    opName: spec.name,
+  };
 }
 
 function finish(state: OpState, done: OpDone, self: ActorRef<OpMsg>): OpState {

@@ -11,6 +11,39 @@ export const ArgSpec = Type.Union([
 ]);
 export type ArgSpec = Static<typeof ArgSpec>;
 
+/**
+ * A cached op's code: `codeHash` covers its bundle (the op's module, every local file it imports,
+ * the versions of the packages it bundles); `files` names each of them with its own hash, so a
+ * miss can say which one changed.
+ */
+export const CacheSpec = Type.Object(
+  {
+    version: Type.String({ maxLength: 256 }),
+    codeHash: Type.String({ maxLength: 128 }),
+    /** `[name, hash]`: a local file by its path relative to the op's module, or `npm:NAME` with the package's version. */
+    files: Type.Optional(Type.Array(Type.Tuple([Type.String({ maxLength: 1024 }), Type.String({ maxLength: 128 })]), { maxItems: 4096 })),
+  },
+  { additionalProperties: false },
+);
+export type CacheSpec = Static<typeof CacheSpec>;
+
+/**
+ * Why a cached op ran instead of taking its result from the cache: it never ran with this key
+ * (`never-cached`), its code or `version` changed since it last ran, its inputs differ, or its
+ * last run with the same key failed. `files` names what changed in its code, where known.
+ */
+export const CacheMiss = Type.Object({
+  reason: Type.Union([
+    Type.Literal('never-cached'),
+    Type.Literal('code-changed'),
+    Type.Literal('version-changed'),
+    Type.Literal('inputs-changed'),
+    Type.Literal('previous-failed'),
+  ]),
+  files: Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 4096 })),
+});
+export type CacheMiss = Static<typeof CacheMiss>;
+
 export const OpSpec = Type.Object(
   {
     /** Unique in the workflow; the SDK derives it from the call, so identical calls share it. */
@@ -32,7 +65,7 @@ export const OpSpec = Type.Object(
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
     env: Type.Record(Type.String(), Type.String()),
     /** Present when the op is cached: the cache key adds the inputs' hashes at run time. */
-    cache: Type.Optional(Type.Object({ version: Type.String({ maxLength: 256 }), codeHash: Type.String({ maxLength: 128 }) })),
+    cache: Type.Optional(CacheSpec),
   },
   { additionalProperties: false },
 );
@@ -41,8 +74,16 @@ export type OpSpec = Static<typeof OpSpec>;
 const Id = Type.String({ minLength: 1, maxLength: 256 });
 const Count = Type.Integer({ minimum: 0 });
 
-/** How many ops of a workflow are in each state. */
-export const OpCounts = Type.Object({ waiting: Count, queued: Count, running: Count, succeeded: Count, failed: Count, cancelled: Count });
+/** How many ops of a workflow are in each state; `succeeded` counts those taken from the cache too, `cached` those alone. */
+export const OpCounts = Type.Object({
+  waiting: Count,
+  queued: Count,
+  running: Count,
+  succeeded: Count,
+  cached: Count,
+  failed: Count,
+  cancelled: Count,
+});
 export type OpCounts = Static<typeof OpCounts>;
 
 export const WorkflowStatus = Type.Union([Type.Literal('active'), Type.Literal('finished'), Type.Literal('failed'), Type.Literal('cancelled')]);
@@ -54,6 +95,8 @@ export type WorkflowStatus = Static<typeof WorkflowStatus>;
  */
 export const WorkflowEvent = Type.Union([
   Type.Object({ type: Type.Literal('op-succeeded'), workflowId: Id, opId: Id, result: DataRef, cached: Type.Boolean() }),
+  /** A cached op runs: why its result was not in the cache. */
+  Type.Object({ type: Type.Literal('op-cache-miss'), workflowId: Id, opId: Id, opName: Type.String(), miss: CacheMiss }),
   Type.Object({ type: Type.Literal('op-failed'), workflowId: Id, opId: Id, opName: Type.String(), attempt: Count, failure: OpFailure }),
   Type.Object({
     type: Type.Literal('op-log'),
@@ -73,9 +116,45 @@ export const WorkflowEvent = Type.Union([
     delayMs: Count,
   }),
   Type.Object({ type: Type.Literal('progress'), workflowId: Id, counts: OpCounts }),
-  Type.Object({ type: Type.Literal('workflow-ended'), workflowId: Id, status: WorkflowStatus, reason: Type.Optional(Type.String()) }),
+  /** `result`: the value the workflow function returned, when the client recorded one with `finish`. */
+  Type.Object({
+    type: Type.Literal('workflow-ended'),
+    workflowId: Id,
+    status: WorkflowStatus,
+    reason: Type.Optional(Type.String()),
+    result: Type.Optional(DataRef),
+  }),
 ]);
 export type WorkflowEvent = Static<typeof WorkflowEvent>;
 
 /** Events of one workflow that happened together, in order: what a watcher actor receives. */
 export type WorkflowEvents = WorkflowEvent[];
+
+const Time = Type.Integer({ minimum: 0 });
+
+/** An op's state as `lzy status` shows it: `cached` is a success taken from the cache. */
+export const OpState = Type.Union([
+  Type.Literal('waiting'),
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('succeeded'),
+  Type.Literal('cached'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+]);
+export type OpState = Static<typeof OpState>;
+
+/**
+ * One op of a run: its state, how many attempts it took, when it started running (its first
+ * attempt given to a node, or the cache hit) and when it ended, and why it missed the cache.
+ */
+export const OpInfo = Type.Object({
+  opId: Id,
+  name: Type.String(),
+  state: OpState,
+  attempts: Count,
+  startedAt: Type.Optional(Time),
+  endedAt: Type.Optional(Time),
+  miss: Type.Optional(CacheMiss),
+});
+export type OpInfo = Static<typeof OpInfo>;

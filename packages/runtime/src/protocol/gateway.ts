@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { ReadChunk, WriteChunk } from '@lzy/node-agent/protocol';
-import { OpSpec, WorkflowEvent, WorkflowStatus } from './client.js';
+import { DataRef, ReadChunk, WriteChunk } from '@lzy/node-agent/protocol';
+import { OpCounts, OpInfo, OpSpec, WorkflowEvent, WorkflowStatus } from './client.js';
 import { LogPage, MAX_WHITEBOARD_FIELDS, WhiteboardField, WhiteboardQuery, WhiteboardRecord } from './records.js';
 
 /**
@@ -25,16 +25,24 @@ export const MAX_SUBMIT_OPS = 10_000;
 /** Most log entries one `logs` request returns. */
 export const MAX_LOG_PAGE = 1000;
 
+/** Most ops one `describe` request returns; the client pages through larger runs. */
+export const MAX_DESCRIBE_OPS = 5000;
+
 export const ClientRequest = Type.Union([
   request('whoami', {}),
   /** Starts a run; its events go to the client's `EVENTS_PATH` tagged `watch`. */
   request('start', { name: Type.String({ minLength: 1, maxLength: 256 }), watch: WatchId }),
   /** Follows an existing run from now on, after a replay of its results so far. */
   request('watch', { workflowId: Id, watch: WatchId }),
+  /** Stops following the run of watch `watch`; the run goes on. */
+  request('unwatch', { watch: WatchId }),
   request('submit', { workflowId: Id, ops: Type.Array(OpSpec, { maxItems: MAX_SUBMIT_OPS }) }),
-  request('finish', { workflowId: Id }),
+  /** Ends the run once nothing runs; `result` is the workflow function's value, kept for those who attach. */
+  request('finish', { workflowId: Id, result: Type.Optional(DataRef) }),
   request('cancel', { workflowId: Id, reason: Type.String({ maxLength: 4096 }) }),
   request('list', {}),
+  /** One run with its ops from the `skipOps`-th on (at most `limitOps`), in the order they were submitted. */
+  request('describe', { workflowId: Id, skipOps: Type.Integer({ minimum: 0 }), limitOps: Type.Integer({ minimum: 1, maximum: MAX_DESCRIBE_OPS }) }),
   request('assign', { workflowId: Id, fields: Type.Array(WhiteboardField, { minItems: 1, maxItems: MAX_WHITEBOARD_FIELDS }) }),
   /** The matching whiteboards from the `skip`-th on, as many as fit a reply; `more` says whether others follow. */
   request('whiteboards', { query: WhiteboardQuery, skip: Type.Integer({ minimum: 0 }) }),
@@ -54,19 +62,39 @@ export const ClientRequest = Type.Union([
 ]);
 export type ClientRequest = Static<typeof ClientRequest>;
 
-export const WorkflowInfo = Type.Object({ workflowId: Id, name: Type.String(), status: WorkflowStatus, startedAt: Type.Integer() });
+export const WorkflowInfo = Type.Object({
+  workflowId: Id,
+  name: Type.String(),
+  status: WorkflowStatus,
+  startedAt: Type.Integer(),
+  endedAt: Type.Optional(Type.Integer()),
+});
 /** A workflow run as listed by `list`. */
 export type WorkflowInfo = Static<typeof WorkflowInfo>;
+
+export const WorkflowDetail = Type.Object({
+  run: WorkflowInfo,
+  /** Why the run failed or was cancelled. */
+  reason: Type.Optional(Type.String()),
+  counts: OpCounts,
+  ops: Type.Array(OpInfo),
+  /** More ops follow after these. */
+  more: Type.Boolean(),
+});
+/** A run and a page of its ops, as `describe` answers. */
+export type WorkflowDetail = Static<typeof WorkflowDetail>;
 
 /** The value each request answers with when it succeeds. */
 export const ClientReplies = {
   whoami: Type.Object({ tenant: Type.String(), role: Role }),
   start: Type.Object({ workflowId: Id }),
   watch: Type.Null(),
+  unwatch: Type.Null(),
   submit: Type.Null(),
   finish: WorkflowStatus,
   cancel: WorkflowStatus,
   list: Type.Array(WorkflowInfo),
+  describe: WorkflowDetail,
   assign: Type.Null(),
   whiteboards: Type.Object({ records: Type.Array(WhiteboardRecord), more: Type.Boolean() }),
   logs: LogPage,

@@ -17,6 +17,8 @@ export interface AttemptRequest {
   readonly op: ActorRef<{ type: 'attempt-ended'; attemptId: string; outcome: AttemptOutcome }>;
   /** Where the attempt's stdout and stderr go, and notices of retries. */
   readonly logs: ActorRef<OpNotice>;
+  /** The op's graph: hears which of its ops were given to a node. */
+  readonly graph: ActorRef<OpsRunning>;
   readonly opId: string;
   readonly opName: string;
 }
@@ -25,6 +27,13 @@ export interface AttemptRequest {
 export type OpNotice =
   | { type: 'op-log'; opId: string; opName: string; stream: 'stdout' | 'stderr'; text: string }
   | { type: 'op-retrying'; opId: string; opName: string; attempt: number; failure: OpFailure; delayMs: number };
+
+/** Scheduler → graph: these ops' attempts were given to nodes (at `at`, ms since the epoch). */
+export interface OpsRunning {
+  readonly type: 'ops-running';
+  readonly opIds: string[];
+  readonly at: number;
+}
 
 /** A registered node, as the allocator hands it over. */
 export interface NodeInfo {
@@ -328,6 +337,7 @@ export function spawnScheduler(
     const extra = prefetchPerSlot(queue.meanRunMs);
     const free = (node: NodeSlots) => node.info.slots * (1 + extra) - node.running.size;
     const runs = new Map<NodeSlots, RunAttempt[]>();
+    const running = new Map<ActorRef<OpsRunning>, string[]>();
     while (queue.size > 0) {
       let best: NodeSlots | undefined;
       for (const node of queue.nodes) {
@@ -341,7 +351,12 @@ export function spawnScheduler(
       const forNode = runs.get(best);
       if (forNode) forNode.push(entry.request.run);
       else runs.set(best, [entry.request.run]);
+      const ofGraph = running.get(entry.request.graph);
+      if (ofGraph) ofGraph.push(entry.request.opId);
+      else running.set(entry.request.graph, [entry.request.opId]);
     }
+    const at = Date.now();
+    for (const [graph, opIds] of running) tell(graph, { type: 'ops-running', opIds, at });
     for (const [node, attempts] of runs) {
       for (let at = 0; at < attempts.length; at += MAX_BATCH) tell(node.info.agent, runMessage(attempts.slice(at, at + MAX_BATCH)));
     }

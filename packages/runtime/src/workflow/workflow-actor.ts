@@ -2,7 +2,7 @@ import { query, spawnPersistentActor, tell, type ActorRef, type Parent } from '@
 import type { DataRef } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
-import { spawnGraph, type GraphMsg, type GraphNotice } from '../graph/graph-actor.js';
+import { spawnGraph, type GraphDescription, type GraphMsg, type GraphNotice } from '../graph/graph-actor.js';
 import type { LogStore } from '../logs/log-store.js';
 import type { ArgSpec, OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from '../protocol/client.js';
 import { MAX_WHITEBOARD_FIELDS, type LogPage, type WhiteboardField, type WhiteboardRecord } from '../protocol/records.js';
@@ -13,9 +13,13 @@ import type { OpNotice, SchedulerMsg } from '../scheduler/scheduler.js';
 
 export type WorkflowMsg =
   | { type: 'submit'; ops: OpSpec[]; replyTo: ActorRef<Result<{ added: number }>> }
-  | { type: 'finish'; replyTo: ActorRef<Result<WorkflowStatus>> }
+  /** `result`: the workflow function's value, kept with the run for those who attach to it. */
+  | { type: 'finish'; result?: DataRef; replyTo: ActorRef<Result<WorkflowStatus>> }
   | { type: 'cancel'; reason: string; replyTo: ActorRef<Result<WorkflowStatus>> }
+  /** Adds a watcher: it hears the results so far, then everything that happens, until the run ends. */
   | { type: 'watch'; watcher: ActorRef<WorkflowEvents> }
+  | { type: 'unwatch'; watcher: ActorRef<WorkflowEvents> }
+  | { type: 'describe'; skip: number; limit: number; replyTo: ActorRef<Result<RunDescription>> }
   | { type: 'assign'; fields: WhiteboardField[]; replyTo: ActorRef<Result<null>> }
   /** Log entries after `afterSeq`; with none yet and the run active, the reply waits up to `waitMs` for some. */
   | { type: 'read-logs'; afterSeq: number; limit: number; waitMs: number; replyTo: ActorRef<Result<LogPage>> }
@@ -24,8 +28,13 @@ export type WorkflowMsg =
   | GraphNotice
   | OpNotice;
 
+/** A run's end and its graph, as `describe` answers. */
+export interface RunDescription extends GraphDescription {
+  reason?: string;
+}
+
 type WorkflowEventJournaled =
-  | { type: 'ended'; status: Exclude<WorkflowStatus, 'active'>; reason?: string }
+  | { type: 'ended'; status: Exclude<WorkflowStatus, 'active'>; reason?: string; result?: DataRef }
   | { type: 'whiteboard-fields'; fields: WhiteboardField[] };
 
 /** A whiteboard while its workflow runs. */
@@ -39,10 +48,15 @@ interface Whiteboard {
 interface WorkflowState {
   status: WorkflowStatus;
   reason?: string;
+  /** The workflow function's value, once the client finished the run with it. */
+  result?: DataRef;
+  /** The value a `finish` brought, kept with the end once the graph settles. */
+  pendingResult?: DataRef;
   /** The graph has nothing running or waiting. */
   settled: boolean;
   graph?: ActorRef<GraphMsg>;
-  watcher?: ActorRef<WorkflowEvents>;
+  /** Everyone following the run: its own client, and any that attached. */
+  readonly watchers: Set<ActorRef<WorkflowEvents>>;
   /** Finish calls waiting for the graph to settle. */
   finishing: Array<ActorRef<Result<WorkflowStatus>>>;
   readonly whiteboards: Map<string, Whiteboard>;
@@ -88,7 +102,13 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     return state.graph;
   };
   const emit = (state: WorkflowState, events: WorkflowEvent[]) => {
-    if (state.watcher) tell(state.watcher, events);
+    for (const watcher of state.watchers) tell(watcher, events);
+  };
+  const endEvent = (state: WorkflowState): WorkflowEvent => {
+    const event: WorkflowEvent = { type: 'workflow-ended', workflowId: deps.workflowId, status: state.status };
+    if (state.reason !== undefined) event.reason = state.reason;
+    if (state.result !== undefined) event.result = state.result;
+    return event;
   };
   const end = async (
     state: WorkflowState,
@@ -100,11 +120,14 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
       const problem = await finalizeWhiteboards(state);
       if (problem) return end(state, ctx, 'failed', problem);
     }
-    await ctx.persist(reason === undefined ? { type: 'ended', status } : { type: 'ended', status, reason });
+    const ended: WorkflowEventJournaled = { type: 'ended', status };
+    if (reason !== undefined) ended.reason = reason;
+    if (status === 'finished' && state.pendingResult !== undefined) ended.result = state.pendingResult;
+    await ctx.persist(ended);
     logs?.ended(status);
-    const event: WorkflowEvent = { type: 'workflow-ended', workflowId: deps.workflowId, status };
-    if (reason !== undefined) event.reason = reason;
-    emit(state, [event]);
+    emit(state, [endEvent(state)]);
+    // Nothing follows the end of a run: its watchers go.
+    state.watchers.clear();
     // The registry lists the run as ended before its client hears `finish` answered, so a listing
     // right after (or after a restart) never shows a finished run as active.
     await deps.ended(status);
@@ -138,7 +161,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
   self = spawnPersistentActor<WorkflowState, WorkflowMsg, WorkflowEventJournaled>(parent, {
     name: deps.workflowId,
     key: `wf:${deps.workflowId}`,
-    initialState: () => ({ status: 'active', settled: true, finishing: [], whiteboards: new Map() }),
+    initialState: () => ({ status: 'active', settled: true, finishing: [], watchers: new Set(), whiteboards: new Map() }),
     apply: (state, event) => {
       if (event.type === 'whiteboard-fields') {
         for (const { whiteboardId, name, tags, createdAt, field, value } of event.fields) {
@@ -153,6 +176,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
       }
       state.status = event.status;
       if (event.reason !== undefined) state.reason = event.reason;
+      if (event.result !== undefined) state.result = event.result;
       return state;
     },
     supervision: 'restart',
@@ -173,6 +197,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
             return;
           }
           state.finishing.push(msg.replyTo);
+          if (msg.result !== undefined) state.pendingResult = msg.result;
           if (state.settled) return end(state, ctx, 'finished');
           return;
         case 'cancel':
@@ -183,15 +208,23 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           tell(graphOf(state), { type: 'cancel', reason: msg.reason });
           return end(state, ctx, 'cancelled', msg.reason).then(() => tell(msg.replyTo, { ok: true, value: 'cancelled' }));
         case 'watch':
-          state.watcher = msg.watcher;
           // Results so far first, then the end (or what happens next: the mailbox waits for this).
           tell(msg.watcher, await query<GraphMsg, WorkflowEvent[]>(graphOf(state), (replyTo) => ({ type: 'replay', replyTo }), RESULTS_TIMEOUT_MS));
-          if (state.status !== 'active') {
-            const event: WorkflowEvent = { type: 'workflow-ended', workflowId: deps.workflowId, status: state.status };
-            if (state.reason !== undefined) event.reason = state.reason;
-            tell(msg.watcher, [event]);
-          }
+          if (state.status !== 'active') tell(msg.watcher, [endEvent(state)]);
+          else state.watchers.add(msg.watcher);
           return;
+        case 'unwatch':
+          state.watchers.delete(msg.watcher);
+          return;
+        case 'describe': {
+          const graph = await query<GraphMsg, GraphDescription>(
+            graphOf(state),
+            (replyTo) => ({ type: 'describe', skip: msg.skip, limit: msg.limit, replyTo }),
+            RESULTS_TIMEOUT_MS,
+          );
+          tell(msg.replyTo, { ok: true, value: state.reason === undefined ? graph : { ...graph, reason: state.reason } });
+          return;
+        }
         case 'resume':
           // Ended, but the runtime stopped before the registry journaled it: it hears it now.
           if (state.status !== 'active') return void deps.ended(state.status);

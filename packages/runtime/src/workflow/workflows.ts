@@ -16,6 +16,8 @@ export type { WorkflowInfo };
 export type WorkflowsMsg =
   | { type: 'start'; tenant: string; name: string; watcher: ActorRef<WorkflowEvents>; replyTo: ActorRef<Result<{ workflowId: string }>> }
   | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-events' | 'graph-settled' | 'op-log' | 'op-retrying' | 'logs-stored' | 'resume' }> }
+  /** The run with its listing, if it is the tenant's. */
+  | { type: 'info'; tenant: string; workflowId: string; replyTo: ActorRef<WorkflowInfo | undefined> }
   | { type: 'list'; tenant: string; replyTo: ActorRef<WorkflowInfo[]> }
   /** From a run that has ended: answered once the registry has journaled it too. */
   | { type: 'ended'; workflowId: string; status: WorkflowStatus; replyTo: ActorRef<true> }
@@ -38,13 +40,14 @@ const ENDED_TIMEOUT_MS = 30_000;
 
 type WorkflowsEvent =
   | { type: 'started'; workflowId: string; tenant: string; name: string; startedAt: number }
-  | { type: 'ended'; workflowId: string; status: WorkflowStatus };
+  | { type: 'ended'; workflowId: string; status: WorkflowStatus; endedAt?: number };
 
 interface Run {
   readonly tenant: string;
   readonly name: string;
   readonly startedAt: number;
   status: WorkflowStatus;
+  endedAt?: number;
   ref?: ActorRef<WorkflowMsg>;
 }
 
@@ -105,7 +108,10 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
         state.runs.set(event.workflowId, { tenant: event.tenant, name: event.name, startedAt: event.startedAt, status: 'active' });
       } else {
         const run = state.runs.get(event.workflowId);
-        if (run) run.status = event.status;
+        if (run) {
+          run.status = event.status;
+          if (event.endedAt !== undefined) run.endedAt = event.endedAt;
+        }
       }
       return state;
     },
@@ -139,15 +145,20 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
         case 'list': {
           const infos: WorkflowInfo[] = [];
           for (const [workflowId, run] of state.runs) {
-            if (run.tenant === msg.tenant) infos.push({ workflowId, name: run.name, status: run.status, startedAt: run.startedAt });
+            if (run.tenant === msg.tenant) infos.push(infoOf(workflowId, run));
           }
           tell(msg.replyTo, infos);
+          return;
+        }
+        case 'info': {
+          const run = state.runs.get(msg.workflowId);
+          tell(msg.replyTo, run && run.tenant === msg.tenant ? infoOf(msg.workflowId, run) : undefined);
           return;
         }
         case 'ended':
           setBusy(msg.workflowId, false);
           if (state.runs.get(msg.workflowId)?.status !== msg.status) {
-            await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status });
+            await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status, endedAt: Date.now() });
           }
           tell(msg.replyTo, true);
           setTimeout(() => tell(self, { type: 'retire', workflowId: msg.workflowId }), KEEP_ENDED_MS).unref();
@@ -175,4 +186,10 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     },
   });
   return self;
+}
+
+function infoOf(workflowId: string, run: Run): WorkflowInfo {
+  const info: WorkflowInfo = { workflowId, name: run.name, status: run.status, startedAt: run.startedAt };
+  if (run.endedAt !== undefined) info.endedAt = run.endedAt;
+  return info;
 }
