@@ -26,7 +26,7 @@ t.test('lzy status lists the runs, --json parses, and one run shows by its id', 
 
   const table = await lzy(['status', ...flags]);
   t.equal(table.code, 0);
-  t.match(table.lines[0], /^WORKFLOW\s+NAME\s+STATUS\s+STARTED$/);
+  t.match(table.lines[0], /^WORKFLOW\s+NAME\s+STATUS\s+STARTED\s+DURATION$/);
   t.ok(table.lines.some((line) => line.startsWith(chain!.workflowId) && / finished /.test(line)));
 
   const one = await lzy(['status', chain!.workflowId, '--json'], env);

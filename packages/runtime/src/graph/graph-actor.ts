@@ -159,6 +159,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       if (dependents) start(state, readyOps(state, dependents));
       events.push({ type: 'op-succeeded', workflowId: deps.workflowId, opId, result, cached });
     }
+    events.push({ type: 'progress', workflowId: deps.workflowId, counts: { ...state.counts } });
     const notices: GraphNotice[] = [{ type: 'graph-events', events }];
     if (isSettled(state)) notices.push({ type: 'graph-settled', cancelled: false });
     void notify(durable, notices);
