@@ -23,6 +23,7 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
   const agent = recorder<AgentMsg>(system, 'agent');
   const allocator = recorder<AllocatorRequest>(system, 'allocator');
   const outcomes = recorder<unknown>(system, 'ops');
+  const graphs = recorder<unknown>(system, 'graphs');
   const scheduler = spawnScheduler(system, {
     allocator: () => allocator.ref as ActorRef<AllocatorRequest>,
     pools: new Map([['default', { name: 'default', cpu: 1, memoryMb: 1024, slots: 1, maxNodes: 1, idleTimeoutMs: 60_000 }]]),
@@ -38,7 +39,7 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
       run,
       op: outcomes.ref as never,
       logs: outcomes.ref as never,
-      graph: outcomes.ref as never,
+      graph: graphs.ref as never,
       opId: attemptId,
       opName: 'op',
     };
@@ -77,6 +78,7 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
   // One recorder plays both the agents and the op, so what the scheduler sends arrives in order.
   const seen = recorder<{ type: string; attemptId?: string; opId?: string; attempts?: RunAttempt[] }>(system, 'agents-and-op');
   const allocator = recorder<AllocatorRequest>(system, 'allocator');
+  const graphs = recorder<unknown>(system, 'graphs');
   const scheduler = spawnScheduler(system, {
     allocator: () => allocator.ref as ActorRef<AllocatorRequest>,
     pools: new Map([['default', { name: 'default', cpu: 1, memoryMb: 1024, slots: 1, maxNodes: 2, idleTimeoutMs: 60_000 }]]),
@@ -86,7 +88,7 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
     const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
     tell(scheduler, {
       type: 'enqueue',
-      attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, graph: seen.ref as never, opId: attemptId, opName: 'op' }],
+      attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, graph: graphs.ref as never, opId: attemptId, opName: 'op' }],
     });
   };
   const result = { uri: 'blob:x', size: 0, hash: '0'.repeat(64), codec: 'msgpack' as const };

@@ -2,7 +2,7 @@ import { ask, spawnActor, stopActor, tell, type ActorRef, type Parent } from '@l
 import type { PoolConfig } from '../config.js';
 import type { Iam, Subject } from '../iam/iam.js';
 import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
-import type { ClientEvents, ClientReply, ClientRequest } from '../protocol/gateway.js';
+import type { ClientEvents, ClientReply, ClientRequest, WorkflowInfo } from '../protocol/gateway.js';
 import type { WhiteboardRecord } from '../protocol/records.js';
 import type { Result } from '../result.js';
 import type { FileStore } from '../storage/file-store.js';
@@ -151,7 +151,7 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
       }
       case 'watch':
         // Another tenant's run is reported exactly like a missing one.
-        if (!(await ask(deps.workflows, { type: 'info', tenant: subject.tenant, workflowId: request.workflowId }, 120_000))) {
+        if (!(await runInfo(subject, request.workflowId))) {
           throw new Refused('NOT_FOUND', `no workflow ${request.workflowId}`);
         }
         tell(deps.workflows, {
@@ -201,6 +201,13 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         return deps.iam.issueJoinToken(request.pool);
       }
     }
+  }
+
+  /** The run, if it is the tenant's; a runtime stopping its services answers the retryable `SHUTTING_DOWN`. */
+  function runInfo(subject: Subject, workflowId: string): Promise<WorkflowInfo | undefined> {
+    return ask(deps.workflows, { type: 'info', tenant: subject.tenant, workflowId }, 120_000).catch((error: Error) => {
+      throw new Refused('SHUTTING_DOWN', `the runtime is shutting down (${error.message}); try again once it is back`);
+    });
   }
 
   async function startWorkflow(subject: Subject, name: string, watcher: ActorRef<WorkflowEvents>): Promise<string> {

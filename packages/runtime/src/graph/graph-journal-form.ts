@@ -66,7 +66,10 @@ type Successes = Extract<GraphEvent, { type: 'ops-succeeded' }>['results'];
 function storeOpsSucceeded(results: Successes): StoredOpsSucceeded {
   const flat: StoredOpsSucceeded['flat'] = [];
   for (const { opId, result, cached, attempts, startedAt, endedAt, miss } of results) {
-    flat.push([opId, result.size, result.hash, result.codec, result.inline ?? result.uri!, cached, attempts ?? 0, startedAt ?? 0, endedAt ?? 0, miss ?? null]);
+    const where = result.inline ?? result.uri!;
+    if (attempts === undefined && startedAt === undefined && endedAt === undefined && miss === undefined) {
+      flat.push([opId, result.size, result.hash, result.codec, where, cached]);
+    } else flat.push([opId, result.size, result.hash, result.codec, where, cached, attempts ?? 0, startedAt ?? 0, endedAt ?? 0, miss ?? null]);
   }
   return { type: 'ops-succeeded', flat };
 }
@@ -74,7 +77,7 @@ function storeOpsSucceeded(results: Successes): StoredOpsSucceeded {
 function restoreOpsSucceeded({ flat }: StoredOpsSucceeded): GraphEvent {
   const results: Successes = flat.map(([opId, size, hash, codec, where, cached, attempts, startedAt, endedAt, miss]) => {
     const success: OpSuccess = { opId, result: typeof where === 'string' ? { size, hash, codec, uri: where } : { size, hash, codec, inline: where }, cached };
-    if (attempts !== undefined) success.attempts = attempts;
+    if (attempts !== undefined && attempts !== null) success.attempts = attempts;
     if (startedAt) success.startedAt = startedAt;
     if (endedAt) success.endedAt = endedAt;
     if (miss) success.miss = miss;
