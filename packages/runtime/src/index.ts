@@ -2,6 +2,8 @@ export { Runtime } from './runtime.js';
 export type { RuntimeOptions, PoolConfig } from './config.js';
 export { defaultPool } from './config.js';
 export { RuntimeError, type RuntimeConnection } from './client.js';
+export { DataDirHeldError, probeSocket } from './data-dir-lock.js';
+export { readRuntimeInfo, LOCAL_PROTOCOL_VERSION, RUNTIME_VERSION, type RuntimeInfo } from './runtime-info.js';
 export type { OpSpec, ArgSpec, WorkflowEvent, WorkflowStatus, OpCounts } from './protocol/client.js';
 export type { WorkflowInfo } from './protocol/gateway.js';
 export type { Subject } from './iam/iam.js';
