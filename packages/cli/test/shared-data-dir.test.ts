@@ -67,7 +67,8 @@ t.test('two scripts started at the same moment in one folder both finish, and bo
   for (const op of ['A-a', 'A-c', 'B-a', 'B-c']) t.equal(runs(dir, op), 1, `op ${op} ran once`);
 });
 
-t.test('when the program that runs the runtime finishes first, the run of a program that joined it still finishes', async (t) => {
+/** A script whose runtime holds the folder (its run done), and a second script that joined it, now in its run's middle op. */
+async function holderAndJoined(t: Test) {
   const { dataDir, dir, env } = folder(t);
   const first = script(t, env, 'A', ['--hold']);
   t.equal(await endOf(first), 'result 3');
@@ -75,33 +76,31 @@ t.test('when the program that runs the runtime finishes first, the run of a prog
   const second = script(t, env, 'B', ['--gated']);
   await waitUntil(() => runs(dir, 'B-b') === 1, "the second program's run to be in its middle op", 60_000);
   t.equal(holderPid(dataDir), first.process.pid, 'the second program joined the runtime of the first');
+  return { dataDir, dir, first, second };
+}
 
-  writeFileSync(join(dir, 'A.exit'), '');
-  t.same(await first.exited, { code: 0, signal: null }, 'the first program closed and exited');
+/** The first script is gone: the second takes the data dir over, and its run finishes without running op a again. */
+async function joinedFinishes(t: Test, { dataDir, dir, second }: Awaited<ReturnType<typeof holderAndJoined>>): Promise<void> {
   await waitUntil(() => holderPid(dataDir) === second.process.pid, 'the second program to take the data dir over', 60_000);
   writeFileSync(join(dir, 'B-b.go'), '');
   t.equal(await endOf(second), 'result 3');
   t.same(await second.exited, { code: 0, signal: null });
   t.equal(runs(dir, 'B-a'), 1, 'op a, which had succeeded, did not run again');
   t.equal(runs(dir, 'B-c'), 1);
+}
+
+t.test('when the program that runs the runtime finishes first, the run of a program that joined it still finishes', async (t) => {
+  const folder = await holderAndJoined(t);
+  writeFileSync(join(folder.dir, 'A.exit'), '');
+  t.same(await folder.first.exited, { code: 0, signal: null }, 'the first program closed and exited');
+  await joinedFinishes(t, folder);
 });
 
 t.test('when the program that runs the runtime is SIGKILLed, a joined program takes over and its run finishes without rerunning what succeeded', async (t) => {
-  const { dataDir, dir, env } = folder(t);
-  const first = script(t, env, 'A', ['--hold']);
-  t.equal(await endOf(first), 'result 3');
-  const second = script(t, env, 'B', ['--gated']);
-  await waitUntil(() => runs(dir, 'B-b') === 1, "the second program's run to be in its middle op", 60_000);
-  t.equal(runs(dir, 'B-a'), 1);
-
-  first.process.kill('SIGKILL');
-  await first.exited;
-  await waitUntil(() => holderPid(dataDir) === second.process.pid, 'the second program to take the data dir over', 60_000);
-  writeFileSync(join(dir, 'B-b.go'), '');
-  t.equal(await endOf(second), 'result 3');
-  t.same(await second.exited, { code: 0, signal: null });
-  t.equal(runs(dir, 'B-a'), 1, 'op a, which had succeeded before the kill, did not run again');
-  t.equal(runs(dir, 'B-c'), 1);
+  const folder = await holderAndJoined(t);
+  folder.first.process.kill('SIGKILL');
+  await folder.first.exited;
+  await joinedFinishes(t, folder);
 });
 
 t.test('lzy status, logs and whiteboards in the folder of a running script show its run, through its runtime', async (t) => {
