@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { ask, LmdbJournal, startActorSystem, stopActor, tell, type ActorRef, type Remoting } from '@lzy/actors';
+import { ask, LmdbJournal, startActorSystem, stopActor, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
 import { spawnAllocator, type AllocatorMsg } from './allocator/allocator.js';
 import type { NodeBackend } from './allocator/backend.js';
 import { LocalBackend } from './allocator/local-backend.js';
@@ -94,7 +94,8 @@ export class Runtime {
     allocator = spawnAllocator(system, { options: resolved, backend, directory, scheduler, serverUrl: () => url });
     const localGateway = createLocalGateway(clients);
     const socket = runtimeSocketPath(dataDir);
-    await localGateway.listen({ path: socket });
+    // Programs that find the data dir held tell their user why they cannot join (see `runtime.json`).
+    if (unixSocketPathFits(socket)) await localGateway.listen({ path: socket });
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });

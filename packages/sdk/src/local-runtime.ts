@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { PeerState } from '@lzy/actors';
+import { unixSocketPathFits, type PeerState } from '@lzy/actors';
 import type { PoolConfig, Runtime, RuntimeConnection, RuntimeInfo } from '@lzy/runtime';
 import { DataDirInUseError } from './errors.js';
 import { RemoteConnection } from './remote-connection.js';
@@ -100,6 +100,9 @@ class JoinedRuntime implements LocalRuntime {
   static async join(runtimes: RuntimeModule, dataDir: string, start: () => Promise<Runtime | undefined>): Promise<JoinedRuntime | undefined> {
     const info = holderOf(runtimes, dataDir);
     if (!info) return undefined;
+    if (!unixSocketPathFits(info.socket)) {
+      throw new DataDirInUseError(dataDir, info.pid, `the path of its socket, ${info.socket}, is too long for a Unix socket; use a data dir with a shorter path`);
+    }
     const socket = await runtimes.probeSocket(info.socket);
     if (socket === 'forbidden') throw new DataDirInUseError(dataDir, info.pid, `its socket ${info.socket} belongs to another user (uid ${info.uid})`);
     if (socket === 'absent') return undefined;

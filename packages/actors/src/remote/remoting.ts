@@ -104,6 +104,9 @@ export class Remoting implements PeerHost {
   }
 
   private async listenOnPath(path: string): Promise<{ host: string; port: number; url: string }> {
+    if (!unixSocketPathFits(path)) {
+      throw new RangeError(`${path} is longer than a Unix socket's path may be (${MAX_UNIX_SOCKET_PATH} bytes)`);
+    }
     const http = createServer();
     const server = this.serve({ server: http });
     const privateDir = mkdtempSync(join(dirname(path), '.s'));
@@ -216,6 +219,14 @@ export class Remoting implements PeerHost {
       this.options.onPeer?.(peer);
     });
   }
+}
+
+/** The longest path of a Unix socket on every platform (macOS: 104 bytes with the NUL); a longer one is cut short silently. */
+const MAX_UNIX_SOCKET_PATH = 103;
+
+/** Whether `path` may be a Unix socket's path (see `ListenOptions.path`). */
+export function unixSocketPathFits(path: string): boolean {
+  return Buffer.byteLength(path) <= MAX_UNIX_SOCKET_PATH;
 }
 
 function inodeOf(path: string): number | undefined {
