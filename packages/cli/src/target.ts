@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
-import { Runtime, type RuntimeConnection } from '@lzy/runtime';
-import { RemoteConnection } from '@lzy/sdk';
+import type { RuntimeConnection } from '@lzy/runtime';
+import { DataDirInUseError, openLocalRuntime, RemoteConnection } from '@lzy/sdk';
 import { CliError, usageError } from './cli-error.js';
 
 /** Options every client command takes. */
@@ -46,19 +46,22 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   };
 }
 
+/** The embedded runtime of `./.lzy` (`LZY_HOME`): started here, or the one a program running in the folder already runs. */
 async function embedded(): Promise<Target> {
-  const runtime = await Runtime.start({ dataDir: process.env.LZY_HOME ?? './.lzy' });
-  const connection = runtime.connect(await runtime.iam.issueToken('local', 'admin'));
+  const local = await openLocalRuntime().catch((error: unknown) => {
+    if (!(error instanceof DataDirInUseError)) throw error;
+    throw new CliError(
+      error.problem,
+      'set LZY_HOME to another folder for a separate runtime, or run `lzy server` and pass --endpoint',
+    );
+  });
   return {
-    connection,
-    issueToken: (tenant, role) => runtime.iam.issueToken(tenant, role),
+    connection: local.connection,
+    issueToken: (tenant, role) => local.issueToken(tenant, role),
     issueJoinToken: () => {
       throw usageError('join tokens are for the static pools of a shared runtime', 'pass --endpoint ws://HOST:PORT of `lzy server` and its admin token');
     },
-    close: async () => {
-      connection.close();
-      await runtime.close();
-    },
+    close: () => local.close(),
   };
 }
 

@@ -61,9 +61,12 @@ export interface CliResult {
   lines: string[];
 }
 
-/** Runs `lzy ...args` to its end (killed after `timeoutMs`). */
-export function lzy(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [fileURLToPath(bin), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `lzy ...args` to its end (killed after `timeoutMs`), as `user` if given (the tests run as root). */
+export function lzy(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000, user?: { uid: number; gid: number }): Promise<CliResult> {
+  const command = [process.execPath, fileURLToPath(bin), ...args];
+  // As another user, without the test runner's hooks in NODE_OPTIONS: they write in the runner's folder, which that user may not.
+  const [file, argv] = user ? ['env', ['-u', 'NODE_OPTIONS', ...command]] : [command[0]!, command.slice(1)];
+  const child = spawn(file, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...user });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

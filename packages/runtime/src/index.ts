@@ -4,5 +4,7 @@ export { defaultPool } from './config.js';
 export { RuntimeError, type RuntimeConnection } from './client.js';
 export type { OpSpec, ArgSpec, CacheSpec, CacheMiss, OpInfo, OpState, WorkflowEvent, WorkflowStatus, OpCounts } from './protocol/client.js';
 export type { WorkflowInfo, WorkflowDetail } from './protocol/gateway.js';
+export { DataDirHeldError, probeSocket } from './data-dir-lock.js';
+export { readRuntimeInfo, LOCAL_PROTOCOL_VERSION, RUNTIME_VERSION, type RuntimeInfo } from './runtime-info.js';
 export type { Subject } from './iam/iam.js';
 export { agentOutput } from './allocator/local-backend.js';

@@ -1,21 +1,24 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { ask, LmdbJournal, startActorSystem, stopActor, tell, type ActorRef, type Remoting } from '@lzy/actors';
+import { ask, LmdbJournal, startActorSystem, stopActor, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
 import { spawnAllocator, type AllocatorMsg } from './allocator/allocator.js';
 import type { NodeBackend } from './allocator/backend.js';
 import { LocalBackend } from './allocator/local-backend.js';
 import { NodeDirectory } from './allocator/node-directory.js';
 import { LocalConnection, type LocalServices, type RuntimeConnection } from './client.js';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './config.js';
+import { DataDirHeldError, DataDirLock } from './data-dir-lock.js';
 import { spawnClients, type ClientsMsg } from './gateway/clients.js';
 import { createGateway } from './gateway/gateway.js';
+import { createLocalGateway } from './gateway/local-gateway.js';
 import { spawnNodesRouter } from './gateway/nodes-router.js';
 import { CacheIndex } from './graph/cache-index.js';
 import { LogStore } from './logs/log-store.js';
 import { WhiteboardIndex } from './whiteboard/whiteboard-index.js';
 import { Iam, type Subject } from './iam/iam.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
+import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
 import { FileStore } from './storage/file-store.js';
 import { spawnStorage } from './storage/storage.js';
 import { spawnWorkflows } from './workflow/workflows.js';
@@ -23,17 +26,22 @@ import { spawnWorkflows } from './workflow/workflows.js';
 /**
  * The Lzy runtime: every system service as a supervised actor in one actor system, its state in
  * one lmdb environment under the data dir, node-agents reaching it through the gateway. Embedded
- * in the user's process by the SDK, or run as `lzy server`.
+ * in the user's process by the SDK, or run as `lzy server`. It holds its data dir's lock for its
+ * whole life, and serves the other processes of its user on the data dir's socket
+ * (`DATA_DIR/runtime.sock`, named in `DATA_DIR/runtime.json`).
  */
 export class Runtime {
   private constructor(
     readonly options: ResolvedOptions,
+    private readonly dataDir: string,
     private readonly root: RootDatabase,
     private readonly journal: LmdbJournal,
     private readonly cache: CacheIndex,
     private readonly logs: LogStore,
     private readonly services: LocalServices,
     private readonly gateway: Remoting,
+    private readonly localGateway: Remoting,
+    private readonly lock: DataDirLock,
     private readonly backend: LocalBackend,
     private readonly clients: ActorRef<ClientsMsg>,
     readonly iam: Iam,
@@ -41,10 +49,26 @@ export class Runtime {
     readonly url: string,
   ) {}
 
-  /** Starts the runtime on `options.dataDir`, resuming every workflow that was active there. */
+  /**
+   * Starts the runtime on `options.dataDir`, resuming every workflow that was active there.
+   * Rejects with `DataDirHeldError`, having written nothing, when another live process's runtime
+   * holds the data dir.
+   */
   static async start(options: RuntimeOptions = {}): Promise<Runtime> {
     const resolved = resolveOptions(options);
     const dataDir = resolve(resolved.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    const lock = await DataDirLock.acquire(dataDir);
+    if (!lock) throw DataDirHeldError.of(dataDir);
+    try {
+      return await Runtime.startHolding(resolved, dataDir, lock);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  private static async startHolding(resolved: ResolvedOptions, dataDir: string, lock: DataDirLock): Promise<Runtime> {
     mkdirSync(join(dataDir, 'state'), { recursive: true });
     const root = open({ path: join(dataDir, 'state'), maxDbs: 32 });
     const journal = new LmdbJournal(root);
@@ -68,8 +92,14 @@ export class Runtime {
     const gateway = createGateway({ directory, pools: resolved.pools, iam, nodes, storage, clients });
     const { url } = await gateway.listen({ host: resolved.host, port: resolved.port });
     allocator = spawnAllocator(system, { options: resolved, backend, directory, scheduler, serverUrl: () => url });
+    const localGateway = createLocalGateway(clients);
+    const socket = runtimeSocketPath(dataDir);
+    // Programs that find the data dir held tell their user why they cannot join (see `runtime.json`).
+    if (unixSocketPathFits(socket)) await localGateway.listen({ path: socket });
+    const uid = process.getuid?.() ?? -1;
+    writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, root, journal, cache, logs, services, gateway, backend, clients, iam, url);
+    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, clients, iam, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -88,17 +118,23 @@ export class Runtime {
     return ask(this.services.workflows, { type: 'when-idle' }, Math.max(1, timeoutMs)).catch(() => false);
   }
 
-  /** Stops every node and service and closes the state; what was journaled stays for the next start. */
+  /**
+   * Stops every node and service, closes the state and lets go of the data dir; what was journaled
+   * stays for the next start (another process's joined client may make that start at once).
+   */
   async close(): Promise<void> {
+    removeRuntimeInfo(this.dataDir);
     // Actors first, so that nothing leases a new node while the nodes are being removed.
     stopActor(this.services.workflows as ActorRef<never>);
     this.services.system.stop();
     this.backend.killAll();
-    await this.gateway.close();
+    await Promise.all([this.gateway.close(), this.localGateway.close()]);
     // Handlers still finishing may try to write: they are refused, and what was accepted is flushed.
     this.cache.close();
     this.logs.close();
     await this.journal.close();
     await this.root.close();
+    // Last: the next runtime on the data dir must not open it before this one has closed it.
+    await this.lock.release();
   }
 }

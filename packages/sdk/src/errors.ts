@@ -37,3 +37,26 @@ export class OpDefinitionError extends Error {
     this.name = 'OpDefinitionError';
   }
 }
+
+/**
+ * The data dir is held by a runtime in another process that this one cannot join: another user's,
+ * a different version's, or one that does not answer on its socket. Nothing was written in it.
+ */
+export class DataDirInUseError extends Error {
+  readonly code = 'DATA_DIR_IN_USE';
+  /** What is wrong, without the fixes. */
+  readonly problem: string;
+
+  constructor(
+    readonly dataDir: string,
+    /** The holder's process id, when its `runtime.json` says. */
+    readonly holderPid: number | undefined,
+    /** Why this process cannot join it. */
+    why: string,
+  ) {
+    const problem = `the data dir ${dataDir} is in use by the runtime of ${holderPid === undefined ? 'another process' : `process ${holderPid}`}, which this program cannot join: ${why}`;
+    super(`${problem}; set LZY_HOME (or dataDir) to another folder for a separate runtime, or run \`lzy server\` and use Lzy.connect`);
+    this.name = 'DataDirInUseError';
+    this.problem = problem;
+  }
+}

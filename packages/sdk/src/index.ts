@@ -5,6 +5,7 @@ export { RemoteConnection, type RemoteOptions } from './remote-connection.js';
 export type { AttachOptions } from './attach.js';
 export { describeMiss } from './notices.js';
 export type { WorkflowHandle, OpLogLine } from './workflow-run.js';
-export { OpError, WorkflowCancelledError, OpDefinitionError } from './errors.js';
+export { OpError, WorkflowCancelledError, OpDefinitionError, DataDirInUseError } from './errors.js';
+export { openLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from './local-runtime.js';
 export type { OpOptions } from './options.js';
 export { WhiteboardError, readWhiteboards, type Whiteboard, type StoredWhiteboard, type WhiteboardFilter } from './whiteboard.js';

@@ -2,6 +2,7 @@ import type { PoolConfig, RuntimeConnection } from '@lzy/runtime';
 import { attachRun, type AttachOptions } from './attach.js';
 import { WorkflowCancelledError } from './errors.js';
 import { inRun } from './context.js';
+import { openLocalRuntime } from './local-runtime.js';
 import { RemoteConnection, type RemoteOptions } from './remote-connection.js';
 import { readWhiteboards, type StoredWhiteboard, type WhiteboardFilter } from './whiteboard.js';
 import { WorkflowRun, type OpLogLine, type WorkflowHandle } from './workflow-run.js';
@@ -10,7 +11,7 @@ import { WorkflowRun, type OpLogLine, type WorkflowHandle } from './workflow-run
 export interface LzyStartOptions {
   /** Where the runtime keeps its state and blobs. Default `./.lzy`, or `LZY_HOME`. */
   dataDir?: string;
-  /** Node pools; default one pool of 2 local nodes with 4 slots each. */
+  /** Node pools; default one pool of 2 local nodes with 4 slots each. A process that joins another's runtime uses that one's. */
   pools?: PoolConfig[];
   /** Where ops' output lines go; default stderr, each line prefixed with `[op#id]`. */
   onLog?: (line: OpLogLine) => void;
@@ -49,12 +50,14 @@ export class Lzy {
     private readonly onClose: () => Promise<void>,
   ) {}
 
-  /** Starts the embedded runtime in this process, as the local tenant. */
+  /**
+   * Starts the embedded runtime of the data dir in this process, as the local tenant. When another
+   * process of this user runs it already (a second script in the folder), joins that one instead,
+   * and takes the data dir over if that process ends first (see `openLocalRuntime`).
+   */
   static async start(options: LzyStartOptions = {}): Promise<Lzy> {
-    const { Runtime } = await import('@lzy/runtime');
-    const runtime = await Runtime.start(options.pools === undefined ? { ...pick(options) } : { ...pick(options), pools: options.pools });
-    const token = await runtime.iam.issueToken('local', 'admin');
-    return new Lzy(runtime.connect(token), options.onLog ?? printLog, () => runtime.close());
+    const local = await openLocalRuntime(options.pools === undefined ? pick(options) : { ...pick(options), pools: options.pools });
+    return new Lzy(local.connection, options.onLog ?? printLog, () => local.close());
   }
 
   /**

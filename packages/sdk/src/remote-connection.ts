@@ -33,7 +33,7 @@ import {
 
 /** Options of `Lzy.connect`. */
 export interface RemoteOptions {
-  /** The runtime's gateway, `ws://HOST:PORT`. */
+  /** The runtime's gateway, `ws://HOST:PORT` (or a data dir's socket, `ws+unix:PATH:/`). */
   endpoint: string;
   /** A tenant token issued by the runtime. */
   token: string;
@@ -44,6 +44,8 @@ export interface RemoteOptions {
   /** After this long without a connection, the runs this client waits for fail. Default 5 min. */
   giveUpAfterMs?: number;
   reconnect?: Partial<ReconnectPolicy>;
+  /** Hears the connection go `open`, `reconnecting` and `closed`; must not throw. */
+  onState?: (state: PeerState) => void;
 }
 
 interface Watch {
@@ -74,14 +76,14 @@ export class RemoteConnection implements RuntimeConnection {
   private subject: ClientReply<'whoami'> = { tenant: '', role: 'user' };
 
   private constructor(
-    private readonly options: Required<Omit<RemoteOptions, 'reconnect'>> & Pick<RemoteOptions, 'reconnect'>,
+    private readonly options: Required<Omit<RemoteOptions, 'reconnect' | 'onState'>> & Pick<RemoteOptions, 'reconnect' | 'onState'>,
     private readonly system: ActorSystem,
     private readonly remoting: Remoting,
   ) {}
 
   /** Connects, checks the token, and learns the tenant; rejects with a `RuntimeError` saying what is wrong. */
   static async open(options: RemoteOptions): Promise<RemoteConnection> {
-    if (!/^wss?:\/\/[^/]+/.test(options.endpoint)) {
+    if (!/^(wss?:\/\/[^/]+|ws\+unix:\/)/.test(options.endpoint)) {
       throw new RuntimeError('BAD_ENDPOINT', `endpoint ${JSON.stringify(options.endpoint)} is not a ws:// URL (e.g. ws://127.0.0.1:8080)`);
     }
     const system = startActorSystem();
@@ -153,6 +155,7 @@ export class RemoteConnection implements RuntimeConnection {
   }
 
   private onState(state: PeerState): void {
+    this.options.onState?.(state);
     if (state === 'open') {
       clearTimeout(this.giveUpTimer);
       this.giveUpTimer = undefined;

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { ActorRef } from '../refs.js';
@@ -32,11 +35,18 @@ export interface ConnectOptions {
   onState?: (state: PeerState) => void;
 }
 
-/** Where a `Remoting` listens. */
+/** Where a `Remoting` listens: a TCP `host:port`, or a Unix socket at `path`. */
 export interface ListenOptions {
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
+  /**
+   * A Unix socket instead of TCP, that only this user may connect to (mode 0600). It is bound in
+   * a private folder (mode 0700) beside `path` and then moved to `path`, so at no moment can
+   * another user connect; a file already at `path` is replaced. Peers dial the `ws+unix:` URL
+   * that `listen` returns.
+   */
+  path?: string;
 }
 
 /**
@@ -50,6 +60,8 @@ export class Remoting implements PeerHost {
   readonly exposures = new Exposures();
   private readonly peerSet = new Set<Peer>();
   private server: WebSocketServer | undefined;
+  /** The HTTP server under `server` when it listens on a Unix socket, and that socket's path. */
+  private unixServer: { http: HttpServer; path: string; inode: number } | undefined;
 
   constructor(private readonly options: RemotingOptions = {}) {
     this.name = options.name ?? `system-${randomUUID().slice(0, 8)}`;
@@ -66,24 +78,57 @@ export class Remoting implements PeerHost {
     return this.peerSet;
   }
 
-  /** Accepts incoming peers on `host:port` (default 127.0.0.1, a free port). */
+  /** Accepts incoming peers on `host:port` (default 127.0.0.1, a free port), or on the Unix socket `path`. */
   async listen(options: ListenOptions = {}): Promise<{ host: string; port: number; url: string }> {
     if (this.server) throw new Error(`${this.name} is already listening`);
-    const server = new WebSocketServer({
-      host: options.host ?? '127.0.0.1',
-      port: options.port ?? 0,
-      maxPayload: this.limits.maxFrameBytes,
-      perMessageDeflate: false,
-    });
-    this.server = server;
-    server.on('connection', (socket) => this.handshake(socket));
+    if (options.path !== undefined) return this.listenOnPath(options.path);
+    const server = this.serve({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);
     });
-    server.on('error', (error) => protocolErrors.publish({ peer: this.name, message: `server error: ${error.message}` }));
+    this.reportServerErrors(server);
     const address = server.address() as AddressInfo;
     return { host: address.address, port: address.port, url: `ws://${address.address}:${address.port}` };
+  }
+
+  private serve(where: { host: string; port: number } | { server: HttpServer }): WebSocketServer {
+    const server = new WebSocketServer({ ...where, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
+    this.server = server;
+    server.on('connection', (socket) => this.handshake(socket));
+    return server;
+  }
+
+  private reportServerErrors(server: WebSocketServer): void {
+    server.on('error', (error) => protocolErrors.publish({ peer: this.name, message: `server error: ${error.message}` }));
+  }
+
+  private async listenOnPath(path: string): Promise<{ host: string; port: number; url: string }> {
+    if (!unixSocketPathFits(path)) {
+      throw new RangeError(`${path} is longer than a Unix socket's path may be (${MAX_UNIX_SOCKET_PATH} bytes)`);
+    }
+    const http = createServer();
+    const server = this.serve({ server: http });
+    const privateDir = mkdtempSync(join(dirname(path), '.s'));
+    try {
+      const bound = join(privateDir, 's');
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(bound, resolve);
+      });
+      chmodSync(bound, 0o600);
+      renameSync(bound, path);
+    } catch (error) {
+      this.server = undefined;
+      server.close();
+      http.close();
+      throw error;
+    } finally {
+      rmSync(privateDir, { recursive: true, force: true });
+    }
+    this.unixServer = { http, path, inode: lstatSync(path).ino };
+    this.reportServerErrors(server);
+    return { host: '', port: 0, url: `ws+unix:${path}:/` };
   }
 
   /** Dials the peer at `url` (`ws://host:port`); await `peer.ready` for the first handshake. */
@@ -107,6 +152,14 @@ export class Remoting implements PeerHost {
     if (server) {
       for (const client of server.clients) client.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    const unix = this.unixServer;
+    this.unixServer = undefined;
+    if (unix) {
+      unix.http.closeAllConnections();
+      await new Promise<void>((resolve) => unix.http.close(() => resolve()));
+      // Unless another listener has replaced it since.
+      if (inodeOf(unix.path) === unix.inode) rmSync(unix.path, { force: true });
     }
   }
 
@@ -165,5 +218,21 @@ export class Remoting implements PeerHost {
       socket.resume();
       this.options.onPeer?.(peer);
     });
+  }
+}
+
+/** The longest path of a Unix socket on every platform (macOS: 104 bytes with the NUL); a longer one is cut short silently. */
+const MAX_UNIX_SOCKET_PATH = 103;
+
+/** Whether `path` may be a Unix socket's path (see `ListenOptions.path`). */
+export function unixSocketPathFits(path: string): boolean {
+  return Buffer.byteLength(path) <= MAX_UNIX_SOCKET_PATH;
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
   }
 }

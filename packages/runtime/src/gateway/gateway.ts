@@ -71,7 +71,13 @@ export function createGateway(deps: {
     allow: isNode,
     withOrigin: (request, origin) => ({ type: 'from-node', node: origin.principal as NodePrincipal, request }) as StorageMsg,
   });
-  remoting.expose(CLIENT_PATH, deps.clients, {
+  exposeClients(remoting, deps.clients);
+  return remoting;
+}
+
+/** Lets the client connections of `remoting` address the clients service, each as its principal's subject. */
+export function exposeClients(remoting: Remoting, clients: ActorRef<ClientsMsg>): void {
+  remoting.expose(CLIENT_PATH, clients, {
     schema: ClientRequest,
     allow: isClient,
     withOrigin: (request, origin) => ({
@@ -81,5 +87,4 @@ export function createGateway(deps: {
       request,
     }),
   });
-  return remoting;
 }
