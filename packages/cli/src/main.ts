@@ -10,9 +10,13 @@ import { statusCommand } from './commands/status.js';
 import { tokenCommand } from './commands/token.js';
 import { whiteboardsCommand } from './commands/whiteboards.js';
 
+/** Commands that go on running when nobody reads their stdout: their output there is only notes. */
+const SERVICES = new Set(['server', 'agent']);
+
 const program = new Command('lzy').description('Lzy: run workflows of TypeScript ops on an embedded or a shared runtime');
 for (const command of [serverCommand(), agentCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand()]) program.addCommand(command);
 reportUsageErrors(program);
+endQuietlyWhenTheReaderLeaves();
 
 try {
   await program.parseAsync();
@@ -30,6 +34,21 @@ function reportUsageErrors(command: Command, path = 'lzy'): void {
     .showHelpAfterError(`hint: see \`${path} --help\``)
     .configureOutput({ outputError: (text, write) => write(`lzy: ${text}`) });
   for (const sub of command.commands) reportUsageErrors(sub, `${path} ${sub.name()}`);
+}
+
+/**
+ * A reader that leaves early (`lzy logs WF | head -1`) is no failure: once a write to stdout or
+ * stderr finds the pipe closed (EPIPE), a command exits 0 at once, printing nothing, as it would
+ * have died of SIGPIPE had Node not ignored it. A service (`lzy server`, `lzy agent`) goes on:
+ * what it prints is only notes, and its output is dropped from then on.
+ */
+function endQuietlyWhenTheReaderLeaves(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      if (!SERVICES.has(program.args[0] ?? '')) process.exit(EXIT.ok);
+    });
+  }
 }
 
 /** Prints a failure as one line plus a hint; returns the exit code. */

@@ -52,7 +52,7 @@ async function loadOp(request: RunRequest): Promise<OpFn> {
       `cannot import op module ${source} (export '${exportName}'): ${(error as Error)?.message ?? String(error)}. ` +
         (file === undefined
           ? 'Fix: the module must exist at that URL on the node and load without throwing.'
-          : 'Fix: the module must load without throwing, and packages left out of its bundle (native addons) must be installed where the node-agent keeps bundles.'),
+          : 'Fix: the module must load without throwing, and packages left out of its bundle (native addons) must resolve from a node_modules above the node-agent\'s bundle cache (on a host of static agents: `lzy agent --node-modules DIR`).'),
     );
   }
   if (!(exportName in namespace)) {

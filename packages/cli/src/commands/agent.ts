@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, usageError } from '../cli-error.js';
@@ -12,6 +12,7 @@ interface AgentOptions {
   pool: string;
   token: string;
   slots: string;
+  nodeModules?: string;
 }
 
 /** Exit codes of a node-agent process (see @lzy/node-agent): 0 released or stopped, 2 usage, 3 refused. */
@@ -36,6 +37,10 @@ export function agentCommand(): Command {
       new Option('--token <token>', "the pool's join token (`lzy token create --agent --pool NAME`)").env('LZY_JOIN_TOKEN').makeOptionMandatory(),
     )
     .option('--slots <n>', 'ops this node runs at once', String(availableParallelism()))
+    .option(
+      '--node-modules <dir>',
+      'a node_modules folder on this host: packages that op bundles leave out (those with native addons) are imported from there',
+    )
     .action((options: AgentOptions) => supervise(options));
 }
 
@@ -43,6 +48,7 @@ async function supervise(options: AgentOptions): Promise<void> {
   if (!/^wss?:\/\/[^/\s]+/.test(options.server)) throw usageError(`bad --server ${options.server}`, 'the runtime as ws://HOST:PORT');
   const slots = Number(options.slots);
   if (!Number.isInteger(slots) || slots < 1 || slots > 1024) throw usageError(`bad --slots ${options.slots}`, 'an integer from 1 to 1024');
+  const nodeModules = options.nodeModules === undefined ? undefined : nodeModulesDir(options.nodeModules);
 
   let stopping = false;
   let current: ReturnType<typeof spawn> | undefined;
@@ -58,7 +64,7 @@ async function supervise(options: AgentOptions): Promise<void> {
 
   for (let failures = 0; !stopping; ) {
     const workDir = mkdtempSync(join(tmpdir(), 'lzy-agent-'));
-    const child = spawn(process.execPath, [agentMain, '--server', options.server, '--pool', options.pool, '--slots', String(slots)], {
+    const child = spawn(process.execPath, [agentMain, '--server', options.server, '--pool', options.pool, '--slots', String(slots), ...bundleCacheArgs(workDir, nodeModules)], {
       cwd: workDir,
       env: { ...process.env, LZY_TOKEN: options.token },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -94,6 +100,26 @@ async function supervise(options: AgentOptions): Promise<void> {
   note('stopped');
   process.off('SIGTERM', stop);
   process.off('SIGINT', stop);
+}
+
+function nodeModulesDir(dir: string): string {
+  const path = resolve(dir);
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw usageError(`bad --node-modules ${dir}: no such directory`, 'the node_modules folder of an npm install on this host, e.g. /opt/lzy-deps/node_modules');
+  }
+  return path;
+}
+
+/**
+ * With `--node-modules`, the node-agent keeps its bundles in `WORKDIR/bundles`, and
+ * `WORKDIR/node_modules` links to the given folder: Node resolves a bundle's bare imports from the
+ * `node_modules` folders above the bundle's file, so the packages kept out of bundles are found
+ * there. Removing the working dir removes the link, not the folder.
+ */
+function bundleCacheArgs(workDir: string, nodeModules: string | undefined): string[] {
+  if (nodeModules === undefined) return [];
+  symlinkSync(nodeModules, join(workDir, 'node_modules'), 'junction');
+  return ['--cache-dir', join(workDir, 'bundles')];
 }
 
 function note(text: string): void {
