@@ -191,6 +191,10 @@ t.test("the runtime's permissions are exactly what the allocator and the gateway
     t.notOk(rule.resources?.includes('secrets'), 'no access to secrets');
     t.notOk(rule.nonResourceURLs, 'no non-resource URLs');
   }
+  const subjects = objects
+    .filter((object) => rbacAuthorizationK8sIo.v1.RoleBinding.is(object) || rbacAuthorizationK8sIo.v1.ClusterRoleBinding.is(object))
+    .flatMap((binding) => (binding.subjects ?? []).map((subject) => `${subject.kind} ${subject.namespace}/${subject.name}`));
+  t.same([...new Set(subjects)], [`ServiceAccount ${RUNTIME_NS}/lzy-runtime`], 'the runtime is the only one granted anything');
   t.same(grantsTo('lzy-runtime', RUNTIME_NS), [
     'cluster: /nodes delete',
     'cluster: /nodes get',
