@@ -47,6 +47,11 @@ function theOne<T extends { metadata?: { name?: string; namespace?: string } }>(
   return found[0]!;
 }
 
+/** The RoleBindings and ClusterRoleBindings of deploy/. */
+const bindings = objects.filter(
+  (object) => rbacAuthorizationK8sIo.v1.RoleBinding.is(object) || rbacAuthorizationK8sIo.v1.ClusterRoleBinding.is(object),
+);
+
 const RUNTIME_NS = 'lzy-system';
 const AGENTS_NS = 'lzy-agents';
 
@@ -178,8 +183,7 @@ t.test('the agent holds no Kubernetes credential: only a projected token of audi
   const tokenFile = container?.env?.find((variable) => variable.name === 'LZY_TOKEN_FILE')?.value;
   t.equal(tokenFile, `${mount?.mountPath}/${tokens[0]?.token.path}`, 'the agent is told where its token is');
 
-  const bound = objects
-    .filter((object) => rbacAuthorizationK8sIo.v1.RoleBinding.is(object) || rbacAuthorizationK8sIo.v1.ClusterRoleBinding.is(object))
+  const bound = bindings
     .flatMap((binding) => binding.subjects ?? [])
     .filter((subject) => subject.kind === 'ServiceAccount' && subject.name === 'lzy-node-agent');
   t.same(bound, [], 'no role is bound to the agent');
@@ -191,9 +195,7 @@ t.test("the runtime's permissions are exactly what the allocator and the gateway
     t.notOk(rule.resources?.includes('secrets'), 'no access to secrets');
     t.notOk(rule.nonResourceURLs, 'no non-resource URLs');
   }
-  const subjects = objects
-    .filter((object) => rbacAuthorizationK8sIo.v1.RoleBinding.is(object) || rbacAuthorizationK8sIo.v1.ClusterRoleBinding.is(object))
-    .flatMap((binding) => (binding.subjects ?? []).map((subject) => `${subject.kind} ${subject.namespace}/${subject.name}`));
+  const subjects = bindings.flatMap((binding) => (binding.subjects ?? []).map((subject) => `${subject.kind} ${subject.namespace}/${subject.name}`));
   t.same([...new Set(subjects)], [`ServiceAccount ${RUNTIME_NS}/lzy-runtime`], 'the runtime is the only one granted anything');
   t.same(grantsTo('lzy-runtime', RUNTIME_NS), [
     'cluster: /nodes delete',
@@ -286,6 +288,7 @@ function matches(selector: Record<string, string> | undefined, labels: Record<st
   return wanted.length > 0 && wanted.every(([key, value]) => labels?.[key] === value);
 }
 
+/** The one label `key` of `labels`, as a selector. */
 function pick(labels: Record<string, string>, key: string): Record<string, string> {
   return { [key]: labels[key] ?? '' };
 }
@@ -296,6 +299,7 @@ function flag(args: string[], name: string): string | undefined {
   return at < 0 ? undefined : args[at + 1];
 }
 
+/** The rules of every Role and ClusterRole of deploy/. */
 function rbacRules() {
   return objects.flatMap((object) =>
     rbacAuthorizationK8sIo.v1.ClusterRole.is(object) || rbacAuthorizationK8sIo.v1.Role.is(object) ? (object.rules ?? []) : [],
@@ -305,7 +309,6 @@ function rbacRules() {
 /** Every `scope: group/resource verb` that the bindings of deploy/ grant the service account, sorted. */
 function grantsTo(serviceAccount: string, namespace: string): string[] {
   const grants = new Set<string>();
-  const bindings = objects.filter((object) => rbacAuthorizationK8sIo.v1.RoleBinding.is(object) || rbacAuthorizationK8sIo.v1.ClusterRoleBinding.is(object));
   for (const binding of bindings) {
     const bindsIt = (binding.subjects ?? []).some(
       (subject) => subject.kind === 'ServiceAccount' && subject.name === serviceAccount && subject.namespace === namespace,
