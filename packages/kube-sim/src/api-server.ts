@@ -83,6 +83,10 @@ class RequestHandler {
   async handle(request: IncomingMessage, response: ServerResponse, serverAddress: string): Promise<Reply> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
+    const contentType = request.headers['content-type'] ?? '';
+    if ((method === 'POST' || method === 'PUT') && contentType.includes('protobuf')) {
+      throw new ApiError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json`);
+    }
     const body = method === 'GET' ? undefined : await readBody(request);
     const target = route(url.pathname);
     switch (target.type) {

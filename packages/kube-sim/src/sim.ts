@@ -68,6 +68,10 @@ export interface KubeSim {
   machines(): Machine[];
   /** Cuts every open watch connection, as a network drop would. */
   dropWatches(): void;
+  /** Ends every open watch cleanly, as at a watch timeout: clients resume from their last resourceVersion. */
+  endWatches(): void;
+  /** How many watches are open. */
+  openWatches(): number;
   /** Forgets the watch history up to now: a watch resuming from before gets 410 Expired. */
   compactHistory(): void;
   /** Stops the server, the controllers and every process started. */
@@ -112,6 +116,8 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     setDeletedNodeMode: (mode) => provisioner.setDeletedNodeMode(mode),
     machines: () => provisioner.allMachines,
     dropWatches: () => watches.dropAll(),
+    endWatches: () => watches.endAll(),
+    openWatches: () => watches.count,
     compactHistory: () => hub.compact(store.resourceVersion),
     async stop() {
       provisioner.stop();

@@ -61,6 +61,12 @@ export class WatchStreams {
     this.open.clear();
   }
 
+  /** Ends every open watch cleanly, as a server does when a watch times out. */
+  endAll(): void {
+    for (const response of this.open) response.end();
+    this.open.clear();
+  }
+
   /** How many watches are open. */
   get count(): number {
     return this.open.size;
