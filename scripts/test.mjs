@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, rmSync, existsSync, statSync, mkdtempSync, m
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['packages/actors', 'packages/runtime', 'packages/sdk', 'packages/node-agent', 'packages/cli', 'bench', 'examples'];
+const roots = ['packages/actors', 'packages/runtime', 'packages/sdk', 'packages/node-agent', 'packages/kube-sim', 'packages/cli', 'bench', 'examples'];
 
 function* walk(dir) {
   if (!existsSync(dir)) return;

@@ -1,0 +1,36 @@
+// Runs a controller's reconcile once after a burst of changes, never inside the store's publish
+// (so every watcher sees the changes in resourceVersion order).
+import type { StoreEvent, WatchHub } from '../watch-hub.js';
+
+/** A controller driven by store changes: `reconcile` runs soon after any change `wants`. */
+export class Reconciler {
+  private scheduled = false;
+  private stopped = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    hub: WatchHub,
+    wants: (event: StoreEvent) => boolean,
+    private readonly reconcile: () => void,
+  ) {
+    this.unsubscribe = hub.subscribe((event) => {
+      if (wants(event)) this.trigger();
+    });
+  }
+
+  /** Asks for a reconcile soon (coalesced with other asks). */
+  trigger(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.stopped) this.reconcile();
+    });
+  }
+
+  /** Stops reacting to changes. */
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+  }
+}
