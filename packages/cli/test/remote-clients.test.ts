@@ -107,7 +107,12 @@ t.test("another tenant can neither see nor touch an active run, with `lzy` comma
   t.equal(run.lines.at(-1), '3', 'alice gets her result');
   t.match(await json(aliceToken, 'status', workflowId), { workflowId, status: 'finished' });
   t.equal(runs(dir, 'intruder'), 0, "no op of another tenant ran in alice's run");
-  t.same(await json(aliceToken, 'whiteboards'), [], 'no whiteboard was planted in alice\'s run');
+  const boards = (await json(aliceToken, 'whiteboards')) as Array<{ name: string; fields: object }>;
+  t.same(
+    boards.map(({ name, fields }) => ({ name, fields })),
+    [{ name: 'gated', fields: { result: 3 } }],
+    "alice's run stored its whiteboard, and no other was planted in it",
+  );
   t.same(await json(outsiderToken, 'whiteboards'), [], '`lzy whiteboards` finds none');
   t.same(await outsider.list(), []);
   t.same(heard, [], 'watching the run told the other tenant nothing');
