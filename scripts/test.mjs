@@ -1,5 +1,7 @@
 // Runs every compiled test file with tap, then prints the plain summary line CI reads:
-// `N passed, N failed`, counting each file's top-level tests (a file that dies counts as failed).
+// `N passed, N failed`, then `, N skipped` when any were, counting each file's top-level tests.
+// A skipped or todo test is counted as skipped, never as passed; a test that made no assertion
+// (it or one of its subtests) and a file that dies count as failed.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, existsSync, statSync, mkdtempSync, mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -34,33 +36,59 @@ if (files.length === 0) {
 mkdirSync(join(root, '.tap'), { recursive: true });
 const resultsDir = mkdtempSync(join(root, '.tap', 'results-'));
 process.on('exit', () => rmSync(resultsDir, { recursive: true, force: true }));
+// tap runs on this Node (and runs each test file on it), whatever `node` is first on PATH.
 const tap = spawnSync(
-  join(root, 'node_modules', '.bin', 'tap'),
-  ['--disable-coverage', '--allow-empty-coverage', '--timeout=240', `--output-dir=${resultsDir}`, `--reporter=${process.stdout.isTTY ? 'base' : 'terse'}`, ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-source-maps`.trim() } },
+  process.execPath,
+  [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--allow-empty-coverage', '--timeout=240', `--output-dir=${resultsDir}`, `--reporter=${process.stdout.isTTY ? 'base' : 'terse'}`, ...files],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, LZY_TEST_NODE: process.version, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-source-maps`.trim() },
+  },
 );
+
+/** A top-level test point of a file's TAP: `ok 3 - name # SKIP why`, `not ok 4 - name`. */
+const POINT = /^(not )?ok \d+( - (.*?))?( # (SKIP|TODO)\b.*| # time=.*)?$/i;
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 for (const file of files) {
   const saved = join(resultsDir, `${file}.tap`);
   const lines = existsSync(saved) ? readFileSync(saved, 'utf8').split('\n') : [];
-  const points = lines.filter((line) => /^(not )?ok \d+/.test(line));
-  const planned = lines.find((line) => /^1\.\.\d+/.test(line));
-  const fileFailed = points.filter((line) => line.startsWith('not ok')).length;
+  const planned = lines.some((line) => /^1\.\.\d+/.test(line));
+  let points = 0;
+  // The lines of the test that the next point closes: its subtests' output, indented.
+  let body = [];
   for (const [index, line] of lines.entries()) {
-    if (!line.startsWith('not ok')) continue;
+    const point = POINT.exec(line);
+    if (!point) {
+      body.push(line);
+      continue;
+    }
+    points += 1;
+    const [, notOk, , name, , directive] = point;
+    // A subtest (or the test itself) whose plan is `1..0` ran without asserting anything.
+    const empty = body.some((l) => /^\s+1\.\.0(\s|$)/.test(l));
+    body = [];
+    if (directive) {
+      skipped += 1;
+      continue;
+    }
+    if (!notOk && !empty) {
+      passed += 1;
+      continue;
+    }
+    failed += 1;
     // The failure and the first lines of its diagnostics, so a CI log says what broke.
-    const details = lines.slice(index + 1, index + 16).filter((l) => l.startsWith('  ')).join('\n');
-    console.error(`FAILED ${file}: ${line}\n${details}`);
+    const details = notOk ? lines.slice(index + 1, index + 16).filter((l) => l.startsWith('  ')).join('\n') : '  it (or a subtest of it) made no assertion';
+    console.error(`FAILED ${file}: ${notOk ? line : `${name ?? line} (no assertion)`}\n${details}`);
   }
-  passed += points.length - fileFailed;
-  failed += fileFailed;
-  if (points.length === 0 || !planned) {
+  if (points === 0 || !planned) {
     console.error(`${file}: ended without finishing its tests`);
     failed += 1;
   }
 }
 if (tap.status !== 0 && failed === 0) failed = 1;
-console.log(`\n${passed} passed, ${failed} failed`);
+console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);

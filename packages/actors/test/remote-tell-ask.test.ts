@@ -67,13 +67,10 @@ t.test('concurrent asks each get their own reply, even when the replies come bac
 t.test('an ask to an actor that never replies rejects with AskTimeoutError', async (t) => {
   const { peer } = await connectClient(t, 'client-timeout');
   const silent = peer.ref<SilentMsg>('silent');
-  const started = Date.now();
   const error = await rejection(ask(silent, { type: 'ping', n: 4242 }, 300));
-  const elapsed = Date.now() - started;
   t.type(error, AskTimeoutError);
   t.equal(error.code, 'ASK_TIMEOUT');
   t.match(error.message, /server\/silent/, 'the message names the remote actor');
-  t.ok(elapsed < 5_000, `rejected within a generous bound of its 300 ms timeout (took ${elapsed} ms)`);
   await server.child.waitForLine((line) => line === 'silent 4242', 'the silent actor to have received the ask');
   // The connection is still usable after a timed-out ask.
   t.same(await ask(peer.ref<GatherMsg>('gather'), { type: 'hold', value: 1, n: 1 }, 5_000), { value: 1, doubled: 2 });

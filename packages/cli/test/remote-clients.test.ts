@@ -1,12 +1,16 @@
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { pack, unpackMultiple } from 'msgpackr';
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, Remoting } from '@lzy/actors';
-import type { WorkflowEvent } from '@lzy/runtime';
+import { encodeValue, refFor } from '@lzy/node-agent/protocol';
+import type { OpSpec, WorkflowEvent, WorkflowInfo } from '@lzy/runtime';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
-import { big, lengthOf, step } from './fixtures/ops.js';
-import { lzy, startServer, tempDir, type Teardown } from './harness.js';
+import { big, lengthOf, nodeVersion, step } from './fixtures/ops.js';
+import { fixture, lzy, runs, startServer, tempDir, waitUntil, type CliResult, type Teardown } from './harness.js';
 
 const server = await startServer(t);
 const admin = await RemoteConnection.open({ endpoint: server.url, token: server.adminToken });
@@ -38,7 +42,7 @@ async function rawClient(t: Teardown, token: string) {
   return { socket, messages, closed };
 }
 
-t.test("two clients of one tenant see each other's workflows; another tenant sees none of them", async (t) => {
+t.test("two clients of one tenant see each other's workflows", async (t) => {
   const alice = await connect(t, teamToken);
   const bob = await connection(t, teamToken);
   const dir = tempDir(t);
@@ -54,10 +58,71 @@ t.test("two clients of one tenant see each other's workflows; another tenant see
   const status = await lzy(['status', workflowId, '--json', '--endpoint', server.url, '--token', teamToken]);
   t.equal(status.code, 0, status.stderr);
   t.match(JSON.parse(status.lines.at(-1)!), { workflowId, status: 'finished' }, '`lzy status` shows it too');
+});
 
-  const outsider = await connection(t, await admin.issueToken('outsider'));
-  t.same(await outsider.list(), [], 'another tenant lists nothing');
-  await t.rejects(outsider.cancel(workflowId, 'mischief'), { code: 'NOT_FOUND' }, 'and cannot touch the run');
+t.test("another tenant can neither see nor touch an active run, with `lzy` commands or its own connection", { timeout: 120_000 }, async (t) => {
+  const aliceToken = await admin.issueToken('alice');
+  const outsiderToken = await admin.issueToken('outsider');
+  const as = (token: string, ...args: string[]) => lzy([...args, '--endpoint', server.url, '--token', token]);
+  const json = async (token: string, ...args: string[]): Promise<unknown> => JSON.parse((await as(token, ...args, '--json')).lines.at(-1)!);
+  // Alice's `lzy run` waits in op b until the outsider is done; its op c is submitted after that.
+  const dir = tempDir(t);
+  const running = lzy(['run', fixture('gated-program'), '--endpoint', server.url, '--token', aliceToken], { LZY_TEST_DIR: dir });
+  await waitUntil(() => runs(dir, 'b') === 1, "op b of alice's run to start", 60_000);
+  const [{ workflowId }] = (await json(aliceToken, 'status')) as [WorkflowInfo];
+  const alice = await connection(t, aliceToken);
+  const blob = await alice.putBlob(Buffer.from('alice only'));
+  t.same(await alice.getBlob(blob), Buffer.from('alice only'), 'alice reads her blob');
+
+  const refused = (result: CliResult, what: string) => t.match(result, { code: 1, stderr: `no workflow ${workflowId}` }, what);
+  refused(await as(outsiderToken, 'status', workflowId), '`lzy status WORKFLOW`');
+  t.same(await json(outsiderToken, 'status'), [], '`lzy status` lists nothing');
+  refused(await as(outsiderToken, 'logs', workflowId), '`lzy logs`');
+  refused(await as(outsiderToken, 'cancel', workflowId), '`lzy cancel`');
+  const outsider = await connection(t, outsiderToken);
+  t.same(await outsider.list(), [], 'the connection lists nothing');
+  const heard: WorkflowEvent[] = [];
+  outsider.watch(workflowId, (event) => heard.push(event));
+  const value = (v: unknown) => ({ kind: 'value' as const, ref: refFor(encodeValue(v)) });
+  // An op that leaves a count behind if it ever runs in alice's graph.
+  const op: OpSpec = {
+    id: 'intruder',
+    name: 'step',
+    module: pathToFileURL(fixture('ops')).href,
+    exportName: 'step',
+    args: [value(dir), value('intruder'), value(0)],
+    retries: { max: 0, backoffMs: 0 },
+    env: {},
+  };
+  await t.rejects(outsider.submit(workflowId, [op]), { code: 'NOT_FOUND' }, 'submit');
+  const field = { whiteboardId: 'intruder', name: 'planted', tags: [], createdAt: 0, field: 'intruder', value: value(1) };
+  await t.rejects(outsider.assign(workflowId, [field]), { code: 'NOT_FOUND' }, 'assign');
+  await t.rejects(outsider.finish(workflowId), { code: 'NOT_FOUND' }, 'finish');
+  await t.rejects(outsider.getBlob(blob), "alice's blob");
+
+  t.match(await json(aliceToken, 'status', workflowId), { workflowId, status: 'active' }, "alice's run is still active");
+  writeFileSync(join(dir, 'b.go'), '');
+  const run = await running;
+  t.equal(run.code, 0, run.stderr);
+  t.equal(run.lines.at(-1), '3', 'alice gets her result');
+  t.match(await json(aliceToken, 'status', workflowId), { workflowId, status: 'finished' });
+  t.equal(runs(dir, 'intruder'), 0, "no op of another tenant ran in alice's run");
+  const boards = (await json(aliceToken, 'whiteboards')) as Array<{ name: string; fields: object }>;
+  t.same(
+    boards.map(({ name, fields }) => ({ name, fields })),
+    [{ name: 'gated', fields: { result: 3 } }],
+    "alice's run stored its whiteboard, and no other was planted in it",
+  );
+  t.same(await json(outsiderToken, 'whiteboards'), [], '`lzy whiteboards` finds none');
+  t.same(await outsider.list(), []);
+  t.same(heard, [], 'watching the run told the other tenant nothing');
+});
+
+t.test('the server, its node-agents and their runners run on the Node that runs the tests', async (t) => {
+  // scripts/test.mjs names the Node it runs the suite on; every process of the run must be that one.
+  t.equal(process.version, process.env.LZY_TEST_NODE ?? process.version, 'this test file');
+  const client = await connect(t, teamToken);
+  t.same(await client.workflow('versions', async () => nodeVersion()), { version: process.version, execPath: process.execPath }, 'an op on a node of `lzy server`');
 });
 
 t.test('a client without a valid token is refused with a clear error', async (t) => {

@@ -1,19 +1,20 @@
 // Static agents on other hosts, as near as one machine gets: each agent in its own network
-// namespace, reaching the server over a veth pair. Needs root (`ip netns add`); skipped otherwise.
+// namespace, reaching the server over a veth pair. Needs root and `ip`; skipped without them, and
+// failed (never skipped) when they are there but the namespaces cannot be set up.
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
 import { whereAmI } from './fixtures/static-ops.js';
-import { startAgent, startServer } from './harness.js';
+import { startAgent, startServer, type Teardown } from './harness.js';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
 /** A network namespace `lzy<pid>-<i>` linked to the host by a veth pair on 10.<net>.<i>.0/24; removed at teardown. */
-function namespace(i: number): { name: string; hostAddress: string; address: string } {
+function namespace(t: Teardown, i: number): { name: string; hostAddress: string; address: string } {
   const name = `lzy${process.pid}-${i}`;
   const net = `10.${200 + (process.pid % 50)}.${i}`;
   ip('netns', 'add', name);
-  t.teardown(() => ip('netns', 'del', name));
+  t.teardown(() => void ip('netns', 'del', name));
   const [host, inside] = [`lzh${process.pid % 100000}${i}`, `lzn${process.pid % 100000}${i}`];
   ip('link', 'add', host, 'type', 'veth', 'peer', 'name', inside);
   ip('link', 'set', inside, 'netns', name);
@@ -25,14 +26,19 @@ function namespace(i: number): { name: string; hostAddress: string; address: str
   return { name, hostAddress: `${net}.1`, address: `${net}.2` };
 }
 
-let namespaces: Array<ReturnType<typeof namespace>> = [];
-try {
-  namespaces = [namespace(1), namespace(2)];
-} catch (error) {
-  t.comment(`network namespaces are not available here (${(error as Error).message.split('\n')[0]}); static-agents.test covers loopback`);
+/** Whether this machine can make network namespaces: root, with `ip` on PATH. */
+function canMakeNamespaces(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    ip('-V');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-t.test('ops run on agents in their own network namespaces', { skip: namespaces.length === 0 && 'cannot create network namespaces (needs root and `ip netns`)' }, async (t) => {
+t.test('ops run on agents in their own network namespaces', { skip: !canMakeNamespaces() && 'needs root and `ip` to make network namespaces' }, async (t) => {
+  const namespaces = [namespace(t, 1), namespace(t, 2)];
   const server = await startServer(t, { args: ['--host', '0.0.0.0'], pools: [{ name: 'default', kind: 'static', slots: 1, maxNodes: 2, idleTimeoutMs: 60_000 }] });
   const local = `ws://127.0.0.1:${server.port}`;
   const admin = await RemoteConnection.open({ endpoint: local, token: server.adminToken });

@@ -7,9 +7,10 @@ import { CHUNK_BYTES, DataRef, decodeValue, encodeValue, INLINE_LIMIT, refFor, r
 import { OPS, startFakeRuntime, type FakeRuntime } from './fake-runtime.js';
 import { startAgent, type Teardown } from './harness.js';
 
+/** A fake runtime and an agent of it, started as the runtime and `lzy agent` start one: the token in `LZY_TOKEN`. */
 async function agentWith(t: Teardown, slots = 1): Promise<FakeRuntime> {
   const runtime = await startFakeRuntime(t);
-  startAgent(t, ['--server', runtime.url, '--token', runtime.token, '--slots', String(slots)]);
+  startAgent(t, ['--server', runtime.url, '--slots', String(slots)], { LZY_TOKEN: runtime.token });
   return runtime;
 }
 
@@ -39,6 +40,13 @@ t.test("an attempt sees its env, the next attempt on the same runner does not, a
   t.equal(valueOf(after), null, 'the env was restored after the attempt');
   const token = await runtime.outcome(await runtime.run({ exportName: 'readEnv', args: ['LZY_TOKEN'] }));
   t.equal(valueOf(token), null);
+  const env = valueOf(await runtime.outcome(await runtime.run({ exportName: 'readAllEnv' }))) as Record<string, string>;
+  t.ok(Object.keys(env).length > 0, 'the attempt sees an environment');
+  t.same(
+    Object.entries(env).filter(([, value]) => value.includes(runtime.token)),
+    [],
+    'no variable the op can read holds the token',
+  );
 });
 
 t.test('a large argument is read from storage in chunks and a large result is written there', async (t) => {

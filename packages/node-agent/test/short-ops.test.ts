@@ -47,7 +47,7 @@ t.test('with 1 slot, many short ops sent at once all return their own results, o
   );
 });
 
-t.test('an attempt queued behind a slow op on its runner has its own timeout and run time, counted from when it begins', async (t) => {
+t.test('an attempt queued behind a slow op on its runner has its own timeout, counted from when it begins', async (t) => {
   const runtime = await agentWith(t);
   await runShortOps(runtime);
   const dir = tempDir(t);
@@ -63,11 +63,6 @@ t.test('an attempt queued behind a slow op on its runner has its own timeout and
   writeFileSync(release, '');
   t.equal(await valueOf(runtime, slow!), 'released', 'the slow op was not disturbed');
   t.equal(await valueOf(runtime, quick!), 3, 'waiting did not time the quick op out');
-  const runMs = (attemptId: string) => {
-    const finished = runtime.received.find((msg) => msg.type === 'attempt-finished' && msg.attemptId === attemptId);
-    return finished?.type === 'attempt-finished' ? finished.runMs : undefined;
-  };
-  t.ok(runMs(quick!)! < runMs(slow!)!, "the quick op's run time leaves out its wait behind the slow one");
 });
 
 const failingAmongShortOps: Array<{ what: string; spec: RunSpec; failure: object }> = [

@@ -72,10 +72,10 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
   await waitUntil(() => outcomes.seen.length === 22, 'every op to hear its outcome');
 });
 
-t.test('an agent cannot report an attempt it was not given', async (t) => {
+t.test('an agent cannot report an attempt it was not given, whether its node serves the same tenant or another', async (t) => {
   const system = startActorSystem();
   t.teardown(() => system.stop());
-  // One recorder plays both the agents and the op, so what the scheduler sends arrives in order.
+  // One recorder plays the agents and the op, so what the scheduler sends arrives in order.
   const seen = recorder<{ type: string; attemptId?: string; opId?: string; attempts?: RunAttempt[] }>(system, 'agents-and-op');
   const allocator = recorder<AllocatorRequest>(system, 'allocator');
   const graphs = recorder<unknown>(system, 'graphs');
@@ -83,7 +83,9 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
     allocator: () => allocator.ref as ActorRef<AllocatorRequest>,
     pools: new Map([['default', { name: 'default', cpu: 1, memoryMb: 1024, slots: 1, maxNodes: 2, idleTimeoutMs: 60_000 }]]),
   });
-  tell(scheduler, { type: 'node-up', node: { nodeId: 'n1', tenant: 'alice', pool: 'default', slots: 1, agent: seen.ref as never } });
+  const nodeUp = (nodeId: string, tenant: string) =>
+    tell(scheduler, { type: 'node-up', node: { nodeId, tenant, pool: 'default', slots: 1, agent: seen.ref as never } });
+  nodeUp('n1', 'alice');
   const enqueue = (attemptId: string) => {
     const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
     tell(scheduler, {
@@ -94,10 +96,15 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
   const result = { uri: 'blob:x', size: 0, hash: '0'.repeat(64), codec: 'msgpack' as const };
   enqueue('a1');
   await waitUntil(() => seen.seen.length === 1, 'a1 to be dispatched to n1');
-  // A node that was not given a1 reports it. Then n1 logs a line for a1: the scheduler forwards
-  // it only while a1 still runs, so the log shows, in order, that the stray report was ignored.
+  // Two other registered nodes, one of alice's and one of bob's, report a1 (and log for it). Then
+  // n1 logs a line for a1: the scheduler forwards it only while a1 still runs, so the log shows,
+  // in order, that the reports of the nodes that were not given a1 were ignored.
+  nodeUp('n2', 'alice');
+  nodeUp('n3', 'bob');
   const finished = [{ attemptId: 'a1', outcome: { ok: true as const, result } }];
-  tell(scheduler, { type: 'report', nodeId: 'n2', logs: [], finished });
+  for (const intruder of ['n2', 'n3']) {
+    tell(scheduler, { type: 'report', nodeId: intruder, logs: [{ attemptId: 'a1', stream: 'stdout', text: `forged by ${intruder}` }], finished });
+  }
   tell(scheduler, { type: 'report', nodeId: 'n1', logs: [{ attemptId: 'a1', stream: 'stdout', text: 'still running' }], finished: [] });
   tell(scheduler, { type: 'report', nodeId: 'n1', logs: [], finished });
   tell(scheduler, { type: 'report', nodeId: 'n1', logs: [], finished });
@@ -108,4 +115,5 @@ t.test('an agent cannot report an attempt it was not given', async (t) => {
     ['run a1', 'op-log a1', 'attempt-ended a1', 'run a2'],
     'a1 ended once, on the report of the node that ran it',
   );
+  t.match(seen.seen[1], { type: 'op-log', text: 'still running' }, "only n1's log line of a1 was passed on");
 });

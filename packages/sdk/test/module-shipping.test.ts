@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import t from 'tap';
 import { Runtime, type RuntimeConnection } from '@lzy/runtime';
+import type { StoredRef } from '@lzy/node-agent/protocol';
 import { bundleBuilt } from '../src/bundle.js';
 import { Lzy, OpDefinitionError, OpError, type Op } from '../src/index.js';
 import { tempDir } from './harness.js';
@@ -158,17 +159,27 @@ t.test("a node runs only bundles of its own tenant: another tenant's bundle is n
   const { module } = writeProject(t, OPS);
   const { version } = (await import(module)) as { version: Op<[], string> };
   // Bob's client puts its bundle in alice's storage, as if its ops named a bundle alice shipped.
+  const put: Array<{ ref: StoredRef; bytes: Buffer }> = [];
+  let alice: RuntimeConnection | undefined;
   const { lzy: bob } = await start(t, {
     tenant: 'bob',
     overrides: async (_, runtime) => {
-      const alice = runtime.connect(await runtime.iam.issueToken('alice'));
-      return { putBlob: (bytes) => alice.putBlob(bytes) };
+      alice = runtime.connect(await runtime.iam.issueToken('alice'));
+      return {
+        putBlob: async (bytes) => {
+          const ref = await alice!.putBlob(bytes);
+          put.push({ ref, bytes });
+          return ref;
+        },
+      };
     },
   });
   const error = await bob.workflow('borrowed', () => version()).catch((e: unknown) => e);
+  t.equal(put.length, 1, 'the bundle was put in storage');
+  t.same(await alice!.getBlob(put[0]!.ref), put[0]!.bytes, 'alice, who owns the blob, reads it');
   t.type(error, OpError);
   t.equal((error as OpError).code, 'STORAGE_ERROR');
-  t.match((error as OpError).message, /the bundle of op version#\w+ \(module .*ops\.mjs, blob:[0-9a-f]{64}\) could not be fetched/);
+  t.match((error as OpError).message, new RegExp(`the bundle of op version#\\w+ \\(module .*ops\\.mjs, ${put[0]!.ref.uri}\\) could not be fetched`));
 });
 
 t.test('a shipped bundle stays small: the SDK brings only what op() needs', async (t) => {

@@ -100,8 +100,10 @@ t.test('a function or a promise passed to an op is refused at the call, naming w
   const { echo } = await import('./fixtures/ops.js');
   const lzy = await Lzy.start({ dataDir: tempDir(t), onLog: () => {} });
   t.teardown(() => lzy.close());
-  await lzy.workflow('not-data', async () => {
+  const checked = await lzy.workflow('not-data', async () => {
     t.throws(() => echo({ settings: { onDone: () => 1 } }), { name: 'UnencodableValueError', message: 'value.settings.onDone is a function; only data can be passed between ops' });
     t.throws(() => echo([1, Promise.resolve(2)]), { name: 'UnencodableValueError', message: /value\[1\] is a Promise; await it first/ });
+    return 'checked';
   });
+  t.equal(checked, 'checked', 'the calls were made inside the workflow, which then succeeded');
 });

@@ -43,7 +43,8 @@ t.test("a whiteboard's fields are assigned once, and it is stored with their val
   t.equal(others.length, 0);
   t.match(found, { name: 'experiment', tags: ['nightly', 'v2'], workflowName: 'training', fields: { model: 9, note: 'first try' } });
   t.same(found!.fields.params, new Map([['epochs', 10n]]), 'values keep their types');
-  t.ok(found!.finalizedAt.getTime() >= found!.createdAt.getTime());
+  t.type(found!.createdAt, Date);
+  t.type(found!.finalizedAt, Date);
 });
 
 t.test('the whiteboard of a workflow that fails is not stored', async (t) => {
@@ -66,7 +67,6 @@ t.test('whiteboards are found by name, by all of their tags and by creation time
       wf.whiteboard(name, { tags }).value = inc(value);
     });
   await create('a', ['x'], 0);
-  const middle = Date.now();
   await create('b', ['x', 'y'], 1);
   await create('c', ['y'], 2);
   await create('a', ['x', 'y'], 3);
@@ -75,14 +75,16 @@ t.test('whiteboards are found by name, by all of their tags and by creation time
   t.same(await names({ name: 'a' }), ['a4', 'a1']);
   t.same(await names({ tags: ['x', 'y'] }), ['a4', 'b2'], 'those with every tag asked for');
   t.same(await names({ tags: ['y'], name: 'c' }), ['c3']);
-  t.same(await names({ since: middle }), ['a4', 'c3', 'b2']);
-  t.same(await names({ until: new Date(middle) }), ['a1']);
+  // Times are the whiteboards' own: b was created at or after a1's time and before c's.
+  const [b] = await lzy.whiteboards({ name: 'b' });
+  t.same(await names({ since: b!.createdAt }), ['a4', 'c3', 'b2'], 'those created at or after a time');
+  t.same(await names({ until: b!.createdAt }), ['a1'], 'those created before a time');
   t.same(await names({ tags: ['z'] }), []);
 });
 
 t.test('a whiteboard refuses bad names, tags and values at once', async (t) => {
   const lzy = await start(t);
-  await lzy.workflow('checks', async (wf) => {
+  const checked = await lzy.workflow('checks', async (wf) => {
     t.throws(() => wf.whiteboard(''), WhiteboardError);
     t.throws(() => wf.whiteboard('x', { tags: [''] }), WhiteboardError);
     const board = wf.whiteboard('x');
@@ -90,5 +92,7 @@ t.test('a whiteboard refuses bad names, tags and values at once', async (t) => {
       board.fn = () => 1;
     }, { name: 'UnencodableValueError', message: /value is a function/ });
     t.throws(() => delete board.fn, WhiteboardError);
+    return 'checked';
   });
+  t.equal(checked, 'checked', 'the checks ran inside the workflow, which then succeeded');
 });
