@@ -110,6 +110,8 @@ async function queryLocal<M, R>(ref: ActorRef<M>, build: (replyTo: ActorRef<R>) 
     reply = await nact.query(ref as never, build as never, timeoutMs);
   } catch (error) {
     if (error instanceof Error && error.message === 'Query Timeout') throw new AskTimeoutError(describeRef(ref), timeoutMs);
+    // The actor stopped between the check above and the query (its system is stopping).
+    if (error instanceof Error && error.message === 'Actor stopped or never existed. Query can never resolve') throw new ActorNotFoundError(describeRef(ref));
     throw error;
   }
   // An actor fails an ask by replying with an Error; it reaches a remote asker as a RemoteError.

@@ -204,7 +204,7 @@ export class RemoteConnection implements RuntimeConnection {
   /**
    * Asks the gateway and checks the reply. A call lost with the connection is repeated once it is
    * back when repeating is safe (all but `start`), and so is one refused while the server shuts
-   * down; both until `callTimeoutMs` is up.
+   * down (or that found its service already stopped); both until `callTimeoutMs` is up.
    */
   private async call<T extends ClientRequest['type']>(request: Extract<ClientRequest, { type: T }>): Promise<ClientReply<T>> {
     const deadline = Date.now() + this.options.callTimeoutMs;
@@ -217,6 +217,8 @@ export class RemoteConnection implements RuntimeConnection {
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (code === 'CONNECTION_LOST' && request.type !== 'start') retry = (error as Error).message;
+        // The gateway's client service is gone, so the request was not handled: the runtime is stopping.
+        else if (code === 'ACTOR_NOT_FOUND') retry = (error as Error).message;
         else if (code === 'ASK_TIMEOUT') {
           throw new RuntimeError('TIMEOUT', `no answer from the runtime at ${this.options.endpoint} to ${request.type} within ${this.options.callTimeoutMs} ms`);
         } else throw new RuntimeError(code ?? 'FAILED', `${request.type} failed: ${(error as Error).message}`);
