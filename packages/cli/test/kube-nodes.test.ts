@@ -75,13 +75,19 @@ async function nodeNamed(cluster: Cluster, name: string): Promise<V1Node | undef
 
 const machineOf = (node: V1Node | undefined) => node?.status?.nodeInfo?.systemUUID;
 
+/** A runtime on `cluster` where `tenant` runs an op held on its leased node until `<dir>/held.go` exists. */
+async function heldOpOf(t: Teardown, cluster: Cluster, tenant: string): Promise<{ server: Server; dir: string; run: Promise<string> }> {
+  const server = await startRuntime(t, cluster);
+  const lzy = await client(t, server, tenant);
+  const dir = tempDir(t);
+  const run = lzy.workflow('held', async () => heldOnNode(dir, 'held'));
+  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start on a leased node');
+  return { server, dir, run };
+}
+
 t.test('a tenant leases a cluster node, its op runs there, and the released node is deleted', async (t) => {
   const cluster = await startCluster(t, { cpu: 2 });
-  const server = await startRuntime(t, cluster);
-  const alice = await client(t, server, 'alice');
-  const dir = tempDir(t);
-  const run = alice.workflow('held', async () => heldOnNode(dir, 'held'));
-  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start on a leased node');
+  const { dir, run } = await heldOpOf(t, cluster, 'alice');
 
   const leased = (await nodes(cluster)).filter((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice');
   t.equal(leased.length, 1, 'one node is leased to the tenant');
@@ -125,11 +131,7 @@ t.test("a released node's machine never serves another tenant, also when its Nod
 
 t.test('an agent presenting the token of a pod not on a leased node, of another account or audience, is refused', async (t) => {
   const cluster = await startCluster(t, { cpu: 2 });
-  const server = await startRuntime(t, cluster);
-  const alice = await client(t, server, 'alice');
-  const dir = tempDir(t);
-  const run = alice.workflow('held', async () => heldOnNode(dir, 'held'));
-  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start on a leased node');
+  const { server, dir, run } = await heldOpOf(t, cluster, 'alice');
   const all = await nodes(cluster);
   const leased = all.find((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice')!;
   const free = all.find((node) => node !== leased)!;
