@@ -68,7 +68,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
   if (!/^wss?:\/\/[^/\s]+/.test(server)) throw new UsageError(`--server must be a ws:// or wss:// URL, got '${server}'`);
   const token = values.token ?? env.LZY_TOKEN;
   const tokenFile = values['token-file'] ?? env.LZY_TOKEN_FILE;
-  if (!token && !tokenFile) throw new UsageError('--token or --token-file is required (or env LZY_TOKEN, LZY_TOKEN_FILE)');
+  if (!token && !tokenFile) throw new UsageError('--token is required (or --token-file, or env LZY_TOKEN or LZY_TOKEN_FILE)');
   if (token && tokenFile) throw new UsageError('give --token or --token-file, not both');
   const slots = values.slots ?? env.LZY_SLOTS;
   if (slots === undefined) throw new UsageError('--slots is required (or env LZY_SLOTS)');
