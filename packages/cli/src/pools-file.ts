@@ -8,7 +8,7 @@ const Positive = Type.Number({ exclusiveMinimum: 0 });
 const PoolEntry = Type.Object(
   {
     name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' }),
-    kind: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('static')])),
+    kind: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('static'), Type.Literal('kubernetes')])),
     cpu: Type.Optional(Positive),
     memoryMb: Type.Optional(Type.Integer({ minimum: 16 })),
     slots: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -24,7 +24,8 @@ const checker = compileChecker(PoolsFile);
  * Reads a pools config file: a JSON array of pools, e.g. `[{ "name": "default", "slots": 4,
  * "maxNodes": 2 }, { "name": "big", "cpu": 8, "memoryMb": 16384 }]`; what a pool leaves out is
  * taken from the default pool. The first pool is where ops without a `pool` option run. A pool of
- * `"kind": "static"` has the nodes that `lzy agent --pool NAME` processes join it with.
+ * `"kind": "static"` has the nodes that `lzy agent --pool NAME` processes join it with; one of
+ * `"kind": "kubernetes"` leases the cluster's nodes labelled `lzy.dev/pool=NAME` (see `lzy server --kubeconfig`).
  */
 export function readPoolsFile(path: string): PoolConfig[] {
   let value: unknown;
@@ -36,7 +37,7 @@ export function readPoolsFile(path: string): PoolConfig[] {
   if (!checker.check(value)) {
     throw usageError(
       `the pools file ${path} is not valid at ${checker.explain(value)}`,
-      'each pool is { "name", "kind"?: "local" | "static", "cpu"?, "memoryMb"?, "slots"?, "maxNodes"?, "idleTimeoutMs"? }',
+      'each pool is { "name", "kind"?: "local" | "static" | "kubernetes", "cpu"?, "memoryMb"?, "slots"?, "maxNodes"?, "idleTimeoutMs"? }',
     );
   }
   return value.map((pool) => ({ ...defaultPool, ...pool }));

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { protocolErrors, Remoting, spawnActor, startActorSystem, tell } from '@lzy/actors';
@@ -6,7 +6,7 @@ import type { AgentOptions } from './args.js';
 import { Attempts } from './attempts.js';
 import type { StorageRef } from './blob-io.js';
 import { BundleCache } from './bundle-cache.js';
-import { AGENT_PATH, AgentWire, joinCredential, NODES_PATH, STORAGE_PATH, type AgentMsg, type NodesWireMsg } from './protocol/agent.js';
+import { AGENT_PATH, AgentWire, joinCredential, kubeCredential, NODES_PATH, STORAGE_PATH, type AgentMsg, type NodesWireMsg } from './protocol/agent.js';
 import { Reporter } from './reporter.js';
 import { RunnerPool } from './runner-pool.js';
 
@@ -47,9 +47,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   const system = startActorSystem({ name: `node-agent-${process.pid}` });
   const remoting = new Remoting({ name: `node-agent-${process.pid}` });
   // Connecting takes I/O: the agent actor below is exposed before any message can arrive.
-  // A static pool's agent presents the pool's join token; a node the runtime started, its one-time token.
-  const auth = options.pool === undefined ? options.token : joinCredential(options.pool, options.token);
-  const peer = remoting.connect(options.server, { auth, whileDisconnected: 'queue' });
+  const peer = remoting.connect(options.server, { auth: credentialOf(options), whileDisconnected: 'queue' });
   const nodes = peer.ref<NodesWireMsg>(NODES_PATH);
   const storage: StorageRef = peer.ref(STORAGE_PATH);
   const pool = new RunnerPool(options.slots, warn);
@@ -87,7 +85,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     (error: Error) => {
       // Closing the connection on the way out rejects `ready` too: that is no refusal.
       if (exitCode !== undefined) return;
-      warn(`the server at ${options.server} refused this agent: ${error.message}`);
+      warn(`the server at ${options.server} refused this agent${options.pod ? ` (${options.pod})` : ''}: ${error.message}`);
       finish(EXIT.refused);
     },
   );
@@ -124,4 +122,23 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   protocolErrors.unsubscribe(onProtocolError);
   if (options.cacheDir === undefined) rmSync(cacheDir, { recursive: true, force: true });
   return code;
+}
+
+/**
+ * The handshake credential: a static pool's agent presents the pool's join token; a node the
+ * runtime started, its one-time token; a Kubernetes agent, its pod's projected token, read at
+ * each dial (the kubelet rotates it; an unreadable file keeps the last token read).
+ */
+function credentialOf(options: AgentOptions): string | (() => string) {
+  const { credential } = options;
+  if ('token' in credential) return options.pool === undefined ? credential.token : joinCredential(options.pool, credential.token);
+  let last = '';
+  return () => {
+    try {
+      last = readFileSync(credential.tokenFile, 'utf8').trim();
+    } catch (error) {
+      warn(`cannot read the token file ${credential.tokenFile}: ${(error as Error).message}${last ? '; sending the last token read' : ''}`);
+    }
+    return kubeCredential(last);
+  };
 }

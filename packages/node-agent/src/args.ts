@@ -4,8 +4,14 @@ import { parseArgs } from 'node:util';
 export interface AgentOptions {
   /** The runtime gateway, `ws://host:port` or `wss://…`. */
   server: string;
-  /** One-time registration token, or with `pool` the pool's join token; sent in the handshake. */
-  token: string;
+  /**
+   * What the agent proves itself with: a one-time registration token (or with `pool` the pool's
+   * join token), or the file of a Kubernetes pod's projected ServiceAccount token, read again at
+   * each connection since the kubelet rotates it.
+   */
+  credential: { token: string } | { tokenFile: string };
+  /** Where a Kubernetes agent runs (its pod and node), for its diagnostics. */
+  pod?: string;
   /** The static pool this agent joins (an agent of `lzy agent`); absent for a node the runtime started. */
   pool?: string;
   /** How many attempts run at once, each in its own runner process. */
@@ -25,13 +31,15 @@ export class UsageError extends Error {
 }
 
 /** The one-line synopsis printed with a usage error. */
-export const USAGE = 'usage: lzy-node-agent --server ws://HOST:PORT --token TOKEN --slots N [--pool NAME] [--heartbeat-ms MS] [--cache-dir DIR] (or env LZY_SERVER, LZY_TOKEN, LZY_CACHE_DIR)';
+export const USAGE =
+  'usage: lzy-node-agent --server ws://HOST:PORT (--token TOKEN | --token-file FILE) --slots N [--pool NAME] [--heartbeat-ms MS] [--cache-dir DIR] (or env LZY_SERVER, LZY_TOKEN, LZY_TOKEN_FILE, LZY_SLOTS, LZY_CACHE_DIR)';
 
 /** Reads the options from `argv` (without node and the script) and `env`; throws `UsageError` when they are wrong. */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions {
   let values: {
     server?: string | undefined;
     token?: string | undefined;
+    'token-file'?: string | undefined;
     slots?: string | undefined;
     pool?: string | undefined;
     'heartbeat-ms'?: string | undefined;
@@ -43,6 +51,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
       options: {
         server: { type: 'string' },
         token: { type: 'string' },
+        'token-file': { type: 'string' },
         slots: { type: 'string' },
         pool: { type: 'string' },
         'heartbeat-ms': { type: 'string' },
@@ -58,19 +67,25 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
   if (!server) throw new UsageError('--server is required (or env LZY_SERVER)');
   if (!/^wss?:\/\/[^/\s]+/.test(server)) throw new UsageError(`--server must be a ws:// or wss:// URL, got '${server}'`);
   const token = values.token ?? env.LZY_TOKEN;
-  if (!token) throw new UsageError('--token is required (or env LZY_TOKEN)');
-  if (values.slots === undefined) throw new UsageError('--slots is required');
+  const tokenFile = values['token-file'] ?? env.LZY_TOKEN_FILE;
+  if (!token && !tokenFile) throw new UsageError('--token is required (or --token-file, or env LZY_TOKEN or LZY_TOKEN_FILE)');
+  if (token && tokenFile) throw new UsageError('give --token or --token-file, not both');
+  const slots = values.slots ?? env.LZY_SLOTS;
+  if (slots === undefined) throw new UsageError('--slots is required (or env LZY_SLOTS)');
+  if (tokenFile && values.pool !== undefined) throw new UsageError('--pool joins a static pool with its join token (--token), not a token file');
   if (values.pool !== undefined && !/^[a-z0-9][a-z0-9._-]{0,62}$/.test(values.pool)) {
     throw new UsageError(`--pool must be a pool name (lowercase letters, digits, . _ -), got '${values.pool}'`);
   }
   const cacheDir = values['cache-dir'] ?? env.LZY_CACHE_DIR;
   if (cacheDir === '') throw new UsageError('--cache-dir must not be empty');
+  const pod = env.LZY_POD_NAME ? `pod ${env.LZY_POD_NAMESPACE ?? 'default'}/${env.LZY_POD_NAME} on node ${env.LZY_NODE_NAME ?? '?'}` : undefined;
   return {
     server,
-    token,
+    credential: token ? { token } : { tokenFile: tokenFile! },
     ...(values.pool === undefined ? {} : { pool: values.pool }),
     ...(cacheDir === undefined ? {} : { cacheDir }),
-    slots: integer('--slots', values.slots, 1, 1024),
+    ...(pod === undefined ? {} : { pod }),
+    slots: integer('--slots', slots, 1, 1024),
     heartbeatMs: values['heartbeat-ms'] === undefined ? 1000 : integer('--heartbeat-ms', values['heartbeat-ms'], 10, 3_600_000),
   };
 }

@@ -54,7 +54,7 @@ export interface RunnerHooks<Job extends RunnerJob> {
 const replyCheck = TypeCompiler.Compile(RunnerReply);
 const runnerMain = fileURLToPath(new URL('./runner.js', import.meta.url));
 /** What runners inherit: the agent's environment without its credentials. */
-const runnerEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'LZY_TOKEN' && key !== 'LZY_SERVER'));
+const runnerEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'LZY_TOKEN' && key !== 'LZY_TOKEN_FILE' && key !== 'LZY_SERVER'));
 /** After a runner exits, how long its pipes may stay open (held by a process it started) before they are cut. */
 const PIPE_GRACE_MS = 1000;
 

@@ -1,8 +1,10 @@
 /**
  * Where a pool's nodes come from: `local` nodes are node-agent processes the runtime starts;
- * `static` nodes are agents an operator starts on any host with `lzy agent`, which join the pool.
+ * `static` nodes are agents an operator starts on any host with `lzy agent`, which join the pool;
+ * `kubernetes` nodes are the cluster's nodes labelled `lzy.dev/pool=NAME`, each leased to one
+ * tenant, whose agent the node-agent DaemonSet starts.
  */
-export type PoolKind = 'local' | 'static';
+export type PoolKind = 'local' | 'static' | 'kubernetes';
 
 /** A pool of nodes of one shape. Each node runs `slots` attempts at once. */
 export interface PoolConfig {
@@ -39,6 +41,11 @@ export interface RuntimeOptions {
   heartbeatIntervalMs?: number;
   /** A node that has not registered this long after it was requested counts as failed. */
   allocationTimeoutMs?: number;
+  /**
+   * The kubeconfig of the cluster of the `kubernetes` pools; default `KUBECONFIG`, `~/.kube/config`,
+   * or the pod's ServiceAccount when the runtime runs in the cluster.
+   */
+  kubeconfig?: string;
 }
 
 export const defaultPool: PoolConfig = {
@@ -58,6 +65,7 @@ export interface ResolvedOptions {
   heartbeatTimeoutMs: number;
   heartbeatIntervalMs: number;
   allocationTimeoutMs: number;
+  kubeconfig: string | undefined;
 }
 
 /** Fills in defaults and checks the options; throws a clear error on a bad value. */
@@ -82,5 +90,6 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     heartbeatIntervalMs,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? Math.max(10_000, heartbeatIntervalMs * 10),
     allocationTimeoutMs: options.allocationTimeoutMs ?? 30_000,
+    kubeconfig: options.kubeconfig,
   };
 }

@@ -4,10 +4,13 @@ import { open, type RootDatabase } from 'lmdb';
 import { ask, LmdbJournal, startActorSystem, stopActor, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
 import { spawnAllocator, type AllocatorMsg } from './allocator/allocator.js';
 import type { NodeBackend } from './allocator/backend.js';
+import { KubeBackend } from './allocator/kubernetes/kube-backend.js';
+import { loadKubeConfig } from './allocator/kubernetes/kube-config.js';
+import { MachineJournal } from './allocator/kubernetes/machine-journal.js';
 import { LocalBackend } from './allocator/local-backend.js';
 import { NodeDirectory } from './allocator/node-directory.js';
 import { LocalConnection, type LocalServices, type RuntimeConnection } from './client.js';
-import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './config.js';
+import { resolveOptions, type PoolConfig, type ResolvedOptions, type RuntimeOptions } from './config.js';
 import { DataDirHeldError, DataDirLock } from './data-dir-lock.js';
 import { spawnClients, type ClientsMsg } from './gateway/clients.js';
 import { createGateway } from './gateway/gateway.js';
@@ -43,6 +46,7 @@ export class Runtime {
     private readonly localGateway: Remoting,
     private readonly lock: DataDirLock,
     private readonly backend: LocalBackend,
+    private readonly kube: KubeBackend | undefined,
     private readonly clients: ActorRef<ClientsMsg>,
     readonly iam: Iam,
     /** The gateway's ws URL, where node-agents and remote clients connect. */
@@ -80,6 +84,16 @@ export class Runtime {
     const iam = new Iam(root);
     const directory = new NodeDirectory();
     const backend: NodeBackend & LocalBackend = new LocalBackend(join(dataDir, 'nodes'));
+    const kubePools = [...resolved.pools.values()].filter((pool) => pool.kind === 'kubernetes');
+    const kube =
+      kubePools.length === 0
+        ? undefined
+        : await KubeBackend.start({
+            config: loadKubeConfig(resolved.kubeconfig),
+            journal: new MachineJournal(root),
+            pools: kubePools,
+            log: (line) => process.stderr.write(`lzy runtime: kubernetes: ${line}\n`),
+          });
 
     let allocator: ActorRef<AllocatorMsg> | undefined;
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools });
@@ -89,9 +103,10 @@ export class Runtime {
     const services: LocalServices = { system, workflows, store, whiteboards };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     const clients = spawnClients(system, { iam, pools: resolved.pools, store, workflows, connectAs });
-    const gateway = createGateway({ directory, pools: resolved.pools, iam, nodes, storage, clients });
+    const gateway = createGateway({ directory, pools: resolved.pools, iam, nodes, storage, clients, ...(kube ? { kube } : {}) });
     const { url } = await gateway.listen({ host: resolved.host, port: resolved.port });
-    allocator = spawnAllocator(system, { options: resolved, backend, directory, scheduler, serverUrl: () => url });
+    const backendFor = (pool: PoolConfig): NodeBackend => (pool.kind === 'kubernetes' ? kube! : backend);
+    allocator = spawnAllocator(system, { options: resolved, backendFor, directory, scheduler, serverUrl: () => url });
     const localGateway = createLocalGateway(clients);
     const socket = runtimeSocketPath(dataDir);
     // Programs that find the data dir held tell their user why they cannot join (see `runtime.json`).
@@ -99,7 +114,7 @@ export class Runtime {
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, clients, iam, url);
+    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, clients, iam, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -128,6 +143,7 @@ export class Runtime {
     stopActor(this.services.workflows as ActorRef<never>);
     this.services.system.stop();
     this.backend.killAll();
+    await this.kube?.close();
     await Promise.all([this.gateway.close(), this.localGateway.close()]);
     // Handlers still finishing may try to write: they are refused, and what was accepted is flushed.
     this.cache.close();

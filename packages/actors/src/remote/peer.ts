@@ -44,8 +44,8 @@ export type WhileDisconnected = 'queue' | 'fail';
 /** How to dial an outgoing peer. */
 export interface DialOptions {
   url: string;
-  /** Credential sent in the handshake, checked by the server's `authenticate`. */
-  auth?: string;
+  /** Credential sent in the handshake, checked by the server's `authenticate`; a function is called at each dial (a credential that rotates). */
+  auth?: string | (() => string);
   whileDisconnected: WhileDisconnected;
   reconnect: ReconnectPolicy;
   /** Hears every change of the peer's state, e.g. `open` again after `reconnecting`. */
@@ -238,7 +238,8 @@ export class Peer {
     socket.on('error', () => {}); // followed by 'close', where it is handled
     socket.on('open', () => {
       const hello: Hello = { t: 'hello', v: PROTOCOL_VERSION, name: this.host.name, maxFrame: this.host.limits.maxFrameBytes };
-      if (dial.auth !== undefined) hello.auth = dial.auth;
+      const auth = typeof dial.auth === 'function' ? dial.auth() : dial.auth;
+      if (auth !== undefined) hello.auth = auth;
       socket.send(encode(hello));
     });
     socket.once('message', (data: Buffer, isBinary: boolean) => {

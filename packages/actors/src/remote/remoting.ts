@@ -27,7 +27,8 @@ export interface RemotingOptions {
 
 /** Options of `Remoting.connect`. */
 export interface ConnectOptions {
-  auth?: string;
+  /** The handshake credential; a function is called at each dial, so a credential that rotates is read afresh on reconnect. */
+  auth?: string | (() => string);
   /** `queue` (default): messages wait, bounded, until the connection is back; `fail`: they fail fast. */
   whileDisconnected?: WhileDisconnected;
   reconnect?: Partial<ReconnectPolicy>;

@@ -10,6 +10,7 @@ interface ServerOptions {
   port: string;
   dataDir: string;
   pools?: string;
+  kubeconfig?: string;
   drainMs: string;
 }
 
@@ -24,6 +25,7 @@ export function serverCommand(): Command {
     .option('--port <port>', 'port to listen on (0: a free one)', '8080')
     .addOption(new Option('--data-dir <dir>', 'where the runtime keeps its state and blobs').env('LZY_HOME').default('./.lzy'))
     .option('--pools <file>', 'node pools, a JSON array: [{ "name": "default", "slots": 4, "maxNodes": 2 }]')
+    .option('--kubeconfig <file>', 'the cluster of the pools of "kind": "kubernetes" (default: KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--drain-ms <ms>', 'on SIGTERM, how long running ops may go on before they are handed back', '10000')
     .action((options: ServerOptions) => serve(options));
 }
@@ -35,7 +37,13 @@ async function serve(options: ServerOptions): Promise<void> {
   if (!Number.isInteger(drainMs) || drainMs < 0) throw usageError(`bad --drain-ms ${options.drainMs}`, 'milliseconds, 0 or more');
   const dataDir = resolve(options.dataDir);
   const pools = options.pools === undefined ? undefined : readPoolsFile(options.pools);
-  const runtime = await Runtime.start({ dataDir, host: options.host, port, ...(pools ? { pools } : {}) });
+  const runtime = await Runtime.start({
+    dataDir,
+    host: options.host,
+    port,
+    ...(pools ? { pools } : {}),
+    ...(options.kubeconfig === undefined ? {} : { kubeconfig: resolve(options.kubeconfig) }),
+  });
   await ensureAdminToken(runtime, dataDir);
   process.stdout.write(`lzy server listening on ${runtime.url}\n`);
 

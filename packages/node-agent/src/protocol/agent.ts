@@ -31,6 +31,20 @@ export function parseJoinCredential(auth: string): { pool: string; token: string
   return match ? { pool: match[1]!, token: match[2]! } : undefined;
 }
 
+/**
+ * The handshake credential of an agent on a Kubernetes node: its pod's projected ServiceAccount
+ * token (audience `lzy`), which the gateway checks with the cluster's TokenReview API and then
+ * against the pod and the node it runs on.
+ */
+export function kubeCredential(token: string): string {
+  return `kube:${token}`;
+}
+
+/** The projected token of a Kubernetes credential; undefined for any other credential. */
+export function parseKubeCredential(auth: string): string | undefined {
+  return auth.startsWith('kube:') && auth.length > 5 ? auth.slice(5) : undefined;
+}
+
 /** Most attempts, log chunks or results one message carries. */
 export const MAX_BATCH = 4096;
 

@@ -1,6 +1,6 @@
 import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { AgentMsg } from '@lzy/node-agent/protocol';
-import type { ResolvedOptions } from '../config.js';
+import type { PoolConfig, ResolvedOptions } from '../config.js';
 import type { AllocatorRequest, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { NodeBackend } from './backend.js';
 import type { NodeDirectory } from './node-directory.js';
@@ -13,12 +13,13 @@ export type AllocatorMsg =
   | { type: 'offer'; node: JoinedNode }
   | { type: 'free-heartbeat'; pool: string; nodeId: string; agent: ActorRef<AgentMsg> };
 
-/** Leases nodes per tenant from the configured pools: local ones through one backend, static ones as they join. */
+/** Leases nodes per tenant from the configured pools: local and Kubernetes ones through their backend, static ones as they join. */
 export function spawnAllocator(
   parent: Parent,
   deps: {
     options: ResolvedOptions;
-    backend: NodeBackend;
+    /** The backend of each pool not static. */
+    backendFor: (pool: PoolConfig) => NodeBackend;
     directory: NodeDirectory;
     scheduler: ActorRef<SchedulerMsg>;
     serverUrl: () => string;
@@ -39,7 +40,7 @@ export function spawnAllocator(
             config.name,
             spawnPool(ctx.self as ActorRef<never>, {
               config,
-              backend: deps.backend,
+              backend: deps.backendFor(config),
               directory: deps.directory,
               scheduler: deps.scheduler,
               serverUrl: deps.serverUrl,

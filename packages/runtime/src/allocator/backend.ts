@@ -16,13 +16,15 @@ export interface NodeStartSpec {
 export interface NodeHandle {
   /** Called once when the node is gone (its process exited, its pod was deleted). */
   onExit(listener: (reason: string) => void): void;
-  /** Asks the node to go away (it finishes nothing more). */
+  /** Asks the node to go away once its agent was told to shut down: the agent finishes what it runs. */
   stop(): void;
   /** Removes the node at once. */
   kill(): void;
+  /** Where bringing the node up stands (e.g. no free node in its pool), for an allocation that timed out. */
+  describe?(): string;
 }
 
-/** Where nodes come from: local processes, or (later) Kubernetes nodes. */
+/** Where nodes come from: local processes, or nodes of a Kubernetes cluster. */
 export interface NodeBackend {
   start(spec: NodeStartSpec): NodeHandle;
 }

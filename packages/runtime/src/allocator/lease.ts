@@ -80,7 +80,7 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
               type: 'allocation-failed',
               tenant: deps.tenant,
               pool: deps.pool.name,
-              message: `node ${deps.nodeId} of pool ${deps.pool.name} did not register within ${deps.allocationTimeoutMs} ms`,
+              message: `node ${deps.nodeId} of pool ${deps.pool.name} did not register within ${deps.allocationTimeoutMs} ms${handle?.describe ? `: ${handle.describe()}` : ''}`,
             });
             return end(state, 'allocation timed out');
           }
@@ -99,8 +99,10 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
           if (state.status === 'gone' || state.status === 'releasing') return state;
           if (state.status === 'ready') tell(deps.scheduler, { type: 'node-gone', nodeId: deps.nodeId, reason: msg.reason });
           state.status = 'releasing';
-          if (state.agent) tell(state.agent, { type: 'shutdown' });
-          else handle?.kill();
+          if (state.agent) {
+            tell(state.agent, { type: 'shutdown' });
+            handle?.stop();
+          } else handle?.kill();
           if ('joined' in deps.node) return end(state, msg.reason);
           // An agent that does not leave in time is removed.
           setTimeout(() => handle?.kill(), 5_000).unref();

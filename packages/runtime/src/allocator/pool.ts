@@ -20,7 +20,7 @@ export type PoolMsg =
 
 interface PoolState {
   readonly leases: Map<string, ActorRef<LeaseMsg>>;
-  /** Lease requests waiting for room in the pool (a local pool) or for a free node (a static pool). */
+  /** Lease requests waiting for room in the pool (a local or Kubernetes pool) or for a free node (a static pool). */
   readonly waiting: Denque<{ tenant: string; requestId: number }>;
   /** A static pool's free nodes, in the order they joined, with their last heartbeat. */
   readonly free: Map<string, { node: JoinedNode; lastHeartbeat: number }>;

@@ -1,5 +1,5 @@
 import { Remoting, type ActorRef } from '@lzy/actors';
-import { AGENT_PATH, NODES_PATH, NodesWire, parseJoinCredential, STORAGE_PATH, StorageWire, type AgentMsg } from '@lzy/node-agent/protocol';
+import { AGENT_PATH, NODES_PATH, NodesWire, parseJoinCredential, parseKubeCredential, STORAGE_PATH, StorageWire, type AgentMsg } from '@lzy/node-agent/protocol';
 import type { NodeDirectory, NodePrincipal } from '../allocator/node-directory.js';
 import type { PoolConfig } from '../config.js';
 import { TOKEN_PREFIX, type Iam, type Subject } from '../iam/iam.js';
@@ -22,8 +22,10 @@ const isClient = (principal: unknown) => (principal as ClientPrincipal).kind ===
  * authenticates in its handshake: a node-agent with its one-time token, which fixes the node and
  * tenant that every message of the connection is stamped with; an agent joining a static pool with
  * the pool's name and join token, which make it a new node of that pool (its tenant is set when
- * the pool leases it); a client with its tenant token, checked by IAM (IAM's tokens carry its
- * prefix; any other is taken for a node's one-time token).
+ * the pool leases it); an agent on a Kubernetes node with its pod's projected token, which makes
+ * it the node of the lease that holds that node (see `KubeBackend.admit`); a client with its
+ * tenant token, checked by IAM (IAM's tokens carry its prefix; any other is taken for a node's
+ * one-time token).
  * Nodes may address only the node paths, clients only the client path.
  */
 export function createGateway(deps: {
@@ -33,10 +35,17 @@ export function createGateway(deps: {
   nodes: ActorRef<NodesRouterMsg>;
   storage: ActorRef<StorageMsg>;
   clients: ActorRef<ClientsMsg>;
+  /** Admits the agents of Kubernetes nodes; absent when no pool is of kind `kubernetes`. */
+  kube?: { admit(token: string): Promise<NodePrincipal> };
 }): Remoting {
   const remoting = new Remoting({
     name: 'lzy-runtime',
-    authenticate: (token): NodePrincipal | ClientPrincipal => {
+    authenticate: (token): NodePrincipal | ClientPrincipal | Promise<NodePrincipal> => {
+      const kubeToken = token === undefined ? undefined : parseKubeCredential(token);
+      if (kubeToken !== undefined) {
+        if (!deps.kube) throw new Error('this runtime has no Kubernetes pool');
+        return deps.kube.admit(kubeToken);
+      }
       const join = token === undefined ? undefined : parseJoinCredential(token);
       if (join) {
         deps.iam.verifyJoin(join.token, join.pool);

@@ -1,0 +1,225 @@
+// `lzy server --kubeconfig` with a pool of kind kubernetes, against the cluster simulator: the
+// real client library in the runtime, the node-agent DaemonSet of deploy/, real node-agent processes.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import t from 'tap';
+import { CoreV1Api, KubeConfig, KubernetesObjectApi, loadAllYaml, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
+import { Remoting } from '@lzy/actors';
+import { startKubeSim, type KubeSim } from '@lzy/kube-sim';
+import { kubeCredential } from '@lzy/node-agent/protocol';
+import { Lzy, RemoteConnection } from '@lzy/sdk';
+import { heldOnNode, whichNode } from './fixtures/kube-ops.js';
+import { runs, startServer, tempDir, waitUntil, type Server, type Teardown } from './harness.js';
+
+const deploy = new URL('../../../../deploy/', import.meta.url);
+const POOL = { name: 'cpu', kind: 'kubernetes', slots: 4, cpu: 2, memoryMb: 4096, maxNodes: 10, idleTimeoutMs: 300 };
+
+/** A port free right now, for a runtime whose address the simulator must know before it starts. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Cluster {
+  sim: KubeSim;
+  kubeconfig: string;
+  core: CoreV1Api;
+  port: number;
+}
+
+/** A simulated cluster with real agents and deploy/'s namespaces and node-agent DaemonSet, whose agents reach a runtime on `port`. */
+async function startCluster(t: Teardown, pools: Record<string, number>, options: { reRegister?: boolean } = {}): Promise<Cluster> {
+  const port = await freePort();
+  const kubeconfig = join(tempDir(t), 'kubeconfig');
+  const sim = await startKubeSim({
+    pools,
+    realAgents: true,
+    kubeconfigPath: kubeconfig,
+    services: [{ name: 'lzy-runtime', namespace: 'lzy-system', address: `127.0.0.1:${port}` }],
+    deletedNodes: options.reRegister ? 're-register' : 'terminate',
+  });
+  t.teardown(() => sim.stop());
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  const objects = config.makeApiClient(KubernetesObjectApi);
+  for (const file of ['00-namespaces.yaml', 'node-agent.yaml']) {
+    for (const object of loadAllYaml(readFileSync(new URL(file, deploy), 'utf8')) as KubernetesObject[]) await objects.create(object);
+  }
+  return { sim, kubeconfig, core: config.makeApiClient(CoreV1Api), port };
+}
+
+async function startRuntime(t: Teardown, cluster: Cluster, dataDir?: string): Promise<Server> {
+  return startServer(t, { port: cluster.port, pools: [POOL], args: ['--kubeconfig', cluster.kubeconfig], ...(dataDir ? { dataDir } : {}) });
+}
+
+async function client(t: Teardown, server: Server, tenant: string): Promise<Lzy> {
+  const admin = await RemoteConnection.open({ endpoint: server.url, token: server.adminToken });
+  const token = await admin.issueToken(tenant);
+  await admin.close();
+  const lzy = await Lzy.connect({ endpoint: server.url, token, onLog: () => {} });
+  t.teardown(() => lzy.close());
+  return lzy;
+}
+
+async function nodes(cluster: Cluster): Promise<V1Node[]> {
+  return (await cluster.core.listNode()).items;
+}
+
+async function nodeNamed(cluster: Cluster, name: string): Promise<V1Node | undefined> {
+  return (await nodes(cluster)).find((node) => node.metadata?.name === name);
+}
+
+const machineOf = (node: V1Node | undefined) => node?.status?.nodeInfo?.systemUUID;
+
+/** A runtime on `cluster` where `tenant` runs an op held on its leased node until `<dir>/held.go` exists. */
+async function heldOpOf(t: Teardown, cluster: Cluster, tenant: string): Promise<{ server: Server; dir: string; run: Promise<string> }> {
+  const server = await startRuntime(t, cluster);
+  const lzy = await client(t, server, tenant);
+  const dir = tempDir(t);
+  const run = lzy.workflow('held', async () => heldOnNode(dir, 'held'));
+  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start on a leased node');
+  return { server, dir, run };
+}
+
+t.test('a tenant leases a cluster node, its op runs there, and the released node is deleted', async (t) => {
+  const cluster = await startCluster(t, { cpu: 2 });
+  const { dir, run } = await heldOpOf(t, cluster, 'alice');
+
+  const leased = (await nodes(cluster)).filter((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice');
+  t.equal(leased.length, 1, 'one node is leased to the tenant');
+  const node = leased[0]!;
+  t.equal(node.metadata?.labels?.['lzy.dev/leased'], 'true');
+  t.same(
+    node.spec?.taints?.filter((taint) => taint.key === 'lzy.dev/tenant').map((taint) => `${taint.value}:${taint.effect}`),
+    ['alice:NoSchedule', 'alice:NoExecute'],
+    'tainted for the tenant',
+  );
+  const pods = await cluster.core.listNamespacedPod({ namespace: 'lzy-agents', fieldSelector: `spec.nodeName=${node.metadata?.name}` });
+  await waitUntil(async () => {
+    const pod = await cluster.core.readNamespacedPod({ name: pods.items[0]!.metadata!.name!, namespace: 'lzy-agents' });
+    return pod.metadata?.labels?.['lzy.dev/tenant'] === 'alice';
+  }, 'the joined agent pod to carry its tenant');
+
+  writeFileSync(join(dir, 'held.go'), '');
+  t.equal(await run, node.metadata?.name, 'the op ran on the leased node');
+  await waitUntil(async () => (await nodeNamed(cluster, node.metadata!.name!)) === undefined, 'the idle node to be released and deleted');
+  t.notOk(
+    cluster.sim.machines().some((machine) => machine.systemUUID === machineOf(node) && machine.running),
+    "the released node's machine ended with it",
+  );
+});
+
+t.test("a released node's machine never serves another tenant, also when its Node registers again", async (t) => {
+  const cluster = await startCluster(t, { cpu: 1 }, { reRegister: true });
+  const server = await startRuntime(t, cluster);
+  const alice = await client(t, server, 'alice');
+  const alicesNode = await nodeNamed(cluster, await alice.workflow('first', async () => whichNode()));
+  // Its machine registers the Node again; the runtime retires it, and the provisioner ends a retired machine.
+  await waitUntil(
+    () => cluster.sim.machines().some((machine) => machine.systemUUID === machineOf(alicesNode) && !machine.running),
+    "the Node of alice's machine, registered again, to be retired",
+  );
+  const bob = await client(t, server, 'bob');
+  const bobsNode = await nodeNamed(cluster, await bob.workflow('second', async () => whichNode()));
+  t.not(machineOf(bobsNode), machineOf(alicesNode), "bob's op ran on another machine than alice's");
+  t.equal(bobsNode?.metadata?.labels?.['lzy.dev/tenant'], 'bob');
+});
+
+t.test('an agent presenting the token of a pod not on a leased node, of another account or audience, is refused', async (t) => {
+  const cluster = await startCluster(t, { cpu: 2 });
+  const { server, dir, run } = await heldOpOf(t, cluster, 'alice');
+  const all = await nodes(cluster);
+  const leased = all.find((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice')!;
+  const free = all.find((node) => node !== leased)!;
+  const [agentPod] = (await cluster.core.listNamespacedPod({ namespace: 'lzy-agents', fieldSelector: `spec.nodeName=${leased.metadata?.name}` })).items;
+
+  /** A token the cluster issues for a pod of `account` on `node` (the pod is made if it is not the agent's). */
+  let forgers = 0;
+  const tokenOf = async (node: V1Node, account: string, audience = 'lzy', namespace = 'lzy-agents') => {
+    const name = `forger-${++forgers}`;
+    const pod = await cluster.core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name }, spec: { nodeName: node.metadata!.name!, serviceAccountName: account, containers: [{ name: 'x', image: 'busybox' }] } },
+    });
+    return cluster.sim.tokens.issue(
+      { namespace, serviceAccount: { name: account, uid: '' }, pod: { name, uid: pod.metadata!.uid! }, node: { name: node.metadata!.name!, uid: node.metadata!.uid! } },
+      audience,
+    );
+  };
+  const refusal = async (token: string) => {
+    const remoting = new Remoting();
+    try {
+      await remoting.connect(server.url, { auth: kubeCredential(token) }).ready;
+      return 'admitted';
+    } catch (error) {
+      return (error as Error).message;
+    } finally {
+      await remoting.close();
+    }
+  };
+  t.match(await refusal(await tokenOf(free, 'lzy-node-agent')), /is not leased by this runtime/, "an agent's pod on another node");
+  t.match(await refusal(await tokenOf(leased, 'default')), /not the node-agents'/, "another account's pod on the leased node");
+  t.match(await refusal(await tokenOf(leased, 'lzy-node-agent', 'https://kubernetes.default.svc')), /did not accept the token/, 'a token for another audience');
+  const agentsOwn = cluster.sim.tokens.issue(
+    {
+      namespace: 'lzy-agents',
+      serviceAccount: { name: 'lzy-node-agent', uid: '' },
+      pod: { name: agentPod!.metadata!.name!, uid: agentPod!.metadata!.uid! },
+      node: { name: leased.metadata!.name!, uid: leased.metadata!.uid! },
+    },
+    'lzy',
+  );
+  t.match(await refusal(agentsOwn), /has joined already/, "a second agent with the joined agent's own pod");
+  writeFileSync(join(dir, 'held.go'), '');
+  t.equal(await run, leased.metadata?.name, 'the real agent kept serving its tenant');
+});
+
+t.test('an op on a node that goes NotReady runs again on another node, also after the watch dropped and expired', async (t) => {
+  const cluster = await startCluster(t, { cpu: 2 });
+  const server = await startRuntime(t, cluster);
+  const alice = await client(t, server, 'alice');
+  await waitUntil(() => cluster.sim.openWatches() === 2, 'the runtime to watch nodes and agent pods');
+  // The informers come back after a dropped connection, and re-list after a 410.
+  cluster.sim.dropWatches();
+  await waitUntil(() => cluster.sim.openWatches() === 2, 'the runtime to watch again');
+  cluster.sim.compactHistory();
+  cluster.sim.endWatches();
+  await waitUntil(() => cluster.sim.openWatches() === 2, 'the runtime to watch again after a re-list');
+
+  const dir = tempDir(t);
+  const run = alice.workflow('held', async () => heldOnNode(dir, 'held'));
+  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start');
+  const first = (await nodes(cluster)).find((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice')!;
+  cluster.sim.setNodeReady(first.metadata!.name!, false);
+  await waitUntil(() => runs(dir, 'held') === 2, 'the op to run again');
+  writeFileSync(join(dir, 'held.go'), '');
+  const ranOn = await run;
+  t.not(ranOn, first.metadata?.name, 'it finished on another node');
+  await waitUntil(async () => (await nodeNamed(cluster, first.metadata!.name!)) === undefined, 'the lost node to be deleted');
+});
+
+t.test('a runtime killed while leasing leaves no node leased after its restart, and gives none to two tenants', async (t) => {
+  const cluster = await startCluster(t, { cpu: 2 });
+  const dataDir = tempDir(t);
+  const server = await startRuntime(t, cluster, dataDir);
+  const alice = await client(t, server, 'alice');
+  void alice.workflow('cut', async () => whichNode()).catch(() => {});
+  await waitUntil(async () => (await nodes(cluster)).some((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice'), 'a node to be labelled for alice');
+  const alicesMachine = machineOf((await nodes(cluster)).find((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice'));
+  server.child.process.kill('SIGKILL');
+  await server.child.exited;
+
+  const again = await startRuntime(t, cluster, dataDir);
+  t.notOk(
+    (await nodes(cluster)).some((node) => node.metadata?.labels?.['lzy.dev/tenant'] !== undefined),
+    'the restart released every node labelled for a tenant',
+  );
+  const bob = await client(t, again, 'bob');
+  const bobsNode = await nodeNamed(cluster, await bob.workflow('after', async () => whichNode()));
+  t.not(machineOf(bobsNode), alicesMachine, "bob's node is not on alice's machine");
+  t.equal(bobsNode?.metadata?.labels?.['lzy.dev/tenant'], 'bob');
+});
