@@ -1,12 +1,12 @@
 // The lzy-kube-sim command as a real process: serving and the kubeconfig, usage errors, and SIGTERM stopping everything it started.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { KUBECTL, kubectl, startRuntimeStandIn, tempDir, waitUntil } from './harness.js';
+import { alive, KUBECTL, kubectl, nodeAgentPids, startRuntimeStandIn, tempDir, waitUntil } from './harness.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lzy-kube-sim.js', import.meta.url));
 const skipKubectl = KUBECTL ? false : 'no kubectl binary on this machine (install Debian’s kubernetes-client)';
@@ -44,32 +44,6 @@ async function startCli(t: Parameters<typeof tempDir>[0], args: string[]): Promi
   t.teardown(() => void (started.child.exitCode === null && started.child.kill('SIGKILL')));
   await waitUntil(() => existsSync(kubeconfigPath), 'the kubeconfig');
   return { ...started, kubeconfigPath, port };
-}
-
-/** The pids of the processes whose parent is `pid` (Linux /proc). */
-function childPids(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(entry));
-    } catch {
-      // The process ended while the folder was read.
-    }
-  }
-  return children;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 t.test('lzy-kube-sim serves on the given port, writes a kubeconfig once ready, and kubectl lists the pools’ nodes', { skip: skipKubectl }, async (t) => {
@@ -141,10 +115,10 @@ t.test('SIGTERM stops lzy-kube-sim and the real node-agent process it started fo
   writeFileSync(manifest, JSON.stringify(agents));
   await kubectl(sim, ['apply', '-f', manifest]);
   const leased = (await kubectl(sim, ['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
-  t.same(childPids(sim.child.pid!), [], 'no process before a node is leased');
+  t.same(nodeAgentPids(sim.child.pid!), [], 'no agent process before a node is leased');
   await kubectl(sim, ['label', 'node', leased, 'lzy.dev/leased=true']);
   await waitUntil(() => dials.length > 0, 'the agent process to dial the runtime through its Service name');
-  const agentPids = childPids(sim.child.pid!);
+  const agentPids = nodeAgentPids(sim.child.pid!);
   t.equal(agentPids.length, 1, 'one agent process, for the one leased node');
 
   sim.child.kill('SIGTERM');

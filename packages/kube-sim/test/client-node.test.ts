@@ -36,6 +36,7 @@ t.test('nodes and pods are created, listed by label and field, patched three way
 
   // The default patch type of patchNode is a JSON patch; merge and strategic are chosen per call.
   await core.patchNode({ name: 'n1', body: [{ op: 'add', path: '/metadata/labels/lzy.dev~1tenant', value: 'a' }] });
+  t.same((await core.listNode({ labelSelector: '!lzy.dev/tenant' })).items.map((n) => n.metadata?.name), ['n2'], 'a node labelled for a tenant leaves the never-leased selection');
   await core.patchNode({ name: 'n1', body: { spec: { taints: [{ key: 'lzy.dev/tenant', value: 'a', effect: 'NoSchedule' }] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   const tainted = await core.patchNode(
     { name: 'n1', body: { spec: { unschedulable: true, taints: [{ key: 'lzy.dev/tenant', value: 'a', effect: 'NoExecute' }] } } },

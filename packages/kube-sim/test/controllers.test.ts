@@ -3,7 +3,7 @@ import t from 'tap';
 import { ManualClock } from '../src/index.js';
 import { daemonSetKind, namespaceKind, nodeKind, podKind } from '../src/kinds/index.js';
 import type { JsonObject } from '../src/json.js';
-import { startRuntimeStandIn, startSim, waitUntil } from './harness.js';
+import { alive, nodeAgentPids, startRuntimeStandIn, startSim, waitUntil } from './harness.js';
 
 const AGENTS_NS = 'lzy-agents';
 
@@ -147,10 +147,13 @@ t.test('with real agents a node-agent process starts for the agent pod, reaching
     (n.metadata as JsonObject).labels = { ...((n.metadata as JsonObject).labels as JsonObject), 'lzy.dev/leased': 'true' };
   });
   await waitUntil(() => connections.length > 0, 'the agent process to dial the runtime');
+  const agentPids = nodeAgentPids(process.pid);
+  t.equal(agentPids.length, 1, 'one agent process');
   // The node stops matching the DaemonSet: its pod is deleted, and the kubelet stops the process.
   patchNode(sim, node, (n) => {
     (n.metadata as JsonObject).labels = { ...((n.metadata as JsonObject).labels as JsonObject), 'lzy.dev/leased': 'false' };
   });
-  await waitUntil(() => connections.every((c) => c.closed), 'the agent process to stop with its pod');
+  await waitUntil(() => !agentPids.some(alive), 'the agent process to stop with its pod');
+  await waitUntil(() => connections.every((c) => c.closed), 'its connection to close');
   await waitUntil(() => sim.store.list(podKind, AGENTS_NS).items.length === 0, 'the pod to go');
 });
