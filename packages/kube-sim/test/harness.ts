@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+export { alive } from '@lzy/actors/testing';
 import { startKubeSim, type KubeSim, type KubeSimOptions } from '../src/index.js';
 
 /** The kubectl binary, if this machine has one. */
@@ -92,14 +93,4 @@ export function nodeAgentPids(pid: number): number[] {
     }
   }
   return children;
-}
-
-/** Whether process `pid` still runs. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
