@@ -185,9 +185,10 @@ export class ObjectStore {
         else metadata[field] = storedMetadata[field]!;
       }
       metadata.name = name;
-      if (JSON.stringify(result.spec) !== JSON.stringify(stored.spec)) metadata.generation = Number(storedMetadata.generation ?? 1) + 1;
     }
     this.check(kind, result, stored);
+    // Compared once defaulted, so that a write that only drops defaulted fields changes nothing.
+    if (options.subresource !== 'status' && JSON.stringify(result.spec) !== JSON.stringify(stored.spec)) metadata.generation = Number(storedMetadata.generation ?? 1) + 1;
     if (dryRunOrSame(options.dryRun, result, stored)) return clone(options.dryRun ? result : stored);
     const resultMetadata = metadataOf(result);
     // An object being deleted goes once its last finalizer is removed.

@@ -78,7 +78,8 @@ export class WatchStreams {
     const bookmark = (): WireEvent => ({ type: 'BOOKMARK', object: { kind: kind.kind, apiVersion: apiVersionOf(kind), metadata: { resourceVersion: String(this.store.resourceVersion) } } });
     response.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
     response.flushHeaders();
-    const send = (event: WireEvent) => response.write(`${JSON.stringify(event)}\n`);
+    // A watch ended by the server (timeout, endAll) hears of changes until its 'close' event: not sent.
+    const send = (event: WireEvent) => void (response.writableEnded || response.write(`${JSON.stringify(event)}\n`));
     let timeoutTimer: ClockTimer | undefined;
     let bookmarkTimer: ClockTimer | undefined;
     let unsubscribe = () => {};

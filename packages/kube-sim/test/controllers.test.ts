@@ -1,11 +1,9 @@
 // The simulator's controllers: DaemonSet placement, the provisioner's machines, the kubelet's pod lifecycle on a manual clock, and TokenReview.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { ManualClock } from '../src/index.js';
 import { daemonSetKind, namespaceKind, nodeKind, podKind } from '../src/kinds/index.js';
 import type { JsonObject } from '../src/json.js';
-import { startSim, waitUntil } from './harness.js';
+import { alive, nodeAgentPids, startRuntimeStandIn, startSim, waitUntil } from './harness.js';
 
 const AGENTS_NS = 'lzy-agents';
 
@@ -137,18 +135,7 @@ t.test('TokenReview accepts a pod’s projected token for its audience and refus
 });
 
 t.test('with real agents a node-agent process starts for the agent pod, reaching the runtime through its Service name, and stops with the pod when its node stops matching', async (t) => {
-  const connections: Array<{ closed: boolean }> = [];
-  const runtime = createServer();
-  runtime.on('upgrade', (_request, socket) => {
-    const connection = { closed: false };
-    connections.push(connection);
-    // The process's end closes its side; the server's side of an upgraded socket stays half-open.
-    socket.on('end', () => (connection.closed = true));
-    socket.on('close', () => (connection.closed = true));
-  });
-  await new Promise<void>((resolve) => runtime.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => void runtime.close());
-  const port = (runtime.address() as AddressInfo).port;
+  const { port, dials: connections } = await startRuntimeStandIn(t);
   const sim = await startSim(t, { pools: { cpu: 1 }, realAgents: true, services: [{ name: 'lzy-runtime', namespace: 'lzy-system', address: `127.0.0.1:${port}` }] });
   sim.store.create(namespaceKind, undefined, { metadata: { name: AGENTS_NS } });
   const agents = daemonSet({ name: 'agent', image: 'lzy/node-agent:0.1.0', args: ['--server', 'ws://lzy-runtime.lzy-system.svc:7000', '--token', 'x', '--slots', '1'] });
@@ -160,10 +147,13 @@ t.test('with real agents a node-agent process starts for the agent pod, reaching
     (n.metadata as JsonObject).labels = { ...((n.metadata as JsonObject).labels as JsonObject), 'lzy.dev/leased': 'true' };
   });
   await waitUntil(() => connections.length > 0, 'the agent process to dial the runtime');
+  const agentPids = nodeAgentPids(process.pid);
+  t.equal(agentPids.length, 1, 'one agent process');
   // The node stops matching the DaemonSet: its pod is deleted, and the kubelet stops the process.
   patchNode(sim, node, (n) => {
     (n.metadata as JsonObject).labels = { ...((n.metadata as JsonObject).labels as JsonObject), 'lzy.dev/leased': 'false' };
   });
-  await waitUntil(() => connections.every((c) => c.closed), 'the agent process to stop with its pod');
+  await waitUntil(() => !agentPids.some(alive), 'the agent process to stop with its pod');
+  await waitUntil(() => connections.every((c) => c.closed), 'its connection to close');
   await waitUntil(() => sim.store.list(podKind, AGENTS_NS).items.length === 0, 'the pod to go');
 });

@@ -16,9 +16,12 @@ t.test('kubectl apply creates the manifests, a second apply changes nothing, and
   t.match(await kubectl(sim, ['apply', '-f', MANIFESTS]), /daemonset\.apps\/lzy-node-agent unchanged/);
   const applied = JSON.parse(await kubectl(sim, ['get', 'ds', 'lzy-node-agent', '-n', 'lzy-agents', '-o', 'json'])) as { metadata: { annotations: Record<string, string> } };
   t.ok(applied.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'], 'apply keeps its last-applied annotation');
+  const container = async () => JSON.parse(await kubectl(sim, ['get', 'ds', 'lzy-node-agent', '-n', 'lzy-agents', '-o', 'jsonpath={.spec.template.spec.containers[0]}'])) as unknown;
+  const rest = { args: ['--server', 'ws://lzy-runtime.lzy-system.svc:7000', '--slots', '2'], ports: [{ containerPort: 9000 }] };
   await kubectl(sim, ['-n', 'lzy-agents', 'set', 'image', 'ds/lzy-node-agent', 'agent=lzy/node-agent:0.2.0']);
+  t.match(await container(), { image: 'lzy/node-agent:0.2.0', ...rest }, 'a strategic patch merges the container by name, keeping its other fields');
   t.match(await kubectl(sim, ['apply', '-f', MANIFESTS]), /daemonset\.apps\/lzy-node-agent configured/);
-  t.equal((await kubectl(sim, ['get', 'ds', 'lzy-node-agent', '-n', 'lzy-agents', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'])).trim(), 'lzy/node-agent:0.1.0');
+  t.match(await container(), { image: 'lzy/node-agent:0.1.0', ...rest });
 });
 
 t.test('kubectl labels, taints and cordons a node, the agent lands on it, drain keeps it, delete removes the node', { skip }, async (t) => {
