@@ -146,7 +146,14 @@ export class LocalConnection implements RuntimeConnection {
 
   watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): () => void {
     const watcher = this.watcher(onEvent, workflowId);
-    tell(this.workflows, { type: 'to', tenant: this.tenant, workflowId, msg: { type: 'watch', watcher } });
+    // Another tenant's run is reported exactly like a missing one: the watch ends at once, failed.
+    ask(this.workflows, { type: 'info', tenant: this.tenant, workflowId }, CALL_TIMEOUT_MS).then(
+      (run) => {
+        if (run) tell(this.workflows, { type: 'to', tenant: this.tenant, workflowId, msg: { type: 'watch', watcher } });
+        else tell(watcher, [{ type: 'workflow-ended', workflowId, status: 'failed', reason: `no workflow ${workflowId}` }]);
+      },
+      (error: Error) => tell(watcher, [{ type: 'workflow-ended', workflowId, status: 'failed', reason: `cannot watch the run: ${error.message}` }]),
+    );
     return () => this.unwatch(watcher);
   }
 

@@ -4,9 +4,7 @@ import { open, type RootDatabase } from 'lmdb';
 import { ask, LmdbJournal, startActorSystem, stopActor, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
 import { spawnAllocator, type AllocatorMsg } from './allocator/allocator.js';
 import type { NodeBackend } from './allocator/backend.js';
-import { KubeBackend } from './allocator/kubernetes/kube-backend.js';
-import { loadKubeConfig } from './allocator/kubernetes/kube-config.js';
-import { MachineJournal } from './allocator/kubernetes/machine-journal.js';
+import type { KubeBackend } from './allocator/kubernetes/kube-backend.js';
 import { LocalBackend } from './allocator/local-backend.js';
 import { NodeDirectory } from './allocator/node-directory.js';
 import { LocalConnection, type LocalServices, type RuntimeConnection } from './client.js';
@@ -88,12 +86,7 @@ export class Runtime {
     const kube =
       kubePools.length === 0
         ? undefined
-        : await KubeBackend.start({
-            config: loadKubeConfig(resolved.kubeconfig),
-            journal: new MachineJournal(root),
-            pools: kubePools,
-            log: (line) => process.stderr.write(`lzy runtime: kubernetes: ${line}\n`),
-          });
+        : await startKubeBackend(root, resolved.kubeconfig, kubePools);
 
     let allocator: ActorRef<AllocatorMsg> | undefined;
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools });
@@ -153,4 +146,32 @@ export class Runtime {
     // Last: the next runtime on the data dir must not open it before this one has closed it.
     await this.lock.release();
   }
+}
+
+/**
+ * The allocator's Kubernetes backend, loaded only when a pool is of kind `kubernetes`: its client
+ * library (through undici 8) needs Node 22.19 or newer, or on Node 20 the package.json override
+ * `"undici": "7.30.2"`; a runtime without such a pool never loads it.
+ */
+async function startKubeBackend(root: RootDatabase, kubeconfig: string | undefined, pools: PoolConfig[]): Promise<KubeBackend> {
+  let modules;
+  try {
+    modules = await Promise.all([
+      import('./allocator/kubernetes/kube-backend.js'),
+      import('./allocator/kubernetes/kube-config.js'),
+      import('./allocator/kubernetes/machine-journal.js'),
+    ]);
+  } catch (error) {
+    throw new Error(
+      `the Kubernetes client library does not load on Node ${process.version} (${(error as Error).message}); ` +
+        'use Node 22.19 or newer, or on Node 20 add "overrides": { "undici": "7.30.2" } to your package.json and reinstall',
+    );
+  }
+  const [{ KubeBackend }, { loadKubeConfig }, { MachineJournal }] = modules;
+  return KubeBackend.start({
+    config: loadKubeConfig(kubeconfig),
+    journal: new MachineJournal(root),
+    pools,
+    log: (line) => process.stderr.write(`lzy runtime: kubernetes: ${line}\n`),
+  });
 }

@@ -128,6 +128,12 @@ t.test("another tenant can neither see nor touch a tenant's active run, over the
     t.same(await intruder.whiteboards({}), [], `${intruder.tenant} finds no whiteboard`);
     t.notOk((await intruder.list()).some((listed) => listed.workflowId === workflowId), `${intruder.tenant} still does not list the run`);
   }
-  t.same(heard.flat(), [], 'watching the run told the other tenant nothing');
+  // Watching it ends at once with the answer a missing run gets, and nothing of the run.
+  t.same(
+    heard.flat().map((event) => event.type === 'workflow-ended' && event.status === 'failed' && /no workflow /.test(event.reason ?? '')),
+    heard.flat().map(() => true),
+    'watching the run told the other tenant only that there is no such run',
+  );
+  t.ok(heard.flat().length > 0, 'the watch was refused');
   t.throws(() => runtime.connect('lzy_forged-token'), /unknown token/);
 });
