@@ -1,4 +1,4 @@
-import { ApiException, AuthenticationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node, type V1Pod, type V1Taint } from '@kubernetes/client-node';
+import { ApiException, AuthenticationV1Api, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node, type V1Pod, type V1Taint } from '@kubernetes/client-node';
 import type { PoolConfig } from '../../config.js';
 import type { NodeBackend, NodeHandle, NodeStartSpec } from '../backend.js';
 import type { NodePrincipal } from '../node-directory.js';
@@ -6,6 +6,7 @@ import { verifyAgentToken } from './agent-identity.js';
 import { AGENT_NAMESPACE, AGENT_POD_SELECTOR, LEASED_LABEL, nodeIsReady, POOL_LABEL, RETIRED_LABEL, TENANT_LABEL } from './cluster-names.js';
 import { keepInformer, type KeptInformer } from './kept-informer.js';
 import { machineOf, type KubeLeaseRecord, type MachineJournal } from './machine-journal.js';
+import { TenantNetworkPolicies } from './tenant-network-policies.js';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -46,10 +47,15 @@ interface KubeLease {
  * machine leased is remembered for good, and a Node whose machine served a tenant before is
  * retired (cordoned, `lzy.dev/retired=true`), never leased again. Informers on the pools' Nodes
  * and the agent pods end a lease whose node goes NotReady or away, or whose agent pod is gone.
+ * Each tenant with a lease has a NetworkPolicy in the agents' namespace, written before its first
+ * agent pod is labelled for it and removed once it has no lease and no agent pod left.
  */
 export class KubeBackend implements NodeBackend {
   private readonly core: CoreV1Api;
   private readonly auth: AuthenticationV1Api;
+  private readonly policies: TenantNetworkPolicies;
+  /** The agent pods labelled for a tenant, by pod name, as the pod informer last saw them. */
+  private readonly tenantPods = new Map<string, string>();
   /** Leases holding a node, by node name. */
   private readonly byNode = new Map<string, KubeLease>();
   private readonly live = new Set<KubeLease>();
@@ -63,12 +69,14 @@ export class KubeBackend implements NodeBackend {
   private constructor(private readonly options: KubeBackendOptions) {
     this.core = options.config.makeApiClient(CoreV1Api);
     this.auth = options.config.makeApiClient(AuthenticationV1Api);
+    this.policies = new TenantNetworkPolicies(options.config.makeApiClient(NetworkingV1Api), (tenant) => this.tenantInUse(tenant));
   }
 
   /**
    * Connects to the cluster, releases what a previous run of the runtime left leased (the leases
-   * in its journal and every node of the pools labelled for a tenant: none is live now), and
-   * starts watching the pools' Nodes and the agent pods.
+   * in its journal and every node of the pools labelled for a tenant: none is live now), starts
+   * watching the pools' Nodes and the agent pods, and removes the NetworkPolicies of tenants
+   * without an agent pod left.
    */
   static async start(options: KubeBackendOptions): Promise<KubeBackend> {
     const backend = new KubeBackend(options);
@@ -87,12 +95,13 @@ export class KubeBackend implements NodeBackend {
         () => backend.core.listNamespacedPod({ namespace: AGENT_NAMESPACE, labelSelector: AGENT_POD_SELECTOR }),
         AGENT_POD_SELECTOR,
         {
-          changed: () => {},
+          changed: (pod) => backend.agentPodChanged(pod),
           deleted: (pod) => backend.agentPodGone(pod),
           failed: (error, retryInMs) => options.log(`the watch of the agent pods failed (${describe(error)}); again in ${retryInMs} ms`),
         },
       ),
     );
+    for (const tenant of await backend.policies.fencedTenants()) backend.unfence(tenant);
     return backend;
   }
 
@@ -116,7 +125,9 @@ export class KubeBackend implements NodeBackend {
    * The node identity of a node-agent presenting its pod's projected token: the token must pass
    * `verifyAgentToken`, and its pod run on a node that a lease of this runtime holds and whose
    * agent has not joined yet. The node joins bound to that lease's tenant; its agent pod is then
-   * labelled with the tenant. Throws, saying why, otherwise.
+   * labelled with the tenant, once the tenant's NetworkPolicy is in the cluster (a labelled pod
+   * leaves deploy/'s default-deny policy, so it must find its tenant's fence there). Throws, saying
+   * why, otherwise.
    */
   async admit(token: string): Promise<NodePrincipal> {
     const agent = await verifyAgentToken({ core: this.core, auth: this.auth }, token);
@@ -125,19 +136,28 @@ export class KubeBackend implements NodeBackend {
     if (lease.agentPod !== undefined) throw new Error(`the agent of node ${agent.node} (pod ${lease.agentPod}) has joined already`);
     lease.agentPod = agent.pod;
     const { nodeId, tenant, pool } = lease.spec;
-    this.patchPod(agent.pod, { metadata: { labels: { [TENANT_LABEL]: tenant } } }).catch((error: unknown) =>
-      this.options.log(`could not label agent pod ${agent.pod} with its tenant: ${describe(error)}`),
-    );
+    this.policies
+      .withFence(tenant, async () => {
+        if (!lease.stopping) await this.patchPod(agent.pod, { metadata: { labels: { [TENANT_LABEL]: tenant } } });
+      })
+      .catch((error: unknown) =>
+        this.options.log(`could not label agent pod ${agent.pod} with its tenant (it stays under the default-deny policy): ${describe(error)}`),
+      );
     return { kind: 'node', nodeId, tenant, pool: pool.name, joined: false };
   }
 
-  /** Stops watching and releases every node still leased; resolves once they are deleted. */
+  /**
+   * Stops watching and releases every node still leased; resolves once they are deleted and the
+   * NetworkPolicy writes asked for are done (policies of tenants whose agent pods were still there
+   * are removed at the next start).
+   */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.informers.map((informer) => informer.stop()));
     for (const lease of this.live) this.release(lease, 'the runtime is shutting down');
     this.wake();
     while (this.releases.size > 0) await Promise.all(this.releases);
+    await this.policies.settled();
   }
 
   /** Looks for a free node until it has one or the lease is released (the allocation timeout releases it). */
@@ -220,6 +240,7 @@ export class KubeBackend implements NodeBackend {
         this.releases.delete(done);
         if (this.byNode.get(name) === lease) this.byNode.delete(name);
         this.exit(lease, `node ${name} was released`);
+        this.unfence(lease.spec.tenant);
       });
     this.releases.add(done);
   }
@@ -276,8 +297,9 @@ export class KubeBackend implements NodeBackend {
   private nodeChanged(node: V1Node): void {
     const name = node.metadata?.name;
     if (!name) return;
+    // A lease letting go of its node no longer owns it: the Node may be back already, registered again by its machine.
     const lease = this.byNode.get(name);
-    if (lease) {
+    if (lease && !lease.stopping) {
       if (!nodeIsReady(node)) this.lose(name, `node ${name} is not Ready`);
       return;
     }
@@ -289,7 +311,19 @@ export class KubeBackend implements NodeBackend {
     this.wake();
   }
 
+  private agentPodChanged(pod: V1Pod): void {
+    const name = pod.metadata?.name;
+    const tenant = pod.metadata?.labels?.[TENANT_LABEL];
+    if (name !== undefined && tenant !== undefined) this.tenantPods.set(name, tenant);
+  }
+
   private agentPodGone(pod: V1Pod): void {
+    const name = pod.metadata?.name;
+    const tenant = name === undefined ? undefined : this.tenantPods.get(name);
+    if (name !== undefined && tenant !== undefined) {
+      this.tenantPods.delete(name);
+      this.unfence(tenant);
+    }
     const node = pod.spec?.nodeName;
     const lease = node === undefined ? undefined : this.byNode.get(node);
     if (lease && lease.agentPod === pod.metadata?.name) this.lose(node, `the node-agent pod ${pod.metadata?.name} on node ${node} is gone`);
@@ -302,6 +336,17 @@ export class KubeBackend implements NodeBackend {
     this.options.log(`${reason}: the lease of tenant ${lease.spec.tenant} loses it`);
     this.exit(lease, reason);
     this.release(lease, reason);
+  }
+
+  /** Whether `tenant` has a lease (searching, holding or releasing a node) or an agent pod labelled for it. */
+  private tenantInUse(tenant: string): boolean {
+    const leases = [...this.live, ...this.byNode.values()];
+    return leases.some((lease) => lease.spec.tenant === tenant) || [...this.tenantPods.values()].includes(tenant);
+  }
+
+  /** Removes `tenant`'s NetworkPolicy if the tenant is no longer in use. */
+  private unfence(tenant: string): void {
+    this.policies.unfenceIfIdle(tenant).catch((error: unknown) => this.options.log(`could not remove the NetworkPolicy of tenant ${tenant}: ${describe(error)}`));
   }
 
   /** A Node whose machine served a tenant before comes back: cordoned and labelled retired, until the provisioner removes it. */

@@ -1,0 +1,78 @@
+// The Kubernetes tests' cluster: the simulator with real agents and deploy/'s namespaces and
+// node-agent DaemonSet, and `lzy server --kubeconfig` with a pool of kind kubernetes on it.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { CoreV1Api, KubeConfig, KubernetesObjectApi, loadAllYaml, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
+import { startKubeSim, type KubeSim } from '@lzy/kube-sim';
+import { Lzy, RemoteConnection } from '@lzy/sdk';
+import { startServer, tempDir, type Server, type Teardown } from './harness.js';
+
+const deploy = new URL('../../../../deploy/', import.meta.url);
+/** The runtime's one pool: the simulator's nodes labelled `lzy.dev/pool=cpu`. */
+export const POOL = { name: 'cpu', kind: 'kubernetes', slots: 4, cpu: 2, memoryMb: 4096, maxNodes: 10, idleTimeoutMs: 300 };
+
+/** A port free right now, for a runtime whose address the simulator must know before it starts. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A simulated cluster, its kubeconfig and a client of it, and the port its agents reach the runtime on. */
+export interface Cluster {
+  sim: KubeSim;
+  kubeconfig: string;
+  config: KubeConfig;
+  core: CoreV1Api;
+  port: number;
+}
+
+/** A simulated cluster with real agents and deploy/'s namespaces and node-agent DaemonSet, whose agents reach a runtime on `port`. */
+export async function startCluster(t: Teardown, pools: Record<string, number>, options: { reRegister?: boolean } = {}): Promise<Cluster> {
+  const port = await freePort();
+  const kubeconfig = join(tempDir(t), 'kubeconfig');
+  const sim = await startKubeSim({
+    pools,
+    realAgents: true,
+    kubeconfigPath: kubeconfig,
+    services: [{ name: 'lzy-runtime', namespace: 'lzy-system', address: `127.0.0.1:${port}` }],
+    deletedNodes: options.reRegister ? 're-register' : 'terminate',
+  });
+  t.teardown(() => sim.stop());
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  const objects = config.makeApiClient(KubernetesObjectApi);
+  for (const file of ['00-namespaces.yaml', 'node-agent.yaml']) {
+    for (const object of loadAllYaml(readFileSync(new URL(file, deploy), 'utf8')) as KubernetesObject[]) await objects.create(object);
+  }
+  return { sim, kubeconfig, config, core: config.makeApiClient(CoreV1Api), port };
+}
+
+/** `lzy server --kubeconfig` on `cluster`, with its one kubernetes pool. */
+export async function startRuntime(t: Teardown, cluster: Cluster, dataDir?: string): Promise<Server> {
+  return startServer(t, { port: cluster.port, pools: [POOL], args: ['--kubeconfig', cluster.kubeconfig], ...(dataDir ? { dataDir } : {}) });
+}
+
+/** A client of `server` as `tenant`. */
+export async function client(t: Teardown, server: Server, tenant: string): Promise<Lzy> {
+  const admin = await RemoteConnection.open({ endpoint: server.url, token: server.adminToken });
+  const token = await admin.issueToken(tenant);
+  await admin.close();
+  const lzy = await Lzy.connect({ endpoint: server.url, token, onLog: () => {} });
+  t.teardown(() => lzy.close());
+  return lzy;
+}
+
+export async function nodes(cluster: Cluster): Promise<V1Node[]> {
+  return (await cluster.core.listNode()).items;
+}
+
+export async function nodeNamed(cluster: Cluster, name: string): Promise<V1Node | undefined> {
+  return (await nodes(cluster)).find((node) => node.metadata?.name === name);
+}
+
+/** The machine under a Node object. */
+export const machineOf = (node: V1Node | undefined) => node?.status?.nodeInfo?.systemUUID;
