@@ -1,44 +1,46 @@
 // The Kubernetes tests' cluster: the simulator with real agents and deploy/'s namespaces and
 // node-agent DaemonSet, and `lzy server --kubeconfig` with a pool of kind kubernetes on it.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, loadAllYaml, type KubernetesObject, type V1Node } from '@kubernetes/client-node';
-import { startKubeSim, type KubeSim } from '@lzy/kube-sim';
+import { startKubeSim, type KubeSim, type ServiceTarget } from '@lzy/kube-sim';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
-import { startServer, tempDir, type Server, type Teardown } from './harness.js';
+import { startServer, tempDir, waitUntil, type Server, type Teardown } from './harness.js';
 
 const deploy = new URL('../../../../deploy/', import.meta.url);
 /** The runtime's one pool: the simulator's nodes labelled `lzy.dev/pool=cpu`. */
-export const POOL = { name: 'cpu', kind: 'kubernetes', slots: 4, cpu: 2, memoryMb: 4096, maxNodes: 10, idleTimeoutMs: 300 };
-
-/** A port free right now, for a runtime whose address the simulator must know before it starts. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** Waits for a cluster step (a lease, a release, a Node registered again): it goes through several processes, and a loaded machine may take a while. */
+export function settle<T>(condition: () => T | Promise<T>, what: string): Promise<NonNullable<T>> {
+  return waitUntil(condition, what, 90_000);
 }
 
-/** A simulated cluster, its kubeconfig and a client of it, and the port its agents reach the runtime on. */
+export const POOL = { name: 'cpu', kind: 'kubernetes', slots: 4, cpu: 2, memoryMb: 4096, maxNodes: 10, idleTimeoutMs: 300 };
+
+/** A simulated cluster, its kubeconfig and a client of it, and where its agents reach the runtime. */
 export interface Cluster {
   sim: KubeSim;
   kubeconfig: string;
   config: KubeConfig;
   core: CoreV1Api;
-  port: number;
+  /** Where the agents the simulator starts find `lzy-runtime.lzy-system`: set when a runtime listens. */
+  services: ServiceTarget[];
+  /** The port of the last runtime started on the cluster: a restart listens there again, so running agents find it. */
+  runtimePort: number | undefined;
 }
 
-/** A simulated cluster with real agents and deploy/'s namespaces and node-agent DaemonSet, whose agents reach a runtime on `port`. */
+/**
+ * A simulated cluster with real agents and deploy/'s namespaces and node-agent DaemonSet, whose
+ * agents reach the runtime `startRuntime` starts (agents start only once a node is leased, so
+ * its address is known by then; a port picked beforehand could be taken meanwhile).
+ */
 export async function startCluster(t: Teardown, pools: Record<string, number>, options: { reRegister?: boolean } = {}): Promise<Cluster> {
-  const port = await freePort();
   const kubeconfig = join(tempDir(t), 'kubeconfig');
+  const services: ServiceTarget[] = [];
   const sim = await startKubeSim({
     pools,
     realAgents: true,
     kubeconfigPath: kubeconfig,
-    services: [{ name: 'lzy-runtime', namespace: 'lzy-system', address: `127.0.0.1:${port}` }],
+    services,
     deletedNodes: options.reRegister ? 're-register' : 'terminate',
   });
   t.teardown(() => sim.stop());
@@ -48,12 +50,15 @@ export async function startCluster(t: Teardown, pools: Record<string, number>, o
   for (const file of ['00-namespaces.yaml', 'node-agent.yaml']) {
     for (const object of loadAllYaml(readFileSync(new URL(file, deploy), 'utf8')) as KubernetesObject[]) await objects.create(object);
   }
-  return { sim, kubeconfig, config, core: config.makeApiClient(CoreV1Api), port };
+  return { sim, kubeconfig, config, core: config.makeApiClient(CoreV1Api), services, runtimePort: undefined };
 }
 
 /** `lzy server --kubeconfig` on `cluster`, with its one kubernetes pool. */
 export async function startRuntime(t: Teardown, cluster: Cluster, dataDir?: string): Promise<Server> {
-  return startServer(t, { port: cluster.port, pools: [POOL], args: ['--kubeconfig', cluster.kubeconfig], ...(dataDir ? { dataDir } : {}) });
+  const server = await startServer(t, { port: cluster.runtimePort ?? 0, pools: [POOL], args: ['--kubeconfig', cluster.kubeconfig], ...(dataDir ? { dataDir } : {}) });
+  cluster.runtimePort = server.port;
+  cluster.services.splice(0, cluster.services.length, { name: 'lzy-runtime', namespace: 'lzy-system', address: `127.0.0.1:${server.port}` });
+  return server;
 }
 
 /** A client of `server` as `tenant`. */

@@ -9,8 +9,8 @@ import t from 'tap';
 import { PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { heldOnNode } from './fixtures/kube-ops.js';
-import { runs, tempDir, waitUntil, type Teardown } from './harness.js';
-import { client, nodeNamed, startCluster, startRuntime, type Cluster } from './kube-cluster.js';
+import { runs, tempDir, type Teardown } from './harness.js';
+import { client, nodeNamed, startCluster, startRuntime, type Cluster, settle } from './kube-cluster.js';
 
 /** A watched object as the API server sent it (plain JSON, field names as on the wire). */
 interface Seen {
@@ -59,10 +59,10 @@ t.test("each tenant's agents are fenced by its own NetworkPolicy before they car
   const held = (tenant: string) => client(t, server, tenant).then((lzy) => lzy.workflow(tenant, async () => heldOnNode(dir, tenant)));
   const alice = held('alice');
   const bob = held('bob');
-  await waitUntil(() => runs(dir, 'alice') === 1 && runs(dir, 'bob') === 1, "both tenants' ops to start on their leased nodes");
+  await settle(() => runs(dir, 'alice') === 1 && runs(dir, 'bob') === 1, "both tenants' ops to start on their leased nodes");
 
   for (const tenant of ['alice', 'bob']) {
-    const labelled = await waitUntil(() => pods.find((pod) => pod.labels['lzy.dev/tenant'] === tenant), `${tenant}'s agent pod to carry its tenant`);
+    const labelled = await settle(() => pods.find((pod) => pod.labels['lzy.dev/tenant'] === tenant), `${tenant}'s agent pod to carry its tenant`);
     const written = policies.find((policy) => policy.type === 'ADDED' && policy.labels['lzy.dev/tenant'] === tenant);
     t.ok(written, `${tenant} has a NetworkPolicy`);
     t.ok(written!.resourceVersion < labelled.resourceVersion, `${tenant}'s policy was written (at ${written!.resourceVersion}) before its pod was labelled (at ${labelled.resourceVersion})`);
@@ -85,11 +85,11 @@ t.test("each tenant's agents are fenced by its own NetworkPolicy before they car
   await linger(['lzy.dev/test-linger']);
   writeFileSync(join(dir, 'alice.go'), '');
   const alicesNode = await alice;
-  await waitUntil(async () => (await nodeNamed(cluster, alicesNode)) === undefined, "alice's idle node to be released and deleted");
+  await settle(async () => (await nodeNamed(cluster, alicesNode)) === undefined, "alice's idle node to be released and deleted");
   // Then it goes, as the pod garbage collector force-deletes the pods of a node that is gone.
   await linger([]);
   await cluster.core.deleteNamespacedPod({ name: alicesPod, namespace: 'lzy-agents', gracePeriodSeconds: 0 });
-  await waitUntil(
+  await settle(
     () => policies.some((policy) => policy.type === 'DELETED' && policy.labels['lzy.dev/tenant'] === 'alice'),
     "alice's policy to go with her last lease",
   );
@@ -111,14 +111,14 @@ t.test('a NetworkPolicy left by a runtime killed mid-lease is removed when it st
   const server = await startRuntime(t, cluster, dataDir);
   const dir = tempDir(t);
   void client(t, server, 'alice').then((lzy) => lzy.workflow('cut', async () => heldOnNode(dir, 'cut')).catch(() => {}));
-  await waitUntil(() => runs(dir, 'cut') === 1, 'the op to start on a leased node');
-  await waitUntil(() => policies.some((policy) => policy.type === 'ADDED'), "alice's policy to be written");
+  await settle(() => runs(dir, 'cut') === 1, 'the op to start on a leased node');
+  await settle(() => policies.some((policy) => policy.type === 'ADDED'), "alice's policy to be written");
   server.child.process.kill('SIGKILL');
   await server.child.exited;
 
   // The restart releases the node, and its removal of stale policies does not wait for the
   // resumed workflow (which leases a node for alice again).
   await startRuntime(t, cluster, dataDir);
-  await waitUntil(() => policies.some((policy) => policy.type === 'DELETED' && policy.labels['lzy.dev/tenant'] === 'alice'), "the policy of alice, who had no lease at the start, to be removed");
+  await settle(() => policies.some((policy) => policy.type === 'DELETED' && policy.labels['lzy.dev/tenant'] === 'alice'), "the policy of alice, who had no lease at the start, to be removed");
   t.pass("the killed runtime's policy was removed");
 });

@@ -7,8 +7,8 @@ import type { V1Node } from '@kubernetes/client-node';
 import { Remoting } from '@lzy/actors';
 import { kubeCredential } from '@lzy/node-agent/protocol';
 import { heldOnNode, whichNode } from './fixtures/kube-ops.js';
-import { runs, tempDir, waitUntil, type Server, type Teardown } from './harness.js';
-import { client, machineOf, nodeNamed, nodes, startCluster, startRuntime, type Cluster } from './kube-cluster.js';
+import { runs, tempDir, type Server, type Teardown } from './harness.js';
+import { client, machineOf, nodeNamed, nodes, startCluster, startRuntime, type Cluster, settle } from './kube-cluster.js';
 
 /** A runtime on `cluster` where `tenant` runs an op held on its leased node until `<dir>/held.go` exists. */
 async function heldOpOf(t: Teardown, cluster: Cluster, tenant: string): Promise<{ server: Server; dir: string; run: Promise<string> }> {
@@ -16,7 +16,7 @@ async function heldOpOf(t: Teardown, cluster: Cluster, tenant: string): Promise<
   const lzy = await client(t, server, tenant);
   const dir = tempDir(t);
   const run = lzy.workflow('held', async () => heldOnNode(dir, 'held'));
-  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start on a leased node');
+  await settle(() => runs(dir, 'held') === 1, 'the op to start on a leased node');
   return { server, dir, run };
 }
 
@@ -34,14 +34,14 @@ t.test('a tenant leases a cluster node, its op runs there, and the released node
     'tainted for the tenant',
   );
   const pods = await cluster.core.listNamespacedPod({ namespace: 'lzy-agents', fieldSelector: `spec.nodeName=${node.metadata?.name}` });
-  await waitUntil(async () => {
+  await settle(async () => {
     const pod = await cluster.core.readNamespacedPod({ name: pods.items[0]!.metadata!.name!, namespace: 'lzy-agents' });
     return pod.metadata?.labels?.['lzy.dev/tenant'] === 'alice';
   }, 'the joined agent pod to carry its tenant');
 
   writeFileSync(join(dir, 'held.go'), '');
   t.equal(await run, node.metadata?.name, 'the op ran on the leased node');
-  await waitUntil(async () => (await nodeNamed(cluster, node.metadata!.name!)) === undefined, 'the idle node to be released and deleted');
+  await settle(async () => (await nodeNamed(cluster, node.metadata!.name!)) === undefined, 'the idle node to be released and deleted');
   t.notOk(
     cluster.sim.machines().some((machine) => machine.systemUUID === machineOf(node) && machine.running),
     "the released node's machine ended with it",
@@ -54,7 +54,7 @@ t.test("a released node's machine never serves another tenant, also when its Nod
   const alice = await client(t, server, 'alice');
   const alicesNode = await nodeNamed(cluster, await alice.workflow('first', async () => whichNode()));
   // Its machine registers the Node again; the runtime retires it, and the provisioner ends a retired machine.
-  await waitUntil(
+  await settle(
     () => cluster.sim.machines().some((machine) => machine.systemUUID === machineOf(alicesNode) && !machine.running),
     "the Node of alice's machine, registered again, to be retired",
   );
@@ -117,24 +117,24 @@ t.test('an op on a node that goes NotReady runs again on another node, also afte
   const cluster = await startCluster(t, { cpu: 2 });
   const server = await startRuntime(t, cluster);
   const alice = await client(t, server, 'alice');
-  await waitUntil(() => cluster.sim.openWatches() === 2, 'the runtime to watch nodes and agent pods');
+  await settle(() => cluster.sim.openWatches() === 2, 'the runtime to watch nodes and agent pods');
   // The informers come back after a dropped connection, and re-list after a 410.
   cluster.sim.dropWatches();
-  await waitUntil(() => cluster.sim.openWatches() === 2, 'the runtime to watch again');
+  await settle(() => cluster.sim.openWatches() === 2, 'the runtime to watch again');
   cluster.sim.compactHistory();
   cluster.sim.endWatches();
-  await waitUntil(() => cluster.sim.openWatches() === 2, 'the runtime to watch again after a re-list');
+  await settle(() => cluster.sim.openWatches() === 2, 'the runtime to watch again after a re-list');
 
   const dir = tempDir(t);
   const run = alice.workflow('held', async () => heldOnNode(dir, 'held'));
-  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start');
+  await settle(() => runs(dir, 'held') === 1, 'the op to start');
   const first = (await nodes(cluster)).find((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice')!;
   cluster.sim.setNodeReady(first.metadata!.name!, false);
-  await waitUntil(() => runs(dir, 'held') === 2, 'the op to run again');
+  await settle(() => runs(dir, 'held') === 2, 'the op to run again');
   writeFileSync(join(dir, 'held.go'), '');
   const ranOn = await run;
   t.not(ranOn, first.metadata?.name, 'it finished on another node');
-  await waitUntil(async () => (await nodeNamed(cluster, first.metadata!.name!)) === undefined, 'the lost node to be deleted');
+  await settle(async () => (await nodeNamed(cluster, first.metadata!.name!)) === undefined, 'the lost node to be deleted');
 });
 
 t.test('a runtime killed while leasing leaves no node leased after its restart, and gives none to two tenants', async (t) => {
@@ -143,7 +143,7 @@ t.test('a runtime killed while leasing leaves no node leased after its restart, 
   const server = await startRuntime(t, cluster, dataDir);
   const alice = await client(t, server, 'alice');
   void alice.workflow('cut', async () => whichNode()).catch(() => {});
-  await waitUntil(async () => (await nodes(cluster)).some((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice'), 'a node to be labelled for alice');
+  await settle(async () => (await nodes(cluster)).some((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice'), 'a node to be labelled for alice');
   const alicesMachine = machineOf((await nodes(cluster)).find((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice'));
   server.child.process.kill('SIGKILL');
   await server.child.exited;

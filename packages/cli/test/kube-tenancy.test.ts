@@ -5,8 +5,7 @@
 import t from 'tap';
 import { Watch, type V1Node } from '@kubernetes/client-node';
 import { whichNode } from './fixtures/kube-ops.js';
-import { waitUntil } from './harness.js';
-import { client, nodes, startCluster, startRuntime } from './kube-cluster.js';
+import { client, nodes, startCluster, startRuntime, settle } from './kube-cluster.js';
 
 const TENANTS = ['alice', 'bob', 'carol'];
 const STEPS = 10;
@@ -69,12 +68,12 @@ t.test(`three tenants' interleaved workflows never share a node or a machine (se
       inFlight = [];
       const idle = pick(TENANTS);
       schedule.push(`${idle} idle`);
-      await waitUntil(async () => !(await nodes(cluster)).some((node) => node.metadata?.labels?.['lzy.dev/tenant'] === idle), `${idle}'s nodes to be released`);
+      await settle(async () => !(await nodes(cluster)).some((node) => node.metadata?.labels?.['lzy.dev/tenant'] === idle), `${idle}'s nodes to be released`);
     }
   }
   await Promise.all(inFlight);
   t.comment(`seed ${seed}: ${schedule.join(', ')}`);
-  await waitUntil(async () => !(await nodes(cluster)).some((node) => node.metadata?.labels?.['lzy.dev/tenant'] !== undefined), 'every node to be released');
+  await settle(async () => !(await nodes(cluster)).some((node) => node.metadata?.labels?.['lzy.dev/tenant'] !== undefined), 'every node to be released');
 
   const leasedTo = (name: string) => new Set(seen.filter((node) => node.name === name && node.tenant !== undefined).map((node) => node.tenant));
   const strayOps = ran.filter(({ tenant, node }) => [...leasedTo(node)].join() !== tenant).map(({ tenant, node }) => `${tenant} on ${node}, leased to ${[...leasedTo(node)].join(' and ')}`);
