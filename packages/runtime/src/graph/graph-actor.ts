@@ -234,7 +234,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
             return;
           }
           journalSuccesses(state, ctx, true);
-          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, attempts: msg.attempt, ...how });
+          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, ...how });
           const durable = ctx.journal({ type: 'stopped', reason: `op ${node.spec.name} failed` });
           stopAll();
           void notify(durable, [

@@ -55,7 +55,7 @@ export interface OpSuccess extends OpRecord {
 export type GraphEvent =
   | { type: 'ops-added'; ops: OpSpec[] }
   | { type: 'ops-succeeded'; results: OpSuccess[] }
-  | ({ type: 'op-failed'; opId: string; failure: OpFailure; attempt?: number } & OpRecord)
+  | ({ type: 'op-failed'; opId: string; failure: OpFailure; attempt?: number } & Omit<OpRecord, 'attempts'>)
   | { type: 'stopped'; reason: string };
 
 export function emptyGraph(): GraphState {
@@ -128,7 +128,8 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
       const node = state.ops.get(event.opId)!;
       setStatus(state, node, 'failed');
       node.failure = { failure: event.failure, attempt: event.attempt ?? 0 };
-      record(node, event);
+      // Its last attempt is how many it had.
+      record(node, event.attempt === undefined ? event : { ...event, attempts: event.attempt });
       state.stopped = { reason: `op ${node.spec.name} failed: ${event.failure.message}`, failedOp: event.opId };
       return state;
     }
