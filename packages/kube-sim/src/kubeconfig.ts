@@ -1,5 +1,5 @@
 // The kubeconfig the simulator writes: one cluster at its URL, a user with a token, one context.
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 
 /** The kubeconfig text (YAML is a superset of JSON, so JSON is written) for `server`. */
 export function kubeconfigFor(server: string): string {
@@ -15,7 +15,12 @@ export function kubeconfigFor(server: string): string {
   return `${JSON.stringify(config, null, 2)}\n`;
 }
 
-/** Writes the kubeconfig for `server` to `path` (readable by its owner only). */
+/**
+ * Writes the kubeconfig for `server` to `path` (readable by its owner only), whole at once: it is
+ * written beside and renamed into place, so whoever waits for the file never reads half of it.
+ */
 export function writeKubeconfig(path: string, server: string): void {
-  writeFileSync(path, kubeconfigFor(server), { mode: 0o600 });
+  const partial = `${path}.${process.pid}.partial`;
+  writeFileSync(partial, kubeconfigFor(server), { mode: 0o600 });
+  renameSync(partial, path);
 }

@@ -1,13 +1,15 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import t from 'tap';
+import { promisify } from 'node:util';
+import t, { type Test } from 'tap';
 import { Lzy } from '../src/index.js';
 import { countedFailure, countedSquare } from './fixtures/ops.js';
 import { tempDir } from './harness.js';
 
 const sdkEntry = pathToFileURL(fileURLToPath(new URL('../src/index.js', import.meta.url))).href;
+const execFileAsync = promisify(execFile);
 const runner = fileURLToPath(new URL('./fixtures/cache-run.js', import.meta.url));
 
 const executions = (dir: string, name: string) => {
@@ -30,14 +32,24 @@ t.test('a cached op is not run again on a second workflow run, and a failed op i
 });
 
 /** Runs the cached op of `module` in a fresh process; its result (or `error …`) and the runtime's notices about the op. */
-function runCached(dataDir: string, module: string, countDir: string, n: number): { result: unknown; notices: string[] } {
-  const run = spawnSync(process.execPath, [runner, dataDir, pathToFileURL(module).href, countDir, String(n)], { encoding: 'utf8' });
+async function runCached(dataDir: string, module: string, countDir: string, n: number): Promise<{ result: unknown; notices: string[] }> {
+  // Not spawnSync: the runtime it joins runs in this process's event loop.
+  const run = await execFileAsync(process.execPath, [runner, dataDir, pathToFileURL(module).href, countDir, String(n)], { encoding: 'utf8' });
   const lines = run.stdout.trim().split('\n');
   const last = lines.pop() ?? '';
   return {
     result: last.startsWith('error') ? last : JSON.parse(last),
     notices: lines.filter((line) => line.startsWith('notice ')).map((line) => line.slice('notice '.length)),
   };
+}
+
+/**
+ * Runs the runtime of `dataDir` in this process for the rest of the test, so that each fresh
+ * process of `runCached` joins it (and its warm nodes) instead of starting one of its own.
+ */
+async function holdRuntime(t: Test, dataDir: string): Promise<void> {
+  const holder = await Lzy.start({ dataDir, onLog: () => {} });
+  t.teardown(() => holder.close());
 }
 
 /** Rewrites `file` from another process, as an editor would. */
@@ -65,18 +77,20 @@ export const cachedOp = op({ cache: true, version: '${version}' }, async (dir, n
   const run = (n = 5) => runCached(dataDir, module, dir, n);
 
   writeOp('n + 1', '1');
-  t.same(run(), { result: 6, notices: ['not taken from the cache (never-cached); running it'] });
-  t.same(run(), { result: 6, notices: ['result taken from the cache'] });
+  // These two runs each start the runtime and close it: the cache outlives the runtime.
+  t.same(await run(), { result: 6, notices: ['not taken from the cache (never-cached); running it'] });
+  t.same(await run(), { result: 6, notices: ['result taken from the cache'] });
   t.equal(executions(dir, 'cachedOp'), 1, 'same code and version: cached');
+  await holdRuntime(t, dataDir);
   writeOp('n + 100', '1');
-  t.same(run(), { result: 105, notices: ['not taken from the cache (code-changed: cached-op.mjs); running it'] }, 'the edited body gives its own result, not the stale one');
+  t.same(await run(), { result: 105, notices: ['not taken from the cache (code-changed: cached-op.mjs); running it'] }, 'the edited body gives its own result, not the stale one');
   t.equal(executions(dir, 'cachedOp'), 2);
   writeOp('n + 100', '2');
-  t.same(run(), { result: 105, notices: ['not taken from the cache (version-changed); running it'] });
+  t.same(await run(), { result: 105, notices: ['not taken from the cache (version-changed); running it'] });
   t.equal(executions(dir, 'cachedOp'), 3, 'a new version runs again');
-  t.same(run(6), { result: 106, notices: ['not taken from the cache (inputs-changed); running it'] });
-  t.match(run(13), { result: /^error .*unlucky/ });
-  t.match(run(13), { result: /^error .*unlucky/, notices: ['not taken from the cache (previous-failed); running it'] });
+  t.same(await run(6), { result: 106, notices: ['not taken from the cache (inputs-changed); running it'] });
+  t.match(await run(13), { result: /^error .*unlucky/ });
+  t.match(await run(13), { result: /^error .*unlucky/, notices: ['not taken from the cache (previous-failed); running it'] });
   t.equal(executions(dir, 'cachedOp'), 6, 'a failed call runs again');
 });
 
@@ -100,15 +114,16 @@ export const cachedOp = op({ cache: true, version: '1' }, async (dir, n) => {
 });
 `,
   );
+  await holdRuntime(t, dataDir);
   const run = () => runCached(dataDir, module, dir, 5);
 
-  t.same(run(), { result: 6, notices: ['not taken from the cache (never-cached); running it'] });
-  t.same(run(), { result: 6, notices: ['result taken from the cache'] });
+  t.same(await run(), { result: 6, notices: ['not taken from the cache (never-cached); running it'] });
+  t.same(await run(), { result: 6, notices: ['result taken from the cache'] });
   editFile(unrelated, 'export const other = 2;\n');
-  t.same(run(), { result: 6, notices: ['result taken from the cache'] }, 'a file the op does not import changes nothing');
+  t.same(await run(), { result: 6, notices: ['result taken from the cache'] }, 'a file the op does not import changes nothing');
   t.equal(executions(dir, 'cachedOp'), 1);
   editFile(helper, 'export const bonus = 1000;\n');
-  t.same(run(), { result: 1005, notices: ['not taken from the cache (code-changed: helper.mjs); running it'] }, 'the edited helper is not served stale');
+  t.same(await run(), { result: 1005, notices: ['not taken from the cache (code-changed: helper.mjs); running it'] }, 'the edited helper is not served stale');
   t.equal(executions(dir, 'cachedOp'), 2);
-  t.same(run(), { result: 1005, notices: ['result taken from the cache'] });
+  t.same(await run(), { result: 1005, notices: ['result taken from the cache'] });
 });
