@@ -4,6 +4,7 @@
 // (it or one of its subtests) and a file that dies count as failed.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, existsSync, statSync, mkdtempSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -37,9 +38,12 @@ mkdirSync(join(root, '.tap'), { recursive: true });
 const resultsDir = mkdtempSync(join(root, '.tap', 'results-'));
 process.on('exit', () => rmSync(resultsDir, { recursive: true, force: true }));
 // tap runs on this Node (and runs each test file on it), whatever `node` is first on PATH.
+// Test files spend most of their time waiting on the processes they start (runtimes, agents, the
+// CLI), so twice as many files run at once as there are cores.
+const jobs = Math.max(2, 2 * availableParallelism());
 const tap = spawnSync(
   process.execPath,
-  [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--allow-empty-coverage', '--timeout=240', `--output-dir=${resultsDir}`, `--reporter=${process.stdout.isTTY ? 'base' : 'terse'}`, ...files],
+  [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--allow-empty-coverage', '--timeout=240', `--jobs=${jobs}`, `--output-dir=${resultsDir}`, `--reporter=${process.stdout.isTTY ? 'base' : 'terse'}`, ...files],
   {
     cwd: root,
     stdio: 'inherit',
