@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['packages/actors', 'packages/runtime', 'packages/sdk', 'packages/node-agent', 'packages/kube-sim', 'packages/cli', 'bench', 'examples'];
+const roots = ['packages/actors', 'packages/runtime', 'packages/sdk', 'packages/node-agent', 'packages/kube-sim', 'packages/s3-test-server', 'packages/cli', 'bench', 'examples'];
 
 function* walk(dir) {
   if (!existsSync(dir)) return;
