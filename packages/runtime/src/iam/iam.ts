@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
-import type { Role, Subject } from './subject.js';
+import { tenantNameProblem, type Role, type Subject } from './subject.js';
 
 export type { Role, Subject } from './subject.js';
 
@@ -19,8 +19,6 @@ export interface JoinGrant {
   readonly pool: string;
 }
 
-const TENANT = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-
 /** Every token IAM issues starts with this, so a gateway can tell them from other credentials. */
 export const TOKEN_PREFIX = 'lzy_';
 
@@ -38,7 +36,8 @@ export class Iam {
 
   /** A new token for `tenant` carrying `role`; durable before it is returned. */
   async issueToken(tenant: string, role: Role = 'owner'): Promise<string> {
-    if (!TENANT.test(tenant)) throw new Error(`bad tenant name ${JSON.stringify(tenant)}: lowercase letters, digits, . _ -, up to 63`);
+    const problem = tenantNameProblem(tenant);
+    if (problem) throw new Error(problem);
     return this.issue({ tenant, role });
   }
 
@@ -57,7 +56,7 @@ export class Iam {
   /** Checks that `token` lets an agent join the static pool `pool`; throws an error naming the problem. */
   verifyJoin(token: string, pool: string): void {
     const { grant } = this.lookup(token);
-    if (grant.role !== 'agent') throw new Error(`this is a ${grant.role}'s token of tenant ${grant.tenant}, not a pool join token`);
+    if (grant.role !== 'agent') throw new Error(`this is a token of tenant ${grant.tenant}, not a pool join token`);
     if (grant.pool !== pool) throw new Error(`this join token is for pool ${grant.pool}, not ${pool}`);
   }
 
