@@ -14,7 +14,7 @@ export interface Target {
   readonly connection: RuntimeConnection;
   /** The connection to a shared runtime; `undefined` for the embedded one, which has only its local admin. */
   readonly remote: RemoteConnection | undefined;
-  /** A new token for `tenant`: through the server (admins only), or straight from the embedded runtime. */
+  /** A new token for `tenant`: through the server (admins, or the tenant's owners), or straight from the embedded runtime. */
   issueToken(tenant: string, role: Role): Promise<string>;
   /** A new join token of a static pool, for `lzy agent`: only a shared runtime has agents that join. */
   issueJoinToken(pool: string): Promise<string>;

@@ -317,12 +317,12 @@ export class RemoteConnection implements RuntimeConnection {
     return this.call({ type: 'logs', workflowId, afterSeq, limit: Math.min(limit, MAX_LOG_PAGE), waitMs });
   }
 
-  /** A new token for `tenant`; the runtime answers `FORBIDDEN` unless this connection's token is an admin's. */
+  /** A new token for `tenant` carrying `role`; `FORBIDDEN` unless this connection is an admin's or (for a role of the tenant) an owner's of `tenant`. */
   issueToken(tenant: string, role: Role = 'owner'): Promise<string> {
     return this.call({ type: 'issue-token', tenant, role });
   }
 
-  /** A new join token of the static pool `pool`, for `lzy agent`; admins only, like `issueToken`. */
+  /** A new join token of the static pool `pool`, for `lzy agent`; admins only. */
   issueJoinToken(pool: string): Promise<string> {
     return this.call({ type: 'issue-join-token', pool });
   }

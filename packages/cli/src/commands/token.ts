@@ -11,13 +11,16 @@ interface CreateOptions extends TargetOptions {
   pool?: string;
 }
 
-/** `lzy token create --tenant NAME`: a token for a tenant; `--agent --pool NAME`: a static pool's join token. Admins only. */
+/**
+ * `lzy token create --tenant NAME [--role ROLE]`: a token for a tenant (admins, or the tenant's
+ * owners; an `admin` token only admins); `--agent --pool NAME`: a static pool's join token (admins only).
+ */
 export function tokenCommand(): Command {
   const token = new Command('token').description('manage tokens');
   token.addCommand(
     withTarget(
       new Command('create')
-        .description("issue a token for a tenant, or a static pool's join token (admins only: use the token in the server's DATA_DIR/admin.token)")
+        .description("issue a token for a tenant (admins, or the tenant's owners), or a static pool's join token (admins: the token in the server's DATA_DIR/admin.token)")
         .option('--tenant <name>', 'the tenant: lowercase letters, digits, . _ -')
         .addOption(
           new Option('--role <role>', 'the role the token carries: in its tenant owner, member (run, cancel, read) or viewer (read); admin: the whole server; user: owner, as before roles')

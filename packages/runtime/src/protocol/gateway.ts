@@ -58,7 +58,7 @@ export const ClientRequest = Type.Union([
   /** Blobs travel in chunks of at most `CHUNK_BYTES`, as between the runtime and its nodes. */
   WriteChunk,
   ReadChunk,
-  /** Admins only: a new token for `tenant`, carrying `role`. */
+  /** Admins, or owners of `tenant`: a new token for `tenant`, carrying `role` (an `admin` token: admins only). */
   request('issue-token', { tenant: TenantName, role: Role }),
   /** Admins only: a new join token of the static pool `pool`, for `lzy agent`. */
   request('issue-join-token', { pool: Type.String({ minLength: 1, maxLength: 63 }) }),
