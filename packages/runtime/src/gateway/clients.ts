@@ -49,8 +49,9 @@ class Refused extends Error {
 
 /**
  * The gateway's service for remote clients: serves each request as the tenant of the connection
- * it came on, once the IAM service has authorized it (see `REQUEST_PERMISSIONS`), streams the events of watched runs back over that connection, and, once the runtime
- * is draining, refuses new work with the retryable `SHUTTING_DOWN`. Requests are served
+ * it came on, once the IAM service has authorized it (see `REQUEST_PERMISSIONS`), streams the
+ * events of watched runs back over that connection, and, once the runtime is draining, refuses
+ * new work with the retryable `SHUTTING_DOWN`. Requests are served
  * concurrently: a slow one (a `finish` waiting for its graph) holds up no other.
  */
 export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<ClientsMsg> {

@@ -70,9 +70,14 @@ function subjectIdProblem(id: string): string | undefined {
   return `${JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}...` : id)} is not a subject id: token:<16 hex>, client:<client id> or <issuer>#<subject>, as \`lzy whoami\` prints it`;
 }
 
-/** Asks the IAM service whether `subject` may use `permission` on `resource`; the roles it holds, or a `FORBIDDEN` `RuntimeError`. */
+/**
+ * Asks the IAM service whether `subject` may use `permission` on `resource`: the roles it holds,
+ * or a `FORBIDDEN` `RuntimeError`; the retryable `SHUTTING_DOWN` when the service has stopped.
+ */
 export async function authorize(iam: ActorRef<IamMsg>, subject: Subject, permission: Permission | null, resource: Resource): Promise<Role[]> {
-  const reply = await ask(iam, { type: 'authorize', subject, permission, resource }, 30_000);
+  const reply = await ask(iam, { type: 'authorize', subject, permission, resource }, 30_000).catch((error: Error) => {
+    throw new RuntimeError('SHUTTING_DOWN', `the runtime is shutting down (${error.message}); try again once it is back`);
+  });
   if (!reply.ok) throw new RuntimeError(reply.error.code, reply.error.message);
   return reply.value;
 }
