@@ -28,10 +28,13 @@ export function withTarget(command: Command): Command {
     .addOption(new Option('--token <token>', 'your token for the shared runtime').env('LZY_TOKEN'));
 }
 
-/** The shared runtime's connection of `target`, for `what` (roles, whoami), which the embedded runtime does not have. */
-export function remoteOf(target: Target, what: string): RemoteConnection {
-  if (target.remote) return target.remote;
-  throw usageError(`${what} is for a shared runtime; the embedded one has only its local admin`, 'pass --endpoint ws://HOST:PORT of `lzy server` and your token');
+/** Connects to the shared runtime the options name, for `what` (roles, whoami), which the embedded runtime does not have. */
+export async function openRemoteTarget(options: TargetOptions, what: string): Promise<Target & { readonly remote: RemoteConnection }> {
+  if (!options.endpoint) {
+    throw usageError(`${what} is for a shared runtime; the embedded one has only its local admin`, 'pass --endpoint ws://HOST:PORT of `lzy server` and your token');
+  }
+  const target = await openTarget(options);
+  return { ...target, remote: target.remote! };
 }
 
 /** Connects to the runtime the options name. */

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { ROLES, type Role } from '@lzy/runtime/protocol';
-import { openTarget, remoteOf, withTarget, type TargetOptions } from '../target.js';
+import { openRemoteTarget, withTarget, type TargetOptions } from '../target.js';
 import { textTable } from '../text-table.js';
 
 interface BindingOptions extends TargetOptions {
@@ -42,9 +42,9 @@ export function rolesCommand(): Command {
 }
 
 async function change(how: 'grant' | 'revoke', options: BindingOptions): Promise<void> {
-  const target = await openTarget(options);
+  const target = await openRemoteTarget(options, `lzy roles ${how}`);
   try {
-    const remote = remoteOf(target, `lzy roles ${how}`);
+    const { remote } = target;
     const { tenant, subject, role } = options;
     if (how === 'grant') await remote.grantRole(tenant, subject, role);
     else await remote.revokeRole(tenant, subject, role);
@@ -55,9 +55,9 @@ async function change(how: 'grant' | 'revoke', options: BindingOptions): Promise
 }
 
 async function list(options: ListOptions): Promise<void> {
-  const target = await openTarget(options);
+  const target = await openRemoteTarget(options, 'lzy roles ls');
   try {
-    const remote = remoteOf(target, 'lzy roles ls');
+    const { remote } = target;
     // Without --tenant an admin sees every tenant, anyone else their own.
     const tenant = options.tenant ?? ((await remote.whoami()).roles.includes('admin') ? undefined : remote.tenant);
     const bindings = await remote.listRoles(tenant);

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { openTarget, remoteOf, withTarget, type TargetOptions } from '../target.js';
+import { openRemoteTarget, withTarget, type TargetOptions } from '../target.js';
 
 /** `lzy whoami [--json]`: the subject id, tenant and roles of your credential on a shared runtime. */
 export function whoamiCommand(): Command {
@@ -11,9 +11,9 @@ export function whoamiCommand(): Command {
 }
 
 async function whoami(options: TargetOptions & { json?: boolean }): Promise<void> {
-  const target = await openTarget(options);
+  const target = await openRemoteTarget(options, 'lzy whoami');
   try {
-    const me = await remoteOf(target, 'lzy whoami').whoami();
+    const me = await target.remote.whoami();
     process.stdout.write(options.json ? `${JSON.stringify(me)}\n` : `${me.id} in tenant ${me.tenant}: ${me.roles.join(', ') || 'no role'}\n`);
   } finally {
     await target.close();
