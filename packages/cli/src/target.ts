@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { RuntimeConnection } from '@lzy/runtime';
+import type { Role, RuntimeConnection } from '@lzy/runtime';
 import { DataDirInUseError, openLocalRuntime, RemoteConnection } from '@lzy/sdk';
 import { CliError, usageError } from './cli-error.js';
 
@@ -12,8 +12,10 @@ export interface TargetOptions {
 /** Where a client command acts: a shared runtime, or the embedded one under `./.lzy`. */
 export interface Target {
   readonly connection: RuntimeConnection;
-  /** A new token for `tenant`: through the server (admins only), or straight from the embedded runtime. */
-  issueToken(tenant: string, role: 'user' | 'admin'): Promise<string>;
+  /** The connection to a shared runtime; `undefined` for the embedded one, which has only its local admin. */
+  readonly remote: RemoteConnection | undefined;
+  /** A new token for `tenant`: through the server (admins, or the tenant's owners), or straight from the embedded runtime. */
+  issueToken(tenant: string, role: Role): Promise<string>;
   /** A new join token of a static pool, for `lzy agent`: only a shared runtime has agents that join. */
   issueJoinToken(pool: string): Promise<string>;
   close(): Promise<void>;
@@ -24,6 +26,15 @@ export function withTarget(command: Command): Command {
   return command
     .addOption(new Option('--endpoint <url>', 'a shared runtime, ws://HOST:PORT; default: the embedded runtime under ./.lzy').env('LZY_ENDPOINT'))
     .addOption(new Option('--token <token>', 'your token for the shared runtime').env('LZY_TOKEN'));
+}
+
+/** Connects to the shared runtime the options name, for `what` (roles, whoami), which the embedded runtime does not have. */
+export async function openRemoteTarget(options: TargetOptions, what: string): Promise<Target & { readonly remote: RemoteConnection }> {
+  if (!options.endpoint) {
+    throw usageError(`${what} is for a shared runtime; the embedded one has only its local admin`, 'pass --endpoint ws://HOST:PORT of `lzy server` and your token');
+  }
+  const target = await openTarget(options);
+  return { ...target, remote: target.remote! };
 }
 
 /** Connects to the runtime the options name. */
@@ -40,6 +51,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   );
   return {
     connection,
+    remote: connection,
     issueToken: (tenant, role) => connection.issueToken(tenant, role),
     issueJoinToken: (pool) => connection.issueJoinToken(pool),
     close: () => connection.close(),
@@ -57,6 +69,7 @@ async function embedded(): Promise<Target> {
   });
   return {
     connection: local.connection,
+    remote: undefined,
     issueToken: (tenant, role) => local.issueToken(tenant, role),
     issueJoinToken: () => {
       throw usageError('join tokens are for the static pools of a shared runtime', 'pass --endpoint ws://HOST:PORT of `lzy server` and its admin token');

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { RemoteConnection } from '@lzy/sdk';
 import { runs, startFixture, startServer, tempDir, waitUntil } from './harness.js';
 
 t.test('after a SIGKILL of lzy server mid-graph, the waiting client reconnects by itself and gets the right result', async (t) => {
@@ -23,4 +24,22 @@ t.test('after a SIGKILL of lzy server mid-graph, the waiting client reconnects b
   t.same(await client.exited, { code: 0, signal: null });
   t.equal(runs(dir, 'a'), 1, 'op a, which had succeeded before the crash, did not run again');
   t.equal(runs(dir, 'c'), 1);
+});
+
+t.test('roles bound to a subject are still bound after lzy server is killed and restarted', async (t) => {
+  const dataDir = tempDir(t);
+  const first = await startServer(t, { dataDir });
+  const admin = await RemoteConnection.open({ endpoint: first.url, token: first.adminToken });
+  const viewerToken = await admin.issueToken('team', 'viewer');
+  const viewer = await RemoteConnection.open({ endpoint: first.url, token: viewerToken });
+  const { id } = await viewer.whoami();
+  await Promise.all([viewer.close(), admin.grantRole('team', id, 'member')]);
+  await admin.close();
+  first.child.process.kill('SIGKILL');
+  await first.child.exited;
+
+  const second = await startServer(t, { dataDir, port: first.port });
+  const again = await RemoteConnection.open({ endpoint: second.url, token: viewerToken });
+  t.teardown(() => again.close());
+  t.same(await again.whoami(), { id, tenant: 'team', roles: ['viewer', 'member'] });
 });

@@ -18,6 +18,8 @@ import { CacheIndex } from './graph/cache-index.js';
 import { LogStore } from './logs/log-store.js';
 import { WhiteboardIndex } from './whiteboard/whiteboard-index.js';
 import { Iam, type Subject } from './iam/iam.js';
+import { spawnIamService } from './iam/iam-service.js';
+import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
 import { FileStore } from './storage/file-store.js';
@@ -95,7 +97,8 @@ export class Runtime {
     const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools, logs, whiteboards });
     const services: LocalServices = { system, workflows, store, whiteboards };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
-    const clients = spawnClients(system, { iam, pools: resolved.pools, store, workflows, connectAs });
+    const iamService = spawnIamService(system, new RoleBindings(root));
+    const clients = spawnClients(system, { iam, iamService, pools: resolved.pools, store, workflows, connectAs });
     const gateway = createGateway({ directory, pools: resolved.pools, iam, nodes, storage, clients, ...(kube ? { kube } : {}) });
     const { url } = await gateway.listen({ host: resolved.host, port: resolved.port });
     const backendFor = (pool: PoolConfig): NodeBackend => (pool.kind === 'kubernetes' ? kube! : backend);

@@ -11,7 +11,7 @@ import {
   type ReconnectPolicy,
 } from '@lzy/actors';
 import { CHUNK_BYTES, hashBytes, storedRef, uriOf, type DataRef, type StoredRef } from '@lzy/node-agent/protocol';
-import type { OpSpec, RuntimeConnection, WorkflowDetail, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
+import type { OpSpec, Role, RuntimeConnection, WorkflowDetail, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
 import {
   CLIENT_PATH,
   ClientEvents,
@@ -73,7 +73,7 @@ export class RemoteConnection implements RuntimeConnection {
   private everOpen = false;
   private giveUpTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
-  private subject: ClientReply<'whoami'> = { tenant: '', role: 'user' };
+  private subject: ClientReply<'whoami'> = { id: '', tenant: '', roles: [] };
 
   private constructor(
     private readonly options: Required<Omit<RemoteOptions, 'reconnect' | 'onState'>> & Pick<RemoteOptions, 'reconnect' | 'onState'>,
@@ -121,9 +121,9 @@ export class RemoteConnection implements RuntimeConnection {
     return this.subject.tenant;
   }
 
-  /** Whether the token is an admin's. */
-  get admin(): boolean {
-    return this.subject.role === 'admin';
+  /** Who this connection's credential is: its subject id, its tenant, and the roles it holds now (carried and bound). */
+  whoami(): Promise<ClientReply<'whoami'>> {
+    return this.call({ type: 'whoami' });
   }
 
   private async dial(): Promise<void> {
@@ -317,14 +317,29 @@ export class RemoteConnection implements RuntimeConnection {
     return this.call({ type: 'logs', workflowId, afterSeq, limit: Math.min(limit, MAX_LOG_PAGE), waitMs });
   }
 
-  /** A new token for `tenant`; the runtime answers `FORBIDDEN` unless this connection's token is an admin's. */
-  issueToken(tenant: string, role: 'user' | 'admin' = 'user'): Promise<string> {
+  /** A new token for `tenant` carrying `role`; `FORBIDDEN` unless this connection is an admin's or (for a role of the tenant) an owner's of `tenant`. */
+  issueToken(tenant: string, role: Role = 'owner'): Promise<string> {
     return this.call({ type: 'issue-token', tenant, role });
   }
 
-  /** A new join token of the static pool `pool`, for `lzy agent`; admins only, like `issueToken`. */
+  /** A new join token of the static pool `pool`, for `lzy agent`; admins only. */
   issueJoinToken(pool: string): Promise<string> {
     return this.call({ type: 'issue-join-token', pool });
+  }
+
+  /** Binds `role` to the subject with id `subject` in `tenant`; admins, or owners of `tenant`. */
+  async grantRole(tenant: string, subject: string, role: Role): Promise<void> {
+    await this.call({ type: 'grant-role', tenant, subject, role });
+  }
+
+  /** Unbinds it; `NOT_FOUND` when it is not bound. Its subject's next call has it no more. */
+  async revokeRole(tenant: string, subject: string, role: Role): Promise<void> {
+    await this.call({ type: 'revoke-role', tenant, subject, role });
+  }
+
+  /** The role bindings of `tenant`, or of every tenant (admins only). */
+  listRoles(tenant?: string): Promise<ClientReply<'list-roles'>> {
+    return this.call(tenant === undefined ? { type: 'list-roles' } : { type: 'list-roles', tenant });
   }
 
   async putBlob(bytes: Buffer): Promise<StoredRef> {

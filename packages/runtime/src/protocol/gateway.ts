@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DataRef, ReadChunk, WriteChunk } from '@lzy/node-agent/protocol';
 import { OpCounts, OpInfo, OpSpec, WorkflowEvent, WorkflowStatus } from './client.js';
+import { ROLES } from '../iam/subject.js';
 import { LogPage, MAX_WHITEBOARD_FIELDS, WhiteboardField, WhiteboardQuery, WhiteboardRecord } from './records.js';
 
 /**
@@ -15,7 +16,9 @@ export const EVENTS_PATH = 'events';
 
 const Id = Type.String({ minLength: 1, maxLength: 256 });
 const WatchId = Type.String({ minLength: 1, maxLength: 64 });
-const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
+const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
+const TenantName = Type.String({ minLength: 1, maxLength: 63 });
+const RoleBindingFields = { tenant: TenantName, subject: Type.String({ minLength: 1, maxLength: 1024 }), role: Role };
 const request = <T extends string, P extends Record<string, TSchema>>(type: T, properties: P) =>
   Type.Object({ type: Type.Literal(type), ...properties }, { additionalProperties: false });
 
@@ -55,10 +58,16 @@ export const ClientRequest = Type.Union([
   /** Blobs travel in chunks of at most `CHUNK_BYTES`, as between the runtime and its nodes. */
   WriteChunk,
   ReadChunk,
-  /** Admins only: a new token for `tenant`. */
-  request('issue-token', { tenant: Type.String({ minLength: 1, maxLength: 63 }), role: Role }),
+  /** Admins, or owners of `tenant`: a new token for `tenant`, carrying `role` (an `admin` token: admins only). */
+  request('issue-token', { tenant: TenantName, role: Role }),
   /** Admins only: a new join token of the static pool `pool`, for `lzy agent`. */
   request('issue-join-token', { pool: Type.String({ minLength: 1, maxLength: 63 }) }),
+  /** Admins, or owners of `tenant`: binds `role` to the subject with id `subject` there (only an admin may bind `admin`). */
+  request('grant-role', RoleBindingFields),
+  /** Admins, or owners of `tenant`: unbinds it; `NOT_FOUND` when it is not bound. */
+  request('revoke-role', RoleBindingFields),
+  /** Admins, or owners of `tenant`: the role bindings of `tenant`; of every tenant without one (admins only). */
+  request('list-roles', { tenant: Type.Optional(TenantName) }),
 ]);
 export type ClientRequest = Static<typeof ClientRequest>;
 
@@ -86,7 +95,7 @@ export type WorkflowDetail = Static<typeof WorkflowDetail>;
 
 /** The value each request answers with when it succeeds. */
 export const ClientReplies = {
-  whoami: Type.Object({ tenant: Type.String(), role: Role }),
+  whoami: Type.Object({ id: Type.String(), tenant: Type.String(), roles: Type.Array(Role) }),
   start: Type.Object({ workflowId: Id }),
   watch: Type.Null(),
   unwatch: Type.Null(),
@@ -102,6 +111,9 @@ export const ClientReplies = {
   read: Type.Uint8Array(),
   'issue-token': Type.String(),
   'issue-join-token': Type.String(),
+  'grant-role': Type.Null(),
+  'revoke-role': Type.Null(),
+  'list-roles': Type.Array(Type.Object(RoleBindingFields)),
 } satisfies Record<ClientRequest['type'], TSchema>;
 export type ClientReply<T extends ClientRequest['type']> = Static<(typeof ClientReplies)[T]>;
 
