@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { RuntimeConnection } from '@lzy/runtime';
+import type { Role, RuntimeConnection } from '@lzy/runtime';
 import { DataDirInUseError, openLocalRuntime, RemoteConnection } from '@lzy/sdk';
 import { CliError, usageError } from './cli-error.js';
 
@@ -13,7 +13,7 @@ export interface TargetOptions {
 export interface Target {
   readonly connection: RuntimeConnection;
   /** A new token for `tenant`: through the server (admins only), or straight from the embedded runtime. */
-  issueToken(tenant: string, role: 'user' | 'admin'): Promise<string>;
+  issueToken(tenant: string, role: Role): Promise<string>;
   /** A new join token of a static pool, for `lzy agent`: only a shared runtime has agents that join. */
   issueJoinToken(pool: string): Promise<string>;
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { unixSocketPathFits, type PeerState } from '@lzy/actors';
-import type { PoolConfig, Runtime, RuntimeConnection, RuntimeInfo } from '@lzy/runtime';
+import type { PoolConfig, Role, Runtime, RuntimeConnection, RuntimeInfo } from '@lzy/runtime';
 import { DataDirInUseError } from './errors.js';
 import { RemoteConnection } from './remote-connection.js';
 
@@ -18,7 +18,7 @@ export interface LocalRuntimeOptions {
 export interface LocalRuntime {
   /** A connection as the local tenant (an admin). */
   readonly connection: RuntimeConnection;
-  issueToken(tenant: string, role: 'user' | 'admin'): Promise<string>;
+  issueToken(tenant: string, role: Role): Promise<string>;
   /** Closes the connection, and the runtime if it runs in this process (a process that joined it then takes the data dir over). */
   close(): Promise<void>;
 }
@@ -130,7 +130,7 @@ class JoinedRuntime implements LocalRuntime {
     return joined;
   }
 
-  issueToken(tenant: string, role: 'user' | 'admin'): Promise<string> {
+  issueToken(tenant: string, role: Role): Promise<string> {
     return this.connection.issueToken(tenant, role);
   }
 

@@ -11,7 +11,7 @@ import {
   type ReconnectPolicy,
 } from '@lzy/actors';
 import { CHUNK_BYTES, hashBytes, storedRef, uriOf, type DataRef, type StoredRef } from '@lzy/node-agent/protocol';
-import type { OpSpec, RuntimeConnection, WorkflowDetail, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
+import type { OpSpec, Role, RuntimeConnection, WorkflowDetail, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
 import {
   CLIENT_PATH,
   ClientEvents,
@@ -73,7 +73,7 @@ export class RemoteConnection implements RuntimeConnection {
   private everOpen = false;
   private giveUpTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
-  private subject: ClientReply<'whoami'> = { tenant: '', role: 'user' };
+  private subject: ClientReply<'whoami'> = { id: '', tenant: '', roles: [] };
 
   private constructor(
     private readonly options: Required<Omit<RemoteOptions, 'reconnect' | 'onState'>> & Pick<RemoteOptions, 'reconnect' | 'onState'>,
@@ -121,9 +121,9 @@ export class RemoteConnection implements RuntimeConnection {
     return this.subject.tenant;
   }
 
-  /** Whether the token is an admin's. */
-  get admin(): boolean {
-    return this.subject.role === 'admin';
+  /** Who this connection's credential is: its subject id, tenant and the roles it carries. */
+  get whoami(): ClientReply<'whoami'> {
+    return this.subject;
   }
 
   private async dial(): Promise<void> {
@@ -318,7 +318,7 @@ export class RemoteConnection implements RuntimeConnection {
   }
 
   /** A new token for `tenant`; the runtime answers `FORBIDDEN` unless this connection's token is an admin's. */
-  issueToken(tenant: string, role: 'user' | 'admin' = 'user'): Promise<string> {
+  issueToken(tenant: string, role: Role = 'owner'): Promise<string> {
     return this.call({ type: 'issue-token', tenant, role });
   }
 

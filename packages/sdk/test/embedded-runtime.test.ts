@@ -188,7 +188,7 @@ t.test('watching a run that has ended replays its results first, then its end', 
   const { Runtime } = await import('@lzy/runtime');
   const runtime = await Runtime.start({ dataDir: tempDir(t), pools: [{ name: 'default', cpu: 2, memoryMb: 2048, slots: 2, maxNodes: 1, idleTimeoutMs: 60_000 }] });
   t.teardown(() => runtime.close());
-  const connection = runtime.connect(await runtime.iam.issueToken('watcher', 'user'));
+  const connection = runtime.connect(await runtime.iam.issueToken('watcher', 'owner'));
   const lzy = Lzy.over(connection, { onLog: () => {} });
   let workflowId = '';
   t.equal(

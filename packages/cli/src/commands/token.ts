@@ -1,10 +1,12 @@
 import { Command, Option } from 'commander';
+import type { Role } from '@lzy/runtime';
 import { usageError } from '../cli-error.js';
 import { openTarget, withTarget, type TargetOptions } from '../target.js';
 
 interface CreateOptions extends TargetOptions {
   tenant?: string;
-  role: 'user' | 'admin';
+  role: Role | 'user';
+  admin?: boolean;
   agent?: boolean;
   pool?: string;
 }
@@ -17,7 +19,12 @@ export function tokenCommand(): Command {
       new Command('create')
         .description("issue a token for a tenant, or a static pool's join token (admins only: use the token in the server's DATA_DIR/admin.token)")
         .option('--tenant <name>', 'the tenant: lowercase letters, digits, . _ -')
-        .addOption(new Option('--role <role>', 'what the token may do').choices(['user', 'admin']).default('user'))
+        .addOption(
+          new Option('--role <role>', 'the role the token carries: in its tenant owner, member (run, cancel, read) or viewer (read); admin: the whole server; user: owner, as before roles')
+            .choices(['owner', 'member', 'viewer', 'admin', 'user'])
+            .default('owner'),
+        )
+        .option('--admin', 'the same as --role admin')
         .option('--agent', 'a join token for `lzy agent`, which lets agents join the static pool --pool')
         .option('--pool <name>', 'with --agent: the static pool'),
     ).action((options: CreateOptions) => create(options)),
@@ -31,7 +38,8 @@ async function create(options: CreateOptions): Promise<void> {
   }
   const target = await openTarget(options);
   try {
-    const token = options.agent ? await target.issueJoinToken(options.pool!) : await target.issueToken(options.tenant!, options.role);
+    const role: Role = options.admin ? 'admin' : options.role === 'user' ? 'owner' : options.role;
+    const token = options.agent ? await target.issueJoinToken(options.pool!) : await target.issueToken(options.tenant!, role);
     process.stdout.write(`${token}\n`);
   } finally {
     await target.close();

@@ -137,7 +137,7 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
     const connection = deps.connectAs(subject);
     switch (request.type) {
       case 'whoami':
-        return { tenant: subject.tenant, role: subject.role };
+        return { id: subject.id, tenant: subject.tenant, roles: [...subject.roles] };
       case 'start': {
         const ref = watcher(undefined, request.watch);
         try {
@@ -190,10 +190,10 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
       case 'read':
         return deps.store.read(subject.tenant, request.uri, request.offset, request.length);
       case 'issue-token':
-        if (subject.role !== 'admin') throw new Refused('FORBIDDEN', `only an admin may issue tokens; this token is a ${subject.role}'s`);
+        if (!subject.roles.includes('admin')) throw new Refused('FORBIDDEN', `only an admin may issue tokens; this token has ${subject.roles.join(', ')}`);
         return deps.iam.issueToken(request.tenant, request.role);
       case 'issue-join-token': {
-        if (subject.role !== 'admin') throw new Refused('FORBIDDEN', `only an admin may issue join tokens; this token is a ${subject.role}'s`);
+        if (!subject.roles.includes('admin')) throw new Refused('FORBIDDEN', `only an admin may issue join tokens; this token has ${subject.roles.join(', ')}`);
         if (deps.pools.get(request.pool)?.kind !== 'static') {
           const names = [...deps.pools.values()].filter((pool) => pool.kind === 'static').map((pool) => pool.name);
           throw new Refused('NOT_FOUND', `no static pool named ${request.pool} (static pools: ${names.join(', ') || 'none'})`);

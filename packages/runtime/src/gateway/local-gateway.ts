@@ -1,10 +1,10 @@
 import { Remoting, type ActorRef } from '@lzy/actors';
-import type { Subject } from '../iam/iam.js';
+import type { Subject } from '../iam/subject.js';
 import type { ClientsMsg } from './clients.js';
 import { exposeClients, type ClientPrincipal } from './gateway.js';
 
 /** Who a process of the runtime's own user is, on the data dir's socket: the embedded runtime's local admin, as `Lzy.start` is. */
-export const LOCAL_SUBJECT: Subject = { tenant: 'local', role: 'admin' };
+export const LOCAL_SUBJECT: Subject = { id: 'local', tenant: 'local', roles: ['admin'] };
 
 /**
  * The endpoint of the runtime for the other processes of its user on the same data dir (a second

@@ -1,10 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
+import type { Role, Subject } from './subject.js';
 
-/** Who a verified token belongs to. */
-export interface Subject {
+export type { Role, Subject } from './subject.js';
+
+/**
+ * What a tenant's token grants, as stored: its tenant and the one role it carries. Tokens issued
+ * before roles existed say `user`, which is the `owner` of its tenant now.
+ */
+interface TokenGrant {
   readonly tenant: string;
-  readonly role: 'user' | 'admin';
+  readonly role: Role | 'user';
 }
 
 /** What a pool's join token grants: an agent may join that static pool as a free node (`lzy agent`). */
@@ -24,14 +30,14 @@ export const TOKEN_PREFIX = 'lzy_';
  * of each token is stored, so the state on disk grants nothing.
  */
 export class Iam {
-  private readonly tokens: Database<Subject | JoinGrant, string>;
+  private readonly tokens: Database<TokenGrant | JoinGrant, string>;
 
   constructor(root: RootDatabase) {
-    this.tokens = root.openDB<Subject | JoinGrant, string>({ name: 'iam.tokens' });
+    this.tokens = root.openDB<TokenGrant | JoinGrant, string>({ name: 'iam.tokens' });
   }
 
-  /** A new token for `tenant`; durable before it is returned. */
-  async issueToken(tenant: string, role: Subject['role'] = 'user'): Promise<string> {
+  /** A new token for `tenant` carrying `role`; durable before it is returned. */
+  async issueToken(tenant: string, role: Role = 'owner'): Promise<string> {
     if (!TENANT.test(tenant)) throw new Error(`bad tenant name ${JSON.stringify(tenant)}: lowercase letters, digits, . _ -, up to 63`);
     return this.issue({ tenant, role });
   }
@@ -43,25 +49,26 @@ export class Iam {
 
   /** The subject of a tenant's `token`; throws an error naming the problem for an unknown one or a join token. */
   verify(token: string | undefined): Subject {
-    const grant = this.lookup(token);
+    const { hash, grant } = this.lookup(token);
     if (grant.role === 'agent') throw new Error(`this is a join token of pool ${grant.pool}, for \`lzy agent\`; clients need a tenant token`);
-    return grant;
+    return { id: `token:${hash.slice(0, 16)}`, tenant: grant.tenant, roles: [grant.role === 'user' ? 'owner' : grant.role] };
   }
 
   /** Checks that `token` lets an agent join the static pool `pool`; throws an error naming the problem. */
   verifyJoin(token: string, pool: string): void {
-    const grant = this.lookup(token);
+    const { grant } = this.lookup(token);
     if (grant.role !== 'agent') throw new Error(`this is a ${grant.role}'s token of tenant ${grant.tenant}, not a pool join token`);
     if (grant.pool !== pool) throw new Error(`this join token is for pool ${grant.pool}, not ${pool}`);
   }
 
-  private lookup(token: string | undefined): Subject | JoinGrant {
-    const grant = token ? this.tokens.get(hashToken(token)) : undefined;
+  private lookup(token: string | undefined): { hash: string; grant: TokenGrant | JoinGrant } {
+    const hash = token ? hashToken(token) : '';
+    const grant = token ? this.tokens.get(hash) : undefined;
     if (!grant) throw new Error(token ? 'unknown token' : 'no token given');
-    return grant;
+    return { hash, grant };
   }
 
-  private async issue(grant: Subject | JoinGrant): Promise<string> {
+  private async issue(grant: TokenGrant | JoinGrant): Promise<string> {
     const token = `${TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
     await this.tokens.put(hashToken(token), grant);
     return token;

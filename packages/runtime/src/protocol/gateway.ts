@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { DataRef, ReadChunk, WriteChunk } from '@lzy/node-agent/protocol';
 import { OpCounts, OpInfo, OpSpec, WorkflowEvent, WorkflowStatus } from './client.js';
+import { ROLES } from '../iam/subject.js';
 import { LogPage, MAX_WHITEBOARD_FIELDS, WhiteboardField, WhiteboardQuery, WhiteboardRecord } from './records.js';
 
 /**
@@ -15,7 +16,7 @@ export const EVENTS_PATH = 'events';
 
 const Id = Type.String({ minLength: 1, maxLength: 256 });
 const WatchId = Type.String({ minLength: 1, maxLength: 64 });
-const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')]);
+const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
 const request = <T extends string, P extends Record<string, TSchema>>(type: T, properties: P) =>
   Type.Object({ type: Type.Literal(type), ...properties }, { additionalProperties: false });
 
@@ -55,7 +56,7 @@ export const ClientRequest = Type.Union([
   /** Blobs travel in chunks of at most `CHUNK_BYTES`, as between the runtime and its nodes. */
   WriteChunk,
   ReadChunk,
-  /** Admins only: a new token for `tenant`. */
+  /** Admins only: a new token for `tenant`, carrying `role`. */
   request('issue-token', { tenant: Type.String({ minLength: 1, maxLength: 63 }), role: Role }),
   /** Admins only: a new join token of the static pool `pool`, for `lzy agent`. */
   request('issue-join-token', { pool: Type.String({ minLength: 1, maxLength: 63 }) }),
@@ -86,7 +87,7 @@ export type WorkflowDetail = Static<typeof WorkflowDetail>;
 
 /** The value each request answers with when it succeeds. */
 export const ClientReplies = {
-  whoami: Type.Object({ tenant: Type.String(), role: Role }),
+  whoami: Type.Object({ id: Type.String(), tenant: Type.String(), roles: Type.Array(Role) }),
   start: Type.Object({ workflowId: Id }),
   watch: Type.Null(),
   unwatch: Type.Null(),
