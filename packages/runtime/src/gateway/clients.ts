@@ -1,6 +1,8 @@
 import { ask, spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { PoolConfig } from '../config.js';
 import type { Iam, Subject } from '../iam/iam.js';
+import type { OidcIssuer } from '../iam/oidc-issuer.js';
+import { serveIdentityRequest } from './identity-requests.js';
 import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
 import type { ClientEvents, ClientReply, ClientRequest, WorkflowInfo } from '../protocol/gateway.js';
 import type { WhiteboardRecord } from '../protocol/records.js';
@@ -26,6 +28,8 @@ export type ClientsMsg =
 
 export interface ClientsDeps {
   readonly iam: Iam;
+  /** The runtime's OIDC issuer; absent on the embedded runtime. */
+  readonly issuer: () => OidcIssuer | undefined;
   readonly pools: ReadonlyMap<string, PoolConfig>;
   readonly store: FileStore;
   readonly workflows: ActorRef<WorkflowsMsg>;
@@ -200,6 +204,12 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         }
         return deps.iam.issueJoinToken(request.pool);
       }
+      case 'issue-jwt':
+      case 'clients-create':
+      case 'clients-list':
+      case 'clients-remove':
+      case 'keys-rotate':
+        return serveIdentityRequest(subject, request, deps.issuer());
     }
   }
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
 import type { Role, Subject } from './subject.js';
+import { isTenantName, TENANT_NAME_RULE } from './tenant-name.js';
 
 export type { Role, Subject } from './subject.js';
 
@@ -19,7 +20,6 @@ export interface JoinGrant {
   readonly pool: string;
 }
 
-const TENANT = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 /** Every token IAM issues starts with this, so a gateway can tell them from other credentials. */
 export const TOKEN_PREFIX = 'lzy_';
@@ -38,7 +38,7 @@ export class Iam {
 
   /** A new token for `tenant` carrying `role`; durable before it is returned. */
   async issueToken(tenant: string, role: Role = 'owner'): Promise<string> {
-    if (!TENANT.test(tenant)) throw new Error(`bad tenant name ${JSON.stringify(tenant)}: lowercase letters, digits, . _ -, up to 63`);
+    if (!isTenantName(tenant)) throw new Error(`bad tenant name ${JSON.stringify(tenant)}: ${TENANT_NAME_RULE}`);
     return this.issue({ tenant, role });
   }
 
