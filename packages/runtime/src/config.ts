@@ -60,6 +60,8 @@ export interface IdentityOptions {
    * server by another name (it must still end in `/oidc`).
    */
   issuer?: boolean | string;
+  /** Lifetime of the access tokens the issuer gives its clients, in seconds. Default 900 (15 min). */
+  tokenTtlSeconds?: number;
   /** External issuers whose tokens are accepted (`lzy server --trust-issuer`). */
   trust?: TrustedIssuerConfig[];
   /** Failed authentications one remote address may make. */

@@ -114,7 +114,11 @@ export class Runtime {
     });
     if (resolved.identity.issuer) {
       const identifier = typeof resolved.identity.issuer === 'string' ? resolved.identity.issuer : `${url.replace(/^ws/, 'http')}${OIDC_PATH}`;
-      issuer = await OidcIssuer.start({ root, issuer: identifier, log: (line) => process.stderr.write(`lzy runtime: ${line}\n`) });
+      issuer = await OidcIssuer.start({
+        root,
+        issuer: identifier,
+        ...(resolved.identity.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: resolved.identity.tokenTtlSeconds }),
+        log: (line) => process.stderr.write(`lzy runtime: ${line}\n`) });
     }
     const backendFor = (pool: PoolConfig): NodeBackend => (pool.kind === 'kubernetes' ? kube! : backend);
     allocator = spawnAllocator(system, { options: resolved, backendFor, directory, scheduler, serverUrl: () => url });

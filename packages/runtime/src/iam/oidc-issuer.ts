@@ -50,7 +50,8 @@ export class OidcIssuer {
   ) {}
 
   /** Loads oidc-provider (only a runtime with an issuer does) and builds the issuer on `root`. */
-  static async start(options: { root: RootDatabase; issuer: string; log: (line: string) => void }): Promise<OidcIssuer> {
+  static async start(options: { root: RootDatabase; issuer: string; tokenTtlSeconds?: number; log: (line: string) => void }): Promise<OidcIssuer> {
+    const ttl = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_S;
     const { default: Provider, errors } = await import('oidc-provider');
     const clients = new OidcClients(options.root);
     // A replaced key verifies as long as the longest-lived token it may have signed.
@@ -64,7 +65,7 @@ export class OidcIssuer {
         jwks: jwks as JWKS,
         cookies: { keys: cookieKeys },
         scopes: [SCOPE],
-        ttl: { ClientCredentials: DEFAULT_TOKEN_TTL_S },
+        ttl: { ClientCredentials: ttl },
         clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['client_credentials'], response_types: [] },
         extraClientMetadata: { properties: ['tenant', 'lzy_roles'] },
         features: {
@@ -76,7 +77,7 @@ export class OidcIssuer {
             useGrantedResource: () => true,
             getResourceServerInfo: (_ctx: KoaContextWithOIDC, resource: string) => {
               if (resource !== RUNTIME_AUDIENCE) throw new errors.InvalidTarget(`this issuer's tokens are for ${RUNTIME_AUDIENCE} only`);
-              return { audience: RUNTIME_AUDIENCE, scope: SCOPE, accessTokenFormat: 'jwt', accessTokenTTL: DEFAULT_TOKEN_TTL_S };
+              return { audience: RUNTIME_AUDIENCE, scope: SCOPE, accessTokenFormat: 'jwt', accessTokenTTL: ttl };
             },
           },
         },

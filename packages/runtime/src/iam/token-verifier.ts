@@ -12,15 +12,16 @@ export interface VerifiedCredential {
   readonly expiresAt: number | undefined;
 }
 
-/** Clock skew tolerated between this runtime and an issuer. */
+/** Clock skew tolerated between this runtime and an external issuer; its own tokens are read on the clock that signed them, with none. */
 export const CLOCK_TOLERANCE_S = 30;
 const ASYMMETRIC = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
 
 /**
  * Verifies every kind of client credential the runtime accepts, before any other work: IAM's
  * opaque tokens; JWT access tokens of its own issuer, against the issuer's local key set (so a
- * key rotation is seen at once); and JWTs of trusted external issuers, against their published
- * keys. A refusal names the problem (expired, malformed, bad signature, wrong issuer or audience),
+ * key rotation is seen at once) and with no clock skew (the same clock signed them: a token is
+ * refused the second it expires); and JWTs of trusted external issuers, against their published
+ * keys, with up to 30 s of skew. A refusal names the problem (expired, malformed, bad signature, wrong issuer or audience),
  * never the token.
  */
 export class TokenVerifier {
@@ -63,7 +64,6 @@ export class TokenVerifier {
         audience: RUNTIME_AUDIENCE,
         typ: ACCESS_TOKEN_TYPE,
         algorithms: ['ES256'],
-        clockTolerance: CLOCK_TOLERANCE_S,
         requiredClaims: ['exp', 'sub'],
       }),
     );
