@@ -4,7 +4,7 @@
 // failed authentications, and no secret in anything the server printed.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -146,6 +146,25 @@ t.test("a trusted issuer's token is accepted with its tenant and roles claims; a
     t.match(refused.stderr, reason, what);
     t.notOk(refused.stderr.includes(token), `${what}: the error does not quote the token`);
   }
+});
+
+t.test('lzy login keeps a client’s credentials (mode 0600) and commands use them without a token', async (t) => {
+  const { client_id, client_secret } = await createClient('team');
+  const config = tempDir(t);
+  const env = { XDG_CONFIG_HOME: config, LZY_ENDPOINT: '', LZY_TOKEN: '' };
+  const login = await lzy(['login', '--client-id', client_id, '--client-secret', client_secret, '--endpoint', server.url], env);
+  t.equal(login.code, 0, login.stderr);
+  t.match(login.stdout, `as ${client_id} (tenant team, member)`);
+  t.notOk(login.stdout.includes(client_secret), 'the secret is not printed');
+  const file = join(config, 'lzy', 'credentials.json');
+  t.equal(statSync(file).mode & 0o777, 0o600);
+  const status = await lzy(['status'], env);
+  t.equal(status.code, 0, status.stderr);
+  const asMember = await lzy(['clients', 'ls'], env);
+  t.match(asMember.stderr, /only an admin may manage the issuer's clients, keys and tokens; this credential has member/, 'it went to the server as the client');
+  const wrong = await lzy(['login', '--client-id', client_id, '--client-secret', 'wrong', '--endpoint', server.url], { ...env, XDG_CONFIG_HOME: tempDir(t) });
+  t.equal(wrong.code, 1);
+  t.match(wrong.stderr, `refused client ${client_id}: invalid_client`);
 });
 
 // Last: it spends this address's failed authentications.
