@@ -7,17 +7,19 @@ import { clientsCommand } from './commands/clients.js';
 import { keysCommand } from './commands/keys.js';
 import { loginCommand } from './commands/login.js';
 import { logsCommand } from './commands/logs.js';
+import { rolesCommand } from './commands/roles.js';
 import { runCommand } from './commands/run.js';
 import { serverCommand } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
 import { tokenCommand } from './commands/token.js';
 import { whiteboardsCommand } from './commands/whiteboards.js';
+import { whoamiCommand } from './commands/whoami.js';
 
 /** Commands that go on running when nobody reads their stdout: their output there is only notes. */
 const SERVICES = new Set(['server', 'agent']);
 
 const program = new Command('lzy').description('Lzy: run workflows of TypeScript ops on an embedded or a shared runtime');
-for (const command of [serverCommand(), agentCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand(), clientsCommand(), keysCommand(), loginCommand()]) program.addCommand(command);
+for (const command of [serverCommand(), agentCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand(), rolesCommand(), whoamiCommand(), clientsCommand(), keysCommand(), loginCommand()]) program.addCommand(command);
 reportUsageErrors(program);
 endQuietlyWhenTheReaderLeaves();
 
@@ -74,7 +76,7 @@ function hintFor(code: string | undefined): string {
     case 'NOT_FOUND':
       return 'hint: `lzy status` lists the runs of your tenant\n';
     case 'FORBIDDEN':
-      return "hint: only an admin token may do this; the server's DATA_DIR/admin.token is one\n";
+      return "hint: `lzy whoami` shows your roles; an owner of your tenant grants one with `lzy roles grant`, the server's admin (DATA_DIR/admin.token) may do anything\n";
     case 'TIMEOUT':
     case 'UNREACHABLE':
       return 'hint: is `lzy server` running? check --endpoint or LZY_ENDPOINT\n';

@@ -13,12 +13,12 @@ export interface TargetOptions {
 /** Where a client command acts: a shared runtime, or the embedded one under `./.lzy`. */
 export interface Target {
   readonly connection: RuntimeConnection;
+  /** The connection to a shared runtime; `undefined` for the embedded one, which has only its local admin. */
+  readonly remote: RemoteConnection | undefined;
   /** A new token for `tenant`: through the server (admins only), or straight from the embedded runtime. */
   issueToken(tenant: string, role: Role): Promise<string>;
   /** A new join token of a static pool, for `lzy agent`: only a shared runtime has agents that join. */
   issueJoinToken(pool: string): Promise<string>;
-  /** The connection to a shared runtime, for what only `lzy server` does (its issuer's clients, keys and JWTs). */
-  shared(what: string): RemoteConnection;
   close(): Promise<void>;
 }
 
@@ -27,6 +27,12 @@ export function withTarget(command: Command): Command {
   return command
     .addOption(new Option('--endpoint <url>', 'a shared runtime, ws://HOST:PORT; default: the embedded runtime under ./.lzy').env('LZY_ENDPOINT'))
     .addOption(new Option('--token <token>', 'your token for the shared runtime').env('LZY_TOKEN'));
+}
+
+/** The shared runtime's connection of `target`, for `what` (roles, whoami), which the embedded runtime does not have. */
+export function remoteOf(target: Target, what: string): RemoteConnection {
+  if (target.remote) return target.remote;
+  throw usageError(`${what} is for a shared runtime; the embedded one has only its local admin`, 'pass --endpoint ws://HOST:PORT of `lzy server` and your token');
 }
 
 /**
@@ -51,9 +57,9 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   });
   return {
     connection,
+    remote: connection,
     issueToken: (tenant, role) => connection.issueToken(tenant, role),
     issueJoinToken: (pool) => connection.issueJoinToken(pool),
-    shared: () => connection,
     close: () => connection.close(),
   };
 }
@@ -69,12 +75,10 @@ async function embedded(): Promise<Target> {
   });
   return {
     connection: local.connection,
+    remote: undefined,
     issueToken: (tenant, role) => local.issueToken(tenant, role),
     issueJoinToken: () => {
       throw usageError('join tokens are for the static pools of a shared runtime', 'pass --endpoint ws://HOST:PORT of `lzy server` and its admin token');
-    },
-    shared: (what) => {
-      throw usageError(`${what} is for a shared runtime's OIDC issuer`, 'pass --endpoint ws://HOST:PORT of `lzy server` and its admin token');
     },
     close: () => local.close(),
   };

@@ -9,5 +9,5 @@ export type { OpSpec, ArgSpec, CacheSpec, CacheMiss, OpInfo, OpState, WorkflowEv
 export type { WorkflowInfo, WorkflowDetail } from './protocol/gateway.js';
 export { DataDirHeldError, probeSocket } from './data-dir-lock.js';
 export { readRuntimeInfo, LOCAL_PROTOCOL_VERSION, RUNTIME_VERSION, type RuntimeInfo } from './runtime-info.js';
-export { isRole, ROLES, type Role, type Subject } from './iam/subject.js';
+export type { Role, Subject } from './iam/subject.js';
 export { agentOutput } from './allocator/local-backend.js';

@@ -21,6 +21,8 @@ import { FailedAuthLimiter } from './iam/failed-auth-limiter.js';
 import { Iam, type Subject } from './iam/iam.js';
 import { OIDC_PATH, OidcIssuer } from './iam/oidc-issuer.js';
 import { TokenVerifier } from './iam/token-verifier.js';
+import { spawnIamService } from './iam/iam-service.js';
+import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
 import { FileStore } from './storage/file-store.js';
@@ -101,7 +103,8 @@ export class Runtime {
     const services: LocalServices = { system, workflows, store, whiteboards };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     let issuer: OidcIssuer | undefined;
-    const clients = spawnClients(system, { iam, issuer: () => issuer, pools: resolved.pools, store, workflows, connectAs });
+    const iamService = spawnIamService(system, new RoleBindings(root));
+    const clients = spawnClients(system, { iam, iamService, issuer: () => issuer, pools: resolved.pools, store, workflows, connectAs });
     const verifier = new TokenVerifier(iam, () => issuer, resolved.identity.trust);
     const limiter = new FailedAuthLimiter(resolved.identity.failedAuthLimits);
     const gateway = createGateway({ directory, pools: resolved.pools, iam, verifier, limiter, nodes, storage, clients, ...(kube ? { kube } : {}) });

@@ -147,9 +147,9 @@ export class RemoteConnection implements RuntimeConnection {
     return this.subject.tenant;
   }
 
-  /** Who this connection's credential is: its subject id, tenant and the roles it carries. */
-  get whoami(): ClientReply<'whoami'> {
-    return this.subject;
+  /** Who this connection's credential is: its subject id, its tenant, and the roles it holds now (carried and bound). */
+  whoami(): Promise<ClientReply<'whoami'>> {
+    return this.call({ type: 'whoami' });
   }
 
   private async dial(): Promise<void> {
@@ -376,6 +376,21 @@ export class RemoteConnection implements RuntimeConnection {
   /** The issuer signs with a new key from now on; tokens of the former one stay valid until they expire. Admins only. */
   async rotateKeys(): Promise<string> {
     return (await this.call({ type: 'keys-rotate' })).kid;
+  }
+
+  /** Binds `role` to the subject with id `subject` in `tenant`; admins, or owners of `tenant`. */
+  async grantRole(tenant: string, subject: string, role: Role): Promise<void> {
+    await this.call({ type: 'grant-role', tenant, subject, role });
+  }
+
+  /** Unbinds it; `NOT_FOUND` when it is not bound. Its subject's next call has it no more. */
+  async revokeRole(tenant: string, subject: string, role: Role): Promise<void> {
+    await this.call({ type: 'revoke-role', tenant, subject, role });
+  }
+
+  /** The role bindings of `tenant`, or of every tenant (admins only). */
+  listRoles(tenant?: string): Promise<ClientReply<'list-roles'>> {
+    return this.call(tenant === undefined ? { type: 'list-roles' } : { type: 'list-roles', tenant });
   }
 
   async putBlob(bytes: Buffer): Promise<StoredRef> {

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { ROLES, type Role } from '@lzy/runtime';
-import { openTarget, withTarget, type TargetOptions } from '../target.js';
+import { ROLES, type Role } from '@lzy/runtime/protocol';
+import { openTarget, remoteOf, withTarget, type TargetOptions } from '../target.js';
 
 interface CreateOptions extends TargetOptions {
   tenant: string;
@@ -20,12 +20,12 @@ export function clientsCommand(): Command {
       new Command('create')
         .description('a new client of a tenant; prints its client_id and client_secret (shown only once)')
         .requiredOption('--tenant <name>', 'the tenant its tokens are for')
-        .addOption(new Option('--role <role>', 'the role its tokens carry').choices(ROLES).default('owner'))
+        .addOption(new Option('--role <role>', 'the role bound to it in its tenant (subject client:<client_id>; `lzy roles` changes it)').choices(ROLES).default('owner'))
         .option('--json', 'print {"client_id": ..., "client_secret": ...}'),
     ).action(async (options: CreateOptions) => {
       const target = await openTarget(options);
       try {
-        const { clientId, clientSecret } = await target.shared('lzy clients create').createClient(options.tenant, options.role);
+        const { clientId, clientSecret } = await remoteOf(target, 'lzy clients create').createClient(options.tenant, options.role);
         process.stdout.write(
           options.json
             ? `${JSON.stringify({ client_id: clientId, client_secret: clientSecret })}\n`
@@ -37,16 +37,16 @@ export function clientsCommand(): Command {
     }),
   );
   clients.addCommand(
-    withTarget(new Command('ls').description('the clients, without their secrets').option('--json', 'one JSON array')).action(
+    withTarget(new Command('ls').description('the clients, without their secrets (their roles: `lzy roles ls`, subject client:<client_id>)').option('--json', 'one JSON array')).action(
       async (options: ListOptions) => {
         const target = await openTarget(options);
         try {
-          const list = await target.shared('lzy clients ls').listClients();
+          const list = await remoteOf(target, 'lzy clients ls').listClients();
           if (options.json) {
-            process.stdout.write(`${JSON.stringify(list.map((c) => ({ client_id: c.clientId, tenant: c.tenant, roles: c.roles, created: new Date(c.createdAt).toISOString() })))}\n`);
+            process.stdout.write(`${JSON.stringify(list.map((c) => ({ client_id: c.clientId, tenant: c.tenant, created: new Date(c.createdAt).toISOString() })))}\n`);
             return;
           }
-          for (const c of list) process.stdout.write(`${c.clientId}  ${c.tenant}  ${c.roles.join(',')}  ${new Date(c.createdAt).toISOString()}\n`);
+          for (const c of list) process.stdout.write(`${c.clientId}  ${c.tenant}  ${new Date(c.createdAt).toISOString()}\n`);
         } finally {
           await target.close();
         }
@@ -58,7 +58,7 @@ export function clientsCommand(): Command {
       async (clientId: string, options: TargetOptions) => {
         const target = await openTarget(options);
         try {
-          await target.shared('lzy clients rm').removeClient(clientId);
+          await remoteOf(target, 'lzy clients rm').removeClient(clientId);
         } finally {
           await target.close();
         }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { openTarget, withTarget, type TargetOptions } from '../target.js';
+import { openTarget, remoteOf, withTarget, type TargetOptions } from '../target.js';
 
 /** `lzy keys rotate`: the shared runtime's issuer signs with a new key; tokens of the former one stay valid until they expire. Admins only. */
 export function keysCommand(): Command {
@@ -9,7 +9,7 @@ export function keysCommand(): Command {
       async (options: TargetOptions) => {
         const target = await openTarget(options);
         try {
-          const kid = await target.shared('lzy keys rotate').rotateKeys();
+          const kid = await remoteOf(target, 'lzy keys rotate').rotateKeys();
           process.stdout.write(`new signing key ${kid}\n`);
         } finally {
           await target.close();

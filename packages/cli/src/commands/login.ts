@@ -21,7 +21,7 @@ export function loginCommand(): Command {
       const connection = await RemoteConnection.open({ endpoint, clientId, clientSecret, connectTimeoutMs: 5_000 }).catch((error: Error) => {
         throw new CliError(error.message, 'check --client-id, --client-secret and --endpoint; an admin creates clients with `lzy clients create --tenant NAME`');
       });
-      const { tenant, roles } = connection.whoami;
+      const { tenant, roles } = await connection.whoami();
       await connection.close();
       const file = writeCredentials({ endpoint, clientId, clientSecret });
       process.stdout.write(`logged in to ${endpoint} as ${clientId} (tenant ${tenant}, ${roles.join(', ') || 'no role'}); credentials in ${file}\n`);

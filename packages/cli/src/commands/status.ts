@@ -4,6 +4,7 @@ import { MAX_DESCRIBE_OPS } from '@lzy/runtime/protocol';
 import { describeMiss } from '@lzy/sdk';
 import { CliError, EXIT } from '../cli-error.js';
 import { openTarget, withTarget, type TargetOptions } from '../target.js';
+import { textTable } from '../text-table.js';
 
 interface StatusOptions extends TargetOptions {
   json?: boolean;
@@ -152,12 +153,12 @@ function detailText({ run, reason, counts, ops }: WorkflowDetail): string {
       op.state === 'cached' ? 'hit' : op.miss ? `miss: ${describeMiss(op.miss)}` : '',
     ]),
   ];
-  return `${lines.join('\n')}\n\n${table(rows)}`;
+  return `${lines.join('\n')}\n\n${textTable(rows)}`;
 }
 
 function runsTable(runs: WorkflowInfo[]): string {
   if (runs.length === 0) return 'no workflow runs yet\n';
-  return table([
+  return textTable([
     ['WORKFLOW', 'NAME', 'STATUS', 'STARTED', 'DURATION'],
     ...runs.map((r) => [r.workflowId, r.name, r.status, time(r.startedAt), duration(durationOf(r.startedAt, r.endedAt))]),
   ]);
@@ -170,9 +171,4 @@ function time(at: number | undefined): string {
 function duration(ms: number | undefined): string {
   if (ms === undefined) return '-';
   return ms < 1000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n';
 }

@@ -3,7 +3,7 @@ import type { Role } from '@lzy/runtime';
 import { MAX_JWT_TTL_S } from '@lzy/runtime/protocol';
 import { parseDuration } from '@lzy/sdk';
 import { usageError } from '../cli-error.js';
-import { openTarget, withTarget, type TargetOptions } from '../target.js';
+import { openTarget, remoteOf, withTarget, type TargetOptions } from '../target.js';
 
 interface CreateOptions extends TargetOptions {
   tenant?: string;
@@ -49,7 +49,7 @@ async function create(options: CreateOptions): Promise<void> {
       ? await target.issueJoinToken(options.pool!)
       : ttlSeconds === undefined
         ? await target.issueToken(options.tenant!, role)
-        : await target.shared('lzy token create --ttl').issueJwt(options.tenant!, role, ttlSeconds);
+        : await remoteOf(target, 'lzy token create --ttl').issueJwt(options.tenant!, role, ttlSeconds);
     process.stdout.write(`${token}\n`);
   } finally {
     await target.close();

@@ -2,7 +2,9 @@ import { ask, spawnActor, stopActor, tell, type ActorRef, type Parent } from '@l
 import type { PoolConfig } from '../config.js';
 import type { Iam, Subject } from '../iam/iam.js';
 import type { OidcIssuer } from '../iam/oidc-issuer.js';
-import { serveIdentityRequest } from './identity-requests.js';
+import { serveIdentityRequest, type ClientRoles } from './identity-requests.js';
+import { authorize, type IamMsg } from '../iam/iam-service.js';
+import { REQUEST_PERMISSIONS, resourceOf } from '../iam/request-access.js';
 import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
 import type { ClientEvents, ClientReply, ClientRequest, WorkflowInfo } from '../protocol/gateway.js';
 import type { WhiteboardRecord } from '../protocol/records.js';
@@ -30,6 +32,8 @@ export interface ClientsDeps {
   readonly iam: Iam;
   /** The runtime's OIDC issuer; absent on the embedded runtime. */
   readonly issuer: () => OidcIssuer | undefined;
+  /** Decides every request, and holds the role bindings. */
+  readonly iamService: ActorRef<IamMsg>;
   readonly pools: ReadonlyMap<string, PoolConfig>;
   readonly store: FileStore;
   readonly workflows: ActorRef<WorkflowsMsg>;
@@ -49,7 +53,7 @@ class Refused extends Error {
 
 /**
  * The gateway's service for remote clients: serves each request as the tenant of the connection
- * it came on, streams the events of watched runs back over that connection, and, once the runtime
+ * it came on, once the IAM service has authorized it (see `REQUEST_PERMISSIONS`), streams the events of watched runs back over that connection, and, once the runtime
  * is draining, refuses new work with the retryable `SHUTTING_DOWN`. Requests are served
  * concurrently: a slow one (a `finish` waiting for its graph) holds up no other.
  */
@@ -62,6 +66,18 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
    */
   const watchers = new Map<string, ActorRef<WorkflowEvents>>();
   const watched = new Map<ActorRef<WorkflowEvents>, { key: string; tenant: string; workflowId: string | undefined }>();
+
+  /** The role bindings of the issuer's clients, kept by the IAM service. */
+  const clientRoles: ClientRoles = {
+    grant: async (binding) => {
+      const reply = await ask(deps.iamService, { type: 'grant', binding }, 30_000);
+      if (!reply.ok) throw new Refused(reply.error.code, reply.error.message);
+    },
+    revokeAll: async (tenant, subject) => {
+      const bound = await ask(deps.iamService, { type: 'list', tenant }, 30_000);
+      for (const binding of bound.filter((b) => b.subject === subject)) await ask(deps.iamService, { type: 'revoke', binding }, 30_000);
+    },
+  };
 
   return spawnActor<undefined, ClientsMsg>(parent, {
     name: 'clients',
@@ -138,10 +154,11 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
     if (draining && (request.type === 'start' || request.type === 'submit')) {
       throw new Refused('SHUTTING_DOWN', 'the runtime is shutting down; try again once it is back');
     }
+    const roles = await authorize(deps.iamService, subject, REQUEST_PERMISSIONS[request.type], resourceOf(subject, request));
     const connection = deps.connectAs(subject);
     switch (request.type) {
       case 'whoami':
-        return { id: subject.id, tenant: subject.tenant, roles: [...subject.roles] };
+        return { id: subject.id, tenant: subject.tenant, roles };
       case 'start': {
         const ref = watcher(undefined, request.watch);
         try {
@@ -192,12 +209,13 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         await deps.store.writeChunk(subject.tenant, request);
         return null;
       case 'read':
-        return deps.store.read(subject.tenant, request.uri, request.offset, request.length);
+        // A blob of another tenant is reported exactly like a missing one, and the server's paths stay its own.
+        return deps.store.read(subject.tenant, request.uri, request.offset, request.length).catch((error: NodeJS.ErrnoException) => {
+          throw error.code === 'ENOENT' ? new Refused('NOT_FOUND', `no blob ${request.uri}`) : error;
+        });
       case 'issue-token':
-        if (!subject.roles.includes('admin')) throw new Refused('FORBIDDEN', `only an admin may issue tokens; this token has ${subject.roles.join(', ')}`);
         return deps.iam.issueToken(request.tenant, request.role);
       case 'issue-join-token': {
-        if (!subject.roles.includes('admin')) throw new Refused('FORBIDDEN', `only an admin may issue join tokens; this token has ${subject.roles.join(', ')}`);
         if (deps.pools.get(request.pool)?.kind !== 'static') {
           const names = [...deps.pools.values()].filter((pool) => pool.kind === 'static').map((pool) => pool.name);
           throw new Refused('NOT_FOUND', `no static pool named ${request.pool} (static pools: ${names.join(', ') || 'none'})`);
@@ -209,7 +227,16 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
       case 'clients-list':
       case 'clients-remove':
       case 'keys-rotate':
-        return serveIdentityRequest(subject, request, deps.issuer());
+        return serveIdentityRequest(request, deps.issuer(), clientRoles);
+      case 'grant-role':
+      case 'revoke-role': {
+        const { tenant, subject: id, role } = request;
+        const reply = await ask(deps.iamService, { type: request.type === 'grant-role' ? 'grant' : 'revoke', binding: { tenant, subject: id, role } }, 30_000);
+        if (!reply.ok) throw new Refused(reply.error.code, reply.error.message);
+        return null;
+      }
+      case 'list-roles':
+        return ask(deps.iamService, { type: 'list', tenant: request.tenant }, 30_000);
     }
   }
 

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
-import type { Role, Subject } from './subject.js';
-import { isTenantName, TENANT_NAME_RULE } from './tenant-name.js';
+import { tenantNameProblem, type Role, type Subject } from './subject.js';
 
 export type { Role, Subject } from './subject.js';
 
@@ -20,7 +19,6 @@ export interface JoinGrant {
   readonly pool: string;
 }
 
-
 /** Every token IAM issues starts with this, so a gateway can tell them from other credentials. */
 export const TOKEN_PREFIX = 'lzy_';
 
@@ -38,7 +36,8 @@ export class Iam {
 
   /** A new token for `tenant` carrying `role`; durable before it is returned. */
   async issueToken(tenant: string, role: Role = 'owner'): Promise<string> {
-    if (!isTenantName(tenant)) throw new Error(`bad tenant name ${JSON.stringify(tenant)}: ${TENANT_NAME_RULE}`);
+    const problem = tenantNameProblem(tenant);
+    if (problem) throw new Error(problem);
     return this.issue({ tenant, role });
   }
 
@@ -57,7 +56,7 @@ export class Iam {
   /** Checks that `token` lets an agent join the static pool `pool`; throws an error naming the problem. */
   verifyJoin(token: string, pool: string): void {
     const { grant } = this.lookup(token);
-    if (grant.role !== 'agent') throw new Error(`this is a ${grant.role}'s token of tenant ${grant.tenant}, not a pool join token`);
+    if (grant.role !== 'agent') throw new Error(`this is a token of tenant ${grant.tenant}, not a pool join token`);
     if (grant.pool !== pool) throw new Error(`this join token is for pool ${grant.pool}, not ${pool}`);
   }
 

@@ -18,7 +18,6 @@ function clientMetadata(client: NonNullable<ReturnType<OidcClients['find']>>): A
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
     tenant: client.tenant,
-    lzy_roles: [...client.roles],
   };
 }
 

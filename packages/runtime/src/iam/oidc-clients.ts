@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
-import type { Role } from './subject.js';
 
-/** A service account: an OIDC client of this server's issuer, bound to one tenant. */
+/** A service account: an OIDC client of this server's issuer, of one tenant; its roles are role bindings of its subject, `client:<clientId>`. */
 export interface OidcClient {
   readonly clientId: string;
   readonly tenant: string;
-  /** The roles its tokens carry. */
-  readonly roles: readonly Role[];
   /** ms since the epoch. */
   readonly createdAt: number;
 }
@@ -25,11 +22,11 @@ export class OidcClients {
     this.db = root.openDB<StoredClient, string>({ name: 'oidc.clients' });
   }
 
-  /** A new client of `tenant` whose tokens carry `roles`; its secret is returned here and never again. */
-  async create(tenant: string, roles: readonly Role[]): Promise<{ clientId: string; clientSecret: string }> {
+  /** A new client of `tenant`; its secret is returned here and never again. */
+  async create(tenant: string): Promise<{ clientId: string; clientSecret: string }> {
     const clientId = `lzy-${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
     const clientSecret = randomBytes(32).toString('base64url');
-    await this.db.put(clientId, { clientId, tenant, roles: [...roles], createdAt: Date.now(), secret: clientSecret });
+    await this.db.put(clientId, { clientId, tenant, createdAt: Date.now(), secret: clientSecret });
     return { clientId, clientSecret };
   }
 

@@ -20,11 +20,10 @@ export const DEFAULT_TOKEN_TTL_S = 15 * 60;
 /** The `typ` of every access token this issuer signs (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
-/** Claims of this issuer's access tokens beyond the registered ones. */
+/** Claims of this issuer's access tokens beyond the registered ones: a client's carry its `client_id` too, a minted one its roles. */
 export interface LzyClaims {
   readonly tenant: string;
-  readonly roles: readonly Role[];
-  /** Set when a client of the issuer got the token. */
+  readonly roles?: readonly Role[];
   readonly client_id?: string;
 }
 
@@ -32,7 +31,7 @@ export interface LzyClaims {
  * The OIDC issuer of `lzy server`, built on oidc-provider and served under `/oidc` of the
  * runtime's port: discovery, JWKS, and the token endpoint, where clients (service accounts) get
  * short-lived JWT access tokens with the client_credentials grant (HTTP basic authentication),
- * carrying their tenant and roles. Clients and signing keys live in the runtime's lmdb state. A
+ * carrying their tenant (their roles are role bindings of their subject, read at each call). Clients and signing keys live in the runtime's lmdb state. A
  * Provider's key set is fixed, so a key rotation builds a new Provider on the same storage and
  * swaps it in; requests under way finish on the former one.
  */
@@ -67,7 +66,7 @@ export class OidcIssuer {
         scopes: [SCOPE],
         ttl: { ClientCredentials: ttl },
         clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['client_credentials'], response_types: [] },
-        extraClientMetadata: { properties: ['tenant', 'lzy_roles'] },
+        extraClientMetadata: { properties: ['tenant'] },
         features: {
           devInteractions: { enabled: false },
           clientCredentials: { enabled: true },
@@ -83,7 +82,7 @@ export class OidcIssuer {
         },
         extraTokenClaims: (_ctx: KoaContextWithOIDC, token: AccessToken | ClientCredentials) => {
           const metadata: Record<string, unknown> = token.client?.metadata() ?? {};
-          return { tenant: metadata['tenant'], roles: metadata['lzy_roles'] };
+          return { tenant: metadata['tenant'] };
         },
         renderError: (ctx: KoaContextWithOIDC, out: ErrorOut) => {
           ctx.type = 'application/json';

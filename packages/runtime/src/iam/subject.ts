@@ -14,7 +14,9 @@ export interface Subject {
   readonly roles: readonly Role[];
 }
 
-/** Whether `value` names a role. */
-export function isRole(value: unknown): value is Role {
-  return (ROLES as readonly unknown[]).includes(value);
+const TENANT = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** What is wrong with a tenant's name, if anything. */
+export function tenantNameProblem(name: string): string | undefined {
+  return TENANT.test(name) ? undefined : `bad tenant name ${JSON.stringify(name)}: lowercase letters, digits, . _ -, up to 63`;
 }

@@ -1,8 +1,7 @@
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Iam } from './iam.js';
 import { ACCESS_TOKEN_TYPE, RUNTIME_AUDIENCE, type OidcIssuer } from './oidc-issuer.js';
-import { isRole, type Role, type Subject } from './subject.js';
-import { isTenantName } from './tenant-name.js';
+import { ROLES, tenantNameProblem, type Role, type Subject } from './subject.js';
 import { TrustedIssuerKeys, type TrustedIssuerConfig } from './trusted-issuer.js';
 
 /** A verified credential: who it is, and until when (undefined: an opaque token, valid until revoked). */
@@ -84,10 +83,10 @@ export class TokenVerifier {
 /** The subject of a verified payload: its tenant claim must name a tenant; roles outside the four are ignored. */
 function credential(payload: JWTPayload, id: string, tenantClaim: string, rolesClaim: string): VerifiedCredential {
   const tenant = payload[tenantClaim];
-  if (!isTenantName(tenant)) throw new Error(`the token's ${tenantClaim} claim names no tenant`);
+  if (typeof tenant !== 'string' || tenantNameProblem(tenant)) throw new Error(`the token's ${tenantClaim} claim names no tenant`);
   const claimed = payload[rolesClaim];
   const list = typeof claimed === 'string' ? claimed.split(' ') : Array.isArray(claimed) ? claimed : [];
-  const roles: Role[] = [...new Set(list.filter(isRole))];
+  const roles: Role[] = [...new Set(list.filter((role): role is Role => (ROLES as readonly unknown[]).includes(role)))];
   return { subject: { id, tenant, roles }, expiresAt: payload.exp! * 1000 };
 }
 
