@@ -30,8 +30,10 @@ const isClient = (principal: unknown) => (principal as ClientPrincipal).kind ===
  * tenant token (IAM's opaque tokens carry its prefix) or a JWT access token of the runtime's own
  * issuer or a trusted one, checked by `verifier`; any other is taken for a node's one-time token.
  * A client whose JWT expires is disconnected unless it renewed it on the connection (for the same
- * subject). Every failed authentication spends one of its address's `limiter` tokens; an address
- * with none left is refused before its credential is looked at.
+ * subject). Every failed authentication of a client spends one of its address's `limiter` tokens;
+ * an address with none left is refused before its credential is looked at. Agents are not limited:
+ * their credentials are one-time, bound to a pod, or a pool's join token, and the agents of one
+ * host that redial after a restart must not lock out that host's clients.
  * Nodes may address only the node paths, clients only the client path.
  */
 export function createGateway(deps: {
@@ -46,7 +48,7 @@ export function createGateway(deps: {
   /** Admits the agents of Kubernetes nodes; absent when no pool is of kind `kubernetes`. */
   kube?: { admit(token: string): Promise<NodePrincipal> };
 }): Remoting {
-  const admit = async (token: string | undefined): Promise<NodePrincipal | ClientPrincipal> => {
+  const admit = async (token: string | undefined, address: string | undefined): Promise<NodePrincipal | ClientPrincipal> => {
     const kubeToken = token === undefined ? undefined : parseKubeCredential(token);
     if (kubeToken !== undefined) {
       if (!deps.kube) throw new Error('this runtime has no Kubernetes pool');
@@ -59,7 +61,7 @@ export function createGateway(deps: {
       if (deps.pools.get(join.pool)?.kind !== 'static') throw new Error(`this runtime has no static pool named ${join.pool}`);
       return deps.directory.join(join.pool);
     }
-    if (!token || token.startsWith(TOKEN_PREFIX) || TokenVerifier.isJwt(token)) return client(token);
+    if (!token || token.startsWith(TOKEN_PREFIX) || TokenVerifier.isJwt(token)) return limited(address, () => client(token));
     try {
       return deps.directory.redeem(token);
     } catch {
@@ -83,7 +85,7 @@ export function createGateway(deps: {
   };
   const remoting = new Remoting({
     name: 'lzy-runtime',
-    authenticate: (token, _hello, { remoteAddress }) => limited(remoteAddress, () => admit(token)),
+    authenticate: (token, _hello, { remoteAddress }) => admit(token, remoteAddress),
     reauthenticate: (token, current, { remoteAddress }) =>
       limited(remoteAddress, async () => {
         if (!isClient(current)) throw new Error('only a client renews its credential');
