@@ -13,7 +13,7 @@ const RENEW_AT = 2 / 3;
 const FETCH_TIMEOUT_MS = 10_000;
 
 /** The issuer identifier of the runtime at a ws endpoint. */
-export function issuerOf(endpoint: string): string {
+function issuerOf(endpoint: string): string {
   const url = new URL(endpoint);
   return `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}${OIDC_PATH}`;
 }

@@ -16,7 +16,7 @@ export const RUNTIME_AUDIENCE = 'urn:lzy:runtime';
 /** The one scope of this runtime's access tokens. */
 const SCOPE = 'lzy';
 /** Lifetime of an access token from the client_credentials grant. */
-export const DEFAULT_TOKEN_TTL_S = 15 * 60;
+const DEFAULT_TOKEN_TTL_S = 15 * 60;
 /** The `typ` of every access token this issuer signs (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
