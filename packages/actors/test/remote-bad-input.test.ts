@@ -136,7 +136,7 @@ test('random bytes after a valid handshake: not valid msgpack, or not an envelop
       raw,
       'PROTOCOL_ERROR',
       decodes
-        ? /^unknown envelope type .*; expected one of tell, ask, reply, error$/
+        ? /^unknown envelope type .*; expected one of tell, ask, reply, error, reauth, reauthed$/
         : new RegExp(`^frame of ${bytes.length} bytes is not valid msgpack: .+`),
     );
   }
@@ -207,7 +207,7 @@ test('an unknown envelope type is named in the error, including names of Object.
   for (const [envelope, start] of cases) {
     const raw = await s.raw();
     raw.send(frameOf(envelope));
-    await expectRefused(t, raw, 'PROTOCOL_ERROR', `${start}; expected one of tell, ask, reply, error`);
+    await expectRefused(t, raw, 'PROTOCOL_ERROR', `${start}; expected one of tell, ask, reply, error, reauth, reauthed`);
   }
   const long = await s.raw();
   long.send(frameOf({ t: 'x'.repeat(20_000) }));
@@ -371,7 +371,7 @@ test('pathological msgpack (huge declared lengths, deep nesting) is refused with
   // Nesting that does decode is not an envelope, and is said so.
   const nested = await s.raw();
   nested.send(Buffer.concat([Buffer.alloc(1_000, 0x91), Buffer.from([0xc0])]));
-  await expectRefused(t, nested, 'PROTOCOL_ERROR', 'unknown envelope type undefined; expected one of tell, ask, reply, error');
+  await expectRefused(t, nested, 'PROTOCOL_ERROR', 'unknown envelope type undefined; expected one of tell, ask, reply, error, reauth, reauthed');
   await s.stillServing(t);
 });
 
@@ -380,12 +380,12 @@ test('frames sent in the same TCP write as a violation are not delivered', async
   const raw = await s.raw();
   // ws emits every frame of a chunk it already read, even after the server closed the connection.
   raw.sendTogether([frameOf({ t: 'nonsense' }), tellFrame({ type: 'echo', text: 'after' }), tellFrame({ type: 'echo', text: 'after' })]);
-  await expectRefused(t, raw, 'PROTOCOL_ERROR', 'unknown envelope type "nonsense"; expected one of tell, ask, reply, error');
+  await expectRefused(t, raw, 'PROTOCOL_ERROR', 'unknown envelope type "nonsense"; expected one of tell, ask, reply, error, reauth, reauthed');
   t.equal(await s.tellsDelivered(), 0, 'the tells behind the violation were dropped with their connection');
   // Within one frame, envelopes after the bad one are not handled either.
   const batched = await s.raw();
   batched.send(frameOf({ t: 'nonsense' }, { t: 'tell', to: 'echo', msg: { type: 'echo', text: 'after' } }));
-  await expectRefused(t, batched, 'PROTOCOL_ERROR', 'unknown envelope type "nonsense"; expected one of tell, ask, reply, error');
+  await expectRefused(t, batched, 'PROTOCOL_ERROR', 'unknown envelope type "nonsense"; expected one of tell, ask, reply, error, reauth, reauthed');
   t.equal(await s.tellsDelivered(), 0, 'the tell batched behind the violation was not delivered');
   await s.stillServing(t);
 });

@@ -3,6 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { CliError, EXIT } from './cli-error.js';
 import { agentCommand } from './commands/agent.js';
 import { cancelCommand } from './commands/cancel.js';
+import { clientsCommand } from './commands/clients.js';
+import { keysCommand } from './commands/keys.js';
+import { loginCommand } from './commands/login.js';
 import { logsCommand } from './commands/logs.js';
 import { rolesCommand } from './commands/roles.js';
 import { runCommand } from './commands/run.js';
@@ -16,7 +19,7 @@ import { whoamiCommand } from './commands/whoami.js';
 const SERVICES = new Set(['server', 'agent']);
 
 const program = new Command('lzy').description('Lzy: run workflows of TypeScript ops on an embedded or a shared runtime');
-for (const command of [serverCommand(), agentCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand(), rolesCommand(), whoamiCommand()]) program.addCommand(command);
+for (const command of [serverCommand(), agentCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand(), rolesCommand(), whoamiCommand(), clientsCommand(), keysCommand(), loginCommand()]) program.addCommand(command);
 reportUsageErrors(program);
 endQuietlyWhenTheReaderLeaves();
 

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import type { Role, RuntimeConnection } from '@lzy/runtime';
 import { DataDirInUseError, openLocalRuntime, RemoteConnection } from '@lzy/sdk';
 import { CliError, usageError } from './cli-error.js';
+import { readCredentials } from './credentials-file.js';
 
 /** Options every client command takes. */
 export interface TargetOptions {
@@ -37,18 +38,26 @@ export async function openRemoteTarget(options: TargetOptions, what: string): Pr
   return { ...target, remote: target.remote! };
 }
 
-/** Connects to the runtime the options name. */
+/**
+ * Connects to the runtime the options name. Without a token, the credentials of `lzy login` are
+ * used for the endpoint they were stored for (and name it when no endpoint is given).
+ */
 export async function openTarget(options: TargetOptions): Promise<Target> {
   // An empty LZY_ENDPOINT or LZY_TOKEN counts as unset.
-  if (!options.endpoint) return embedded();
-  if (!options.token) {
-    throw usageError(`a token is needed to use the runtime at ${options.endpoint}`, 'pass --token TOKEN or set LZY_TOKEN');
+  const stored = options.token ? undefined : readCredentials();
+  const login = stored && (!options.endpoint || options.endpoint === stored.endpoint) ? stored : undefined;
+  const endpoint = options.endpoint || login?.endpoint;
+  if (!endpoint) return embedded();
+  if (!options.token && !login) {
+    throw usageError(
+      `a token is needed to use the runtime at ${endpoint}`,
+      'pass --token TOKEN or set LZY_TOKEN, or log in with `lzy login --client-id ID --client-secret SECRET --endpoint URL`',
+    );
   }
-  const connection = await RemoteConnection.open({ endpoint: options.endpoint, token: options.token, connectTimeoutMs: 5_000 }).catch(
-    (error: unknown) => {
-      throw explainConnectError(error as Error & { code?: string }, options.endpoint as string);
-    },
-  );
+  const credential = login ? { clientId: login.clientId, clientSecret: login.clientSecret } : { token: options.token! };
+  const connection = await RemoteConnection.open({ endpoint, ...credential, connectTimeoutMs: 5_000 }).catch((error: unknown) => {
+    throw explainConnectError(error as Error & { code?: string }, endpoint);
+  });
   return {
     connection,
     remote: connection,

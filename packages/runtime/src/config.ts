@@ -1,3 +1,5 @@
+import type { FailedAuthLimits } from './iam/failed-auth-limiter.js';
+import type { TrustedIssuerConfig } from './iam/trusted-issuer.js';
 /**
  * Where a pool's nodes come from: `local` nodes are node-agent processes the runtime starts;
  * `static` nodes are agents an operator starts on any host with `lzy agent`, which join the pool;
@@ -46,6 +48,24 @@ export interface RuntimeOptions {
    * or the pod's ServiceAccount when the runtime runs in the cluster.
    */
   kubeconfig?: string;
+  /** Who the runtime lets in besides its own opaque tokens; default: nobody else. */
+  identity?: IdentityOptions;
+}
+
+/** The JWT access tokens a runtime accepts, and how hard it makes guessing. */
+export interface IdentityOptions {
+  /**
+   * Serve an OIDC issuer under `/oidc` of the gateway's port (`lzy server` does): `true` for the
+   * issuer identifier `http://HOST:PORT/oidc`, or the identifier to use when clients reach the
+   * server by another name (it must still end in `/oidc`).
+   */
+  issuer?: boolean | string;
+  /** Lifetime of the access tokens the issuer gives its clients, in seconds. Default 900 (15 min). */
+  tokenTtlSeconds?: number;
+  /** External issuers whose tokens are accepted (`lzy server --trust-issuer`). */
+  trust?: TrustedIssuerConfig[];
+  /** Failed authentications one remote address may make. */
+  failedAuthLimits?: FailedAuthLimits;
 }
 
 export const defaultPool: PoolConfig = {
@@ -66,6 +86,7 @@ export interface ResolvedOptions {
   heartbeatIntervalMs: number;
   allocationTimeoutMs: number;
   kubeconfig: string | undefined;
+  identity: IdentityOptions;
 }
 
 /** Fills in defaults and checks the options; throws a clear error on a bad value. */
@@ -91,5 +112,6 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? Math.max(10_000, heartbeatIntervalMs * 10),
     allocationTimeoutMs: options.allocationTimeoutMs ?? 30_000,
     kubeconfig: options.kubeconfig,
+    identity: options.identity ?? {},
   };
 }

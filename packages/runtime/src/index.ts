@@ -1,5 +1,8 @@
 export { Runtime } from './runtime.js';
-export type { RuntimeOptions, PoolConfig } from './config.js';
+export type { RuntimeOptions, PoolConfig, IdentityOptions } from './config.js';
+export type { TrustedIssuerConfig } from './iam/trusted-issuer.js';
+export type { FailedAuthLimits } from './iam/failed-auth-limiter.js';
+export { OIDC_PATH } from './iam/oidc-issuer.js';
 export { defaultPool } from './config.js';
 export { RuntimeError, type RuntimeConnection } from './client.js';
 export type { OpSpec, ArgSpec, CacheSpec, CacheMiss, OpInfo, OpState, WorkflowEvent, WorkflowStatus, OpCounts } from './protocol/client.js';

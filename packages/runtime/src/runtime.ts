@@ -17,7 +17,10 @@ import { spawnNodesRouter } from './gateway/nodes-router.js';
 import { CacheIndex } from './graph/cache-index.js';
 import { LogStore } from './logs/log-store.js';
 import { WhiteboardIndex } from './whiteboard/whiteboard-index.js';
+import { FailedAuthLimiter } from './iam/failed-auth-limiter.js';
 import { Iam, type Subject } from './iam/iam.js';
+import { OIDC_PATH, OidcIssuer } from './iam/oidc-issuer.js';
+import { TokenVerifier } from './iam/token-verifier.js';
 import { spawnIamService } from './iam/iam-service.js';
 import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
@@ -49,6 +52,8 @@ export class Runtime {
     private readonly kube: KubeBackend | undefined,
     private readonly clients: ActorRef<ClientsMsg>,
     readonly iam: Iam,
+    /** The OIDC issuer, when the options asked for one (`lzy server`). */
+    readonly issuer: OidcIssuer | undefined,
     /** The gateway's ws URL, where node-agents and remote clients connect. */
     readonly url: string,
   ) {}
@@ -97,10 +102,27 @@ export class Runtime {
     const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools, logs, whiteboards });
     const services: LocalServices = { system, workflows, store, whiteboards };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
+    let issuer: OidcIssuer | undefined;
     const iamService = spawnIamService(system, new RoleBindings(root));
-    const clients = spawnClients(system, { iam, iamService, pools: resolved.pools, store, workflows, connectAs });
-    const gateway = createGateway({ directory, pools: resolved.pools, iam, nodes, storage, clients, ...(kube ? { kube } : {}) });
-    const { url } = await gateway.listen({ host: resolved.host, port: resolved.port });
+    const clients = spawnClients(system, { iam, iamService, issuer: () => issuer, pools: resolved.pools, store, workflows, connectAs });
+    const verifier = new TokenVerifier(iam, () => issuer, resolved.identity.trust);
+    const limiter = new FailedAuthLimiter(resolved.identity.failedAuthLimits);
+    const gateway = createGateway({ directory, pools: resolved.pools, iam, verifier, limiter, nodes, storage, clients, ...(kube ? { kube } : {}) });
+    const { url } = await gateway.listen({
+      host: resolved.host,
+      port: resolved.port,
+      onRequest: (req, res) => {
+        if (!issuer?.handle(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+      },
+    });
+    if (resolved.identity.issuer) {
+      const identifier = typeof resolved.identity.issuer === 'string' ? resolved.identity.issuer : `${url.replace(/^ws/, 'http')}${OIDC_PATH}`;
+      issuer = await OidcIssuer.start({
+        root,
+        issuer: identifier,
+        ...(resolved.identity.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: resolved.identity.tokenTtlSeconds }),
+        log: (line) => process.stderr.write(`lzy runtime: ${line}\n`) });
+    }
     const backendFor = (pool: PoolConfig): NodeBackend => (pool.kind === 'kubernetes' ? kube! : backend);
     allocator = spawnAllocator(system, { options: resolved, backendFor, directory, scheduler, serverUrl: () => url });
     const localGateway = createLocalGateway(clients);
@@ -110,7 +132,7 @@ export class Runtime {
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, clients, iam, url);
+    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, clients, iam, issuer, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */

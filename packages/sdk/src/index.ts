@@ -7,5 +7,5 @@ export { describeMiss } from './notices.js';
 export type { WorkflowHandle, OpLogLine } from './workflow-run.js';
 export { OpError, WorkflowCancelledError, OpDefinitionError, DataDirInUseError } from './errors.js';
 export { openLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from './local-runtime.js';
-export type { OpOptions } from './options.js';
+export { parseDuration, type OpOptions } from './options.js';
 export { WhiteboardError, readWhiteboards, type Whiteboard, type StoredWhiteboard, type WhiteboardFilter } from './whiteboard.js';

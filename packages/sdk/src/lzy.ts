@@ -61,8 +61,10 @@ export class Lzy {
   }
 
   /**
-   * Connects to a shared runtime (`lzy server`) as the tenant of `token`. The client reconnects by
-   * itself when the server goes away, and a workflow it waits for goes on once the server is back.
+   * Connects to a shared runtime (`lzy server`) as the tenant of `token`, or of the client
+   * `clientId` (with `clientSecret`) of the server's issuer, whose tokens it fetches and renews
+   * before they expire without dropping the connection. The client reconnects by itself when the
+   * server goes away, and a workflow it waits for goes on once the server is back.
    */
   static async connect(options: LzyConnectOptions): Promise<Lzy> {
     const { onLog, ...remote } = options;

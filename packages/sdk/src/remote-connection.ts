@@ -26,17 +26,22 @@ import {
   type ClientReply,
   type ClientRequest,
   type LogPage,
+  type OidcClientInfo,
   type WhiteboardField,
   type WhiteboardQuery,
   type WhiteboardRecord,
 } from '@lzy/runtime/protocol';
+import { ClientCredentials } from './client-credentials.js';
 
 /** Options of `Lzy.connect`. */
 export interface RemoteOptions {
   /** The runtime's gateway, `ws://HOST:PORT` (or a data dir's socket, `ws+unix:PATH:/`). */
   endpoint: string;
-  /** A tenant token issued by the runtime. */
-  token: string;
+  /** A token the runtime accepts: its own opaque token, or a JWT of its issuer or a trusted one. Or else: */
+  token?: string;
+  /** A client of the runtime's issuer (`lzy clients create`), with `clientSecret`: the connection fetches tokens and renews them before they expire, without dropping. */
+  clientId?: string;
+  clientSecret?: string;
   /** How long the first connection may take. Default 10 s. */
   connectTimeoutMs?: number;
   /** How long one call may take, waiting for a lost connection to come back included. Default 120 s. */
@@ -76,15 +81,30 @@ export class RemoteConnection implements RuntimeConnection {
   private subject: ClientReply<'whoami'> = { id: '', tenant: '', roles: [] };
 
   private constructor(
-    private readonly options: Required<Omit<RemoteOptions, 'reconnect' | 'onState'>> & Pick<RemoteOptions, 'reconnect' | 'onState'>,
+    private readonly options: Required<Omit<RemoteOptions, 'reconnect' | 'onState' | 'token' | 'clientId' | 'clientSecret'>> &
+      Pick<RemoteOptions, 'reconnect' | 'onState'>,
     private readonly system: ActorSystem,
     private readonly remoting: Remoting,
+    /** The handshake credential, read afresh at each dial. */
+    private readonly credential: () => string,
+    private readonly credentials: ClientCredentials | undefined,
   ) {}
 
   /** Connects, checks the token, and learns the tenant; rejects with a `RuntimeError` saying what is wrong. */
   static async open(options: RemoteOptions): Promise<RemoteConnection> {
     if (!/^(wss?:\/\/[^/]+|ws\+unix:\/)/.test(options.endpoint)) {
       throw new RuntimeError('BAD_ENDPOINT', `endpoint ${JSON.stringify(options.endpoint)} is not a ws:// URL (e.g. ws://127.0.0.1:8080)`);
+    }
+    const { token, clientId, clientSecret, ...rest } = options;
+    let credentials: ClientCredentials | undefined;
+    if (clientId !== undefined || clientSecret !== undefined) {
+      if (clientId === undefined || clientSecret === undefined || token !== undefined) {
+        throw new RuntimeError('BAD_CREDENTIALS', 'pass either a token, or a clientId with its clientSecret');
+      }
+      credentials = new ClientCredentials({ endpoint: options.endpoint, clientId, clientSecret });
+      await credentials.start();
+    } else if (token === undefined) {
+      throw new RuntimeError('BAD_CREDENTIALS', 'a token, or a clientId with its clientSecret, is needed');
     }
     const system = startActorSystem();
     const remoting = new Remoting({ name: `lzy-client-${process.pid}-${randomUUID().slice(0, 8)}` });
@@ -93,11 +113,17 @@ export class RemoteConnection implements RuntimeConnection {
         connectTimeoutMs: 10_000,
         callTimeoutMs: 120_000,
         giveUpAfterMs: 5 * 60_000,
-        ...options,
+        ...rest,
       },
       system,
       remoting,
+      credentials ? () => credentials.current() : () => token!,
+      credentials,
     );
+    if (credentials) {
+      // An open connection takes the new token at once; a dropped one sends it when it dials again.
+      credentials.onRenewed = (renewed) => connection.peer.reauthenticate(renewed).catch(() => {});
+    }
     const events = spawnActor<undefined, ClientEvents>(system, {
       initialState: () => undefined,
       supervision: 'resume',
@@ -127,9 +153,9 @@ export class RemoteConnection implements RuntimeConnection {
   }
 
   private async dial(): Promise<void> {
-    const { endpoint, token, connectTimeoutMs } = this.options;
+    const { endpoint, connectTimeoutMs } = this.options;
     this.peer = this.remoting.connect(endpoint, {
-      auth: token,
+      auth: this.credential,
       onState: (state) => this.onState(state),
       ...(this.options.reconnect ? { reconnect: this.options.reconnect } : {}),
     });
@@ -327,6 +353,31 @@ export class RemoteConnection implements RuntimeConnection {
     return this.call({ type: 'issue-join-token', pool });
   }
 
+  /** One JWT access token of the runtime's issuer for `tenant`, valid `ttlSeconds`; admins only. */
+  issueJwt(tenant: string, role: Role, ttlSeconds: number): Promise<string> {
+    return this.call({ type: 'issue-jwt', tenant, role, ttlSeconds });
+  }
+
+  /** A new client (service account) of the runtime's issuer for `tenant`; its secret is shown only here. Admins only. */
+  createClient(tenant: string, role: Role): Promise<{ clientId: string; clientSecret: string }> {
+    return this.call({ type: 'clients-create', tenant, role });
+  }
+
+  /** The issuer's clients, without their secrets; admins only. */
+  listClients(): Promise<OidcClientInfo[]> {
+    return this.call({ type: 'clients-list' });
+  }
+
+  /** Removes a client of the issuer; the tokens it has stay valid until they expire. Admins only. */
+  async removeClient(clientId: string): Promise<void> {
+    await this.call({ type: 'clients-remove', clientId });
+  }
+
+  /** The issuer signs with a new key from now on; tokens of the former one stay valid until they expire. Admins only. */
+  async rotateKeys(): Promise<string> {
+    return (await this.call({ type: 'keys-rotate' })).kid;
+  }
+
   /** Binds `role` to the subject with id `subject` in `tenant`; admins, or owners of `tenant`. */
   async grantRole(tenant: string, subject: string, role: Role): Promise<void> {
     await this.call({ type: 'grant-role', tenant, subject, role });
@@ -374,6 +425,7 @@ export class RemoteConnection implements RuntimeConnection {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearTimeout(this.giveUpTimer);
+      this.credentials?.close();
       this.watches.clear();
       await this.remoting.close();
       this.system.stop();

@@ -25,9 +25,12 @@ import {
   type Ask,
   type ErrorEnvelope,
   type Hello,
+  type Reauth,
+  type Reauthed,
   type SessionEnvelope,
   type Tell,
 } from './protocol.js';
+import type { ConnectionInfo } from './remoting.js';
 
 /** Protocol violations of remote peers (and the connection each closed) are published here. */
 export const protocolErrors = channel('lzy:actors:protocol-error');
@@ -58,6 +61,10 @@ export interface PeerHost {
   readonly limits: RemotingLimits;
   readonly exposures: Exposures;
   peerClosed(peer: Peer): void;
+  /** Checks an incoming peer's renewed credential; resolves with its new identity. */
+  reauthenticate(auth: string, current: unknown, connection: ConnectionInfo): Promise<unknown>;
+  /** When an incoming peer's identity stops being valid (ms since the epoch), if ever. */
+  expiresAt(principal: unknown): number | undefined;
 }
 
 interface Outgoing {
@@ -72,6 +79,11 @@ interface PendingAsk {
   address: string;
   timeoutMs: number;
   sent: boolean;
+}
+
+interface PendingReauth {
+  resolve(): void;
+  reject(error: Error): void;
 }
 
 const NO_ASK = 0;
@@ -89,6 +101,14 @@ export class Peer {
   private dialing: WebSocket | undefined;
   private peerMaxFrame: number;
   private principalValue: unknown;
+  /** Where an incoming peer connects from. */
+  private connection: ConnectionInfo = { remoteAddress: undefined };
+  /** Closes an incoming peer whose identity expired unrenewed. */
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly reauths = new Map<number, PendingReauth>();
+  private nextReauthId = 1;
+  /** The renewals of an incoming peer under way, in order: a later one never lands before an earlier one. */
+  private renewing: Promise<void> = Promise.resolve();
   private readonly waiting = new Denque<Outgoing>();
   private waitingBytes = 0;
   private batch: Outgoing[] = [];
@@ -151,13 +171,39 @@ export class Peer {
   }
 
   /** An incoming peer on a socket whose handshake the server has accepted. */
-  static accept(host: PeerHost, socket: WebSocket, hello: Hello, principal: unknown): Peer {
+  static accept(host: PeerHost, socket: WebSocket, hello: Hello, principal: unknown, connection: ConnectionInfo): Peer {
     const peer = new Peer(host, undefined, hello.name);
     peer.principalValue = principal;
+    peer.connection = connection;
     peer.peerMaxFrame = hello.maxFrame;
     peer.attach(socket);
     peer.settleReady();
+    peer.watchExpiry();
     return peer;
+  }
+
+  /**
+   * Renews the credential of this outgoing connection without dropping it: resolves once the
+   * server took it, rejects with a `ProtocolError` naming why it refused it (the connection keeps
+   * its former credential) or with `CONNECTION_LOST`. A connection that is not open needs none:
+   * its next dial sends the credential `auth` gives then.
+   */
+  reauthenticate(auth: string): Promise<void> {
+    if (!this.dial) return Promise.reject(new TypeError('only the dialling side of a connection renews its credential'));
+    const id = this.nextReauthId++;
+    return new Promise<void>((resolve, reject) => {
+      if (this.stateValue !== 'open') {
+        reject(new PeerUnavailableError(`not connected to ${this.remoteName} (${this.stateValue})`));
+        return;
+      }
+      this.reauths.set(id, { resolve, reject });
+      try {
+        this.send(encode({ t: 'reauth', id, auth }), NO_ASK);
+      } catch (error) {
+        this.reauths.delete(id);
+        reject(error as Error);
+      }
+    });
   }
 
   /** A typed reference to the actor exposed at `path` on this peer. */
@@ -309,6 +355,7 @@ export class Peer {
       this.asks.delete(id);
       pending.reject(new ConnectionLostError(pending.address));
     }
+    this.failReauths(new ConnectionLostError(`${this.remoteName} (renewing the credential)`));
     if (this.dial && this.stateValue !== 'closed') this.scheduleReconnect();
     else this.shutDown(new PeerUnavailableError(`connection from ${this.remoteName} is closed`, 'PEER_CLOSED'));
   }
@@ -345,7 +392,27 @@ export class Peer {
       pending.reject(reason);
     }
     this.asks.clear();
+    this.failReauths(reason);
+    clearTimeout(this.expiryTimer);
     this.host.peerClosed(this);
+  }
+
+  private failReauths(reason: Error): void {
+    for (const pending of this.reauths.values()) pending.reject(reason);
+    this.reauths.clear();
+  }
+
+  /** Arms the timer that closes this incoming connection once its identity expires unrenewed. */
+  private watchExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    const expiresAt = this.host.expiresAt(this.principalValue);
+    if (expiresAt === undefined) return;
+    const delay = Math.min(MAX_TIMEOUT_MS, Math.max(0, expiresAt - Date.now()));
+    this.expiryTimer = setTimeout(() => {
+      // A timer capped to Node's longest may fire early: look again.
+      if (Date.now() < expiresAt) return this.watchExpiry();
+      this.fatal('UNAUTHENTICATED', `the credential of this connection expired at ${new Date(expiresAt).toISOString()} and was not renewed`, 1008);
+    }, delay);
   }
 
   /** Rejects the asks of queued messages and reports how many tells are dropped, so none vanish silently. */
@@ -468,7 +535,52 @@ export class Peer {
         this.report(`${this.remoteName} reported ${envelope.code}: ${envelope.message}`);
         if (envelope.fatal) this.socket?.terminate();
         return !envelope.fatal;
+      case 'reauth':
+        if (this.dial) {
+          this.violation('reauth is sent by the dialling side only');
+          return false;
+        }
+        this.renew(envelope);
+        return true;
+      case 'reauthed':
+        return this.renewed(envelope);
     }
+  }
+
+  /** An incoming peer's renewed credential: checked, then its identity replaced, in the order they came. */
+  private renew(envelope: Reauth): void {
+    const previous = this.renewing;
+    this.renewing = previous.then(async () => {
+      let answer: Reauthed;
+      try {
+        const principal = await this.host.reauthenticate(envelope.auth, this.principalValue, this.connection);
+        if (this.stateValue === 'closed') return;
+        this.principalValue = principal;
+        this.watchExpiry();
+        answer = { t: 'reauthed', id: envelope.id, ok: true };
+      } catch (error) {
+        answer = { t: 'reauthed', id: envelope.id, ok: false, code: 'UNAUTHENTICATED', message: clipMessage(`renewal refused: ${(error as Error).message}`) };
+      }
+      if (this.stateValue === 'closed') return;
+      try {
+        this.send(encode(answer), NO_ASK);
+      } catch (error) {
+        this.report(`answer to reauth ${envelope.id} of ${this.remoteName} lost: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  private renewed(envelope: Reauthed): boolean {
+    if (!this.dial) {
+      this.violation('reauthed is sent by the accepting side only');
+      return false;
+    }
+    const pending = this.reauths.get(envelope.id);
+    if (!pending) return true;
+    this.reauths.delete(envelope.id);
+    if (envelope.ok) pending.resolve();
+    else pending.reject(new ProtocolError(envelope.message, envelope.code));
+    return true;
   }
 
   private deliverTell(envelope: Tell): boolean {
@@ -540,17 +652,22 @@ export class Peer {
 
   /** The peer broke the protocol: tell it why, close its connection, keep serving everyone else. */
   private violation(problem: string): void {
+    this.report(`protocol error from ${this.remoteName}: ${clipMessage(problem)}`);
+    this.fatal('PROTOCOL_ERROR', problem, 1002);
+  }
+
+  /** Tells the peer why its connection ends, and closes it with `closeCode`. */
+  private fatal(code: string, problem: string, closeCode: number): void {
     const message = clipMessage(problem);
     const socket = this.socket;
-    this.report(`protocol error from ${this.remoteName}: ${message}`);
     if (!socket) return;
-    const notice: ErrorEnvelope = { t: 'error', code: 'PROTOCOL_ERROR', message, fatal: true };
+    const notice: ErrorEnvelope = { t: 'error', code, message, fatal: true };
     this.flush();
     socket.send(encode(notice), { binary: true });
-    socket.close(1002, 'protocol error');
+    socket.close(closeCode, code);
     const dial = this.dial;
     if (!dial) this.socket = undefined;
-    if (!dial) this.shutDown(new ProtocolError(message));
+    if (!dial) this.shutDown(new ProtocolError(message, code));
   }
 
   private report(message: string): void {

@@ -6,7 +6,9 @@ import { Packr, Unpackr } from 'msgpackr';
  * Version of the wire protocol between actor systems. A frame is one ws binary message holding
  * one or more msgpack-encoded envelopes back to back (small messages queued together are batched
  * into one frame). The connecting side sends `hello` first; the accepting side answers `welcome`
- * or a fatal `error` (for a version it does not speak, a failed authentication) and closes.
+ * or a fatal `error` (for a version it does not speak, a failed authentication) and closes. Once
+ * open, the connecting side may renew its credential with `reauth`, answered by `reauthed`; the
+ * accepting side closes a connection whose credential expired unrenewed with a fatal error.
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -46,6 +48,19 @@ export const Reply = Type.Union([
   Type.Object({ t: Type.Literal('reply'), id: RequestId, ok: Type.Literal(true), value: Type.Unknown() }, { additionalProperties: false }),
   Type.Object({ t: Type.Literal('reply'), id: RequestId, ok: Type.Literal(false), error: FailureSchema }, { additionalProperties: false }),
 ]);
+/** The connecting side's renewed credential, for the identity the connection already has. */
+export const Reauth = Type.Object(
+  { t: Type.Literal('reauth'), id: RequestId, auth: Type.String({ maxLength: 16384 }) },
+  { additionalProperties: false },
+);
+/** The accepting side's answer to a `reauth`: taken, or refused (the connection keeps its former credential). */
+export const Reauthed = Type.Union([
+  Type.Object({ t: Type.Literal('reauthed'), id: RequestId, ok: Type.Literal(true) }, { additionalProperties: false }),
+  Type.Object(
+    { t: Type.Literal('reauthed'), id: RequestId, ok: Type.Literal(false), code: Type.String({ maxLength: 128 }), message: Type.String() },
+    { additionalProperties: false },
+  ),
+]);
 /** A fatal error closes the connection right after; a non-fatal one reports a dropped message. */
 export const ErrorEnvelope = Type.Object(
   { t: Type.Literal('error'), code: Type.String({ maxLength: 128 }), message: Type.String(), fatal: Type.Boolean() },
@@ -58,8 +73,10 @@ export type Tell = Static<typeof Tell>;
 export type Ask = Static<typeof Ask>;
 export type Reply = Static<typeof Reply>;
 export type ErrorEnvelope = Static<typeof ErrorEnvelope>;
+export type Reauth = Static<typeof Reauth>;
+export type Reauthed = Static<typeof Reauthed>;
 /** Everything that may follow the handshake. */
-export type SessionEnvelope = Tell | Ask | Reply | ErrorEnvelope;
+export type SessionEnvelope = Tell | Ask | Reply | ErrorEnvelope | Reauth | Reauthed;
 
 /** A Map, not an object literal: a peer's `t` of `constructor` or `__proto__` must not find `Object.prototype` members. */
 const sessionChecks = new Map<string, TypeCheck<TSchema>>([
@@ -67,6 +84,8 @@ const sessionChecks = new Map<string, TypeCheck<TSchema>>([
   ['ask', TypeCompiler.Compile(Ask)],
   ['reply', TypeCompiler.Compile(Reply)],
   ['error', TypeCompiler.Compile(ErrorEnvelope)],
+  ['reauth', TypeCompiler.Compile(Reauth)],
+  ['reauthed', TypeCompiler.Compile(Reauthed)],
 ]);
 const helloCheck = TypeCompiler.Compile(Hello);
 const welcomeCheck = TypeCompiler.Compile(Welcome);
@@ -135,7 +154,7 @@ function explain(check: TypeCheck<TSchema>, value: unknown): string {
 export function checkSessionEnvelope(value: unknown): SessionEnvelope | string {
   const type = typeof value === 'object' && value !== null ? (value as { t?: unknown }).t : undefined;
   const check = typeof type === 'string' ? sessionChecks.get(type) : undefined;
-  if (!check) return `unknown envelope type ${describeValue(type)}; expected one of tell, ask, reply, error`;
+  if (!check) return `unknown envelope type ${describeValue(type)}; expected one of ${[...sessionChecks.keys()].join(', ')}`;
   return check.Check(value) ? (value as SessionEnvelope) : `bad ${type} envelope at ${explain(check, value)}`;
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
@@ -11,8 +11,21 @@ import { defaultLimits, defaultReconnect, type ReconnectPolicy, type RemotingLim
 import { Peer, protocolErrors, type PeerHost, type PeerState, type WhileDisconnected } from './peer.js';
 import { checkHello, clipMessage, decodeFrame, encode, PROTOCOL_VERSION, type ErrorEnvelope, type Hello } from './protocol.js';
 
+/** Where an incoming connection comes from, for decisions such as rate limits. */
+export interface ConnectionInfo {
+  /** The peer's IP address; undefined on a Unix socket. */
+  readonly remoteAddress: string | undefined;
+}
+
 /** Checks the credential of an incoming connection; returns its identity or throws to refuse it. */
-export type Authenticate = (auth: string | undefined, hello: Hello) => unknown;
+export type Authenticate = (auth: string | undefined, hello: Hello, connection: ConnectionInfo) => unknown;
+
+/**
+ * Checks the renewed credential of an open connection (`Peer.reauthenticate`), given the identity
+ * the connection has now; returns its new identity or throws to refuse it, and the connection
+ * keeps the identity it had.
+ */
+export type Reauthenticate = (auth: string, current: unknown, connection: ConnectionInfo) => unknown;
 
 /** Options of a `Remoting`. */
 export interface RemotingOptions {
@@ -21,6 +34,14 @@ export interface RemotingOptions {
   limits?: Partial<RemotingLimits>;
   /** Refuses incoming connections whose credential it rejects. Default: everyone is let in. */
   authenticate?: Authenticate;
+  /** Accepts renewed credentials of open incoming connections. Default: every `reauth` is refused. */
+  reauthenticate?: Reauthenticate;
+  /**
+   * When an identity that `authenticate` or `reauthenticate` returned stops being valid (ms since
+   * the epoch), or undefined for never: at that time its connection is closed with a fatal
+   * `UNAUTHENTICATED` error unless it was renewed.
+   */
+  expiresAt?: (principal: unknown) => number | undefined;
   /** Called for each incoming peer once its handshake succeeded. */
   onPeer?: (peer: Peer) => void;
 }
@@ -48,6 +69,8 @@ export interface ListenOptions {
    * that `listen` returns.
    */
   path?: string;
+  /** Answers the plain HTTP requests of the server (those that are no ws upgrade). Default: 426 Upgrade Required. */
+  onRequest?: RequestListener;
 }
 
 /**
@@ -61,8 +84,10 @@ export class Remoting implements PeerHost {
   readonly exposures = new Exposures();
   private readonly peerSet = new Set<Peer>();
   private server: WebSocketServer | undefined;
-  /** The HTTP server under `server` when it listens on a Unix socket, and that socket's path. */
-  private unixServer: { http: HttpServer; path: string; inode: number } | undefined;
+  /** The HTTP server under `server`. */
+  private http: HttpServer | undefined;
+  /** The Unix socket `http` listens on, if it does. */
+  private unixSocket: { path: string; inode: number } | undefined;
 
   constructor(private readonly options: RemotingOptions = {}) {
     this.name = options.name ?? `system-${randomUUID().slice(0, 8)}`;
@@ -82,21 +107,30 @@ export class Remoting implements PeerHost {
   /** Accepts incoming peers on `host:port` (default 127.0.0.1, a free port), or on the Unix socket `path`. */
   async listen(options: ListenOptions = {}): Promise<{ host: string; port: number; url: string }> {
     if (this.server) throw new Error(`${this.name} is already listening`);
-    if (options.path !== undefined) return this.listenOnPath(options.path);
-    const server = this.serve({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
+    if (options.path !== undefined) return this.listenOnPath(options.path, options.onRequest);
+    const http = createServer(options.onRequest ?? upgradeRequired);
+    const server = this.serve(http);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve);
+      });
+    } catch (error) {
+      this.server = undefined;
+      this.http = undefined;
+      server.close();
+      throw error;
+    }
     this.reportServerErrors(server);
-    const address = server.address() as AddressInfo;
+    const address = http.address() as AddressInfo;
     return { host: address.address, port: address.port, url: `ws://${address.address}:${address.port}` };
   }
 
-  private serve(where: { host: string; port: number } | { server: HttpServer }): WebSocketServer {
-    const server = new WebSocketServer({ ...where, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
+  private serve(http: HttpServer): WebSocketServer {
+    const server = new WebSocketServer({ server: http, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
     this.server = server;
-    server.on('connection', (socket) => this.handshake(socket));
+    this.http = http;
+    server.on('connection', (socket, request) => this.handshake(socket, connectionInfo(request)));
     return server;
   }
 
@@ -104,12 +138,12 @@ export class Remoting implements PeerHost {
     server.on('error', (error) => protocolErrors.publish({ peer: this.name, message: `server error: ${error.message}` }));
   }
 
-  private async listenOnPath(path: string): Promise<{ host: string; port: number; url: string }> {
+  private async listenOnPath(path: string, onRequest: RequestListener | undefined): Promise<{ host: string; port: number; url: string }> {
     if (!unixSocketPathFits(path)) {
       throw new RangeError(`${path} is longer than a Unix socket's path may be (${MAX_UNIX_SOCKET_PATH} bytes)`);
     }
-    const http = createServer();
-    const server = this.serve({ server: http });
+    const http = createServer(onRequest ?? upgradeRequired);
+    const server = this.serve(http);
     const privateDir = mkdtempSync(join(dirname(path), '.s'));
     try {
       const bound = join(privateDir, 's');
@@ -121,13 +155,14 @@ export class Remoting implements PeerHost {
       renameSync(bound, path);
     } catch (error) {
       this.server = undefined;
+      this.http = undefined;
       server.close();
       http.close();
       throw error;
     } finally {
       rmSync(privateDir, { recursive: true, force: true });
     }
-    this.unixServer = { http, path, inode: lstatSync(path).ino };
+    this.unixSocket = { path, inode: lstatSync(path).ino };
     this.reportServerErrors(server);
     return { host: '', port: 0, url: `ws+unix:${path}:/` };
   }
@@ -154,14 +189,28 @@ export class Remoting implements PeerHost {
       for (const client of server.clients) client.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    const unix = this.unixServer;
-    this.unixServer = undefined;
-    if (unix) {
-      unix.http.closeAllConnections();
-      await new Promise<void>((resolve) => unix.http.close(() => resolve()));
-      // Unless another listener has replaced it since.
-      if (inodeOf(unix.path) === unix.inode) rmSync(unix.path, { force: true });
+    const http = this.http;
+    this.http = undefined;
+    if (http) {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
     }
+    const unix = this.unixSocket;
+    this.unixSocket = undefined;
+    // Unless another listener has replaced it since.
+    if (unix && inodeOf(unix.path) === unix.inode) rmSync(unix.path, { force: true });
+  }
+
+  /** @internal */
+  reauthenticate(auth: string, current: unknown, connection: ConnectionInfo): Promise<unknown> {
+    const reauthenticate = this.options.reauthenticate;
+    if (!reauthenticate) return Promise.reject(new Error('this side does not accept renewed credentials'));
+    return Promise.resolve().then(() => reauthenticate(auth, current, connection));
+  }
+
+  /** @internal */
+  expiresAt(principal: unknown): number | undefined {
+    return this.options.expiresAt?.(principal);
   }
 
   /** @internal */
@@ -169,7 +218,7 @@ export class Remoting implements PeerHost {
     this.peerSet.delete(peer);
   }
 
-  private handshake(socket: WebSocket): void {
+  private handshake(socket: WebSocket, connection: ConnectionInfo): void {
     socket.on('error', () => {}); // ws closes the socket after an error; nothing else to do here
     const refuse = (code: string, problem: string, closeCode = 1002) => {
       const message = clipMessage(problem);
@@ -206,20 +255,29 @@ export class Remoting implements PeerHost {
       }
       let principal: unknown;
       try {
-        principal = await this.options.authenticate?.(hello.auth, hello);
+        principal = await this.options.authenticate?.(hello.auth, hello, connection);
       } catch (error) {
         return refuse('UNAUTHENTICATED', `authentication failed: ${(error as Error).message}`, 1008);
       }
       if (socket.readyState !== WebSocket.OPEN) return;
       socket.send(encode({ t: 'welcome', v: PROTOCOL_VERSION, name: this.name, maxFrame: this.limits.maxFrameBytes }));
       socket.off('message', hold);
-      const peer = Peer.accept(this, socket, hello, principal);
+      const peer = Peer.accept(this, socket, hello, principal, connection);
       this.peerSet.add(peer);
       for (const [frame, binary] of early) socket.emit('message', frame, binary);
       socket.resume();
       this.options.onPeer?.(peer);
     });
   }
+}
+
+/** The answer to a plain HTTP request of a server that serves nothing but ws. */
+const upgradeRequired: RequestListener = (_request, response) => {
+  response.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('Upgrade Required');
+};
+
+function connectionInfo(request: IncomingMessage): ConnectionInfo {
+  return { remoteAddress: request.socket.remoteAddress };
 }
 
 /** The longest path of a Unix socket on every platform (macOS: 104 bytes with the NUL); a longer one is cut short silently. */

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { Runtime } from '@lzy/runtime';
+import { parseDuration } from '@lzy/sdk';
 import { usageError } from '../cli-error.js';
 import { readPoolsFile } from '../pools-file.js';
 
@@ -12,6 +13,12 @@ interface ServerOptions {
   pools?: string;
   kubeconfig?: string;
   drainMs: string;
+  issuer?: string;
+  tokenTtl: string;
+  trustIssuer?: string;
+  audience?: string;
+  tenantClaim: string;
+  rolesClaim: string;
 }
 
 /** The admin's tenant, whose token `lzy server` creates on its first start. */
@@ -27,6 +34,12 @@ export function serverCommand(): Command {
     .option('--pools <file>', 'node pools, a JSON array: [{ "name": "default", "slots": 4, "maxNodes": 2 }]')
     .option('--kubeconfig <file>', 'the cluster of the pools of "kind": "kubernetes" (default: KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--drain-ms <ms>', 'on SIGTERM, how long running ops may go on before they are handed back', '10000')
+    .option('--issuer <url>', "the identifier of the server's OIDC issuer, when clients reach it by another name (default http://HOST:PORT/oidc)")
+    .option('--token-ttl <duration>', "how long the access tokens of the issuer's clients live", '15m')
+    .option('--trust-issuer <url>', "also accept the JWTs of this issuer (keys from its discovery document and JWKS); needs --audience")
+    .option('--audience <aud>', 'with --trust-issuer: the aud its tokens must carry')
+    .option('--tenant-claim <claim>', "with --trust-issuer: the claim that names the tenant", 'tenant')
+    .option('--roles-claim <claim>', 'with --trust-issuer: the claim that carries the roles (owner, member, viewer, admin; others are ignored)', 'roles')
     .action((options: ServerOptions) => serve(options));
 }
 
@@ -37,15 +50,25 @@ async function serve(options: ServerOptions): Promise<void> {
   if (!Number.isInteger(drainMs) || drainMs < 0) throw usageError(`bad --drain-ms ${options.drainMs}`, 'milliseconds, 0 or more');
   const dataDir = resolve(options.dataDir);
   const pools = options.pools === undefined ? undefined : readPoolsFile(options.pools);
+  if ((options.trustIssuer === undefined) !== (options.audience === undefined)) {
+    throw usageError('--trust-issuer and --audience go together', 'e.g. --trust-issuer https://id.example.com --audience lzy');
+  }
+  const tokenTtlSeconds = Math.ceil(parseDuration(options.tokenTtl, '--token-ttl') / 1000);
+  if (!(tokenTtlSeconds >= 1)) throw usageError(`bad --token-ttl ${options.tokenTtl}`, 'e.g. 15m');
+  const trust = options.trustIssuer === undefined ? [] : [
+    { issuer: options.trustIssuer, audience: options.audience!, tenantClaim: options.tenantClaim, rolesClaim: options.rolesClaim },
+  ];
   const runtime = await Runtime.start({
     dataDir,
     host: options.host,
     port,
     ...(pools ? { pools } : {}),
     ...(options.kubeconfig === undefined ? {} : { kubeconfig: resolve(options.kubeconfig) }),
+    identity: { issuer: options.issuer ?? true, tokenTtlSeconds, trust },
   });
   await ensureAdminToken(runtime, dataDir);
   process.stdout.write(`lzy server listening on ${runtime.url}\n`);
+  if (runtime.issuer) note(`OIDC issuer ${runtime.issuer.issuer}`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,6 +1,8 @@
 import { ask, spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { PoolConfig } from '../config.js';
 import type { Iam, Subject } from '../iam/iam.js';
+import type { OidcIssuer } from '../iam/oidc-issuer.js';
+import { serveIdentityRequest, type ClientRoles } from './identity-requests.js';
 import { authorize, type IamMsg } from '../iam/iam-service.js';
 import { REQUEST_PERMISSIONS, resourceOf } from '../iam/request-access.js';
 import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
@@ -28,6 +30,8 @@ export type ClientsMsg =
 
 export interface ClientsDeps {
   readonly iam: Iam;
+  /** The runtime's OIDC issuer; absent on the embedded runtime. */
+  readonly issuer: () => OidcIssuer | undefined;
   /** Decides every request, and holds the role bindings. */
   readonly iamService: ActorRef<IamMsg>;
   readonly pools: ReadonlyMap<string, PoolConfig>;
@@ -63,6 +67,18 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
    */
   const watchers = new Map<string, ActorRef<WorkflowEvents>>();
   const watched = new Map<ActorRef<WorkflowEvents>, { key: string; tenant: string; workflowId: string | undefined }>();
+
+  /** The role bindings of the issuer's clients, kept by the IAM service. */
+  const clientRoles: ClientRoles = {
+    grant: async (binding) => {
+      const reply = await ask(deps.iamService, { type: 'grant', binding }, 30_000);
+      if (!reply.ok) throw new Refused(reply.error.code, reply.error.message);
+    },
+    revokeAll: async (tenant, subject) => {
+      const bound = await ask(deps.iamService, { type: 'list', tenant }, 30_000);
+      for (const binding of bound.filter((b) => b.subject === subject)) await ask(deps.iamService, { type: 'revoke', binding }, 30_000);
+    },
+  };
 
   return spawnActor<undefined, ClientsMsg>(parent, {
     name: 'clients',
@@ -207,6 +223,12 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         }
         return deps.iam.issueJoinToken(request.pool);
       }
+      case 'issue-jwt':
+      case 'clients-create':
+      case 'clients-list':
+      case 'clients-remove':
+      case 'keys-rotate':
+        return serveIdentityRequest(request, deps.issuer(), clientRoles);
       case 'grant-role':
       case 'revoke-role': {
         const { tenant, subject: id, role } = request;

@@ -15,7 +15,9 @@ export type Permission =
   | 'blobs.write'
   | 'tokens.issue'
   | 'roles.manage'
-  | 'join-tokens.issue';
+  | 'join-tokens.issue'
+  /** The issuer's clients as a whole, and its signing keys: the server's admin only. */
+  | 'issuer.manage';
 
 const VIEWER: readonly Permission[] = ['runs.read', 'logs.read', 'whiteboards.read', 'blobs.read'];
 const MEMBER: readonly Permission[] = [...VIEWER, 'runs.start', 'runs.cancel', 'blobs.write'];

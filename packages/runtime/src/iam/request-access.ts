@@ -24,6 +24,11 @@ export const REQUEST_PERMISSIONS: Readonly<Record<ClientRequest['type'], Permiss
   'grant-role': 'roles.manage',
   'revoke-role': 'roles.manage',
   'list-roles': 'roles.manage',
+  'issue-jwt': 'tokens.issue',
+  'clients-create': 'tokens.issue',
+  'clients-list': 'issuer.manage',
+  'clients-remove': 'issuer.manage',
+  'keys-rotate': 'issuer.manage',
 };
 
 /**
@@ -34,12 +39,17 @@ export const REQUEST_PERMISSIONS: Readonly<Record<ClientRequest['type'], Permiss
 export function resourceOf(subject: Subject, request: ClientRequest): Resource {
   switch (request.type) {
     case 'issue-token':
+    case 'issue-jwt':
+    case 'clients-create':
     case 'grant-role':
     case 'revoke-role':
       return request.role === 'admin' ? 'server' : { tenant: request.tenant };
     case 'list-roles':
       return request.tenant === undefined ? 'server' : { tenant: request.tenant };
     case 'issue-join-token':
+    case 'clients-list':
+    case 'clients-remove':
+    case 'keys-rotate':
       return 'server';
     default:
       return { tenant: subject.tenant };

@@ -19,6 +19,10 @@ const WatchId = Type.String({ minLength: 1, maxLength: 64 });
 const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
 const TenantName = Type.String({ minLength: 1, maxLength: 63 });
 const RoleBindingFields = { tenant: TenantName, subject: Type.String({ minLength: 1, maxLength: 1024 }), role: Role };
+
+/** The longest lifetime of a JWT that `issue-jwt` makes (24 h). */
+export const MAX_JWT_TTL_S = 24 * 60 * 60;
+
 const request = <T extends string, P extends Record<string, TSchema>>(type: T, properties: P) =>
   Type.Object({ type: Type.Literal(type), ...properties }, { additionalProperties: false });
 
@@ -68,6 +72,14 @@ export const ClientRequest = Type.Union([
   request('revoke-role', RoleBindingFields),
   /** Admins, or owners of `tenant`: the role bindings of `tenant`; of every tenant without one (admins only). */
   request('list-roles', { tenant: Type.Optional(TenantName) }),
+  /** Admins only, on a runtime with an OIDC issuer: one JWT access token for `tenant`, valid `ttlSeconds`. */
+  request('issue-jwt', { tenant: TenantName, role: Role, ttlSeconds: Type.Integer({ minimum: 1, maximum: MAX_JWT_TTL_S }) }),
+  /** Admins only: a new client (service account) of the issuer, for `tenant`, whose tokens carry `role`. */
+  request('clients-create', { tenant: TenantName, role: Role }),
+  request('clients-list', {}),
+  request('clients-remove', { clientId: Type.String({ minLength: 1, maxLength: 128 }) }),
+  /** Admins only: the issuer signs with a new key from now on; tokens of the former one stay valid until they expire. */
+  request('keys-rotate', {}),
 ]);
 export type ClientRequest = Static<typeof ClientRequest>;
 
@@ -93,6 +105,10 @@ export const WorkflowDetail = Type.Object({
 /** A run and a page of its ops, as `describe` answers. */
 export type WorkflowDetail = Static<typeof WorkflowDetail>;
 
+export const OidcClientInfo = Type.Object({ clientId: Type.String(), tenant: Type.String(), createdAt: Type.Integer() });
+/** A client of the runtime's issuer as `clients-list` answers: never its secret (its roles are role bindings of `client:<clientId>`). */
+export type OidcClientInfo = Static<typeof OidcClientInfo>;
+
 /** The value each request answers with when it succeeds. */
 export const ClientReplies = {
   whoami: Type.Object({ id: Type.String(), tenant: Type.String(), roles: Type.Array(Role) }),
@@ -114,6 +130,11 @@ export const ClientReplies = {
   'grant-role': Type.Null(),
   'revoke-role': Type.Null(),
   'list-roles': Type.Array(Type.Object(RoleBindingFields)),
+  'issue-jwt': Type.String(),
+  'clients-create': Type.Object({ clientId: Type.String(), clientSecret: Type.String() }),
+  'clients-list': Type.Array(OidcClientInfo),
+  'clients-remove': Type.Null(),
+  'keys-rotate': Type.Object({ kid: Type.String() }),
 } satisfies Record<ClientRequest['type'], TSchema>;
 export type ClientReply<T extends ClientRequest['type']> = Static<(typeof ClientReplies)[T]>;
 
