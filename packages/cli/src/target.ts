@@ -29,13 +29,21 @@ export function withTarget(command: Command): Command {
     .addOption(new Option('--token <token>', 'your token for the shared runtime').env('LZY_TOKEN'));
 }
 
-/** Connects to the shared runtime the options name, for `what` (roles, whoami), which the embedded runtime does not have. */
+/** Connects to the shared runtime the options name, for `what` (roles, clients, keys), which the embedded runtime does not have. */
 export async function openRemoteTarget(options: TargetOptions, what: string): Promise<Target & { readonly remote: RemoteConnection }> {
-  if (!options.endpoint) {
-    throw usageError(`${what} is for a shared runtime; the embedded one has only its local admin`, 'pass --endpoint ws://HOST:PORT of `lzy server` and your token');
-  }
+  if (!options.endpoint && !readCredentials()) throw notShared(what);
   const target = await openTarget(options);
-  return { ...target, remote: target.remote! };
+  return { ...target, remote: remoteOf(target, what) };
+}
+
+/** The shared runtime's connection of `target`, for `what`; a usage error for the embedded runtime. */
+export function remoteOf(target: Target, what: string): RemoteConnection {
+  if (target.remote) return target.remote;
+  throw notShared(what);
+}
+
+function notShared(what: string): CliError {
+  return usageError(`${what} is for a shared runtime; the embedded one has only its local admin`, 'pass --endpoint ws://HOST:PORT of `lzy server` and your token');
 }
 
 /**

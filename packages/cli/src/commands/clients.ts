@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { ROLES, type Role } from '@lzy/runtime/protocol';
-import { openTarget, remoteOf, withTarget, type TargetOptions } from '../target.js';
+import { openRemoteTarget, withTarget, type TargetOptions } from '../target.js';
 
 interface CreateOptions extends TargetOptions {
   tenant: string;
@@ -23,9 +23,9 @@ export function clientsCommand(): Command {
         .addOption(new Option('--role <role>', 'the role bound to it in its tenant (subject client:<client_id>; `lzy roles` changes it)').choices(ROLES).default('owner'))
         .option('--json', 'print {"client_id": ..., "client_secret": ...}'),
     ).action(async (options: CreateOptions) => {
-      const target = await openTarget(options);
+      const target = await openRemoteTarget(options, 'lzy clients create');
       try {
-        const { clientId, clientSecret } = await remoteOf(target, 'lzy clients create').createClient(options.tenant, options.role);
+        const { clientId, clientSecret } = await target.remote.createClient(options.tenant, options.role);
         process.stdout.write(
           options.json
             ? `${JSON.stringify({ client_id: clientId, client_secret: clientSecret })}\n`
@@ -39,9 +39,9 @@ export function clientsCommand(): Command {
   clients.addCommand(
     withTarget(new Command('ls').description('the clients, without their secrets (their roles: `lzy roles ls`, subject client:<client_id>)').option('--json', 'one JSON array')).action(
       async (options: ListOptions) => {
-        const target = await openTarget(options);
+        const target = await openRemoteTarget(options, 'lzy clients ls');
         try {
-          const list = await remoteOf(target, 'lzy clients ls').listClients();
+          const list = await target.remote.listClients();
           if (options.json) {
             process.stdout.write(`${JSON.stringify(list.map((c) => ({ client_id: c.clientId, tenant: c.tenant, created: new Date(c.createdAt).toISOString() })))}\n`);
             return;
@@ -56,9 +56,9 @@ export function clientsCommand(): Command {
   clients.addCommand(
     withTarget(new Command('rm').description('removes a client: it gets no new tokens (those it has expire by themselves)').argument('<client-id>')).action(
       async (clientId: string, options: TargetOptions) => {
-        const target = await openTarget(options);
+        const target = await openRemoteTarget(options, 'lzy clients rm');
         try {
-          await remoteOf(target, 'lzy clients rm').removeClient(clientId);
+          await target.remote.removeClient(clientId);
         } finally {
           await target.close();
         }
