@@ -5,6 +5,7 @@ import type { NodePrincipal } from '../node-directory.js';
 import { verifyAgentToken } from './agent-identity.js';
 import { AGENT_NAMESPACE, AGENT_POD_SELECTOR, LEASED_LABEL, nodeIsReady, POOL_LABEL, RETIRED_LABEL, TENANT_LABEL } from './cluster-names.js';
 import { keepInformer, type KeptInformer } from './kept-informer.js';
+import { publishLeaseEvent } from './lease-events.js';
 import { machineOf, type KubeLeaseRecord, type MachineJournal } from './machine-journal.js';
 import { TenantNetworkPolicies } from './tenant-network-policies.js';
 
@@ -109,6 +110,7 @@ export class KubeBackend implements NodeBackend {
     if (this.closed) throw new Error('the Kubernetes backend is closed: the runtime is shutting down');
     const lease: KubeLease = { spec, stopping: false, listeners: [], searching: `looking for a free node of pool ${spec.pool.name}` };
     this.live.add(lease);
+    publishLeaseEvent({ event: 'requested', nodeId: spec.nodeId, tenant: spec.tenant, pool: spec.pool.name });
     void this.acquire(lease);
     return {
       onExit: (listener) => {
@@ -136,6 +138,7 @@ export class KubeBackend implements NodeBackend {
     if (lease.agentPod !== undefined) throw new Error(`the agent of node ${agent.node} (pod ${lease.agentPod}) has joined already`);
     lease.agentPod = agent.pod;
     const { nodeId, tenant, pool } = lease.spec;
+    publishLeaseEvent({ event: 'joined', nodeId, tenant, pool: pool.name, node: agent.node });
     this.policies
       .withFence(tenant, async () => {
         if (!lease.stopping) await this.patchPod(agent.pod, { metadata: { labels: { [TENANT_LABEL]: tenant } } });
