@@ -61,6 +61,8 @@ const HEARTBEAT_MS = 2_000;
 /** A node idle this long is released (and deleted; the provisioner replaces it). */
 const IDLE_TIMEOUT_MS = 500;
 const BASELINE_NAMESPACE = 'lzy-bench-baseline';
+/** How often the tenants' phase reports on stderr. */
+const PROGRESS_EVERY_MS = 5_000;
 
 /** One lease as the backend's events show it. */
 interface LeaseSeen {
@@ -95,8 +97,17 @@ export async function run({ quick }: { quick: boolean }): Promise<Result[]> {
     runtime = await Runtime.start({ dataDir: join(dir, 'lzy'), pools, kubeconfig: cluster.kubeconfig, heartbeatIntervalMs: HEARTBEAT_MS, allocationTimeoutMs: sizes.boundMs });
     cluster.send({ type: 'runtime', url: runtime.url });
     const t0 = now();
-    const workflows = await withTimeout(runTenants(runtime, sizes, seed), sizes.boundMs, 'the tenants’ workflows');
-    log(`tenants: ${workflows} workflows of ${sizes.tenants} tenants in ${((now() - t0) / 1000).toFixed(1)} s`);
+    const done = { workflows: 0 };
+    const progress = setInterval(() => {
+      const joined = [...leases.values()].filter((lease) => lease.joinedAt !== undefined).length;
+      log(`  ${((now() - t0) / 1000).toFixed(0)} s: ${done.workflows} of ${sizes.tenants * sizes.rounds} workflows done, ${leases.size} leases requested, ${joined} joined`);
+    }, PROGRESS_EVERY_MS);
+    try {
+      await withTimeout(runTenants(runtime, sizes, seed, done), sizes.boundMs, 'the tenants’ workflows');
+    } finally {
+      clearInterval(progress);
+    }
+    log(`tenants: ${done.workflows} workflows of ${sizes.tenants} tenants in ${((now() - t0) / 1000).toFixed(1)} s`);
     const closing = now();
     await runtime.close();
     runtime = undefined;
@@ -136,9 +147,9 @@ export async function run({ quick }: { quick: boolean }): Promise<Result[]> {
 
 /**
  * Every tenant's rounds, the tenants at once: before each round a random pause, then a workflow of
- * a random number of ops on a random pool. Returns how many workflows ran.
+ * a random number of ops on a random pool; `done` counts the workflows that finished.
  */
-async function runTenants(runtime: Runtime, sizes: Sizes, seed: number): Promise<number> {
+async function runTenants(runtime: Runtime, sizes: Sizes, seed: number, done: { workflows: number }): Promise<void> {
   const random = seededRandom(seed);
   // The whole schedule is drawn first, so the interleaving depends on the seed only.
   const plans = Array.from({ length: sizes.tenants }, () =>
@@ -151,7 +162,6 @@ async function runTenants(runtime: Runtime, sizes: Sizes, seed: number): Promise
   const clients = await Promise.all(
     plans.map(async (_, i) => Lzy.connect({ endpoint: runtime.url, token: await runtime.iam.issueToken(`tenant-${i}`), onLog: () => {} })),
   );
-  let workflows = 0;
   try {
     await Promise.all(
       plans.map(async (rounds, i) => {
@@ -161,14 +171,13 @@ async function runTenants(runtime: Runtime, sizes: Sizes, seed: number): Promise
           const op = OPS_BY_POOL[plan.pool]!;
           const values = await lzy.workflow(`tenant-${i}-round-${round}`, async () => Promise.all(Array.from({ length: plan.ops }, (_, k) => op(k))));
           if (values.some((value, k) => value !== k)) throw new Error(`tenant-${i} round ${round}: wrong results ${JSON.stringify(values)}`);
-          workflows++;
+          done.workflows++;
         }
       }),
     );
   } finally {
     await Promise.all(clients.map((lzy) => lzy.close()));
   }
-  return workflows;
 }
 
 /** The most leases requested and not yet joined at any moment. */

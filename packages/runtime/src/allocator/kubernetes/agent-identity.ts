@@ -4,6 +4,7 @@ import { AGENT_NAMESPACE, AGENT_SERVICE_ACCOUNT, AGENT_TOKEN_AUDIENCE } from './
 /** Where a node-agent proved it runs: its pod, and the node the pod is bound to. */
 export interface AgentPod {
   readonly pod: string;
+  readonly podUid: string;
   readonly node: string;
 }
 
@@ -33,5 +34,5 @@ export async function verifyAgentToken(apis: { core: CoreV1Api; auth: Authentica
   const node = pod.spec.nodeName;
   if (!node) throw new Error(`pod ${podName} is on no node`);
   if (tokenNode !== undefined && tokenNode !== node) throw new Error(`the token names node ${tokenNode}, its pod runs on ${node}`);
-  return { pod: podName, node };
+  return { pod: podName, podUid, node };
 }

@@ -28,7 +28,8 @@ export interface KubeBackendOptions {
 interface KubeLease {
   readonly spec: NodeStartSpec;
   node?: string;
-  agentPod?: string;
+  /** The agent's pod once it joined, and the node identity its connections carry. */
+  agent?: { readonly pod: string; readonly podUid: string; readonly principal: NodePrincipal };
   /** Asked to go (released, or the runtime is closing): it takes no node, and lets go of the one it has. */
   stopping: boolean;
   exitReason?: string;
@@ -125,19 +126,27 @@ export class KubeBackend implements NodeBackend {
 
   /**
    * The node identity of a node-agent presenting its pod's projected token: the token must pass
-   * `verifyAgentToken`, and its pod run on a node that a lease of this runtime holds and whose
-   * agent has not joined yet. The node joins bound to that lease's tenant; its agent pod is then
-   * labelled with the tenant, once the tenant's NetworkPolicy is in the cluster (a labelled pod
-   * leaves deploy/'s default-deny policy, so it must find its tenant's fence there). Throws, saying
-   * why, otherwise.
+   * `verifyAgentToken`, and its pod run on a node that a lease of this runtime holds. The first
+   * agent to join binds the node to that lease's tenant; its agent pod is then labelled with the
+   * tenant, once the tenant's NetworkPolicy is in the cluster (a labelled pod leaves deploy/'s
+   * default-deny policy, so it must find its tenant's fence there). The same pod (same uid) joins
+   * again after its connection dropped (`connected` says it is closed), keeping the lease and its
+   * identity; any other agent, or a second connection while the first is open, is refused. Throws,
+   * saying why, otherwise.
    */
-  async admit(token: string): Promise<NodePrincipal> {
+  async admit(token: string, connected: (node: NodePrincipal) => boolean): Promise<NodePrincipal> {
     const agent = await verifyAgentToken({ core: this.core, auth: this.auth }, token);
     const lease = this.byNode.get(agent.node);
     if (!lease || lease.stopping || lease.exitReason !== undefined) throw new Error(`node ${agent.node} is not leased by this runtime`);
-    if (lease.agentPod !== undefined) throw new Error(`the agent of node ${agent.node} (pod ${lease.agentPod}) has joined already`);
-    lease.agentPod = agent.pod;
     const { nodeId, tenant, pool } = lease.spec;
+    if (lease.agent !== undefined) {
+      const samePod = lease.agent.pod === agent.pod && lease.agent.podUid === agent.podUid;
+      if (samePod && !connected(lease.agent.principal)) return lease.agent.principal;
+      const why = samePod ? 'and its connection is still open' : `(pod ${lease.agent.pod})`;
+      throw new Error(`the agent of node ${agent.node} has joined already ${why}`);
+    }
+    const principal: NodePrincipal = { kind: 'node', nodeId, tenant, pool: pool.name, joined: false };
+    lease.agent = { pod: agent.pod, podUid: agent.podUid, principal };
     publishLeaseEvent({ event: 'joined', nodeId, tenant, pool: pool.name, node: agent.node });
     this.policies
       .withFence(tenant, async () => {
@@ -146,7 +155,7 @@ export class KubeBackend implements NodeBackend {
       .catch((error: unknown) =>
         this.options.log(`could not label agent pod ${agent.pod} with its tenant (it stays under the default-deny policy): ${describe(error)}`),
       );
-    return { kind: 'node', nodeId, tenant, pool: pool.name, joined: false };
+    return principal;
   }
 
   /**
@@ -329,7 +338,7 @@ export class KubeBackend implements NodeBackend {
     }
     const node = pod.spec?.nodeName;
     const lease = node === undefined ? undefined : this.byNode.get(node);
-    if (lease && lease.agentPod === pod.metadata?.name) this.lose(node, `the node-agent pod ${pod.metadata?.name} on node ${node} is gone`);
+    if (lease && lease.agent?.pod === pod.metadata?.name) this.lose(node, `the node-agent pod ${pod.metadata?.name} on node ${node} is gone`);
   }
 
   /** The node `name` is lost to its lease: the lease hears it (its ops run again elsewhere) and the node is released. */
