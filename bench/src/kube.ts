@@ -67,6 +67,8 @@ const PROGRESS_EVERY_MS = 5_000;
 /** One lease as the backend's events show it. */
 interface LeaseSeen {
   requestedAt: number;
+  /** When its node was labelled for the tenant. */
+  leasedAt?: number;
   joinedAt?: number;
 }
 
@@ -84,11 +86,10 @@ export async function run({ quick }: { quick: boolean }): Promise<Result[]> {
   const leases = new Map<string, LeaseSeen>();
   const onLease = (message: unknown) => {
     const event = message as KubeLeaseEvent;
+    const lease = leases.get(event.nodeId);
     if (event.event === 'requested') leases.set(event.nodeId, { requestedAt: now() });
-    else {
-      const lease = leases.get(event.nodeId);
-      if (lease) lease.joinedAt = now();
-    }
+    else if (lease && event.event === 'leased') lease.leasedAt = now();
+    else if (lease) lease.joinedAt = now();
   };
   subscribe(KUBE_LEASE_CHANNEL, onLease);
   let runtime: Runtime | undefined;
@@ -123,6 +124,9 @@ export async function run({ quick }: { quick: boolean }): Promise<Result[]> {
     const rate = (joined.length * 1000) / (last - first);
     const peak = peakInFlight(all);
     log(`leases: ${joined.length} joined in ${((last - first) / 1000).toFixed(1)} s, at most ${peak} in flight; p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`);
+    const labelling = joined.flatMap((lease) => (lease.leasedAt === undefined ? [] : [lease.leasedAt - lease.requestedAt]));
+    const starting = joined.flatMap((lease) => (lease.leasedAt === undefined ? [] : [lease.joinedAt - lease.leasedAt]));
+    log(`  request → node labelled: p50 ${percentile(labelling, 50).toFixed(0)} ms, p99 ${percentile(labelling, 99).toFixed(0)} ms; labelled → agent joined: p50 ${percentile(starting, 50).toFixed(0)} ms, p99 ${percentile(starting, 99).toFixed(0)} ms`);
     if (cluster.refusals.length > 0) log(`agents refused: ${cluster.refusals.length}, e.g. ${cluster.refusals[0]}`);
 
     const tenancy = await cluster.tenancy();
@@ -257,7 +261,8 @@ class Cluster {
 
   static async start(setup: ClusterSetup): Promise<Cluster> {
     const file = fileURLToPath(new URL('./kube-cluster.js', import.meta.url));
-    const child = fork(file, [JSON.stringify(setup)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // The bench's node flags (e.g. --cpu-prof) apply to the cluster's process too.
+    const child = fork(file, [JSON.stringify(setup)], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const kubeconfig = await withTimeout(
       new Promise<string>((resolve, reject) => {
         child.on('message', (report: ClusterReport) => report.type === 'ready' && resolve(report.kubeconfig));

@@ -74,6 +74,13 @@ function mustLeave(daemonSet: JsonObject, pod: JsonObject, node: JsonObject): bo
   return !podSpecSelectsNode(spec, node) || noExecuteGraceMs(objectAt(pod, 'spec')?.tolerations, taintsOf(node)) === 0;
 }
 
+/**
+ * How long node and pod changes gather before the DaemonSet controller reconciles: each reconcile
+ * looks at every node, so on a thousand-node cluster with a change each moment a reconcile per
+ * change would take the whole process.
+ */
+const DAEMONSET_BATCH_MS = 10;
+
 /** Keeps every DaemonSet's pods in place, and its status counts current. */
 export function startDaemonSetController(store: ObjectStore): Reconciler {
   return new Reconciler(
@@ -131,5 +138,6 @@ export function startDaemonSetController(store: ObjectStore): Reconciler {
         }
       }
     },
+    DAEMONSET_BATCH_MS,
   );
 }

@@ -58,6 +58,8 @@ export class KubeBackend implements NodeBackend {
   private readonly policies: TenantNetworkPolicies;
   /** The agent pods labelled for a tenant, by pod name, as the pod informer last saw them. */
   private readonly tenantPods = new Map<string, string>();
+  /** The pools' Nodes as the node informer last saw them, by name: where a lease looks for a free node. */
+  private readonly poolNodes = new Map<string, V1Node>();
   /** Leases holding a node, by node name. */
   private readonly byNode = new Map<string, KubeLease>();
   private readonly live = new Set<KubeLease>();
@@ -88,7 +90,7 @@ export class KubeBackend implements NodeBackend {
     backend.informers.push(
       await keepInformer<V1Node>(options.config, '/api/v1/nodes', () => backend.core.listNode({ labelSelector: nodeSelector }), nodeSelector, {
         changed: (node) => backend.nodeChanged(node),
-        deleted: (node) => backend.lose(node.metadata?.name, `node ${node.metadata?.name} was deleted`),
+        deleted: (node) => backend.nodeGone(node),
         failed: (error, retryInMs) => options.log(`the watch of the pools' nodes failed (${describe(error)}); again in ${retryInMs} ms`),
       }),
       await keepInformer<V1Pod>(
@@ -184,10 +186,18 @@ export class KubeBackend implements NodeBackend {
     }
   }
 
-  /** Takes one free node of the lease's pool, if there is one. */
+  /**
+   * Takes one free node of the lease's pool, if there is one: from the node informer's view, not a
+   * list per attempt (a thousand-node cluster with many leases in flight would spend its time
+   * listing). A view a little behind is safe: the patch's resourceVersion precondition fails on a
+   * node changed since (409), and the lease tries the next.
+   */
   private async tryLease(lease: KubeLease): Promise<boolean> {
     const { tenant, pool } = lease.spec;
-    const { items } = await this.core.listNode({ labelSelector: `${POOL_LABEL}=${pool.name},!${TENANT_LABEL},!${RETIRED_LABEL}` });
+    const items = [...this.poolNodes.values()].filter((node) => {
+      const labels = node.metadata?.labels ?? {};
+      return labels[POOL_LABEL] === pool.name && labels[TENANT_LABEL] === undefined && labels[RETIRED_LABEL] === undefined;
+    });
     let notReady = 0;
     for (const node of shuffled(items)) {
       const name = node.metadata?.name;
@@ -221,6 +231,7 @@ export class KubeBackend implements NodeBackend {
           return true;
         }
         await this.options.journal.record({ ...record, state: 'leased' });
+        publishLeaseEvent({ event: 'leased', nodeId: lease.spec.nodeId, tenant, pool: pool.name, node: name });
         lease.node = name;
         this.byNode.set(name, lease);
         lease.searching = `node ${name} of pool ${pool.name} is leased; waiting for its node-agent to join`;
@@ -309,6 +320,7 @@ export class KubeBackend implements NodeBackend {
   private nodeChanged(node: V1Node): void {
     const name = node.metadata?.name;
     if (!name) return;
+    this.poolNodes.set(name, node);
     // A lease letting go of its node no longer owns it: the Node may be back already, registered again by its machine.
     const lease = this.byNode.get(name);
     if (lease && !lease.stopping) {
@@ -321,6 +333,14 @@ export class KubeBackend implements NodeBackend {
       return;
     }
     this.wake();
+  }
+
+  /** A pool's node was deleted: its lease, if one holds it, loses it. */
+  private nodeGone(node: V1Node): void {
+    const name = node.metadata?.name;
+    if (name === undefined) return;
+    this.poolNodes.delete(name);
+    this.lose(name, `node ${name} was deleted`);
   }
 
   private agentPodChanged(pod: V1Pod): void {

@@ -3,9 +3,9 @@ import { channel } from 'node:diagnostics_channel';
 /** The diagnostics channel on which the Kubernetes backend publishes each lease's steps (`KubeLeaseEvent`s). */
 export const KUBE_LEASE_CHANNEL = 'lzy:kube-lease';
 
-/** A step of a Kubernetes lease: asked for by the pool, or its node's agent admitted (joined). */
+/** A step of a Kubernetes lease: asked for by the pool, its node labelled for the tenant (leased), its node's agent admitted (joined). */
 export interface KubeLeaseEvent {
-  readonly event: 'requested' | 'joined';
+  readonly event: 'requested' | 'leased' | 'joined';
   readonly nodeId: string;
   readonly tenant: string;
   readonly pool: string;
