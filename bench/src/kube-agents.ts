@@ -19,6 +19,9 @@ export interface InProcessAgentOptions {
   heartbeatMs: number;
   /** An agent the runtime refused. */
   refused(pod: string, message: string): void;
+  /** An agent started on `node`, and the runtime admitted it. */
+  started(node: string): void;
+  admitted(node: string): void;
 }
 
 /** The agents' one actor system and ws client; each agent is one connection of it. */
@@ -48,8 +51,13 @@ export class InProcessAgents {
     const agent = new InProcessAgent(peer, this.options, () => this.byPeer.delete(peer));
     this.byPeer.set(peer, agent);
     const pod = String((context.pod.metadata as { name?: string }).name);
+    const node = String((context.node.metadata as { name?: string }).name);
+    this.options.started(node);
     peer.ready.then(
-      () => agent.register(),
+      () => {
+        this.options.admitted(node);
+        agent.register();
+      },
       (error: Error) => {
         if (agent.stopped) return;
         this.options.refused(pod, error.message);

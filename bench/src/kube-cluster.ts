@@ -25,12 +25,44 @@ export interface ClusterSetup {
 export type ClusterReport =
   | { type: 'ready'; kubeconfig: string }
   | { type: 'refused'; pod: string; message: string }
-  | { type: 'tenancy'; leasedMachines: number; leasedNodes: number; sharedMachines: string[]; sharedNodes: string[] };
+  | { type: 'tenancy'; leasedMachines: number; leasedNodes: number; sharedMachines: string[]; sharedNodes: string[]; steps: string };
 
 /** Parent → child. */
 export type ClusterCommand = { type: 'runtime'; url: string } | { type: 'tenancy' };
 
 const deploy = new URL('../../../deploy/', import.meta.url);
+
+/**
+ * When each leased node went through the cluster's steps, by node name: labelled for a tenant, its
+ * agent pod created, the pod's agent started (pod Running), and the agent admitted by the runtime.
+ */
+class StepClock {
+  private readonly steps = new Map<string, { labelled?: number; created?: number; started?: number; admitted?: number }>();
+
+  at(node: string, step: 'labelled' | 'created' | 'started' | 'admitted'): void {
+    const steps = this.steps.get(node) ?? {};
+    steps[step] ??= performance.now();
+    this.steps.set(node, steps);
+  }
+
+  /** The p50 and p99 of each step's time after the previous one. */
+  report(): string {
+    const order = ['labelled', 'created', 'started', 'admitted'] as const;
+    const parts: string[] = [];
+    for (let i = 1; i < order.length; i++) {
+      const spans = [...this.steps.values()].flatMap((steps) => {
+        const from = steps[order[i - 1]!];
+        const to = steps[order[i]!];
+        return from === undefined || to === undefined ? [] : [to - from];
+      });
+      if (spans.length === 0) continue;
+      spans.sort((a, b) => a - b);
+      const at = (p: number) => spans[Math.min(spans.length - 1, Math.ceil((p / 100) * spans.length) - 1)]!.toFixed(0);
+      parts.push(`${order[i - 1]} → ${order[i]} p50 ${at(50)} ms, p99 ${at(99)} ms`);
+    }
+    return parts.join('; ');
+  }
+}
 
 /** Every tenant each key (a machine's providerID, or a Node's uid) was labelled for. */
 class TenancyRecord {
@@ -44,9 +76,9 @@ class TenancyRecord {
     add(this.machines, node.spec?.providerID ?? '?', tenant);
   }
 
-  report(): ClusterReport {
+  report(steps: string): ClusterReport {
     const shared = (map: Map<string, Set<string>>) => [...map].filter(([, tenants]) => tenants.size > 1).map(([key, tenants]) => `${key}: ${[...tenants].join(', ')}`);
-    return { type: 'tenancy', leasedMachines: this.machines.size, leasedNodes: this.nodes.size, sharedMachines: shared(this.machines), sharedNodes: shared(this.nodes) };
+    return { type: 'tenancy', leasedMachines: this.machines.size, leasedNodes: this.nodes.size, sharedMachines: shared(this.machines), sharedNodes: shared(this.nodes), steps };
   }
 }
 
@@ -64,6 +96,7 @@ async function main(): Promise<void> {
   const setup = JSON.parse(process.argv[2] ?? '{}') as ClusterSetup;
   let serverUrl: string | undefined;
   let sim: KubeSim | undefined;
+  const steps = new StepClock();
   const agents = new InProcessAgents({
     serverUrl: () => {
       if (serverUrl === undefined) throw new Error('an agent pod started before the runtime listens');
@@ -73,13 +106,19 @@ async function main(): Promise<void> {
     slots: setup.slots,
     heartbeatMs: setup.heartbeatMs,
     refused: (pod, message) => send({ type: 'refused', pod, message }),
+    started: (node) => steps.at(node, 'started'),
+    admitted: (node) => steps.at(node, 'admitted'),
   });
   const dir = mkdtempSync(join(tmpdir(), 'lzy-bench-kube-'));
   const kubeconfig = join(dir, 'kubeconfig');
   sim = await startKubeSim({ pools: setup.pools, podStartMs: setup.podStartMs, kubeconfigPath: kubeconfig, agents: agents.launcher });
   const tenancy = new TenancyRecord();
   sim.store.hub.subscribe((event) => {
-    if (event.object.kind === 'Node') tenancy.saw(event.object as Parameters<TenancyRecord['saw']>[0]);
+    const object = event.object as { kind?: string; metadata?: { name?: string; namespace?: string; labels?: Record<string, string> }; spec?: { nodeName?: string } };
+    if (object.kind === 'Node') {
+      tenancy.saw(event.object as Parameters<TenancyRecord['saw']>[0]);
+      if (object.metadata?.labels?.['lzy.dev/tenant'] !== undefined) steps.at(String(object.metadata.name), 'labelled');
+    } else if (object.kind === 'Pod' && event.type === 'ADDED' && object.metadata?.namespace === 'lzy-agents') steps.at(String(object.spec?.nodeName), 'created');
   });
   const config = new KubeConfig();
   config.loadFromFile(kubeconfig);
@@ -89,7 +128,7 @@ async function main(): Promise<void> {
   }
   process.on('message', (command: ClusterCommand) => {
     if (command.type === 'runtime') serverUrl = command.url;
-    else send(tenancy.report());
+    else send(tenancy.report(steps.report()));
   });
   process.once('disconnect', () => {
     void (async () => {

@@ -131,6 +131,7 @@ export async function run({ quick }: { quick: boolean }): Promise<Result[]> {
 
     const tenancy = await cluster.tenancy();
     const shared = tenancy.sharedMachines.length + tenancy.sharedNodes.length;
+    log(`  in the cluster: ${tenancy.steps}`);
     log(`tenancy: ${tenancy.leasedMachines} machines and ${tenancy.leasedNodes} Node objects labelled for a tenant; shared: ${[...tenancy.sharedMachines, ...tenancy.sharedNodes].join('; ') || 'none'}`);
 
     const baseline = await withTimeout(podStarts(cluster.kubeconfig, joined.length, peak), sizes.boundMs, 'the baseline’s pods to start');
