@@ -1,14 +1,15 @@
 // A Kubernetes agent whose connection to the runtime drops joins its lease again: same pod, same
-// node, same tenant, and the op it was running finishes there, once. The agents reach the runtime
-// through a TCP proxy that the test cuts, as a network drop would.
+// node, same tenant; the op it was running finishes there, once, and the next op goes to it over
+// its new connection. The agents reach the runtime through a TCP proxy that the test cuts, as a
+// network drop would.
 import { writeFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { heldOnNode } from './fixtures/kube-ops.js';
+import { heldOnNode, whichNode } from './fixtures/kube-ops.js';
 import { runs, tempDir, type Teardown } from './harness.js';
-import { client, nodes, settle, startCluster, startRuntime } from './kube-cluster.js';
+import { client, nodes, POOL, settle, startCluster, startRuntime } from './kube-cluster.js';
 
 /** A TCP proxy to 127.0.0.1:`port`; `cut` drops every connection through it, both ends. */
 async function startProxy(t: Teardown, port: number): Promise<{ port: number; connections(): number; cut(): void }> {
@@ -40,14 +41,18 @@ async function startProxy(t: Teardown, port: number): Promise<{ port: number; co
   };
 }
 
-t.test("an agent whose connection drops joins its lease again, and the op it runs finishes there once", async (t) => {
+t.test('an agent whose connection drops joins its lease again: the op it runs finishes there once, and the next op runs there too', async (t) => {
   const cluster = await startCluster(t, { cpu: 2 });
-  const server = await startRuntime(t, cluster);
+  // Idle for a minute before it is released: the next op finds the node still leased.
+  const server = await startRuntime(t, cluster, undefined, { ...POOL, idleTimeoutMs: 60_000 });
   const proxy = await startProxy(t, server.port);
   cluster.services.splice(0, cluster.services.length, { name: 'lzy-runtime', namespace: 'lzy-system', address: `127.0.0.1:${proxy.port}` });
   const alice = await client(t, server, 'alice');
   const dir = tempDir(t);
-  const run = alice.workflow('held', async () => heldOnNode(dir, 'held'));
+  const run = alice.workflow('held', async () => {
+    const first = await heldOnNode(dir, 'held');
+    return [first, await whichNode()];
+  });
   await settle(() => runs(dir, 'held') === 1, 'the op to start on a leased node');
   const leased = (await nodes(cluster)).find((node) => node.metadata?.labels?.['lzy.dev/tenant'] === 'alice')!;
   const podsOn = async () => (await cluster.core.listNamespacedPod({ namespace: 'lzy-agents', fieldSelector: `spec.nodeName=${leased.metadata!.name!}` })).items;
@@ -57,7 +62,9 @@ t.test("an agent whose connection drops joins its lease again, and the op it run
   proxy.cut();
   await settle(() => proxy.connections() > before, 'the agent to dial the runtime again');
   writeFileSync(join(dir, 'held.go'), '');
-  t.equal(await run, leased.metadata?.name, 'the op finished on the node it started on');
+  const [held, next] = await run;
+  t.equal(held, leased.metadata?.name, 'the op finished on the node it started on');
+  t.equal(next, leased.metadata?.name, 'the next op ran on the same node, sent over the agent’s new connection');
   t.equal(runs(dir, 'held'), 1, 'it ran once: the node was not lost');
   const [after] = await podsOn();
   t.equal(after?.metadata?.uid, pod?.metadata?.uid, 'the same agent pod serves the node');
