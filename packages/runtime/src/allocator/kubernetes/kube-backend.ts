@@ -56,6 +56,8 @@ export class KubeBackend implements NodeBackend {
   private readonly core: CoreV1Api;
   private readonly auth: AuthenticationV1Api;
   private readonly policies: TenantNetworkPolicies;
+  /** The agent pods as the pod informer last saw them, by name: admitting an agent needs no read of its pod. */
+  private readonly agentPods = new Map<string, V1Pod>();
   /** The agent pods labelled for a tenant, by pod name, as the pod informer last saw them. */
   private readonly tenantPods = new Map<string, string>();
   /** The pools' Nodes as the node informer last saw them, by name: where a lease looks for a free node. */
@@ -137,7 +139,11 @@ export class KubeBackend implements NodeBackend {
    * saying why, otherwise.
    */
   async admit(token: string, connected: (node: NodePrincipal) => boolean): Promise<NodePrincipal> {
-    const agent = await verifyAgentToken({ core: this.core, auth: this.auth }, token);
+    const seenPod = (name: string, uid: string) => {
+      const pod = this.agentPods.get(name);
+      return pod?.metadata?.uid === uid ? pod : undefined;
+    };
+    const agent = await verifyAgentToken({ core: this.core, auth: this.auth }, token, seenPod);
     const lease = this.byNode.get(agent.node);
     if (!lease || lease.stopping || lease.exitReason !== undefined) throw new Error(`node ${agent.node} is not leased by this runtime`);
     const { nodeId, tenant, pool } = lease.spec;
@@ -230,7 +236,9 @@ export class KubeBackend implements NodeBackend {
           this.release(lease, `labelling node ${name} failed: ${describe(error)}`);
           return true;
         }
-        await this.options.journal.record({ ...record, state: 'leased' });
+        // Not waited for: a restart handles a lease journaled as leasing just as one journaled as
+        // leased (its node is released), and a later record of the node is written after this one.
+        this.options.journal.record({ ...record, state: 'leased' }).catch((error: unknown) => this.options.log(`could not journal the lease of node ${name}: ${describe(error)}`));
         publishLeaseEvent({ event: 'leased', nodeId: lease.spec.nodeId, tenant, pool: pool.name, node: name });
         lease.node = name;
         this.byNode.set(name, lease);
@@ -346,11 +354,13 @@ export class KubeBackend implements NodeBackend {
   private agentPodChanged(pod: V1Pod): void {
     const name = pod.metadata?.name;
     const tenant = pod.metadata?.labels?.[TENANT_LABEL];
+    if (name !== undefined) this.agentPods.set(name, pod);
     if (name !== undefined && tenant !== undefined) this.tenantPods.set(name, tenant);
   }
 
   private agentPodGone(pod: V1Pod): void {
     const name = pod.metadata?.name;
+    if (name !== undefined && this.agentPods.get(name)?.metadata?.uid === pod.metadata?.uid) this.agentPods.delete(name);
     const tenant = name === undefined ? undefined : this.tenantPods.get(name);
     if (name !== undefined && tenant !== undefined) {
       this.tenantPods.delete(name);
