@@ -107,6 +107,8 @@ class InProcessAgent implements PodAgent {
         return this.send({ type: 'report', logs: [], finished });
       }
       case 'cancel':
+      case 'leased':
+        // Its ops end at once, and it leaves the tenant check to the real agent: the bench measures the lease path.
         return;
       case 'shutdown':
         // A real agent exits and its pod goes with its node; this one just closes its connection.
