@@ -7,6 +7,7 @@ import type { BenchModule } from './util.js';
 const benches: Record<string, () => Promise<BenchModule>> = {
   actors: () => import('./actors.js'),
   runtime: () => import('./runtime.js'),
+  kube: () => import('./kube.js'),
 };
 
 const name = process.argv[2];

@@ -53,9 +53,9 @@ export async function startCluster(t: Teardown, pools: Record<string, number>, o
   return { sim, kubeconfig, config, core: config.makeApiClient(CoreV1Api), services, runtimePort: undefined };
 }
 
-/** `lzy server --kubeconfig` on `cluster`, with its one kubernetes pool. */
-export async function startRuntime(t: Teardown, cluster: Cluster, dataDir?: string): Promise<Server> {
-  const server = await startServer(t, { port: cluster.runtimePort ?? 0, pools: [POOL], args: ['--kubeconfig', cluster.kubeconfig], ...(dataDir ? { dataDir } : {}) });
+/** `lzy server --kubeconfig` on `cluster`, with its one kubernetes pool (`POOL`, or `pool`). */
+export async function startRuntime(t: Teardown, cluster: Cluster, dataDir?: string, pool: typeof POOL = POOL): Promise<Server> {
+  const server = await startServer(t, { port: cluster.runtimePort ?? 0, pools: [pool], args: ['--kubeconfig', cluster.kubeconfig], ...(dataDir ? { dataDir } : {}) });
   cluster.runtimePort = server.port;
   cluster.services.splice(0, cluster.services.length, { name: 'lzy-runtime', namespace: 'lzy-system', address: `127.0.0.1:${server.port}` });
   return server;

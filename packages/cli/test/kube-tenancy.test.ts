@@ -4,22 +4,13 @@
 // seed; LZY_TENANCY_SEED=SEED replays it.
 import t from 'tap';
 import { Watch, type V1Node } from '@kubernetes/client-node';
+import { seededRandom } from '@lzy/kube-sim';
 import { whichNode } from './fixtures/kube-ops.js';
 import { client, nodes, startCluster, startRuntime, settle } from './kube-cluster.js';
 
 const TENANTS = ['alice', 'bob', 'carol'];
 const STEPS = 10;
 const seed = Number(process.env.LZY_TENANCY_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
-/** mulberry32: a small seeded PRNG, so that a seed replays the same interleaving. */
-function prng(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** One version of a Node as the watch saw it. */
 interface NodeSeen {
@@ -31,7 +22,7 @@ interface NodeSeen {
 }
 
 t.test(`three tenants' interleaved workflows never share a node or a machine (seed ${seed})`, async (t) => {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const cluster = await startCluster(t, { cpu: 4 }, { reRegister: true });
   const seen: NodeSeen[] = [];

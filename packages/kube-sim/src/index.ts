@@ -6,3 +6,6 @@ export { parseServiceTarget, type ServiceTarget } from './agents/service-rewrite
 export { POOL_LABEL, RETIRED_LABEL, type DeletedNodeMode, type Machine } from './controllers/provisioner.js';
 export { kubeconfigFor } from './kubeconfig.js';
 export { ISSUER } from './token-issuer.js';
+export { issuePodToken } from './agents/pod-token.js';
+export type { StoreEvent } from './watch-hub.js';
+export { seededRandom } from './seeded-random.js';

@@ -110,6 +110,14 @@ export class ObjectStore {
     return found && clone(found);
   }
 
+  /**
+   * The stored objects of `kind` themselves, not copies, for the controllers' reads: a stored
+   * object is never changed once stored (a write stores a new one), and the caller must not change it.
+   */
+  scan(kind: KindSpec): Iterable<Readonly<JsonObject>> {
+    return this.bucket(kind).values();
+  }
+
   /** The objects of `kind` (in `namespace`, or all) that every selector matches, in name order. */
   list(kind: KindSpec, namespace: string | undefined, selectors: Selector[] = []): ListResult {
     const items: JsonObject[] = [];
@@ -219,6 +227,16 @@ export class ObjectStore {
     nextMetadata.deletionGracePeriodSeconds = graceful ? grace : 0;
     this.bucket(kind).set(key(namespace, name), next);
     return this.stamp('MODIFIED', kind, next, clone(stored));
+  }
+
+  /**
+   * Removes an object now, whatever its finalizers and grace period: what the pod garbage collector
+   * does to a pod whose node is gone (nothing is left to run its finalizers' work).
+   */
+  forceDelete(kind: KindSpec, namespace: string | undefined, name: string): JsonObject {
+    const stored = this.bucket(kind).get(key(namespace, name));
+    if (!stored) throw notFound(kind, name);
+    return this.remove(kind, stored, stored);
   }
 
   private remove(kind: KindSpec, object: JsonObject, stored: JsonObject): JsonObject {

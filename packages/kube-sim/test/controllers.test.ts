@@ -108,6 +108,18 @@ t.test('on the kubelet’s clock a pod goes Pending, Running after the start del
   t.equal(ready(), 'True');
 });
 
+t.test('a pod held by a finalizer is removed once its node is deleted, as the pod garbage collector does', async (t) => {
+  const sim = await startSim(t, { pools: { cpu: 1 } });
+  const [node] = nodeNames(sim) as [string];
+  sim.store.create(podKind, 'default', { metadata: { name: 'held', finalizers: ['example.com/keep'] }, spec: { nodeName: node, containers: [{ name: 'c', image: 'x:1' }] } });
+  await waitUntil(() => (sim.store.find(podKind, 'default', 'held')?.status as JsonObject | undefined)?.phase === 'Running', 'the pod to run');
+  sim.store.delete(podKind, 'default', 'held');
+  await waitUntil(() => (sim.store.find(podKind, 'default', 'held')?.metadata as JsonObject | undefined)?.deletionTimestamp !== undefined, 'the pod to be terminating');
+  t.ok(sim.store.find(podKind, 'default', 'held'), 'its finalizer keeps the deleted pod while its node is there');
+  sim.store.delete(nodeKind, undefined, node);
+  await waitUntil(() => sim.store.find(podKind, 'default', 'held') === undefined, 'the orphaned pod to be removed');
+});
+
 t.test('TokenReview accepts a pod’s projected token for its audience and refuses another audience or a deleted pod', async (t) => {
   const sim = await startSim(t, { pools: { cpu: 1 } });
   const [node] = nodeNames(sim) as [string];

@@ -3,13 +3,17 @@ import { failure } from './failures.js';
 import { attemptsOf, type AgentMsg, type RunAttempt } from './protocol/agent.js';
 
 /**
- * The attempts an agent was given, and what the runtime tells it about them: `run`, `cancel`,
- * `shutdown`. Once shutting down it takes no new attempt and calls `drained` when the last one ended.
+ * The attempts an agent was given, and what the runtime tells it about them: `leased`, `run`,
+ * `cancel`, `shutdown`. It runs only attempts of the tenant its lease named (defence in depth: the
+ * runtime's scheduler sends a node only its tenant's attempts). Once shutting down it takes no new
+ * attempt and calls `drained` when the last one ended.
  */
 export class Attempts {
   private readonly active = new Map<string, Attempt>();
   private readonly ctx: AttemptContext;
   private draining = false;
+  /** The tenant this node serves, once its lease named it; fixed for the node's life. */
+  private tenant: string | undefined;
 
   constructor(
     ctx: Omit<AttemptContext, 'ended'>,
@@ -31,6 +35,10 @@ export class Attempts {
         return this.active.get(message.attemptId)?.cancel();
       case 'shutdown':
         return this.shutdown();
+      case 'leased':
+        if (this.tenant !== undefined && this.tenant !== message.tenant) return this.warn(`ignored a lease for tenant ${message.tenant}: this node serves ${this.tenant}`);
+        this.tenant = message.tenant;
+        return;
     }
   }
 
@@ -48,6 +56,11 @@ export class Attempts {
 
   private run(run: RunAttempt): void {
     if (this.active.has(run.attemptId)) return this.warn(`ignored a second run of attempt ${run.attemptId}, which is still running`);
+    if (run.tenant !== this.tenant) {
+      const serves = this.tenant === undefined ? 'no tenant yet (its lease has not named one)' : `tenant ${this.tenant} only`;
+      const refused = failure('WRONG_TENANT', 'WrongTenantError', `attempt ${run.attemptId} of op ${run.opName} was not started: it is tenant ${run.tenant}'s, and this node serves ${serves}`);
+      return this.ctx.reporter.finish({ attemptId: run.attemptId, outcome: { ok: false, failure: refused } });
+    }
     if (this.draining) {
       const refused = failure('NODE_LOST', 'NodeShuttingDownError', `attempt ${run.attemptId} of op ${run.opName} was not started: the node-agent is shutting down`);
       return this.ctx.reporter.finish({ attemptId: run.attemptId, outcome: { ok: false, failure: refused } });

@@ -9,6 +9,7 @@ export type FailureCode =
   | 'PROCESS_EXITED'
   | 'NODE_LOST'
   | 'BAD_OP'
+  | 'WRONG_TENANT'
   | 'BAD_INPUT'
   | 'STORAGE_ERROR';
 

@@ -85,7 +85,10 @@ export async function runShortOps(runtime: FakeRuntime, count = 64): Promise<num
   );
 }
 
-/** Starts a fake runtime that accepts agents presenting `token`; closed at teardown. */
+/** The tenant the fake runtime leases its agent's node to, and whose attempts it sends unless told otherwise. */
+export const TENANT = 'tenant-a';
+
+/** Starts a fake runtime that accepts agents presenting `token`, and leases their node to `TENANT`; closed at teardown. */
 export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID()}`): Promise<FakeRuntime> {
   const system = startActorSystem();
   const received: Received[] = [];
@@ -103,7 +106,10 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
         received.push(...msg.logs.map((log): Log => ({ type: 'log', ...log })));
         received.push(...msg.finished.map((entry): Finished => ({ type: 'attempt-finished', ...entry })));
       } else received.push(msg);
-      if (msg.type === 'register') agentRef = agent;
+      if (msg.type === 'register') {
+        tell(agent, { type: 'leased', tenant: TENANT });
+        agentRef = agent;
+      }
       return state;
     },
   });
@@ -157,6 +163,7 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
   const runAll = async (specs: RunSpec[]): Promise<string[]> => {
     const runs = specs.map(({ args = [], refs, ...rest }): RunAttempt => ({
       opName: rest.exportName,
+      tenant: TENANT,
       module: OPS,
       env: {},
       ...rest,

@@ -84,3 +84,11 @@ t.test('a cancelled attempt is killed and fails with CANCELLED', async (t) => {
   t.equal(runtime.received.filter((msg) => msg.type === 'attempt-finished').length, 1, 'one attempt-finished for the run');
   await stillServes(t, runtime, agent);
 });
+
+t.test('an op of another tenant than the one its node was leased to is refused with WRONG_TENANT, naming both', async (t) => {
+  const { runtime, agent } = await agentWith(t);
+  const failure = await failureOf(runtime, { exportName: 'add', args: [1, 2], tenant: 'tenant-b' });
+  t.match(failure, { code: 'WRONG_TENANT', name: 'WrongTenantError' });
+  t.match(failure.message, /it is tenant tenant-b's, and this node serves tenant tenant-a only/);
+  await stillServes(t, runtime, agent);
+});

@@ -4,7 +4,7 @@ import t from 'tap';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { tell } from '@lzy/actors';
 import { CHUNK_BYTES, DataRef, decodeValue, encodeValue, INLINE_LIMIT, refFor, runMessage, storedRef, uriOf, type RunAttempt } from '../src/protocol/index.js';
-import { OPS, startFakeRuntime, type FakeRuntime } from './fake-runtime.js';
+import { OPS, startFakeRuntime, TENANT, type FakeRuntime } from './fake-runtime.js';
 import { startAgent, type Teardown } from './harness.js';
 
 /** A fake runtime and an agent of it, started as the runtime and `lzy agent` start one: the token in `LZY_TOKEN`. */
@@ -141,6 +141,7 @@ t.test('attempts of one module travel with the module listed once; an attempt na
   const runtime = await agentWith(t);
   const attempt = (attemptId: string, exportName: string, arg: number): RunAttempt => ({
     attemptId,
+    tenant: TENANT,
     opName: exportName,
     module: OPS,
     exportName,

@@ -11,3 +11,4 @@ export { DataDirHeldError, probeSocket } from './data-dir-lock.js';
 export { readRuntimeInfo, LOCAL_PROTOCOL_VERSION, RUNTIME_VERSION, type RuntimeInfo } from './runtime-info.js';
 export type { Role, Subject } from './iam/subject.js';
 export { agentOutput } from './allocator/local-backend.js';
+export { KUBE_LEASE_CHANNEL, type KubeLeaseEvent } from './allocator/kubernetes/lease-events.js';

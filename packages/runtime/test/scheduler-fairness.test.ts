@@ -30,7 +30,7 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
   });
   const attempt = (workflowId: string, i: number): AttemptRequest => {
     const attemptId = `${workflowId}-${i}`;
-    const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
+    const run: RunAttempt = { attemptId, tenant: 'alice', opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
     return {
       attemptId,
       tenant: 'alice',
@@ -87,7 +87,7 @@ t.test('an agent cannot report an attempt it was not given, whether its node ser
     tell(scheduler, { type: 'node-up', node: { nodeId, tenant, pool: 'default', slots: 1, agent: seen.ref as never } });
   nodeUp('n1', 'alice');
   const enqueue = (attemptId: string) => {
-    const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
+    const run: RunAttempt = { attemptId, tenant: 'alice', opName: 'op', module: 'file:///x.js', exportName: 'x', args: [], env: {} };
     tell(scheduler, {
       type: 'enqueue',
       attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: seen.ref as never, logs: seen.ref as never, graph: graphs.ref as never, opId: attemptId, opName: 'op' }],

@@ -4,11 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configMapKind, secretKind, serviceAccountKind } from '../kinds/index.js';
+import { configMapKind, secretKind } from '../kinds/index.js';
 import { isObject, objectAt, stringAt, type Json, type JsonObject } from '../json.js';
 import { objectItems } from '../kinds/validation.js';
 import type { ObjectStore } from '../store.js';
 import type { TokenIssuer } from '../token-issuer.js';
+import { issuePodToken } from './pod-token.js';
 import { lightAgents, type PodAgent, type PodAgentLauncher, type PodContext } from './pod-agent.js';
 import { rewriteServiceHosts, type ServiceTarget } from './service-rewrite.js';
 
@@ -40,10 +41,6 @@ function agentArgs(container: JsonObject): string[] {
 /** A projected volume's token files, written under `dir`, and the mount path they stand for. */
 function writeProjectedTokens(context: PodContext, options: RealAgentOptions, container: JsonObject, dir: string): Array<{ mountPath: string; hostPath: string }> {
   const { pod, node } = context;
-  const metadata = objectAt(pod, 'metadata')!;
-  const namespace = String(metadata.namespace);
-  const accountName = stringAt(objectAt(pod, 'spec'), 'serviceAccountName') ?? 'default';
-  const account = options.store.find(serviceAccountKind, namespace, accountName);
   const mounts: Array<{ mountPath: string; hostPath: string }> = [];
   for (const [, volume] of objectItems(objectAt(pod, 'spec')?.volumes)) {
     const sources = objectItems(objectAt(volume, 'projected')?.sources);
@@ -54,16 +51,9 @@ function writeProjectedTokens(context: PodContext, options: RealAgentOptions, co
     for (const [, source] of sources) {
       const projection = objectAt(source, 'serviceAccountToken');
       if (!projection) continue;
-      const token = options.tokens.issue(
-        {
-          namespace,
-          serviceAccount: { name: accountName, uid: stringAt(objectAt(account, 'metadata'), 'uid') ?? '' },
-          pod: { name: String(metadata.name), uid: String(metadata.uid) },
-          node: { name: String(objectAt(node, 'metadata')?.name), uid: String(objectAt(node, 'metadata')?.uid) },
-        },
-        stringAt(projection, 'audience') ?? 'https://kubernetes.default.svc.cluster.local',
-        typeof projection.expirationSeconds === 'number' ? projection.expirationSeconds : 3607,
-      );
+      const audience = stringAt(projection, 'audience') ?? 'https://kubernetes.default.svc.cluster.local';
+      const expiration = typeof projection.expirationSeconds === 'number' ? projection.expirationSeconds : undefined;
+      const token = issuePodToken(options, pod, node, audience, expiration);
       writeFileSync(join(hostPath, stringAt(projection, 'path') ?? 'token'), token, { mode: 0o600 });
     }
     mounts.push({ mountPath: String(mount.mountPath), hostPath });

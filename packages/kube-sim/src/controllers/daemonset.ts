@@ -74,25 +74,40 @@ function mustLeave(daemonSet: JsonObject, pod: JsonObject, node: JsonObject): bo
   return !podSpecSelectsNode(spec, node) || noExecuteGraceMs(objectAt(pod, 'spec')?.tolerations, taintsOf(node)) === 0;
 }
 
+/**
+ * How long node and pod changes gather before the DaemonSet controller reconciles: each reconcile
+ * looks at every node, so on a thousand-node cluster with a change each moment a reconcile per
+ * change would take the whole process.
+ */
+const DAEMONSET_BATCH_MS = 10;
+
 /** Keeps every DaemonSet's pods in place, and its status counts current. */
 export function startDaemonSetController(store: ObjectStore): Reconciler {
   return new Reconciler(
     store.hub,
     (event) => event.kind === daemonSetKind || event.kind === nodeKind || event.kind === podKind,
     () => {
-      const nodes = store.list(nodeKind, undefined).items;
-      const pods = store.list(podKind, undefined).items;
+      const nodes = [...store.scan(nodeKind)];
+      const pods = [...store.scan(podKind)];
       for (const daemonSet of store.list(daemonSetKind, undefined).items) {
         if (isDeleting(daemonSet)) continue;
         const metadata = objectAt(daemonSet, 'metadata')!;
         const namespace = stringAt(metadata, 'namespace');
-        const own = pods.filter((pod) => controllerUid(pod) === metadata.uid);
+        // Its pods by node, in one pass: a cluster of a thousand nodes reconciles often.
+        const own = new Map<string, JsonObject[]>();
+        for (const pod of pods) {
+          if (controllerUid(pod) !== metadata.uid) continue;
+          const node = String(objectAt(pod, 'spec')?.nodeName);
+          const onNode = own.get(node);
+          if (onNode) onNode.push(pod);
+          else own.set(node, [pod]);
+        }
         let desired = 0;
         let scheduled = 0;
         let ready = 0;
         let misscheduled = 0;
         for (const node of nodes) {
-          const onNode = own.filter((pod) => objectAt(pod, 'spec')?.nodeName === nameOf(node));
+          const onNode = own.get(nameOf(node)) ?? [];
           const live = onNode.filter((pod) => !isDeleting(pod) && objectAt(pod, 'status')?.phase !== 'Failed');
           for (const failed of onNode.filter((pod) => !isDeleting(pod) && objectAt(pod, 'status')?.phase === 'Failed')) store.delete(podKind, namespace, nameOf(failed), { gracePeriodSeconds: 0 });
           const wanted = shouldRun(daemonSet, node);
@@ -123,5 +138,6 @@ export function startDaemonSetController(store: ObjectStore): Reconciler {
         }
       }
     },
+    DAEMONSET_BATCH_MS,
   );
 }

@@ -61,7 +61,7 @@ export class KubeletSimulator {
 
   private reconcile(): void {
     const live = new Set<string>();
-    for (const pod of this.store.list(podKind, undefined).items) {
+    for (const pod of [...this.store.scan(podKind)]) {
       const metadata = metaOf(pod);
       const uid = String(metadata.uid);
       if (stringAt(objectAt(pod, 'spec'), 'nodeName') === undefined) continue;
@@ -158,7 +158,7 @@ export class KubeletSimulator {
   private beat(): void {
     if (this.stopped) return;
     const now = this.options.clock.now();
-    for (const node of this.store.list(nodeKind, undefined).items) {
+    for (const node of [...this.store.scan(nodeKind)]) {
       if (!this.isReady(node)) continue;
       const name = String(metaOf(node).name);
       const spec = { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new Date(now).toISOString().replace('Z', '000Z') };

@@ -69,7 +69,7 @@ export class NodeProvisioner {
   }
 
   private reconcile(): void {
-    const nodes = new Map(this.store.list(nodeKind, undefined).items.map((node) => [String(objectAt(node, 'metadata')?.name), node]));
+    const nodes = new Map([...this.store.scan(nodeKind)].map((node) => [String(objectAt(node, 'metadata')?.name), node]));
     for (const [name, node] of nodes) {
       const machine = this.machines.get(name);
       if (machine?.running && objectAt(node, 'metadata')?.labels !== undefined && stringAt(objectAt(objectAt(node, 'metadata'), 'labels'), RETIRED_LABEL) === 'true') {

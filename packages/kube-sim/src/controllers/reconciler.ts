@@ -1,5 +1,6 @@
-// Runs a controller's reconcile once after a burst of changes, never inside the store's publish
-// (so every watcher sees the changes in resourceVersion order).
+// Runs a controller's reconcile once after a burst of changes (or after changes gathered for a
+// moment), never inside the store's publish (so every watcher sees the changes in resourceVersion
+// order).
 import type { StoreEvent, WatchHub } from '../watch-hub.js';
 
 /** A controller driven by store changes: `reconcile` runs soon after any change `wants`. */
@@ -8,10 +9,12 @@ export class Reconciler {
   private stopped = false;
   private readonly unsubscribe: () => void;
 
+  /** @param batchMs how long changes gather before a reconcile (0: the next turn of the event loop) */
   constructor(
     hub: WatchHub,
     wants: (event: StoreEvent) => boolean,
     private readonly reconcile: () => void,
+    private readonly batchMs = 0,
   ) {
     this.unsubscribe = hub.subscribe((event) => {
       if (wants(event)) this.trigger();
@@ -22,10 +25,12 @@ export class Reconciler {
   trigger(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.scheduled = false;
       if (!this.stopped) this.reconcile();
-    });
+    };
+    if (this.batchMs > 0) setTimeout(run, this.batchMs).unref();
+    else setImmediate(run);
   }
 
   /** Stops reacting to changes. */

@@ -1,5 +1,5 @@
 // The workload kinds of apps/v1 (DaemonSet, Deployment, StatefulSet): a selector that matches a pod template.
-import { isObject, objectAt, stringMapAt, type JsonObject } from '../json.js';
+import { objectAt, stringMapAt, type JsonObject } from '../json.js';
 import { matchesLabelSelectorObject } from '../selectors.js';
 import type { FieldError } from '../status.js';
 import { STORED_VERBS, type KindSpec } from './kind.js';
@@ -67,7 +67,6 @@ export const statefulSetKind = workload('StatefulSet', 'statefulsets', 'sts', (s
   spec.replicas ??= 1;
   spec.podManagementPolicy ??= 'OrderedReady';
   spec.updateStrategy ??= { type: 'RollingUpdate', rollingUpdate: { partition: 0 } };
-  for (const claim of Array.isArray(spec.volumeClaimTemplates) ? spec.volumeClaimTemplates : []) {
-    if (isObject(claim)) claim.status ??= { phase: 'Pending' };
-  }
+  // volumeClaimTemplates get no defaulted status: kubectl replaces that list whole, so a status
+  // the manifest does not carry would make every re-apply a change.
 });

@@ -60,6 +60,8 @@ export type OpModule = Static<typeof OpModule>;
 /** One attempt of an op for an agent to run, as a `run` message carries it. */
 export const RunEntry = Type.Object({
   attemptId: Id,
+  /** The tenant whose op it is: the agent runs only its own tenant's (see `Leased`). */
+  tenant: Id,
   /** For log prefixes: `<opName>#<opId>`. */
   opName: Type.String({ maxLength: 512 }),
   /** Which of the message's `modules` exports the op (its index). */
@@ -101,7 +103,7 @@ export function runMessage(attempts: RunAttempt[]): Run {
       indexOf.set(key, module);
     }
     // Field by field: far cheaper than an object rest on this hot path.
-    const entry: RunEntry = { attemptId: attempt.attemptId, opName: attempt.opName, module, exportName: attempt.exportName, args: attempt.args, env: attempt.env };
+    const entry: RunEntry = { attemptId: attempt.attemptId, tenant: attempt.tenant, opName: attempt.opName, module, exportName: attempt.exportName, args: attempt.args, env: attempt.env };
     if (attempt.timeoutMs !== undefined) entry.timeoutMs = attempt.timeoutMs;
     if (attempt.memoryMb !== undefined) entry.memoryMb = attempt.memoryMb;
     return entry;
@@ -118,7 +120,7 @@ export function attemptsOf(run: Run, badEntry: (entry: RunEntry) => void): RunAt
       badEntry(entry);
       continue;
     }
-    const attempt: RunAttempt = { attemptId: entry.attemptId, opName: entry.opName, module: module.url, exportName: entry.exportName, args: entry.args, env: entry.env };
+    const attempt: RunAttempt = { attemptId: entry.attemptId, tenant: entry.tenant, opName: entry.opName, module: module.url, exportName: entry.exportName, args: entry.args, env: entry.env };
     if (module.bundle) attempt.bundle = module.bundle;
     if (entry.timeoutMs !== undefined) attempt.timeoutMs = entry.timeoutMs;
     if (entry.memoryMb !== undefined) attempt.memoryMb = entry.memoryMb;
@@ -131,8 +133,14 @@ export function attemptsOf(run: Run, badEntry: (entry: RunEntry) => void): RunAt
 export const CancelAttempt = Type.Object({ type: Type.Literal('cancel'), attemptId: Id });
 /** Runtime → agent: finish running attempts (none new will come), then exit. */
 export const Shutdown = Type.Object({ type: Type.Literal('shutdown') });
+/**
+ * Runtime → agent: the one tenant this node serves from now on, sent when its lease takes it (at
+ * registration, or when a static pool leases the joined node), before any `run`. The agent refuses
+ * every attempt of another tenant, and any attempt before this message.
+ */
+export const Leased = Type.Object({ type: Type.Literal('leased'), tenant: Id });
 
-export const AgentWire = Type.Union([Run, CancelAttempt, Shutdown]);
+export const AgentWire = Type.Union([Run, CancelAttempt, Shutdown, Leased]);
 export type AgentMsg = Static<typeof AgentWire>;
 
 /** Agent → runtime: the agent is up and has `slots` runners. First message after connecting. */

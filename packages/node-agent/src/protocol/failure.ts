@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 /** Why an op attempt failed, in a form that crosses processes (the user's stack survives). */
 export const OpFailure = Type.Object(
   {
-    /** `USER_ERROR` (the op threw), `TIMEOUT`, `CANCELLED`, `OUT_OF_MEMORY`, `PROCESS_EXITED`, `NODE_LOST`, `BAD_OP`. */
+    /** `USER_ERROR` (the op threw), `TIMEOUT`, `CANCELLED`, `OUT_OF_MEMORY`, `PROCESS_EXITED`, `NODE_LOST`, `BAD_OP`, `WRONG_TENANT` (another tenant's attempt, refused). */
     code: Type.String({ maxLength: 64 }),
     name: Type.String({ maxLength: 256 }),
     message: Type.String(),

@@ -10,7 +10,8 @@ export type LeaseStatus = 'allocating' | 'ready' | 'releasing' | 'gone';
 
 export type LeaseMsg =
   | { type: 'registered'; slots: number; agent: ActorRef<AgentMsg> }
-  | { type: 'heartbeat' }
+  /** A heartbeat, from the connection `agent` (a new one after the agent re-joined), listing the attempts it runs. */
+  | { type: 'heartbeat'; agent: ActorRef<AgentMsg>; running: string[] }
   | { type: 'release'; reason: string }
   | { type: 'exited'; reason: string }
   | { type: 'check' };
@@ -65,6 +66,12 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
           state.status = 'ready';
           state.lastHeartbeat = Date.now();
           state.agent = msg.agent;
+          // Before the scheduler hears of the node, so that the agent knows its tenant before any op arrives.
+          try {
+            tell(msg.agent, { type: 'leased', tenant: deps.tenant });
+          } catch {
+            // Its connection closed already: the node is lost when its heartbeats stop.
+          }
           tell(deps.scheduler, {
             type: 'node-up',
             node: { nodeId: deps.nodeId, tenant: deps.tenant, pool: deps.pool.name, slots: msg.slots, agent: msg.agent },
@@ -72,6 +79,14 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
           return state;
         case 'heartbeat':
           state.lastHeartbeat = Date.now();
+          // The agent re-joined over a new connection (a Kubernetes agent whose connection dropped):
+          // the node goes on serving through it. Its first heartbeat there follows whatever the agent
+          // reported while it was cut off, so what it does not list was lost on the way to it.
+          if (state.status === 'ready' && state.agent !== undefined && msg.agent !== state.agent) {
+            state.agent = msg.agent;
+            tell(msg.agent, { type: 'leased', tenant: deps.tenant });
+            tell(deps.scheduler, { type: 'node-rejoined', nodeId: deps.nodeId, agent: msg.agent, running: msg.running });
+          }
           return state;
         case 'check': {
           const now = Date.now();

@@ -25,7 +25,7 @@ export interface NodePrincipal {
 export class NodeDirectory {
   private readonly leases = new Map<string, ActorRef<LeaseMsg>>();
   private readonly tokens = new Map<string, NodePrincipal>();
-  /** Whether the connection of each joined node is open, as the gateway sees it. */
+  /** Whether the connection of each node is open, as the gateway sees it (the last one, after a re-join). */
   private readonly links = new WeakMap<NodePrincipal, () => boolean>();
 
   add(principal: NodePrincipal, lease: ActorRef<LeaseMsg>): string {
@@ -40,12 +40,12 @@ export class NodeDirectory {
     return { kind: 'node', nodeId: newId('node'), tenant: undefined, pool, joined: true };
   }
 
-  /** Records how to tell whether the connection of the joined node `node` is still open. */
+  /** Records how to tell whether the connection of the node `node` is still open. */
   link(node: NodePrincipal, open: () => boolean): void {
     this.links.set(node, open);
   }
 
-  /** Whether the joined node `node` is still connected; a pool leases no node that has left. */
+  /** Whether the node `node` is still connected; a pool leases no joined node that has left. */
   connected(node: NodePrincipal): boolean {
     return this.links.get(node)?.() ?? false;
   }

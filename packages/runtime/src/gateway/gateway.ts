@@ -1,4 +1,4 @@
-import { Remoting, type ActorRef } from '@lzy/actors';
+import { Remoting, type ActorRef, type Origin } from '@lzy/actors';
 import { AGENT_PATH, NODES_PATH, NodesWire, parseJoinCredential, parseKubeCredential, STORAGE_PATH, StorageWire, type AgentMsg } from '@lzy/node-agent/protocol';
 import type { NodeDirectory, NodePrincipal } from '../allocator/node-directory.js';
 import type { PoolConfig } from '../config.js';
@@ -45,14 +45,21 @@ export function createGateway(deps: {
   nodes: ActorRef<NodesRouterMsg>;
   storage: ActorRef<StorageMsg>;
   clients: ActorRef<ClientsMsg>;
-  /** Admits the agents of Kubernetes nodes; absent when no pool is of kind `kubernetes`. */
-  kube?: { admit(token: string): Promise<NodePrincipal> };
+  /** Admits the agents of Kubernetes nodes (again, after a dropped connection); absent when no pool is of kind `kubernetes`. */
+  kube?: { admit(token: string, connected: (node: NodePrincipal) => boolean): Promise<NodePrincipal> };
 }): Remoting {
+  // One agent reference per connection, so that a lease can tell its agent's new connection from the old one.
+  const agents = new WeakMap<Origin['peer'], ActorRef<AgentMsg>>();
+  const agentOf = (peer: Origin['peer']) => {
+    let agent = agents.get(peer);
+    if (!agent) agents.set(peer, (agent = peer.ref<AgentMsg>(AGENT_PATH)));
+    return agent;
+  };
   const admit = async (token: string | undefined, address: string | undefined): Promise<NodePrincipal | ClientPrincipal> => {
     const kubeToken = token === undefined ? undefined : parseKubeCredential(token);
     if (kubeToken !== undefined) {
       if (!deps.kube) throw new Error('this runtime has no Kubernetes pool');
-      return deps.kube.admit(kubeToken);
+      return deps.kube.admit(kubeToken, (node) => deps.directory.connected(node));
     }
     const join = token === undefined ? undefined : parseJoinCredential(token);
     if (join) {
@@ -99,7 +106,7 @@ export function createGateway(deps: {
     expiresAt: (principal) => (isClient(principal) ? (principal as ClientPrincipal).expiresAt : undefined),
     onPeer: (peer) => {
       const principal = peer.principal as NodePrincipal | ClientPrincipal;
-      if (principal.kind === 'node' && principal.joined) deps.directory.link(principal, () => peer.state !== 'closed');
+      if (principal.kind === 'node') deps.directory.link(principal, () => peer.state !== 'closed');
     },
   });
   remoting.expose(NODES_PATH, deps.nodes, {
@@ -108,7 +115,7 @@ export function createGateway(deps: {
     withOrigin: (msg, origin) => ({
       type: 'from-node' as const,
       node: origin.principal as NodePrincipal,
-      agent: origin.peer.ref<AgentMsg>(AGENT_PATH),
+      agent: agentOf(origin.peer),
       msg,
     }),
   });

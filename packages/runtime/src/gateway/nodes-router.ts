@@ -32,7 +32,7 @@ export function spawnNodesRouter(
         }
         case 'heartbeat': {
           const lease = deps.directory.lease(node.nodeId);
-          if (lease) tell(lease, { type: 'heartbeat' });
+          if (lease) tell(lease, { type: 'heartbeat', agent, running: msg.running });
           else if (node.joined) tell(deps.allocator(), { type: 'free-heartbeat', pool: node.pool, nodeId: node.nodeId, agent });
           return state;
         }

@@ -116,6 +116,7 @@ function nextAttempt(state: OpState, self: ActorRef<OpMsg>): AttemptRequest {
   state.attemptId = attemptId;
   const run: AttemptRequest['run'] = {
     attemptId,
+    tenant: ops.tenant,
     opName: `${spec.name}#${spec.id.slice(0, 8)}`,
     module: spec.module,
     exportName: spec.exportName,

@@ -49,6 +49,8 @@ export type SchedulerMsg =
   | { type: 'cancel'; attemptId: string }
   | { type: 'node-up'; node: NodeInfo }
   | { type: 'node-gone'; nodeId: string; reason: string }
+  /** A node's agent re-joined over a new connection; `running`: the attempts it runs, after its reports. */
+  | { type: 'node-rejoined'; nodeId: string; agent: ActorRef<AgentMsg>; running: string[] }
   | { type: 'allocation-failed'; tenant: string; pool: string; message: string }
   | { type: 'report'; nodeId: string; logs: LogChunk[]; finished: AttemptFinished[] }
   | { type: 'dispatch' }
@@ -58,7 +60,8 @@ export type SchedulerMsg =
 export type AllocatorRequest = { type: 'lease'; tenant: string; pool: string } | { type: 'release'; nodeId: string; reason: string };
 
 interface NodeSlots {
-  readonly info: NodeInfo;
+  /** Its agent changes when it re-joins over a new connection. */
+  info: NodeInfo;
   /** The queue of the node's (tenant, pool): the only attempts it takes. */
   readonly queue: Queue;
   /** The attempts the node was given and has not reported finished: running, or waiting on the node. */
@@ -182,6 +185,17 @@ export function spawnScheduler(
           if (queue.leasesPending > 0) queue.leasesPending--;
           dispatch(state, queue);
           settle(node);
+          return state;
+        }
+        case 'node-rejoined': {
+          const node = state.nodes.get(msg.nodeId);
+          if (!node) return state;
+          node.info = { ...node.info, agent: msg.agent };
+          // What the node was given and neither reported nor runs never reached it: sent again, as it was.
+          const running = new Set(msg.running);
+          const lost = [...node.running].filter((attemptId) => !running.has(attemptId));
+          const runs = lost.flatMap((attemptId) => state.attempts.get(attemptId)?.request.run ?? []);
+          for (let at = 0; at < runs.length; at += MAX_BATCH) tell(msg.agent, runMessage(runs.slice(at, at + MAX_BATCH)));
           return state;
         }
         case 'node-gone': {

@@ -5,6 +5,7 @@ import type { NodePrincipal } from '../node-directory.js';
 import { verifyAgentToken } from './agent-identity.js';
 import { AGENT_NAMESPACE, AGENT_POD_SELECTOR, LEASED_LABEL, nodeIsReady, POOL_LABEL, RETIRED_LABEL, TENANT_LABEL } from './cluster-names.js';
 import { keepInformer, type KeptInformer } from './kept-informer.js';
+import { publishLeaseEvent } from './lease-events.js';
 import { machineOf, type KubeLeaseRecord, type MachineJournal } from './machine-journal.js';
 import { TenantNetworkPolicies } from './tenant-network-policies.js';
 
@@ -27,7 +28,8 @@ export interface KubeBackendOptions {
 interface KubeLease {
   readonly spec: NodeStartSpec;
   node?: string;
-  agentPod?: string;
+  /** The agent's pod once it joined, and the node identity its connections carry. */
+  agent?: { readonly pod: string; readonly podUid: string; readonly principal: NodePrincipal };
   /** Asked to go (released, or the runtime is closing): it takes no node, and lets go of the one it has. */
   stopping: boolean;
   exitReason?: string;
@@ -54,8 +56,12 @@ export class KubeBackend implements NodeBackend {
   private readonly core: CoreV1Api;
   private readonly auth: AuthenticationV1Api;
   private readonly policies: TenantNetworkPolicies;
+  /** The agent pods as the pod informer last saw them, by name: admitting an agent needs no read of its pod. */
+  private readonly agentPods = new Map<string, V1Pod>();
   /** The agent pods labelled for a tenant, by pod name, as the pod informer last saw them. */
   private readonly tenantPods = new Map<string, string>();
+  /** The pools' Nodes as the node informer last saw them, by name: where a lease looks for a free node. */
+  private readonly poolNodes = new Map<string, V1Node>();
   /** Leases holding a node, by node name. */
   private readonly byNode = new Map<string, KubeLease>();
   private readonly live = new Set<KubeLease>();
@@ -86,7 +92,7 @@ export class KubeBackend implements NodeBackend {
     backend.informers.push(
       await keepInformer<V1Node>(options.config, '/api/v1/nodes', () => backend.core.listNode({ labelSelector: nodeSelector }), nodeSelector, {
         changed: (node) => backend.nodeChanged(node),
-        deleted: (node) => backend.lose(node.metadata?.name, `node ${node.metadata?.name} was deleted`),
+        deleted: (node) => backend.nodeGone(node),
         failed: (error, retryInMs) => options.log(`the watch of the pools' nodes failed (${describe(error)}); again in ${retryInMs} ms`),
       }),
       await keepInformer<V1Pod>(
@@ -109,6 +115,7 @@ export class KubeBackend implements NodeBackend {
     if (this.closed) throw new Error('the Kubernetes backend is closed: the runtime is shutting down');
     const lease: KubeLease = { spec, stopping: false, listeners: [], searching: `looking for a free node of pool ${spec.pool.name}` };
     this.live.add(lease);
+    publishLeaseEvent({ event: 'requested', nodeId: spec.nodeId, tenant: spec.tenant, pool: spec.pool.name });
     void this.acquire(lease);
     return {
       onExit: (listener) => {
@@ -123,19 +130,32 @@ export class KubeBackend implements NodeBackend {
 
   /**
    * The node identity of a node-agent presenting its pod's projected token: the token must pass
-   * `verifyAgentToken`, and its pod run on a node that a lease of this runtime holds and whose
-   * agent has not joined yet. The node joins bound to that lease's tenant; its agent pod is then
-   * labelled with the tenant, once the tenant's NetworkPolicy is in the cluster (a labelled pod
-   * leaves deploy/'s default-deny policy, so it must find its tenant's fence there). Throws, saying
-   * why, otherwise.
+   * `verifyAgentToken`, and its pod run on a node that a lease of this runtime holds. The first
+   * agent to join binds the node to that lease's tenant; its agent pod is then labelled with the
+   * tenant, once the tenant's NetworkPolicy is in the cluster (a labelled pod leaves deploy/'s
+   * default-deny policy, so it must find its tenant's fence there). The same pod (same uid) joins
+   * again after its connection dropped (`connected` says it is closed), keeping the lease and its
+   * identity; any other agent, or a second connection while the first is open, is refused. Throws,
+   * saying why, otherwise.
    */
-  async admit(token: string): Promise<NodePrincipal> {
-    const agent = await verifyAgentToken({ core: this.core, auth: this.auth }, token);
+  async admit(token: string, connected: (node: NodePrincipal) => boolean): Promise<NodePrincipal> {
+    const seenPod = (name: string, uid: string) => {
+      const pod = this.agentPods.get(name);
+      return pod?.metadata?.uid === uid ? pod : undefined;
+    };
+    const agent = await verifyAgentToken({ core: this.core, auth: this.auth }, token, seenPod);
     const lease = this.byNode.get(agent.node);
     if (!lease || lease.stopping || lease.exitReason !== undefined) throw new Error(`node ${agent.node} is not leased by this runtime`);
-    if (lease.agentPod !== undefined) throw new Error(`the agent of node ${agent.node} (pod ${lease.agentPod}) has joined already`);
-    lease.agentPod = agent.pod;
     const { nodeId, tenant, pool } = lease.spec;
+    if (lease.agent !== undefined) {
+      const samePod = lease.agent.pod === agent.pod && lease.agent.podUid === agent.podUid;
+      if (samePod && !connected(lease.agent.principal)) return lease.agent.principal;
+      const why = samePod ? 'and its connection is still open' : `(pod ${lease.agent.pod})`;
+      throw new Error(`the agent of node ${agent.node} has joined already ${why}`);
+    }
+    const principal: NodePrincipal = { kind: 'node', nodeId, tenant, pool: pool.name, joined: false };
+    lease.agent = { pod: agent.pod, podUid: agent.podUid, principal };
+    publishLeaseEvent({ event: 'joined', nodeId, tenant, pool: pool.name, node: agent.node });
     this.policies
       .withFence(tenant, async () => {
         if (!lease.stopping) await this.patchPod(agent.pod, { metadata: { labels: { [TENANT_LABEL]: tenant } } });
@@ -143,7 +163,7 @@ export class KubeBackend implements NodeBackend {
       .catch((error: unknown) =>
         this.options.log(`could not label agent pod ${agent.pod} with its tenant (it stays under the default-deny policy): ${describe(error)}`),
       );
-    return { kind: 'node', nodeId, tenant, pool: pool.name, joined: false };
+    return principal;
   }
 
   /**
@@ -172,10 +192,18 @@ export class KubeBackend implements NodeBackend {
     }
   }
 
-  /** Takes one free node of the lease's pool, if there is one. */
+  /**
+   * Takes one free node of the lease's pool, if there is one: from the node informer's view, not a
+   * list per attempt (a thousand-node cluster with many leases in flight would spend its time
+   * listing). A view a little behind is safe: the patch's resourceVersion precondition fails on a
+   * node changed since (409), and the lease tries the next.
+   */
   private async tryLease(lease: KubeLease): Promise<boolean> {
     const { tenant, pool } = lease.spec;
-    const { items } = await this.core.listNode({ labelSelector: `${POOL_LABEL}=${pool.name},!${TENANT_LABEL},!${RETIRED_LABEL}` });
+    const items = [...this.poolNodes.values()].filter((node) => {
+      const labels = node.metadata?.labels ?? {};
+      return labels[POOL_LABEL] === pool.name && labels[TENANT_LABEL] === undefined && labels[RETIRED_LABEL] === undefined;
+    });
     let notReady = 0;
     for (const node of shuffled(items)) {
       const name = node.metadata?.name;
@@ -208,7 +236,10 @@ export class KubeBackend implements NodeBackend {
           this.release(lease, `labelling node ${name} failed: ${describe(error)}`);
           return true;
         }
-        await this.options.journal.record({ ...record, state: 'leased' });
+        // Not waited for: a restart handles a lease journaled as leasing just as one journaled as
+        // leased (its node is released), and a later record of the node is written after this one.
+        this.options.journal.record({ ...record, state: 'leased' }).catch((error: unknown) => this.options.log(`could not journal the lease of node ${name}: ${describe(error)}`));
+        publishLeaseEvent({ event: 'leased', nodeId: lease.spec.nodeId, tenant, pool: pool.name, node: name });
         lease.node = name;
         this.byNode.set(name, lease);
         lease.searching = `node ${name} of pool ${pool.name} is leased; waiting for its node-agent to join`;
@@ -297,6 +328,7 @@ export class KubeBackend implements NodeBackend {
   private nodeChanged(node: V1Node): void {
     const name = node.metadata?.name;
     if (!name) return;
+    this.poolNodes.set(name, node);
     // A lease letting go of its node no longer owns it: the Node may be back already, registered again by its machine.
     const lease = this.byNode.get(name);
     if (lease && !lease.stopping) {
@@ -311,14 +343,24 @@ export class KubeBackend implements NodeBackend {
     this.wake();
   }
 
+  /** A pool's node was deleted: its lease, if one holds it, loses it. */
+  private nodeGone(node: V1Node): void {
+    const name = node.metadata?.name;
+    if (name === undefined) return;
+    this.poolNodes.delete(name);
+    this.lose(name, `node ${name} was deleted`);
+  }
+
   private agentPodChanged(pod: V1Pod): void {
     const name = pod.metadata?.name;
     const tenant = pod.metadata?.labels?.[TENANT_LABEL];
+    if (name !== undefined) this.agentPods.set(name, pod);
     if (name !== undefined && tenant !== undefined) this.tenantPods.set(name, tenant);
   }
 
   private agentPodGone(pod: V1Pod): void {
     const name = pod.metadata?.name;
+    if (name !== undefined && this.agentPods.get(name)?.metadata?.uid === pod.metadata?.uid) this.agentPods.delete(name);
     const tenant = name === undefined ? undefined : this.tenantPods.get(name);
     if (name !== undefined && tenant !== undefined) {
       this.tenantPods.delete(name);
@@ -326,7 +368,7 @@ export class KubeBackend implements NodeBackend {
     }
     const node = pod.spec?.nodeName;
     const lease = node === undefined ? undefined : this.byNode.get(node);
-    if (lease && lease.agentPod === pod.metadata?.name) this.lose(node, `the node-agent pod ${pod.metadata?.name} on node ${node} is gone`);
+    if (lease && lease.agent?.pod === pod.metadata?.name) this.lose(node, `the node-agent pod ${pod.metadata?.name} on node ${node} is gone`);
   }
 
   /** The node `name` is lost to its lease: the lease hears it (its ops run again elsewhere) and the node is released. */
