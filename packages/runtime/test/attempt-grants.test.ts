@@ -37,22 +37,17 @@ t.test("a node's storage grants end when its attempt is cancelled and when the n
       attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: recorder as never, logs: recorder as never, graph: recorder as never, opId: attemptId, opName: 'op' }],
     });
   };
-  const mayRead = (uri: string) => {
+  /** Whether `check` lets the request through. */
+  const passes = (check: () => void) => {
     try {
-      grants.checkRead(node, uri);
+      check();
       return true;
     } catch {
       return false;
     }
   };
-  const mayWrite = (attemptId: string) => {
-    try {
-      grants.checkWrite(node, attemptId);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const mayRead = (uri: string) => passes(() => grants.checkRead(node, uri));
+  const mayWrite = (attemptId: string) => passes(() => grants.checkWrite(node, attemptId));
   const runs = () => seen.filter((msg) => msg.type === 'run').length;
 
   enqueue('a1');
