@@ -172,7 +172,7 @@ export class Attempt implements RunnerWaiter {
     if (!outcome.ok || outcome.bytes === undefined) return this.end(outcome);
     this.phase = 'storing';
     const { result, bytes } = outcome;
-    writeBlob(this.ctx.storage, result, bytes).then(
+    writeBlob(this.ctx.storage, this.run.attemptId, result, bytes).then(
       () => this.end({ ok: true, result }),
       (error: Error) =>
         this.end({ ok: false, failure: failure('STORAGE_ERROR', 'StorageError', `the result of op ${this.run.opName} could not be stored: ${error.message}`) }),

@@ -36,13 +36,13 @@ export async function readBlob(storage: StorageRef, ref: Pick<DataRef, 'uri' | '
   return bytes;
 }
 
-/** Writes `bytes` (whose ref is `ref`) to storage in chunks; resolves once the last one is committed. */
-export async function writeBlob(storage: StorageRef, ref: DataRef, bytes: Uint8Array): Promise<void> {
+/** Writes `bytes` (whose ref is `ref`), the output of attempt `attemptId`, to storage in chunks; resolves once the last one is committed. */
+export async function writeBlob(storage: StorageRef, attemptId: string, ref: DataRef, bytes: Uint8Array): Promise<void> {
   const uploadId = randomUUID();
   for (let offset = 0; ; offset += CHUNK_BYTES) {
     const end = Math.min(offset + CHUNK_BYTES, bytes.length);
     const last = end === bytes.length;
-    await ask(storage, { type: 'write', uploadId, hash: ref.hash, offset, bytes: bytes.subarray(offset, end), last }, CHUNK_TIMEOUT_MS);
+    await ask(storage, { type: 'write', attemptId, uploadId, hash: ref.hash, offset, bytes: bytes.subarray(offset, end), last }, CHUNK_TIMEOUT_MS);
     if (last) return;
   }
 }

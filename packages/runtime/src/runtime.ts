@@ -26,6 +26,7 @@ import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
 import { FileStore } from './storage/file-store.js';
+import { AttemptGrants } from './storage/attempt-grants.js';
 import { spawnStorage } from './storage/storage.js';
 import { spawnWorkflows } from './workflow/workflows.js';
 
@@ -96,8 +97,9 @@ export class Runtime {
         : await startKubeBackend(root, resolved.kubeconfig, kubePools);
 
     let allocator: ActorRef<AllocatorMsg> | undefined;
-    const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools });
-    const storage = spawnStorage(system, store);
+    const grants = new AttemptGrants();
+    const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools, grants });
+    const storage = spawnStorage(system, store, grants);
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
     const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools, logs, whiteboards });
     const services: LocalServices = { system, workflows, store, whiteboards };

@@ -2,6 +2,7 @@ import t from 'tap';
 import { spawnActor, startActorSystem, tell, type ActorRef } from '@lzy/actors';
 import type { AgentMsg, RunAttempt } from '@lzy/node-agent/protocol';
 import { spawnScheduler, type AllocatorRequest, type AttemptRequest } from '../src/scheduler/scheduler.js';
+import { AttemptGrants } from '../src/storage/attempt-grants.js';
 import { waitUntil } from './harness.js';
 
 function recorder<T>(system: ReturnType<typeof startActorSystem>, name: string) {
@@ -27,6 +28,7 @@ t.test('the scheduler shares a tenant\'s slots fairly between its workflows', as
   const scheduler = spawnScheduler(system, {
     allocator: () => allocator.ref as ActorRef<AllocatorRequest>,
     pools: new Map([['default', { name: 'default', cpu: 1, memoryMb: 1024, slots: 1, maxNodes: 1, idleTimeoutMs: 60_000 }]]),
+    grants: new AttemptGrants(),
   });
   const attempt = (workflowId: string, i: number): AttemptRequest => {
     const attemptId = `${workflowId}-${i}`;
@@ -82,6 +84,7 @@ t.test('an agent cannot report an attempt it was not given, whether its node ser
   const scheduler = spawnScheduler(system, {
     allocator: () => allocator.ref as ActorRef<AllocatorRequest>,
     pools: new Map([['default', { name: 'default', cpu: 1, memoryMb: 1024, slots: 1, maxNodes: 2, idleTimeoutMs: 60_000 }]]),
+    grants: new AttemptGrants(),
   });
   const nodeUp = (nodeId: string, tenant: string) =>
     tell(scheduler, { type: 'node-up', node: { nodeId, tenant, pool: 'default', slots: 1, agent: seen.ref as never } });

@@ -182,7 +182,7 @@ export const Report = Type.Object({
 export const NodesWire = Type.Union([Register, Heartbeat, Report]);
 export type NodesWireMsg = Static<typeof NodesWire>;
 
-/** Agent → runtime storage, ask: write one chunk of a blob; `last` commits it under `hash`. */
+/** Write one chunk of a blob, ask: `last` commits it under `hash`. */
 export const WriteChunk = Type.Object({
   type: Type.Literal('write'),
   /** Chosen by the writer; chunks of one blob share it. */
@@ -192,14 +192,19 @@ export const WriteChunk = Type.Object({
   bytes: Type.Uint8Array({ maxByteLength: 1024 * 1024 }),
   last: Type.Boolean(),
 });
-/** Agent → runtime storage, ask: read up to `length` bytes of a blob from `offset`. */
+/**
+ * Agent → runtime storage: a `WriteChunk` of an output of attempt `attemptId`, which the runtime
+ * takes only from the node running that attempt.
+ */
+export const OutputChunk = Type.Object({ ...WriteChunk.properties, attemptId: Id });
+/** Agent → runtime storage, ask: read up to `length` bytes of a blob from `offset`; only a bundle or an input of an attempt the node runs. */
 export const ReadChunk = Type.Object({
   type: Type.Literal('read'),
   uri: Type.String({ maxLength: 2048 }),
   offset: Type.Integer({ minimum: 0 }),
   length: Type.Integer({ minimum: 1, maximum: 1024 * 1024 }),
 });
-export const StorageWire = Type.Union([WriteChunk, ReadChunk]);
+export const StorageWire = Type.Union([OutputChunk, ReadChunk]);
 export type StorageWireMsg = Static<typeof StorageWire>;
 
 /** Largest chunk of a blob in one storage message. */

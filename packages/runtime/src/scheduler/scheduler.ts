@@ -2,6 +2,7 @@ import Denque from 'denque';
 import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import { MAX_BATCH, runMessage, type AgentMsg, type AttemptFinished, type DataRef, type LogChunk, type OpFailure, type RunAttempt } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
+import type { AttemptGrants } from '../storage/attempt-grants.js';
 
 /** How an attempt ended, as its op actor hears it. */
 export type AttemptOutcome = { ok: true; result: DataRef } | { ok: false; failure: OpFailure };
@@ -121,12 +122,17 @@ const RUN_MS_WEIGHT = 0.1;
 /**
  * Puts ready attempts on free slots of their tenant's nodes, fairly between workflows, and asks
  * the allocator for nodes when none is free. Nodes of one tenant only ever get that tenant's
- * attempts. A node with nothing to do for its pool's idle timeout is handed back. Attempts queued
+ * attempts, and may touch in storage only what the attempts they run need (`deps.grants`). A node with nothing to do for its pool's idle timeout is handed back. Attempts queued
  * or finished within one turn are dispatched together: one `run` message per node.
  */
 export function spawnScheduler(
   parent: Parent,
-  deps: { allocator: () => ActorRef<AllocatorRequest>; pools: Map<string, PoolConfig> },
+  deps: {
+    allocator: () => ActorRef<AllocatorRequest>;
+    pools: Map<string, PoolConfig>;
+    /** What nodes may do in storage: given with each attempt a node gets, ended when it ends there. */
+    grants: AttemptGrants;
+  },
 ): ActorRef<SchedulerMsg> {
   let dispatchScheduled = false;
   const self = spawnActor<SchedulerState, SchedulerMsg>(parent, {
@@ -164,6 +170,7 @@ export function spawnScheduler(
           const entry = state.attempts.get(msg.attemptId);
           if (!entry) return state;
           state.attempts.delete(msg.attemptId);
+          deps.grants.end(msg.attemptId);
           if (entry.nodeId === undefined) {
             removeQueued(state, entry.request);
           } else {
@@ -204,6 +211,7 @@ export function spawnScheduler(
           for (const attemptId of node.running) {
             const entry = state.attempts.get(attemptId);
             state.attempts.delete(attemptId);
+            deps.grants.end(attemptId);
             if (entry) {
               failAttempt(entry.request, {
                 code: 'NODE_LOST',
@@ -247,6 +255,7 @@ export function spawnScheduler(
             const entry = givenHere(attemptId);
             if (!entry) continue;
             state.attempts.delete(attemptId);
+            deps.grants.end(attemptId);
             tell(entry.request.op, { type: 'attempt-ended', attemptId, outcome });
             if (!node) continue;
             node.running.delete(attemptId);
@@ -362,6 +371,7 @@ export function spawnScheduler(
       best.running.add(entry.request.attemptId);
       best.idleSince = undefined;
       entry.nodeId = best.info.nodeId;
+      deps.grants.give(best.info.nodeId, entry.request.run);
       const forNode = runs.get(best);
       if (forNode) forNode.push(entry.request.run);
       else runs.set(best, [entry.request.run]);

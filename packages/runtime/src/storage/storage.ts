@@ -1,6 +1,7 @@
 import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { StorageWireMsg } from '@lzy/node-agent/protocol';
 import type { NodePrincipal } from '../allocator/node-directory.js';
+import type { AttemptGrants } from './attempt-grants.js';
 import type { FileStore } from './file-store.js';
 
 /** A storage request from a node, with the node's verified identity. */
@@ -10,10 +11,12 @@ export type StorageMsg =
 
 /**
  * The storage service as nodes see it: chunked reads and writes of blobs, each confined to the
- * node's own tenant (a static pool's node that is not leased yet has none, and may do neither). A
- * failed request gets an error reply, so the asking node hears why.
+ * node's own tenant (a static pool's node that is not leased yet has none, and may do neither) and
+ * to what `grants` lets the node do: read the bundles and inputs of the attempts it runs, write as
+ * one of those attempts. A failed or refused request gets an error reply, so the asking node hears
+ * why, and changes nothing.
  */
-export function spawnStorage(parent: Parent, store: FileStore): ActorRef<StorageMsg> {
+export function spawnStorage(parent: Parent, store: FileStore, grants: AttemptGrants): ActorRef<StorageMsg> {
   return spawnActor<undefined, StorageMsg>(parent, {
     name: 'storage',
     initialState: () => undefined,
@@ -24,8 +27,11 @@ export function spawnStorage(parent: Parent, store: FileStore): ActorRef<Storage
       try {
         const tenant = node.tenant;
         if (tenant === undefined) throw new Error(`node ${node.nodeId} is not leased to a tenant: it has no storage`);
-        if (request.type === 'read') tell(replyTo, await store.read(tenant, request.uri, request.offset, request.length));
-        else {
+        if (request.type === 'read') {
+          grants.checkRead(node, request.uri);
+          tell(replyTo, await store.read(tenant, request.uri, request.offset, request.length));
+        } else {
+          grants.checkWrite(node, request.attemptId);
           await store.writeChunk(tenant, request);
           tell(replyTo, true);
         }
