@@ -31,7 +31,7 @@ t.test("a node's storage grants end when its attempt is cancelled and when the n
   const input = (attemptId: 'a1' | 'a2') => storedRef(attemptId.slice(1).repeat(64), 1);
   const bundle = { uri: blobUri('b'.repeat(64)), hash: 'b'.repeat(64), size: 1 };
   const enqueue = (attemptId: 'a1' | 'a2') => {
-    const run: RunAttempt = { attemptId, opName: 'op', module: 'file:///x.js', exportName: 'x', args: [input(attemptId)], env: {}, bundle };
+    const run: RunAttempt = { attemptId, tenant: 'alice', opName: 'op', module: 'file:///x.js', exportName: 'x', args: [input(attemptId)], env: {}, bundle };
     tell(scheduler, {
       type: 'enqueue',
       attempts: [{ attemptId, tenant: 'alice', workflowId: 'w', pool: 'default', run, op: recorder as never, logs: recorder as never, graph: recorder as never, opId: attemptId, opName: 'op' }],
