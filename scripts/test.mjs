@@ -38,12 +38,13 @@ mkdirSync(join(root, '.tap'), { recursive: true });
 const resultsDir = mkdtempSync(join(root, '.tap', 'results-'));
 process.on('exit', () => rmSync(resultsDir, { recursive: true, force: true }));
 // tap runs on this Node (and runs each test file on it), whatever `node` is first on PATH.
-// Test files spend most of their time waiting on the processes they start (runtimes, agents, the
-// CLI), so twice as many files run at once as there are cores.
-const jobs = Math.max(2, 2 * availableParallelism());
+// Test files spend much of their time waiting on the processes they start (runtimes, agents, the
+// CLI), so more files run at once than there are cores; not twice as many, which starves the
+// heaviest files (many processes each) of CPU.
+const jobs = availableParallelism() + 1;
 const tap = spawnSync(
   process.execPath,
-  [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--allow-empty-coverage', '--timeout=240', `--jobs=${jobs}`, `--output-dir=${resultsDir}`, `--reporter=${process.stdout.isTTY ? 'base' : 'terse'}`, ...files],
+  [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--allow-empty-coverage', '--timeout=360', `--jobs=${jobs}`, `--output-dir=${resultsDir}`, `--reporter=${process.stdout.isTTY ? 'base' : 'terse'}`, ...files],
   {
     cwd: root,
     stdio: 'inherit',
