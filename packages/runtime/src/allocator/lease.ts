@@ -55,6 +55,14 @@ export interface LeaseDeps {
 export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> {
   let handle: NodeHandle | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /** Tells `agent` the tenant its node is leased to; a connection closed already is lost once its heartbeats stop. */
+  const tellLeased = (agent: ActorRef<AgentMsg>) => {
+    try {
+      tell(agent, { type: 'leased', tenant: deps.tenant });
+    } catch {
+      // Its connection closed already: the node is lost when its heartbeats stop.
+    }
+  };
   const self: ActorRef<LeaseMsg> = spawnActor<LeaseState, LeaseMsg>(parent, {
     name: deps.nodeId,
     initialState: () => ({ status: 'allocating', lastHeartbeat: Date.now(), startedAt: Date.now() }),
@@ -67,11 +75,7 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
           state.lastHeartbeat = Date.now();
           state.agent = msg.agent;
           // Before the scheduler hears of the node, so that the agent knows its tenant before any op arrives.
-          try {
-            tell(msg.agent, { type: 'leased', tenant: deps.tenant });
-          } catch {
-            // Its connection closed already: the node is lost when its heartbeats stop.
-          }
+          tellLeased(msg.agent);
           tell(deps.scheduler, {
             type: 'node-up',
             node: { nodeId: deps.nodeId, tenant: deps.tenant, pool: deps.pool.name, slots: msg.slots, agent: msg.agent },
@@ -84,7 +88,7 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
           // reported while it was cut off, so what it does not list was lost on the way to it.
           if (state.status === 'ready' && state.agent !== undefined && msg.agent !== state.agent) {
             state.agent = msg.agent;
-            tell(msg.agent, { type: 'leased', tenant: deps.tenant });
+            tellLeased(msg.agent);
             tell(deps.scheduler, { type: 'node-rejoined', nodeId: deps.nodeId, agent: msg.agent, running: msg.running });
           }
           return state;
