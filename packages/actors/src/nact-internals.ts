@@ -24,6 +24,8 @@ const systemMap = require('nact/lib/system-map') as {
 const { Actor } = require('nact/lib/actor') as { Actor: { prototype: object } };
 /** nact's directives, as its supervision hooks return them. */
 const { SupervisionActions } = require('nact/lib/supervision') as { SupervisionActions: object };
+/** The address nact gives the asker of a query: the actor's reply to it settles the query. */
+const { TemporaryReference } = require('nact/lib/references') as { TemporaryReference: new (systemName: string) => object };
 
 /** An actor as `findActor` may remember it: stopping clears its parent and sets `stopped`. */
 interface ResolvedActor extends ConcreteActor {
@@ -407,6 +409,75 @@ function installCheapStop(): void {
     this.parent = undefined;
     for (const child of [...this.children.values()]) child.stop();
     this.stopped = true;
+    failQueries(this);
+  };
+}
+
+/**
+ * Stops an actor system and every actor in it. nact's own system stop looks its top-level actors
+ * up by reference, finds none (it passes the actors themselves), and leaves them all running.
+ */
+export function stopSystem(root: { name: string }): void {
+  const system = systemMap.find(root.name, undefined) as { children: Map<string, StoppableActor>; stop(): void } | undefined;
+  if (!system) return;
+  for (const actor of [...system.children.values()]) actor.stop();
+  system.stop();
+}
+
+/** nact's message when a query's actor is gone: `ask` turns it into an `ActorNotFoundError`. */
+export const QUERY_CANNOT_RESOLVE = 'Actor stopped or never existed. Query can never resolve';
+/** nact's message when a query's time is up: `ask` turns it into an `AskTimeoutError`. */
+export const QUERY_TIMEOUT = 'Query Timeout';
+
+interface QueriedActor {
+  system: { name: string; addTempReference(ref: object, settler: { resolve(reply: unknown): void }): void; removeTempReference(ref: object): void };
+  assertNotStopped(): void;
+  dispatch(message: unknown, sender: unknown): void;
+}
+
+/** The queries each actor has yet to answer, each as the function that fails it. */
+const openQueries = new WeakMap<object, Set<(error: Error) => void>>();
+
+function failQueries(actor: object): void {
+  const queries = openQueries.get(actor);
+  if (!queries) return;
+  openQueries.delete(actor);
+  for (const fail of queries) fail(new Error(QUERY_CANNOT_RESOLVE));
+}
+
+/**
+ * nact's query leaves its timer running when the actor stops without answering, and the timer
+ * keeps the process alive until it fires (a closed runtime's process lingered for minutes). Here a
+ * query ends on its answer, on its timeout, or at once when its actor stops (its system too),
+ * and every way clears its timer.
+ */
+function installQueriesThatEnd(): void {
+  (Actor.prototype as { query(this: QueriedActor, message: unknown, timeoutMs: number): Promise<unknown> }).query = function (message, timeoutMs) {
+    this.assertNotStopped();
+    const { system } = this;
+    return new Promise((resolve, reject) => {
+      const replyTo = new TemporaryReference(system.name);
+      let queries = openQueries.get(this);
+      if (!queries) openQueries.set(this, (queries = new Set()));
+      const end = () => {
+        clearTimeout(timer);
+        system.removeTempReference(replyTo);
+        openQueries.get(this)?.delete(fail);
+      };
+      const fail = (error: Error) => {
+        end();
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(new Error(QUERY_TIMEOUT)), timeoutMs);
+      queries.add(fail);
+      system.addTempReference(replyTo, {
+        resolve: (reply: unknown) => {
+          end();
+          resolve(reply);
+        },
+      });
+      this.dispatch(typeof message === 'function' ? (message as (replyTo: object) => unknown)(replyTo) : message, replyTo);
+    });
   };
 }
 
@@ -414,3 +485,4 @@ installDrainLoop();
 installLightContext();
 installCheapStop();
 installLazyChildMaps();
+installQueriesThatEnd();

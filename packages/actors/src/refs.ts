@@ -1,7 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import nact from 'nact';
 import { ActorNotFoundError, AskTimeoutError } from './errors.js';
-import { findActor, type NactRef } from './nact-internals.js';
+import { findActor, QUERY_CANNOT_RESOLVE, QUERY_TIMEOUT, type NactRef } from './nact-internals.js';
 
 declare const messageType: unique symbol;
 
@@ -109,9 +109,9 @@ async function queryLocal<M, R>(ref: ActorRef<M>, build: (replyTo: ActorRef<R>) 
   try {
     reply = await nact.query(ref as never, build as never, timeoutMs);
   } catch (error) {
-    if (error instanceof Error && error.message === 'Query Timeout') throw new AskTimeoutError(describeRef(ref), timeoutMs);
-    // The actor stopped between the check above and the query (its system is stopping).
-    if (error instanceof Error && error.message === 'Actor stopped or never existed. Query can never resolve') throw new ActorNotFoundError(describeRef(ref));
+    if (error instanceof Error && error.message === QUERY_TIMEOUT) throw new AskTimeoutError(describeRef(ref), timeoutMs);
+    // The actor stopped before it answered (its system may be stopping).
+    if (error instanceof Error && error.message === QUERY_CANNOT_RESOLVE) throw new ActorNotFoundError(describeRef(ref));
     throw error;
   }
   // An actor fails an ask by replying with an Error; it reaches a remote asker as a RemoteError.

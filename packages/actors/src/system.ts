@@ -1,7 +1,7 @@
 import nact from 'nact';
 import type { ActorRef } from './refs.js';
 import { registerPolicy, toOnCrash, type SupervisionPolicy } from './supervision.js';
-import { adoptSpawned, findActor, lightenPersistentActor, spawnPlain, type NactRef } from './nact-internals.js';
+import { adoptSpawned, findActor, lightenPersistentActor, spawnPlain, stopSystem, type NactRef } from './nact-internals.js';
 import type { PersistenceEngine } from './persistence/engine.js';
 
 /** Where an actor can be spawned: the system itself or another actor. */
@@ -32,7 +32,7 @@ export function startActorSystem(options: ActorSystemOptions = {}): ActorSystem 
   if (options.name !== undefined) plugins.push({ name: options.name });
   if (options.persistence) plugins.push(nact.configurePersistence(options.persistence as never));
   const root = (nact.start as (...args: unknown[]) => { name: string })(...plugins);
-  const system: SystemImpl = { name: root.name, root, stop: () => nact.stop(root as never) };
+  const system: SystemImpl = { name: root.name, root, stop: () => stopSystem(root) };
   return system;
 }
 

@@ -10,7 +10,7 @@ import {
   tell,
   type ActorRef,
 } from '../src/index.js';
-import { waitUntil } from './harness.js';
+import { startFixture, waitUntil } from './harness.js';
 
 type CounterMsg =
   | { type: 'add'; by: number }
@@ -90,6 +90,27 @@ t.test('an ask that gets no reply rejects with a clear timeout error', async (t)
   t.match((error as Error).message, /no reply from timeouts\/silent within 50 ms/);
   await t.rejects(ask(ref, { type: 'get' }, 0), RangeError, 'a timeout must be positive');
   await t.rejects(ask(ref, { type: 'get' }, 2 ** 31), /from 1 to 2147483647 ms/, 'a timeout longer than a timer can hold is refused');
+});
+
+t.test('an ask in flight fails at once when its actor stops without answering', async (t) => {
+  const system = startActorSystem({ name: 'stopping' });
+  t.teardown(() => system.stop());
+  const ref = counter(system, 'leaving');
+  // Were it left waiting, it would fail with a timeout instead.
+  const pending = ask(ref, { type: 'ignore' }, 10_000);
+  stopActor(ref);
+  await t.rejects(pending, ActorNotFoundError);
+  t.equal(await ask(counter(system, 'staying'), { type: 'get' }, 1_000), 0, 'asks of other actors are answered');
+});
+
+t.test('a program whose actor system stops with an ask unanswered exits at once, without waiting out the timeout', async (t) => {
+  const program = startFixture(t, 'unanswered-ask');
+  await program.waitForLine((line) => line === 'asked', 'the program to ask');
+  t.equal(await program.waitForLine((line) => line.startsWith('failed '), 'the ask to fail'), 'failed ActorNotFoundError');
+  // The ask's timeout is 10 minutes: a timer left running would keep the process alive that long.
+  let exit: Awaited<typeof program.exited> | undefined;
+  void program.exited.then((result) => (exit = result));
+  t.same(await waitUntil(() => exit, 'the program to exit on its own', 30_000), { code: 0, signal: null });
 });
 
 t.test('asking a stopped actor fails at once and tells go to dead letters', async (t) => {

@@ -75,6 +75,12 @@ async function holderAndJoined(t: Test) {
   t.equal(holderPid(dataDir), first.process.pid);
   const second = script(t, env, 'B', ['--gated']);
   await waitUntil(() => runs(dir, 'B-b') === 1, "the second program's run to be in its middle op", 60_000);
+  // Op a runs beside op b: only once its success is recorded may the test expect it not to run again.
+  const id = await workflowOf(second);
+  await waitUntil(async () => {
+    const status = await lzy(['status', id, '--json'], env);
+    return status.code === 0 && (JSON.parse(status.lines.at(-1)!) as { counts: { succeeded: number } }).counts.succeeded === 1;
+  }, "op a of the second program's run to succeed", 60_000);
   t.equal(holderPid(dataDir), first.process.pid, 'the second program joined the runtime of the first');
   return { dataDir, dir, first, second };
 }
