@@ -138,8 +138,8 @@ export class ProgressTracker implements RuntimeConnection {
     return this.inner.logs(...args);
   }
 
-  putBlob(bytes: Buffer) {
-    return this.inner.putBlob(bytes);
+  putBlob(workflowId: string, bytes: Buffer) {
+    return this.inner.putBlob(workflowId, bytes);
   }
 
   getBlob(ref: Parameters<RuntimeConnection['getBlob']>[0]) {

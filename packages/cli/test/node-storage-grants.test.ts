@@ -81,12 +81,12 @@ t.test("a node reads and writes only what the attempts it runs need, and never a
   t.same(Buffer.from(await read(input.uri!, input.size)), encodeValue(large('a')), 'it reads the input of its attempt');
   if (attempt.bundle) t.equal((await read(attempt.bundle.uri, attempt.bundle.size)).length, attempt.bundle.size, 'and the bundle of its op');
 
-  const bravos = await bravo.connection.putBlob(encodeValue(large('b')));
+  const bravos = await bravo.connection.putBlob('wf-test', encodeValue(large('b')));
   await t.rejects(read(bravos.uri, bravos.size), { message: new RegExp(`^node \\S+ may not read blob ${bravos.uri}: it is not an input of its attempts$`) }, "it cannot read another tenant's blob");
 
   // A second run of acme's waits for the node's only slot: its input is stored, but not the node's to read yet.
   const secondInput = encodeValue(large('c'));
-  const secondRef = await acme.connection.putBlob(secondInput);
+  const secondRef = await acme.connection.putBlob('wf-test', secondInput);
   const second = acme.client.workflow('second', async () => whereAmI(large('c')));
   await t.rejects(read(secondRef.uri, secondRef.size), { message: /may not read blob .*: it is not an input of its attempts/ }, "it cannot read the input of an attempt it was not given");
 

@@ -71,7 +71,7 @@ t.test("another tenant can neither see nor touch an active run, with `lzy` comma
   await waitUntil(() => runs(dir, 'b') === 1, "op b of alice's run to start", 60_000);
   const [{ workflowId }] = (await json(aliceToken, 'status')) as [WorkflowInfo];
   const alice = await connection(t, aliceToken);
-  const blob = await alice.putBlob(Buffer.from('alice only'));
+  const blob = await alice.putBlob('wf-test', Buffer.from('alice only'));
   t.same(await alice.getBlob(blob), Buffer.from('alice only'), 'alice reads her blob');
 
   const refused = (result: CliResult, what: string) => t.match(result, { code: 1, stderr: `no workflow ${workflowId}` }, what);

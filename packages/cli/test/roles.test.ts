@@ -38,7 +38,7 @@ const active = acme.workflow('chatty', async (wf) => {
 active.catch(() => {});
 const acmeConnection = await connection(t, acmeToken);
 await waitUntil(async () => workflowId !== '' && (await acmeConnection.logs(workflowId, 0, 100, 0)).entries.length === 20, "acme's op to print its 20 lines");
-const blob = await acmeConnection.putBlob(Buffer.from('acme only'));
+const blob = await acmeConnection.putBlob('wf-test', Buffer.from('acme only'));
 const before = await acmeView();
 // Whatever a subtest did, the op is let go and acme's client closed (the last subtest checks the run's result).
 t.teardown(() => {
@@ -137,7 +137,7 @@ t.test('a viewer reads the runs, logs, whiteboards and blobs of its tenant, but 
   });
   await t.rejects(viewer.cancel(workflowId, 'a viewer'), forbidden('runs.cancel', 'member'), 'cancel');
   await t.rejects(viewer.startWorkflow('sneaky', () => {}), forbidden('runs.start', 'member'), 'start');
-  await t.rejects(viewer.putBlob(Buffer.from('sneaky')), forbidden('blobs.write', 'member'), 'a blob write');
+  await t.rejects(viewer.putBlob('wf-test', Buffer.from('sneaky')), forbidden('blobs.write', 'member'), 'a blob write');
   const cancel = await as(issued.lines.at(-1)!, 'cancel', workflowId);
   t.equal(cancel.code, 1);
   t.match(cancel.stderr, /^lzy: error: runs\.cancel needs the member role in tenant acme; subject token:[0-9a-f]{16} has viewer in tenant acme\nhint: `lzy whoami`/);
@@ -148,19 +148,19 @@ t.test('a viewer reads the runs, logs, whiteboards and blobs of its tenant, but 
 t.test('a role granted with `lzy roles grant` counts from the next call; revoked, it stops on the next call of the same connection', async (t) => {
   const viewer = await connection(t, await admin.issueToken('acme', 'viewer'));
   const { id } = await viewer.whoami();
-  await t.rejects(viewer.putBlob(Buffer.from('member work')), { code: 'FORBIDDEN' }, 'a viewer may not write');
+  await t.rejects(viewer.putBlob('wf-test', Buffer.from('member work')), { code: 'FORBIDDEN' }, 'a viewer may not write');
 
   const granted = await as(acmeToken, 'roles', 'grant', '--tenant', 'acme', '--subject', id, '--role', 'member');
   t.equal(granted.code, 0, granted.stderr);
   t.equal(granted.stdout, `granted member to ${id} in tenant acme\n`);
   t.same((await viewer.whoami()).roles, ['viewer', 'member'], 'whoami shows the bound role');
-  t.match(await viewer.putBlob(Buffer.from('member work')), { uri: /^blob:/ }, 'the same connection writes now');
+  t.match(await viewer.putBlob('wf-test', Buffer.from('member work')), { uri: /^blob:/ }, 'the same connection writes now');
   const listed = await as(acmeToken, 'roles', 'ls', '--json');
   t.same(JSON.parse(listed.lines.at(-1)!), [{ tenant: 'acme', subject: id, role: 'member' }], '`lzy roles ls` lists the binding of its tenant');
 
   const revoked = await as(acmeToken, 'roles', 'revoke', '--tenant', 'acme', '--subject', id, '--role', 'member');
   t.equal(revoked.code, 0, revoked.stderr);
-  await t.rejects(viewer.putBlob(Buffer.from('more member work')), { code: 'FORBIDDEN', message: /^blobs\.write needs the member role/ }, 'the next write is refused');
+  await t.rejects(viewer.putBlob('wf-test', Buffer.from('more member work')), { code: 'FORBIDDEN', message: /^blobs\.write needs the member role/ }, 'the next write is refused');
   await t.rejects(viewer.startWorkflow('after revoke', () => {}), { code: 'FORBIDDEN', message: /^runs\.start needs the member role/ }, 'and so is a start');
   t.same((await viewer.whoami()).roles, ['viewer']);
   t.same(await acmeView(), before, UNCHANGED);

@@ -32,7 +32,8 @@ type Log = LogChunk & { type: 'log' };
 export type Received = Exclude<NodesWireMsg, { type: 'report' }> | Log | Finished;
 type StorageAsk =
   | (Extract<StorageWireMsg, { type: 'write' }> & { replyTo: ActorRef<true | Error> })
-  | (Extract<StorageWireMsg, { type: 'read' }> & { replyTo: ActorRef<Uint8Array | Error> });
+  | (Extract<StorageWireMsg, { type: 'read' }> & { replyTo: ActorRef<Uint8Array | Error> })
+  | (Extract<StorageWireMsg, { type: 'presign-read' | 'presign-write' | 'commit' }> & { replyTo: ActorRef<null | Error> });
 type NodesMsg = { msg: NodesWireMsg; agent: ActorRef<AgentMsg> };
 
 /** URL of the fixture module with the test ops. */
@@ -118,6 +119,15 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
     receive: (state, request) => {
       const { replyTo, ...wire } = request;
       storageRequests.push(wire as StorageWireMsg);
+      // Like the runtime's file store: blobs move in chunks, with no URLs to give.
+      if (request.type === 'presign-read' || request.type === 'presign-write') {
+        tell(request.replyTo, null);
+        return state;
+      }
+      if (request.type === 'commit') {
+        tell(request.replyTo, new Error('nothing to commit: blobs move in chunks here'));
+        return state;
+      }
       if (request.type === 'read') {
         const blob = blobs.get(request.uri);
         tell(request.replyTo, blob ? blob.subarray(request.offset, request.offset + request.length) : new Error(`no blob ${request.uri}`));

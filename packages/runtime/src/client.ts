@@ -4,7 +4,7 @@ import type { Subject } from './iam/iam.js';
 import type { OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from './protocol/client.js';
 import { RuntimeError } from './protocol/errors.js';
 import type { Result } from './result.js';
-import type { FileStore } from './storage/file-store.js';
+import type { BlobStore } from './storage/blob-store.js';
 import type { WorkflowDetail, WorkflowInfo } from './protocol/gateway.js';
 import type { LogPage, WhiteboardField, WhiteboardQuery, WhiteboardRecord } from './protocol/records.js';
 import type { WhiteboardIndex } from './whiteboard/whiteboard-index.js';
@@ -45,7 +45,8 @@ export interface RuntimeConnection {
    * and the run is active, waits up to `waitMs` for some.
    */
   logs(workflowId: string, afterSeq: number, limit: number, waitMs: number): Promise<LogPage>;
-  putBlob(bytes: Buffer): Promise<StoredRef>;
+  /** Stores `bytes` as a value of run `workflowId` (an argument, a bundle, a result). */
+  putBlob(workflowId: string, bytes: Buffer): Promise<StoredRef>;
   getBlob(ref: DataRef): Promise<Buffer>;
   /** Stops following runs and lets go of the runtime; a remote connection's promise settles once it is closed. */
   close(): void | Promise<void>;
@@ -62,7 +63,7 @@ function unwrap<T>(result: Result<T>): T {
 export interface LocalServices {
   readonly system: ActorSystem;
   readonly workflows: ActorRef<WorkflowsMsg>;
-  readonly store: FileStore;
+  readonly store: BlobStore;
   readonly whiteboards: WhiteboardIndex;
 }
 
@@ -72,7 +73,7 @@ export class LocalConnection implements RuntimeConnection {
   private readonly watchers = new Map<ActorRef<WorkflowEvents>, string>();
   private readonly system: ActorSystem;
   private readonly workflows: ActorRef<WorkflowsMsg>;
-  private readonly store: FileStore;
+  private readonly store: BlobStore;
   private readonly whiteboardIndex: WhiteboardIndex;
 
   constructor(
@@ -180,8 +181,8 @@ export class LocalConnection implements RuntimeConnection {
     return unwrap(await this.ask<LogPage>(workflowId, (replyTo) => ({ type: 'read-logs', afterSeq, limit, waitMs, replyTo })));
   }
 
-  putBlob(bytes: Buffer): Promise<StoredRef> {
-    return this.store.put(this.tenant, bytes);
+  putBlob(workflowId: string, bytes: Buffer): Promise<StoredRef> {
+    return this.store.put(this.tenant, workflowId, bytes);
   }
 
   getBlob(ref: DataRef): Promise<Buffer> {

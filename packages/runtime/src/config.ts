@@ -1,5 +1,6 @@
 import type { FailedAuthLimits } from './iam/failed-auth-limiter.js';
 import type { TrustedIssuerConfig } from './iam/trusted-issuer.js';
+import type { S3StorageConfig } from './storage/s3-store.js';
 /**
  * Where a pool's nodes come from: `local` nodes are node-agent processes the runtime starts;
  * `static` nodes are agents an operator starts on any host with `lzy agent`, which join the pool;
@@ -50,6 +51,13 @@ export interface RuntimeOptions {
   kubeconfig?: string;
   /** Who the runtime lets in besides its own opaque tokens; default: nobody else. */
   identity?: IdentityOptions;
+  /** Where runs' values are stored; default files under the data dir (`DATA_DIR/blobs`). */
+  storage?: StorageOptions;
+}
+
+/** Where a runtime stores runs' values: in an S3-compatible bucket, or (without `s3`) in files under its data dir. */
+export interface StorageOptions {
+  s3?: S3StorageConfig;
 }
 
 /** The JWT access tokens a runtime accepts, and how hard it makes guessing. */
@@ -87,6 +95,7 @@ export interface ResolvedOptions {
   allocationTimeoutMs: number;
   kubeconfig: string | undefined;
   identity: IdentityOptions;
+  storage: StorageOptions;
 }
 
 /** Fills in defaults and checks the options; throws a clear error on a bad value. */
@@ -113,5 +122,6 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     allocationTimeoutMs: options.allocationTimeoutMs ?? 30_000,
     kubeconfig: options.kubeconfig,
     identity: options.identity ?? {},
+    storage: options.storage ?? {},
   };
 }

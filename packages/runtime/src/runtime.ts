@@ -8,7 +8,7 @@ import type { KubeBackend } from './allocator/kubernetes/kube-backend.js';
 import { LocalBackend } from './allocator/local-backend.js';
 import { NodeDirectory } from './allocator/node-directory.js';
 import { LocalConnection, type LocalServices, type RuntimeConnection } from './client.js';
-import { resolveOptions, type PoolConfig, type ResolvedOptions, type RuntimeOptions } from './config.js';
+import { resolveOptions, type PoolConfig, type ResolvedOptions, type RuntimeOptions, type StorageOptions } from './config.js';
 import { DataDirHeldError, DataDirLock } from './data-dir-lock.js';
 import { spawnClients, type ClientsMsg } from './gateway/clients.js';
 import { createGateway } from './gateway/gateway.js';
@@ -25,6 +25,7 @@ import { spawnIamService } from './iam/iam-service.js';
 import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
+import type { BlobStore } from './storage/blob-store.js';
 import { FileStore } from './storage/file-store.js';
 import { AttemptGrants } from './storage/attempt-grants.js';
 import { spawnStorage } from './storage/storage.js';
@@ -83,7 +84,7 @@ export class Runtime {
     const root = open({ path: join(dataDir, 'state'), maxDbs: 32 });
     const journal = new LmdbJournal(root);
     const system = startActorSystem({ persistence: journal });
-    const store = new FileStore(join(dataDir, 'blobs'));
+    const store = await openBlobStore(resolved.storage, root, dataDir);
     const cache = new CacheIndex(root);
     const logs = new LogStore(root);
     const whiteboards = new WhiteboardIndex(root);
@@ -168,11 +169,22 @@ export class Runtime {
     // Handlers still finishing may try to write: they are refused, and what was accepted is flushed.
     this.cache.close();
     this.logs.close();
+    await this.services.store.close();
     await this.journal.close();
     await this.root.close();
     // Last: the next runtime on the data dir must not open it before this one has closed it.
     await this.lock.release();
   }
+}
+
+/**
+ * The store of runs' values: an S3 bucket when the options name one (its client library is loaded
+ * only then), else files under the data dir.
+ */
+async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDir: string): Promise<BlobStore> {
+  if (!options.s3) return new FileStore(join(dataDir, 'blobs'));
+  const { S3Store } = await import('./storage/s3-store.js');
+  return new S3Store(options.s3, root, join(dataDir, 'staging'));
 }
 
 /**

@@ -18,7 +18,7 @@ const requests: Record<string, ClientRequest> = {
   assign: { type: 'assign', workflowId: 'wf-1', fields: [] },
   whiteboards: { type: 'whiteboards', query: {}, skip: 0 },
   logs: { type: 'logs', workflowId: 'wf-1', afterSeq: 0, limit: 1, waitMs: 0 },
-  write: { type: 'write', uploadId: 'u', hash: '0'.repeat(64), offset: 0, bytes: new Uint8Array(), last: true },
+  write: { type: 'write', workflowId: 'wf-1', uploadId: 'u', hash: '0'.repeat(64), offset: 0, bytes: new Uint8Array(), last: true },
   read: { type: 'read', uri: `blob:${'0'.repeat(64)}`, offset: 0, length: 1 },
   'issue-token': { type: 'issue-token', tenant: 'acme', role: 'member' },
   'issue-token of another tenant': { type: 'issue-token', tenant: 'bravo', role: 'member' },

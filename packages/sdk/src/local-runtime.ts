@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { unixSocketPathFits, type PeerState } from '@lzy/actors';
-import type { PoolConfig, Role, Runtime, RuntimeConnection, RuntimeInfo } from '@lzy/runtime';
+import type { PoolConfig, Role, Runtime, RuntimeConnection, RuntimeInfo, StorageOptions } from '@lzy/runtime';
 import { DataDirInUseError } from './errors.js';
 import { RemoteConnection } from './remote-connection.js';
 
@@ -12,6 +12,8 @@ export interface LocalRuntimeOptions {
   dataDir?: string;
   /** The pools of a runtime this process starts; a joined runtime keeps its own. */
   pools?: PoolConfig[];
+  /** The storage of a runtime this process starts; a joined runtime keeps its own. */
+  storage?: StorageOptions;
 }
 
 /** The embedded runtime of a data dir as one process uses it: running in this process, or in another one that this one joined. */
@@ -40,7 +42,7 @@ const LOCAL_RECONNECT = { initialDelayMs: 20, maxDelayMs: 500 };
 export async function openLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const runtimes = await import('@lzy/runtime');
   const dataDir = resolve(options.dataDir ?? process.env.LZY_HOME ?? './.lzy');
-  const start = () => startUnlessHeld(runtimes, { dataDir, ...(options.pools === undefined ? {} : { pools: options.pools }) });
+  const start = () => startUnlessHeld(runtimes, { ...options, dataDir });
   const deadline = Date.now() + JOIN_WAIT_MS;
   for (let attempt = 0; ; attempt++) {
     const runtime = await start();
@@ -55,7 +57,7 @@ export async function openLocalRuntime(options: LocalRuntimeOptions = {}): Promi
 }
 
 /** The runtime started on the data dir, or `undefined` when another process's runtime holds it. */
-async function startUnlessHeld(runtimes: RuntimeModule, options: { dataDir: string; pools?: PoolConfig[] }): Promise<Runtime | undefined> {
+async function startUnlessHeld(runtimes: RuntimeModule, options: LocalRuntimeOptions & { dataDir: string }): Promise<Runtime | undefined> {
   try {
     return await runtimes.Runtime.start(options);
   } catch (error) {

@@ -1,8 +1,8 @@
-import type { PoolConfig, RuntimeConnection } from '@lzy/runtime';
+import type { PoolConfig, RuntimeConnection, StorageOptions } from '@lzy/runtime';
 import { attachRun, type AttachOptions } from './attach.js';
 import { WorkflowCancelledError } from './errors.js';
 import { inRun } from './context.js';
-import { openLocalRuntime } from './local-runtime.js';
+import { openLocalRuntime, type LocalRuntimeOptions } from './local-runtime.js';
 import { RemoteConnection, type RemoteOptions } from './remote-connection.js';
 import { readWhiteboards, type StoredWhiteboard, type WhiteboardFilter } from './whiteboard.js';
 import { WorkflowRun, type OpLogLine, type WorkflowHandle } from './workflow-run.js';
@@ -13,6 +13,8 @@ export interface LzyStartOptions {
   dataDir?: string;
   /** Node pools; default one pool of 2 local nodes with 4 slots each. A process that joins another's runtime uses that one's. */
   pools?: PoolConfig[];
+  /** Where runs' values are stored: `{ s3: { bucket, ... } }`, or by default files under the data dir. A process that joins another's runtime uses that one's. */
+  storage?: StorageOptions;
   /** Where ops' output lines go; default stderr, each line prefixed with `[op#id]`. */
   onLog?: (line: OpLogLine) => void;
 }
@@ -56,7 +58,7 @@ export class Lzy {
    * and takes the data dir over if that process ends first (see `openLocalRuntime`).
    */
   static async start(options: LzyStartOptions = {}): Promise<Lzy> {
-    const local = await openLocalRuntime(options.pools === undefined ? pick(options) : { ...pick(options), pools: options.pools });
+    const local = await openLocalRuntime(pick(options));
     return new Lzy(local.connection, options.onLog ?? printLog, () => local.close());
   }
 
@@ -134,8 +136,9 @@ export class Lzy {
   }
 }
 
-function pick(options: LzyStartOptions): { dataDir?: string } {
-  return options.dataDir === undefined ? {} : { dataDir: options.dataDir };
+/** The options that say which runtime to open or start. */
+function pick({ dataDir, pools, storage }: LzyStartOptions): LocalRuntimeOptions {
+  return { ...(dataDir === undefined ? {} : { dataDir }), ...(pools === undefined ? {} : { pools }), ...(storage === undefined ? {} : { storage }) };
 }
 
 function reasonOf(signal: AbortSignal): string {

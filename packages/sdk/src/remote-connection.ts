@@ -393,14 +393,14 @@ export class RemoteConnection implements RuntimeConnection {
     return this.call(tenant === undefined ? { type: 'list-roles' } : { type: 'list-roles', tenant });
   }
 
-  async putBlob(bytes: Buffer): Promise<StoredRef> {
+  async putBlob(workflowId: string, bytes: Buffer): Promise<StoredRef> {
     const size = bytes.length;
     const hash = hashBytes(bytes);
     const uploadId = randomUUID();
     for (let offset = 0; ; offset += CHUNK_BYTES) {
       const end = Math.min(offset + CHUNK_BYTES, bytes.length);
       const last = end === bytes.length;
-      await this.call({ type: 'write', uploadId, hash, offset, bytes: bytes.subarray(offset, end), last });
+      await this.call({ type: 'write', workflowId, uploadId, hash, offset, bytes: bytes.subarray(offset, end), last });
       if (last) return storedRef(hash, size);
     }
   }

@@ -13,15 +13,16 @@ const shipped = new WeakMap<RuntimeConnection, Map<string, Promise<BundleRef>>>(
 
 /**
  * Ships the op module at `module` through `connection`: bundles it (see `bundleModule`) and puts
- * the bundle in the tenant's storage, once per content and connection.
+ * the bundle in the tenant's storage (as a value of run `workflowId`, the first to ship it), once
+ * per content and connection.
  */
-export async function shipModule(connection: RuntimeConnection, module: string): Promise<ShippedModule> {
+export async function shipModule(connection: RuntimeConnection, module: string, workflowId: string): Promise<ShippedModule> {
   const { bytes, hash, codeHash, files } = await bundleModule(module);
   let byHash = shipped.get(connection);
   if (!byHash) shipped.set(connection, (byHash = new Map()));
   let ref = byHash.get(hash);
   if (!ref) {
-    ref = connection.putBlob(bytes).then(({ uri, size, hash }) => ({ uri, size, hash }));
+    ref = connection.putBlob(workflowId, bytes).then(({ uri, size, hash }) => ({ uri, size, hash }));
     byHash.set(hash, ref);
     // A failed upload is tried again by the next submission.
     ref.catch(() => byHash.delete(hash));

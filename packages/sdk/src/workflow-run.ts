@@ -243,7 +243,7 @@ export class WorkflowRun {
 
   private async stored(bytes: Buffer): Promise<DataRef> {
     const ref = refFor(bytes);
-    return ref.inline ? ref : this.connection.putBlob(bytes);
+    return ref.inline ? ref : this.connection.putBlob(this.id, bytes);
   }
 
   private async submitCalls(): Promise<void> {
@@ -257,7 +257,7 @@ export class WorkflowRun {
       if (identities.has(record.op)) continue;
       const identity = await identityOf(record.op);
       identities.set(record.op, identity);
-      if (!bundles.has(identity.module)) bundles.set(identity.module, await shipModule(this.connection, identity.module));
+      if (!bundles.has(identity.module)) bundles.set(identity.module, await shipModule(this.connection, identity.module, this.id));
     }
     const specs: Array<OpSpec | Promise<OpSpec>> = [];
     let storing = false;
@@ -284,7 +284,7 @@ export class WorkflowRun {
       const { ref } = arg;
       const spec: ArgSpec = { kind: 'value', ref };
       args.push(spec);
-      if (!ref.inline) stored.push(this.connection.putBlob(arg.bytes).then((put) => void (spec.ref = put)));
+      if (!ref.inline) stored.push(this.connection.putBlob(this.id, arg.bytes).then((put) => void (spec.ref = put)));
     }
     const definition = record.op[OP];
     record.name = exportName;

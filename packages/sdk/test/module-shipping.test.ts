@@ -166,8 +166,8 @@ t.test("a node runs only bundles of its own tenant: another tenant's bundle is n
     overrides: async (_, runtime) => {
       alice = runtime.connect(await runtime.iam.issueToken('alice'));
       return {
-        putBlob: async (bytes) => {
-          const ref = await alice!.putBlob(bytes);
+        putBlob: async (workflowId, bytes) => {
+          const ref = await alice!.putBlob(workflowId, bytes);
           put.push({ ref, bytes });
           return ref;
         },

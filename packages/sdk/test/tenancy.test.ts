@@ -95,7 +95,7 @@ t.test("another tenant can neither see nor touch a tenant's active run, over the
 
   const dir = tempDir(t);
   const bytes = Buffer.from('alice only');
-  const blob = await alice.putBlob(bytes);
+  const blob = await alice.putBlob('wf-alice', bytes);
   t.same(await alice.getBlob(blob), bytes, 'alice reads her blob');
   let workflowId = '';
   const run = Lzy.over(alice, { onLog: () => {} }).workflow('private', async (wf) => {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { Runtime } from '@lzy/runtime';
+import { Runtime, type S3StorageConfig, type StorageOptions } from '@lzy/runtime';
 import { parseDuration } from '@lzy/sdk';
 import { usageError } from '../cli-error.js';
 import { readPoolsFile } from '../pools-file.js';
@@ -19,6 +19,12 @@ interface ServerOptions {
   audience?: string;
   tenantClaim: string;
   rolesClaim: string;
+  storage: string;
+  s3Endpoint?: string;
+  s3Bucket?: string;
+  s3Prefix?: string;
+  s3Region?: string;
+  s3PathStyle?: boolean;
 }
 
 /** The admin's tenant, whose token `lzy server` creates on its first start. */
@@ -40,6 +46,12 @@ export function serverCommand(): Command {
     .option('--audience <aud>', 'with --trust-issuer: the aud its tokens must carry')
     .option('--tenant-claim <claim>', "with --trust-issuer: the claim that names the tenant", 'tenant')
     .option('--roles-claim <claim>', 'with --trust-issuer: the claim that carries the roles (owner, member, viewer, admin; others are ignored)', 'roles')
+    .addOption(new Option('--storage <kind>', "where runs' values are stored: files under the data dir, or an S3 bucket").choices(['file', 's3']).default('file'))
+    .option('--s3-endpoint <url>', 'with --storage s3: the S3-compatible endpoint (default: AWS S3 of the region)')
+    .option('--s3-bucket <bucket>', 'with --storage s3: the bucket (it must exist); credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the AWS config')
+    .option('--s3-prefix <prefix>', "with --storage s3: keys start with PREFIX/ (a run's values are under PREFIX/TENANT/WORKFLOW_ID/)")
+    .addOption(new Option('--s3-region <region>', 'with --storage s3: the region').env('AWS_REGION'))
+    .option('--s3-path-style', 'with --storage s3: address the bucket in the path (MinIO and most servers other than AWS need it)')
     .action((options: ServerOptions) => serve(options));
 }
 
@@ -65,6 +77,7 @@ async function serve(options: ServerOptions): Promise<void> {
     ...(pools ? { pools } : {}),
     ...(options.kubeconfig === undefined ? {} : { kubeconfig: resolve(options.kubeconfig) }),
     identity: { issuer: options.issuer ?? true, tokenTtlSeconds, trust },
+    storage: storageOf(options),
   });
   await ensureAdminToken(runtime, dataDir);
   process.stdout.write(`lzy server listening on ${runtime.url}\n`);
@@ -87,6 +100,24 @@ async function serve(options: ServerOptions): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The S3 flags that only `--storage s3` takes (`--s3-region` also comes from `AWS_REGION`, so it is not among them). */
+const S3_FLAGS = { s3Endpoint: '--s3-endpoint', s3Bucket: '--s3-bucket', s3Prefix: '--s3-prefix', s3PathStyle: '--s3-path-style' } as const;
+
+/** The storage the flags name; a usage error for S3 flags without `--storage s3`, or S3 without a bucket. */
+function storageOf(options: ServerOptions): StorageOptions {
+  const s3Flag = Object.entries(S3_FLAGS).find(([option]) => options[option as keyof typeof S3_FLAGS] !== undefined)?.[1];
+  if (options.storage !== 's3') {
+    if (s3Flag !== undefined) throw usageError(`${s3Flag} needs --storage s3`, 'add --storage s3, or leave the S3 flags out to store values under the data dir');
+    return {};
+  }
+  if (options.s3Bucket === undefined) throw usageError('--storage s3 needs --s3-bucket', 'name an existing bucket, e.g. --s3-bucket lzy-values');
+  const s3: S3StorageConfig = { bucket: options.s3Bucket, pathStyle: options.s3PathStyle ?? false };
+  if (options.s3Endpoint !== undefined) s3.endpoint = options.s3Endpoint;
+  if (options.s3Prefix !== undefined) s3.prefix = options.s3Prefix;
+  if (options.s3Region !== undefined) s3.region = options.s3Region;
+  return { s3 };
 }
 
 /** The first start creates the admin's token in `DIR/admin.token` (mode 0600); later starts keep it. */

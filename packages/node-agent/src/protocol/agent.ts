@@ -204,7 +204,20 @@ export const ReadChunk = Type.Object({
   offset: Type.Integer({ minimum: 0 }),
   length: Type.Integer({ minimum: 1, maximum: 1024 * 1024 }),
 });
-export const StorageWire = Type.Union([OutputChunk, ReadChunk]);
+const Hash = Type.String({ pattern: '^[0-9a-f]{64}$' });
+/**
+ * Agent → runtime storage, ask: a URL to GET blob `uri` with (a bundle or an input of an attempt
+ * the node runs), or `null` where storage serves reads in chunks only.
+ */
+export const PresignRead = Type.Object({ type: Type.Literal('presign-read'), uri: Type.String({ maxLength: 2048 }) });
+/**
+ * Agent → runtime storage, ask: a URL to PUT exactly `size` bytes with hash `hash`, an output of
+ * attempt `attemptId`, or `null` where storage takes writes in chunks only. Once put, the agent
+ * sends `commit` with the same fields, answered `true` when the blob is stored.
+ */
+export const PresignWrite = Type.Object({ type: Type.Literal('presign-write'), attemptId: Id, hash: Hash, size: Type.Integer({ minimum: 0 }) });
+export const CommitWrite = Type.Object({ type: Type.Literal('commit'), attemptId: Id, hash: Hash, size: Type.Integer({ minimum: 0 }) });
+export const StorageWire = Type.Union([OutputChunk, ReadChunk, PresignRead, PresignWrite, CommitWrite]);
 export type StorageWireMsg = Static<typeof StorageWire>;
 
 /** Largest chunk of a blob in one storage message. */

@@ -51,7 +51,7 @@ export class LocalBackend implements NodeBackend {
       ],
       // Its own process group: removing the node kills the agent and every runner it started,
       // even a runner stuck in a busy loop after the agent itself died.
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LZY_TOKEN: spec.token }, detached: true },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...agentEnv(), LZY_TOKEN: spec.token }, detached: true },
     );
     const recent: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -96,4 +96,12 @@ function killGroup(pid: number | undefined): void {
   } catch {
     // ESRCH: nothing of the node is left
   }
+}
+
+/**
+ * The runtime's environment without its cloud credentials (`AWS_*`: the storage's keys): a node
+ * reaches storage through presigned URLs only, and its ops must never read the runtime's keys.
+ */
+function agentEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
 }

@@ -9,7 +9,7 @@ import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
 import type { ClientEvents, ClientReply, ClientRequest, WorkflowInfo } from '../protocol/gateway.js';
 import type { WhiteboardRecord } from '../protocol/records.js';
 import type { Result } from '../result.js';
-import type { FileStore } from '../storage/file-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import type { WorkflowsMsg } from '../workflow/workflows.js';
 import type { RuntimeConnection } from '../client.js';
 
@@ -35,7 +35,7 @@ export interface ClientsDeps {
   /** Decides every request, and holds the role bindings. */
   readonly iamService: ActorRef<IamMsg>;
   readonly pools: ReadonlyMap<string, PoolConfig>;
-  readonly store: FileStore;
+  readonly store: BlobStore;
   readonly workflows: ActorRef<WorkflowsMsg>;
   /** The runtime as `subject`, as an embedded client would see it. */
   readonly connectAs: (subject: Subject) => RuntimeConnection;
@@ -207,7 +207,7 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
       case 'logs':
         return connection.logs(request.workflowId, request.afterSeq, request.limit, request.waitMs);
       case 'write':
-        await deps.store.writeChunk(subject.tenant, request);
+        await deps.store.writeChunk(subject.tenant, request.workflowId, request);
         return null;
       case 'read':
         // A blob of another tenant is reported exactly like a missing one, and the server's paths stay its own.

@@ -59,8 +59,8 @@ export const ClientRequest = Type.Union([
     limit: Type.Integer({ minimum: 1, maximum: MAX_LOG_PAGE }),
     waitMs: Type.Integer({ minimum: 0, maximum: 60_000 }),
   }),
-  /** Blobs travel in chunks of at most `CHUNK_BYTES`, as between the runtime and its nodes. */
-  WriteChunk,
+  /** Blobs travel in chunks of at most `CHUNK_BYTES`, as between the runtime and its nodes; each written blob is a value of run `workflowId`. */
+  Type.Object({ ...WriteChunk.properties, workflowId: Id }, { additionalProperties: false }),
   ReadChunk,
   /** Admins, or owners of `tenant`: a new token for `tenant`, carrying `role` (an `admin` token: admins only). */
   request('issue-token', { tenant: TenantName, role: Role }),

@@ -371,7 +371,7 @@ export function spawnScheduler(
       best.running.add(entry.request.attemptId);
       best.idleSince = undefined;
       entry.nodeId = best.info.nodeId;
-      deps.grants.give(best.info.nodeId, entry.request.run);
+      deps.grants.give(best.info.nodeId, entry.request.run, entry.request.workflowId);
       const forNode = runs.get(best);
       if (forNode) forNode.push(entry.request.run);
       else runs.set(best, [entry.request.run]);

@@ -5,6 +5,8 @@ import { RuntimeError } from '../protocol/errors.js';
 /** What one attempt given to a node lets that node do in storage. */
 interface Grant {
   readonly nodeId: string;
+  /** The run the attempt belongs to: its outputs are values of that run. */
+  readonly workflowId: string;
   /** The blobs it may read: the attempt's bundle and its stored inputs. */
   readonly reads: readonly string[];
 }
@@ -22,13 +24,13 @@ export class AttemptGrants {
   /** By node id: each readable blob URI and how many of the node's attempts read it. */
   private readonly readable = new Map<string, Map<string, number>>();
 
-  /** `nodeId` runs `attempt` from now on: it may read the attempt's bundle and inputs and write its outputs. */
-  give(nodeId: string, attempt: RunAttempt): void {
+  /** `nodeId` runs `attempt` of run `workflowId` from now on: it may read the attempt's bundle and inputs and write its outputs. */
+  give(nodeId: string, attempt: RunAttempt, workflowId: string): void {
     this.end(attempt.attemptId);
     const reads: string[] = [];
     if (attempt.bundle) reads.push(attempt.bundle.uri);
     for (const arg of attempt.args) if (arg.inline === undefined && arg.uri !== undefined) reads.push(arg.uri);
-    this.grants.set(attempt.attemptId, { nodeId, reads });
+    this.grants.set(attempt.attemptId, { nodeId, workflowId, reads });
     let counts = this.readable.get(nodeId);
     if (!counts) this.readable.set(nodeId, (counts = new Map()));
     for (const uri of reads) counts.set(uri, (counts.get(uri) ?? 0) + 1);
@@ -54,9 +56,10 @@ export class AttemptGrants {
     throw new RuntimeError('FORBIDDEN', `node ${node.nodeId} may not read blob ${uri}: it is not an input of its attempts`);
   }
 
-  /** Throws `FORBIDDEN` unless attempt `attemptId` is running on `node`. */
-  checkWrite(node: NodePrincipal, attemptId: string): void {
-    if (this.grants.get(attemptId)?.nodeId === node.nodeId) return;
+  /** The run of attempt `attemptId`; throws `FORBIDDEN` unless that attempt is running on `node`. */
+  checkWrite(node: NodePrincipal, attemptId: string): string {
+    const grant = this.grants.get(attemptId);
+    if (grant?.nodeId === node.nodeId) return grant.workflowId;
     throw new RuntimeError('FORBIDDEN', `node ${node.nodeId} may not write as attempt ${attemptId}: it is not running that attempt`);
   }
 }

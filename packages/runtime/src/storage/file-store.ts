@@ -1,31 +1,26 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { hashBytes, storedRef, type StoredRef } from '@lzy/node-agent/protocol';
-
-const HASH = /^[0-9a-f]{64}$/;
+import { checkedHash, hashOfUri } from './blob-uri.js';
+import type { BlobStore, UploadChunk } from './blob-store.js';
 
 /**
- * The embedded storage backend: content-addressed blobs under `<dir>/<tenant>/<hash>`. A blob is
- * written to a temporary file and renamed into place only after its hash checks, so a reader never
- * sees a partial blob and a crash leaves no half-written one behind.
+ * The embedded storage backend: content-addressed blobs under `<dir>/<tenant>/<hash>`, whatever
+ * run wrote them. A blob is written to a temporary file and renamed into place only after its hash
+ * checks, so a reader never sees a partial blob and a crash leaves no half-written one behind.
+ * Nodes read and write it in chunks through the runtime: it has no URLs to give them.
  */
-export class FileStore {
+export class FileStore implements BlobStore {
   constructor(private readonly dir: string) {}
 
   private path(tenant: string, hash: string): string {
-    if (!HASH.test(hash)) throw new Error(`not a sha256 hash: ${hash}`);
     return join(this.dir, encodeURIComponent(tenant), hash.slice(0, 2), hash);
   }
 
-  /** The hash a `blob:` URI names; throws for any other URI. */
-  static hashOf(uri: string): string {
-    const hash = uri.startsWith('blob:') ? uri.slice(5) : '';
-    if (!HASH.test(hash)) throw new Error(`not a blob URI: ${uri}`);
-    return hash;
-  }
-
-  /** Stores whole bytes (their hash is computed here) and returns the blob's ref. */
-  async put(tenant: string, bytes: Buffer): Promise<StoredRef> {
+  async put(tenant: string, _workflowId: string, bytes: Buffer): Promise<StoredRef> {
     const hash = hashBytes(bytes);
     const path = this.path(tenant, hash);
     if (!(await exists(path))) {
@@ -38,12 +33,11 @@ export class FileStore {
   }
 
   async get(tenant: string, uri: string): Promise<Buffer> {
-    return readFile(this.path(tenant, FileStore.hashOf(uri)));
+    return readFile(this.path(tenant, hashOfUri(uri)));
   }
 
-  /** Reads up to `length` bytes from `offset`; fewer at the end of the blob. */
   async read(tenant: string, uri: string, offset: number, length: number): Promise<Buffer> {
-    const file = await open(this.path(tenant, FileStore.hashOf(uri)), 'r');
+    const file = await open(this.path(tenant, hashOfUri(uri)), 'r');
     try {
       const buffer = Buffer.allocUnsafe(length);
       const { bytesRead } = await file.read(buffer, 0, length, offset);
@@ -53,9 +47,8 @@ export class FileStore {
     }
   }
 
-  /** Writes one chunk of an upload; the last chunk checks the hash and publishes the blob. */
-  async writeChunk(tenant: string, upload: { uploadId: string; hash: string; offset: number; bytes: Uint8Array; last: boolean }): Promise<void> {
-    const path = this.path(tenant, upload.hash);
+  async writeChunk(tenant: string, _workflowId: string, upload: UploadChunk): Promise<void> {
+    const path = this.path(tenant, checkedHash(upload.hash));
     const temp = `${path}.${encodeURIComponent(upload.uploadId)}.upload`;
     await mkdir(join(path, '..'), { recursive: true });
     const file = await open(temp, upload.offset === 0 ? 'w' : 'r+');
@@ -65,13 +58,34 @@ export class FileStore {
       await file.close();
     }
     if (!upload.last) return;
-    const actual = hashBytes(await readFile(temp));
+    const actual = await hashFile(temp);
     if (actual !== upload.hash) {
       await rm(temp, { force: true });
       throw new Error(`upload ${upload.uploadId}: content hash ${actual} does not match the declared ${upload.hash}`);
     }
     await rename(temp, path);
   }
+
+  async presignRead(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  async presignWrite(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  async commit(tenant: string, _workflowId: string, hash: string): Promise<void> {
+    throw new Error(`the file store takes blobs in chunks: nothing to commit for ${tenant}'s blob ${hash}`);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The sha256 of a file's content (hex), read as a stream. */
+export async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
 }
 
 async function exists(path: string): Promise<boolean> {

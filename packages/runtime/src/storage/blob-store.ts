@@ -1,0 +1,42 @@
+import type { StoredRef } from '@lzy/node-agent/protocol';
+
+/** One chunk of an upload, as a client or a node sends it: `last` commits the blob under `hash`. */
+export interface UploadChunk {
+  readonly uploadId: string;
+  readonly hash: string;
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  readonly last: boolean;
+}
+
+/**
+ * Where the blobs of runs live: content-addressed (`blob:<sha256>`), each tenant's apart, each
+ * written as part of one run (`workflowId`), which a backend may use to place it. The runtime's
+ * storage service and gateway go through this, never a backend itself.
+ */
+export interface BlobStore {
+  /** Stores whole bytes (their hash is computed here) as a value of run `workflowId`; returns the blob's ref. */
+  put(tenant: string, workflowId: string, bytes: Buffer): Promise<StoredRef>;
+  /** The whole blob; rejects with `code: 'ENOENT'` when the tenant has none at `uri`. */
+  get(tenant: string, uri: string): Promise<Buffer>;
+  /** Reads up to `length` bytes from `offset`; fewer at the end of the blob. `ENOENT` as `get`. */
+  read(tenant: string, uri: string, offset: number, length: number): Promise<Buffer>;
+  /** Writes one chunk of an upload of run `workflowId`; the last chunk checks the hash and publishes the blob. */
+  writeChunk(tenant: string, workflowId: string, upload: UploadChunk): Promise<void>;
+  /** A URL to GET the blob at `uri` with, or `undefined` when this backend serves reads in chunks only. */
+  presignRead(tenant: string, uri: string): Promise<string | undefined>;
+  /**
+   * A URL to PUT exactly `size` bytes with hash `hash`, a value of run `workflowId`, or `undefined`
+   * when this backend takes writes in chunks only. The blob is stored once `commit` has seen it.
+   */
+  presignWrite(tenant: string, workflowId: string, hash: string, size: number): Promise<string | undefined>;
+  /** The blob written through `presignWrite` is there, whole: it is published. Rejects when it is missing or of another size. */
+  commit(tenant: string, workflowId: string, hash: string, size: number): Promise<void>;
+  /** Lets go of connections and open files. */
+  close(): Promise<void>;
+}
+
+/** An error whose `code` is `ENOENT`: the tenant has no such blob. */
+export function noSuchBlob(uri: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`no blob ${uri}`), { code: 'ENOENT' });
+}
