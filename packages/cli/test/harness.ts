@@ -28,10 +28,10 @@ function poolsFile(t: Teardown, pools: object[] = [{ name: 'default', cpu: 2, me
   return file;
 }
 
-/** Starts `lzy server` on a free port (or `port`) in `dataDir` (default a fresh temp dir), working in `cwd`; killed at teardown. */
+/** Starts `lzy server` on a free port (or `port`) in `dataDir` (default a fresh temp dir), working in `cwd` with `env` added to the environment; killed at teardown. */
 export async function startServer(
   t: Teardown,
-  options: { dataDir?: string; port?: number; args?: string[]; pools?: object[]; cwd?: string } = {},
+  options: { dataDir?: string; port?: number; args?: string[]; pools?: object[]; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Server> {
   const dataDir = options.dataDir ?? tempDir(t);
   const child = startProcess(t, bin, [
@@ -43,7 +43,7 @@ export async function startServer(
     '--pools',
     poolsFile(t, options.pools),
     ...(options.args ?? []),
-  ], {}, options.cwd);
+  ], options.env ?? {}, options.cwd);
   const died = child.exited.then(({ code, signal }) => {
     throw new Error(`lzy server exited (code ${code}, signal ${signal}) before it listened`);
   });

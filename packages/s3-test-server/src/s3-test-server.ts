@@ -18,6 +18,8 @@ export interface S3TestServer {
   readonly keys: readonly S3Key[];
   /** How many requests the front refused, by S3 error code (`SignatureDoesNotMatch`, `AccessDenied`, …). */
   readonly refused: ReadonlyMap<string, number>;
+  /** How many requests it passed on to s3rver, by method and signature kind: `GET presigned`, `PUT signed`, … */
+  readonly passed: ReadonlyMap<string, number>;
   /** Stops both processes' servers and removes the stored objects. */
   close(): Promise<void>;
 }
@@ -60,6 +62,7 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
     region,
     keys,
     refused: front.refused,
+    passed: front.passed,
     close: async () => {
       await front.close();
       child.stdin!.end();

@@ -12,6 +12,8 @@ export interface VerifyingFront {
   readonly port: number;
   /** How many requests it refused, by S3 error code. */
   readonly refused: ReadonlyMap<string, number>;
+  /** How many requests it passed on, by method and signature kind: `GET presigned`, `PUT signed`, … */
+  readonly passed: ReadonlyMap<string, number>;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export interface VerifyingFront {
  */
 export async function startVerifyingFront(verifier: SigV4Verifier, upstreamPort: number): Promise<VerifyingFront> {
   const refused = new Map<string, number>();
+  const passed = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     void serve(req, res).catch((error: unknown) => {
       if (!res.headersSent) sendError(res, 500, 'InternalError', (error as Error).message);
@@ -38,6 +41,8 @@ export async function startVerifyingFront(verifier: SigV4Verifier, upstreamPort:
       sendError(res, verdict.status, verdict.code, verdict.message);
       return;
     }
+    const kind = `${req.method} ${/[?&]X-Amz-Signature=/.test(req.url ?? '') ? 'presigned' : 'signed'}`;
+    passed.set(kind, (passed.get(kind) ?? 0) + 1);
     const upstream = httpRequest({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers });
     const answered = new Promise<void>((resolve, reject) => {
       upstream.once('response', (answer) => {
@@ -62,6 +67,7 @@ export async function startVerifyingFront(verifier: SigV4Verifier, upstreamPort:
   return {
     port: (server.address() as AddressInfo).port,
     refused,
+    passed,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
