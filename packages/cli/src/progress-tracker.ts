@@ -1,4 +1,4 @@
-import type { OpSpec, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
+import type { OpSpec, OwnStorage, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
 
 /** Where the ops of one run stand, as a client sees them. */
 export interface Progress {
@@ -82,12 +82,16 @@ export class ProgressTracker implements RuntimeConnection {
     return this.inner.tenant;
   }
 
-  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void): Promise<string> {
+  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void, storage?: OwnStorage): Promise<string> {
     const run = new RunProgress(name);
-    const workflowId = await this.inner.startWorkflow(name, (event) => {
-      if (run.observe(event)) this.onProgress(run.name, run.progress);
-      onEvent(event);
-    });
+    const workflowId = await this.inner.startWorkflow(
+      name,
+      (event) => {
+        if (run.observe(event)) this.onProgress(run.name, run.progress);
+        onEvent(event);
+      },
+      storage,
+    );
     this.runs.set(workflowId, run);
     return workflowId;
   }

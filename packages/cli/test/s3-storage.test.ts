@@ -6,15 +6,18 @@ import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/cl
 import t from 'tap';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
 import { randomKey, startS3TestServer } from '@lzy/s3-test-server';
-import { big, lengthOf } from './fixtures/ops.js';
+import { big, environment, lengthOf } from './fixtures/ops.js';
 import { lzy, startServer, type Server, type Teardown } from './harness.js';
 
 const key = randomKey();
-const s3 = await startS3TestServer({ keys: [key] });
+/** The key of alice's own bucket: the runtime gets it only from her workflow's options. */
+const aliceKey = randomKey();
+const s3 = await startS3TestServer({ keys: [key, aliceKey] });
 t.teardown(() => s3.close());
 const bucket = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: key });
 t.teardown(() => bucket.destroy());
 await bucket.send(new CreateBucketCommand({ Bucket: 'values' }));
+await bucket.send(new CreateBucketCommand({ Bucket: 'alice-own' }));
 
 const s3Env = { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey, AWS_REGION: s3.region };
 const s3Args = ['--storage', 's3', '--s3-endpoint', s3.endpoint, '--s3-bucket', 'values', '--s3-prefix', 'runs', '--s3-path-style'];
@@ -23,8 +26,8 @@ function startS3Server(t: Teardown, options: { dataDir?: string; port?: number }
   return startServer(t, { ...options, args: s3Args, env: s3Env });
 }
 
-async function objectKeys(prefix: string): Promise<string[]> {
-  const listed = await bucket.send(new ListObjectsV2Command({ Bucket: 'values', Prefix: prefix }));
+async function objectKeys(prefix: string, name = 'values'): Promise<string[]> {
+  const listed = await bucket.send(new ListObjectsV2Command({ Bucket: name, Prefix: prefix }));
   return (listed.Contents ?? []).map((object) => object.Key!);
 }
 
@@ -101,4 +104,58 @@ t.test('lzy server refuses S3 flags without --storage s3, and --storage s3 witho
   const bucketless = await lzy(['server', '--port', '0', '--storage', 's3']);
   t.equal(bucketless.code, 2, bucketless.stderr);
   t.match(bucketless.stderr, /--storage s3 needs --s3-bucket/);
+});
+
+/** A server on the runtime's bucket and a client of tenant `tenant`. */
+async function serverAndClient(t: Teardown, tenant: string) {
+  const server = await startS3Server(t);
+  const admin = await RemoteConnection.open({ endpoint: server.url, token: server.adminToken });
+  const token = await admin.issueToken(tenant);
+  await admin.close();
+  const client = await Lzy.connect({ endpoint: server.url, token, onLog: () => {} });
+  t.teardown(() => client.close());
+  return { server, token, client };
+}
+
+t.test("a workflow that names its own bucket keeps its values there, gives the same result, and its credentials reach no node, status or log", async (t) => {
+  const { server, token, client } = await serverAndClient(t, 'alice');
+  const own = { bucket: 'alice-own', prefix: 'lzy/experiment-1', endpoint: s3.endpoint, region: s3.region, pathStyle: true, credentials: aliceKey };
+  const logs: string[] = [];
+  const logged = await Lzy.connect({ endpoint: server.url, token, onLog: (line) => logs.push(JSON.stringify(line)) });
+  t.teardown(() => logged.close());
+  const work = async () => {
+    const made = big('y', 150_000);
+    return { length: await lengthOf(made), text: await made, env: await environment() };
+  };
+  let ownRun = '';
+  const inOwn = await logged.workflow('own-bucket', async (wf) => ((ownRun = wf.id), await work()), { storage: own });
+  const inRuntime = await client.workflow('runtime-storage', work);
+  t.same([inOwn.length, inOwn.text], [inRuntime.length, inRuntime.text], "the same results on the user's bucket and on the runtime's");
+
+  const ownKeys = await objectKeys('lzy/experiment-1/', 'alice-own');
+  t.ok(ownKeys.length >= 1, `the run's values are in alice's bucket under its prefix: ${ownKeys.join(', ')}`);
+  t.same(await objectKeys(`runs/alice/${ownRun}/`), [], "none of them in the runtime's bucket");
+
+  const secret = aliceKey.secretAccessKey;
+  t.notOk(JSON.stringify(inOwn.env).includes(secret) || JSON.stringify(inOwn.env).includes(aliceKey.accessKeyId), "the op's environment has none of the bucket's keys");
+  t.notOk(Object.keys(inOwn.env).some((name) => name.startsWith('AWS_')), "nor the runtime's own");
+  const status = await lzy(['status', ownRun, '--json', '--endpoint', server.url, '--token', token]);
+  t.equal(status.code, 0, status.stderr);
+  t.notOk(status.stdout.includes(secret) || status.stderr.includes(secret), 'lzy status --json shows no secret');
+  const runLogs = await lzy(['logs', ownRun, '--endpoint', server.url, '--token', token]);
+  t.notOk(runLogs.stdout.includes(secret) || runLogs.stderr.includes(secret), 'lzy logs shows no secret');
+  t.notOk(logs.some((line) => line.includes(secret)), "the client's log lines show no secret");
+  t.notOk(server.child.lines.some((line) => line.includes(secret)), "the server's output shows no secret");
+});
+
+t.test('naming a bucket without its credentials, or with wrong ones, fails the start with a clear error', async (t) => {
+  const { client } = await serverAndClient(t, 'bob');
+  const where = { bucket: 'alice-own', endpoint: s3.endpoint, region: s3.region, pathStyle: true };
+  const keyless = await client.workflow('borrowing', () => 1, { storage: where }).catch((error: Error & { code?: string }) => error);
+  t.match(keyless, { code: 'BAD_STORAGE', message: /storage in bucket alice-own needs its credentials/ }, "the runtime's own keys are not lent");
+  const wrong = await client.workflow('guessing', () => 1, { storage: { ...where, credentials: { accessKeyId: aliceKey.accessKeyId, secretAccessKey: 'wrong' } } }).catch((error: Error & { code?: string }) => error);
+  t.match(wrong, { code: 'BAD_STORAGE', message: /bucket alice-own cannot be used: these credentials may not use it/ });
+  t.notMatch((wrong as Error).message, 'wrong', 'the error repeats no secret');
+  const missing = await client.workflow('nowhere', () => 1, { storage: { ...where, bucket: 'no-such-bucket', credentials: aliceKey } }).catch((error: Error & { code?: string }) => error);
+  t.match(missing, { code: 'BAD_STORAGE', message: /bucket no-such-bucket cannot be used: it does not exist/ });
 });

@@ -5,6 +5,7 @@ import type { OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from './pr
 import { RuntimeError } from './protocol/errors.js';
 import type { Result } from './result.js';
 import type { BlobStore } from './storage/blob-store.js';
+import type { OwnStorage, RunStorages } from './storage/run-storages.js';
 import type { WorkflowDetail, WorkflowInfo } from './protocol/gateway.js';
 import type { LogPage, WhiteboardField, WhiteboardQuery, WhiteboardRecord } from './protocol/records.js';
 import type { WhiteboardIndex } from './whiteboard/whiteboard-index.js';
@@ -19,7 +20,8 @@ export { RuntimeError };
 export interface RuntimeConnection {
   readonly tenant: string;
   /** Starts a workflow run; `onEvent` hears everything that happens in it. */
-  startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void): Promise<string>;
+  /** Starts run `name`, whose values go to `storage` when given (else the runtime's store); `onEvent` hears its events. */
+  startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void, storage?: OwnStorage): Promise<string>;
   /** Adds ops to the run's graph; resolves once they are journaled. */
   submit(workflowId: string, ops: OpSpec[]): Promise<void>;
   /**
@@ -64,6 +66,7 @@ export interface LocalServices {
   readonly system: ActorSystem;
   readonly workflows: ActorRef<WorkflowsMsg>;
   readonly store: BlobStore;
+  readonly runStorages: RunStorages;
   readonly whiteboards: WhiteboardIndex;
 }
 
@@ -74,13 +77,14 @@ export class LocalConnection implements RuntimeConnection {
   private readonly system: ActorSystem;
   private readonly workflows: ActorRef<WorkflowsMsg>;
   private readonly store: BlobStore;
+  private readonly runStorages: RunStorages;
   private readonly whiteboardIndex: WhiteboardIndex;
 
   constructor(
     private readonly subject: Subject,
     services: LocalServices,
   ) {
-    ({ system: this.system, workflows: this.workflows, store: this.store, whiteboards: this.whiteboardIndex } = services);
+    ({ system: this.system, workflows: this.workflows, store: this.store, whiteboards: this.whiteboardIndex, runStorages: this.runStorages } = services);
   }
 
   get tenant(): string {
@@ -117,9 +121,11 @@ export class LocalConnection implements RuntimeConnection {
     if (workflowId !== '') tell(this.workflows, { type: 'to', tenant: this.tenant, workflowId, msg: { type: 'unwatch', watcher: ref } });
   }
 
-  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void): Promise<string> {
+  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void, storage?: OwnStorage): Promise<string> {
+    if (storage) await this.runStorages.check(storage, this.subject.roles.includes('admin'));
     const watcher = this.watcher(onEvent);
-    const { workflowId } = unwrap(await ask(this.workflows, { type: 'start', tenant: this.tenant, name, watcher }, CALL_TIMEOUT_MS));
+    const start = { type: 'start', tenant: this.tenant, name, watcher, ...(storage ? { storage } : {}) } as const;
+    const { workflowId } = unwrap(await ask(this.workflows, start, CALL_TIMEOUT_MS));
     if (this.watchers.has(watcher)) this.watchers.set(watcher, workflowId);
     return workflowId;
   }

@@ -26,7 +26,11 @@ import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
 import type { BlobStore } from './storage/blob-store.js';
+import { BlobLocations } from './storage/blob-locations.js';
 import { FileStore } from './storage/file-store.js';
+import { RunStorages } from './storage/run-storages.js';
+import { RunStore } from './storage/run-store.js';
+import { S3Store } from './storage/s3-store.js';
 import { AttemptGrants } from './storage/attempt-grants.js';
 import { spawnStorage } from './storage/storage.js';
 import { spawnWorkflows } from './workflow/workflows.js';
@@ -84,7 +88,7 @@ export class Runtime {
     const root = open({ path: join(dataDir, 'state'), maxDbs: 32 });
     const journal = new LmdbJournal(root);
     const system = startActorSystem({ persistence: journal });
-    const store = await openBlobStore(resolved.storage, root, dataDir);
+    const { store, runStorages } = await openBlobStore(resolved.storage, root, dataDir);
     const cache = new CacheIndex(root);
     const logs = new LogStore(root);
     const whiteboards = new WhiteboardIndex(root);
@@ -102,12 +106,12 @@ export class Runtime {
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools, grants });
     const storage = spawnStorage(system, store, grants);
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
-    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools, logs, whiteboards });
-    const services: LocalServices = { system, workflows, store, whiteboards };
+    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools, logs, whiteboards, runStorages });
+    const services: LocalServices = { system, workflows, store, whiteboards, runStorages };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     let issuer: OidcIssuer | undefined;
     const iamService = spawnIamService(system, new RoleBindings(root));
-    const clients = spawnClients(system, { iam, iamService, issuer: () => issuer, pools: resolved.pools, store, workflows, connectAs });
+    const clients = spawnClients(system, { iam, iamService, issuer: () => issuer, pools: resolved.pools, store, runStorages, workflows, connectAs });
     const verifier = new TokenVerifier(iam, () => issuer, resolved.identity.trust);
     const limiter = new FailedAuthLimiter(resolved.identity.failedAuthLimits);
     const gateway = createGateway({ directory, pools: resolved.pools, iam, verifier, limiter, nodes, storage, clients, ...(kube ? { kube } : {}) });
@@ -178,13 +182,19 @@ export class Runtime {
 }
 
 /**
- * The store of runs' values: an S3 bucket when the options name one (its client library is loaded
- * only then), else files under the data dir.
+ * The store of runs' values: the runtime's bucket when the options name one (its client library
+ * is loaded only then), else files under the data dir; and the runs that name their own bucket.
  */
-async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDir: string): Promise<BlobStore> {
-  if (!options.s3) return new FileStore(join(dataDir, 'blobs'));
-  const { S3Store } = await import('./storage/s3-store.js');
-  return new S3Store(options.s3, root, join(dataDir, 'staging'));
+async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDir: string): Promise<{ store: BlobStore; runStorages: RunStorages }> {
+  const locations = new BlobLocations(root);
+  const staging = join(dataDir, 'staging');
+  const runStorages = await RunStorages.open(root);
+  let server: BlobStore;
+  if (options.s3) {
+    const { S3Bucket } = await import('./storage/s3-bucket.js');
+    server = S3Store.inRuntimeBucket(new S3Bucket(options.s3), options.s3.prefix, locations, staging);
+  } else server = new FileStore(join(dataDir, 'blobs'));
+  return { store: new RunStore(server, runStorages, locations, staging), runStorages };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { PoolConfig, RuntimeConnection, StorageOptions } from '@lzy/runtime';
+import type { OwnStorage, PoolConfig, RuntimeConnection, StorageOptions } from '@lzy/runtime';
 import { attachRun, type AttachOptions } from './attach.js';
 import { WorkflowCancelledError } from './errors.js';
 import { inRun } from './context.js';
@@ -31,6 +31,12 @@ export interface WorkflowOptions {
   signal?: AbortSignal;
   /** Submit each call at once instead of at the next barrier. */
   eager?: boolean;
+  /**
+   * Keep the run's values in your own bucket, under `prefix`: `{ bucket, prefix, endpoint, region,
+   * credentials: { accessKeyId, secretAccessKey }, pathStyle }`. Only the runtime holds the
+   * credentials; nodes get presigned URLs. Default: the runtime's storage.
+   */
+  storage?: OwnStorage;
 }
 
 /** An op's output as printed: each line prefixed with `[op#id]` (`lzy: op#id:` for the runtime's notices), ending in a newline. */
@@ -92,7 +98,7 @@ export class Lzy {
   async workflow<T>(name: string, fn: (wf: WorkflowHandle) => T | Promise<T>, options: WorkflowOptions = {}): Promise<T> {
     const { signal } = options;
     if (signal?.aborted) throw new WorkflowCancelledError(reasonOf(signal));
-    const run = await WorkflowRun.start(this.connection, name, { eager: options.eager ?? false, onLog: this.onLog });
+    const run = await WorkflowRun.start(this.connection, name, { eager: options.eager ?? false, onLog: this.onLog, storage: options.storage });
     const onAbort = () => void run.cancel(reasonOf(signal!)).catch(() => {});
     signal?.addEventListener('abort', onAbort, { once: true });
     try {

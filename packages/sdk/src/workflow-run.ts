@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { decodeValue, encodeValue, refFor, type DataRef } from '@lzy/node-agent/protocol';
-import type { ArgSpec, OpSpec, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
+import type { ArgSpec, OpSpec, OwnStorage, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
 import type { WhiteboardField } from '@lzy/runtime/protocol';
 import { OpError, WorkflowCancelledError } from './errors.js';
 import { identityOf, type OpIdentity } from './identity.js';
@@ -87,11 +87,11 @@ export class WorkflowRun {
   static async start(
     connection: RuntimeConnection,
     name: string,
-    options: { eager: boolean; onLog: (line: OpLogLine) => void },
+    options: { eager: boolean; onLog: (line: OpLogLine) => void; storage: OwnStorage | undefined },
   ): Promise<WorkflowRun> {
     let run: WorkflowRun | undefined;
     const early: WorkflowEvent[] = [];
-    const id = await connection.startWorkflow(name, (event) => (run ? run.onEvent(event, options.onLog) : early.push(event)));
+    const id = await connection.startWorkflow(name, (event) => (run ? run.onEvent(event, options.onLog) : early.push(event)), options.storage);
     run = new WorkflowRun(connection, id, name, options.eager);
     for (const event of early) run.onEvent(event, options.onLog);
     return run;

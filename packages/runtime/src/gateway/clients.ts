@@ -10,6 +10,7 @@ import type { ClientEvents, ClientReply, ClientRequest, WorkflowInfo } from '../
 import type { WhiteboardRecord } from '../protocol/records.js';
 import type { Result } from '../result.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { OwnStorage, RunStorages } from '../storage/run-storages.js';
 import type { WorkflowsMsg } from '../workflow/workflows.js';
 import type { RuntimeConnection } from '../client.js';
 
@@ -36,6 +37,7 @@ export interface ClientsDeps {
   readonly iamService: ActorRef<IamMsg>;
   readonly pools: ReadonlyMap<string, PoolConfig>;
   readonly store: BlobStore;
+  readonly runStorages: RunStorages;
   readonly workflows: ActorRef<WorkflowsMsg>;
   /** The runtime as `subject`, as an embedded client would see it. */
   readonly connectAs: (subject: Subject) => RuntimeConnection;
@@ -163,7 +165,7 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
       case 'start': {
         const ref = watcher(undefined, request.watch);
         try {
-          const workflowId = await startWorkflow(subject, request.name, ref);
+          const workflowId = await startWorkflow(subject, request.name, ref, request.storage);
           started(ref, workflowId);
           return { workflowId };
         } catch (error) {
@@ -248,8 +250,14 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
     });
   }
 
-  async function startWorkflow(subject: Subject, name: string, watcher: ActorRef<WorkflowEvents>): Promise<string> {
-    const reply = await ask(deps.workflows, { type: 'start', tenant: subject.tenant, name, watcher }, 120_000);
+  async function startWorkflow(subject: Subject, name: string, watcher: ActorRef<WorkflowEvents>, storage: OwnStorage | undefined): Promise<string> {
+    if (storage) {
+      await deps.runStorages.check(storage, subject.roles.includes('admin')).catch((error: Error & { code: string }) => {
+        throw new Refused(error.code, error.message);
+      });
+    }
+    const start = { type: 'start', tenant: subject.tenant, name, watcher, ...(storage ? { storage } : {}) } as const;
+    const reply = await ask(deps.workflows, start, 120_000);
     if (!reply.ok) throw new Refused(reply.error.code, reply.error.message);
     return reply.value.workflowId;
   }

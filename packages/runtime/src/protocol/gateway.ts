@@ -23,6 +23,24 @@ const RoleBindingFields = { tenant: TenantName, subject: Type.String({ minLength
 /** The longest lifetime of a JWT that `issue-jwt` makes (24 h). */
 export const MAX_JWT_TTL_S = 24 * 60 * 60;
 
+/** A run's own bucket, as `lzy.workflow(name, fn, { storage })` names it. */
+export const OwnStorage = Type.Object(
+  {
+    bucket: Type.String({ minLength: 3, maxLength: 63 }),
+    prefix: Type.Optional(Type.String({ maxLength: 512 })),
+    endpoint: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 })),
+    region: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    pathStyle: Type.Optional(Type.Boolean()),
+    credentials: Type.Optional(
+      Type.Object(
+        { accessKeyId: Type.String({ minLength: 1, maxLength: 256 }), secretAccessKey: Type.String({ minLength: 1, maxLength: 1024 }), sessionToken: Type.Optional(Type.String({ maxLength: 4096 })) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const request = <T extends string, P extends Record<string, TSchema>>(type: T, properties: P) =>
   Type.Object({ type: Type.Literal(type), ...properties }, { additionalProperties: false });
 
@@ -37,8 +55,8 @@ export const MAX_DESCRIBE_OPS = 5000;
 
 export const ClientRequest = Type.Union([
   request('whoami', {}),
-  /** Starts a run; its events go to the client's `EVENTS_PATH` tagged `watch`. */
-  request('start', { name: Type.String({ minLength: 1, maxLength: 256 }), watch: WatchId }),
+  /** Starts a run; its events go to the client's `EVENTS_PATH` tagged `watch`; its values to `storage` when it names one. */
+  request('start', { name: Type.String({ minLength: 1, maxLength: 256 }), watch: WatchId, storage: Type.Optional(OwnStorage) }),
   /** Follows an existing run from now on, after a replay of its results so far. */
   request('watch', { workflowId: Id, watch: WatchId }),
   /** Stops following the run of watch `watch`; the run goes on. */

@@ -9,12 +9,13 @@ import type { WorkflowInfo } from '../protocol/gateway.js';
 import type { Result } from '../result.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import { spawnWorkflow, type WorkflowMsg } from './workflow-actor.js';
+import type { OwnStorage, RunStorages } from '../storage/run-storages.js';
 
 export type { WorkflowInfo };
 
 /** Requests to the workflow service; `tenant` is always the caller's verified tenant. */
 export type WorkflowsMsg =
-  | { type: 'start'; tenant: string; name: string; watcher: ActorRef<WorkflowEvents>; replyTo: ActorRef<Result<{ workflowId: string }>> }
+  | { type: 'start'; tenant: string; name: string; watcher: ActorRef<WorkflowEvents>; storage?: OwnStorage; replyTo: ActorRef<Result<{ workflowId: string }>> }
   | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-events' | 'graph-settled' | 'op-log' | 'op-retrying' | 'logs-stored' | 'resume' }> }
   /** The run with its listing, if it is the tenant's. */
   | { type: 'info'; tenant: string; workflowId: string; replyTo: ActorRef<WorkflowInfo | undefined> }
@@ -61,6 +62,8 @@ export interface WorkflowsDeps {
   readonly pools: Map<string, PoolConfig>;
   readonly logs: LogStore;
   readonly whiteboards: WhiteboardIndex;
+  /** Where runs that name their own bucket keep their values. */
+  readonly runStorages: RunStorages;
 }
 
 /**
@@ -120,6 +123,8 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
       switch (msg.type) {
         case 'start': {
           const workflowId = newId('wf');
+          // Before the run exists: none of its values may land anywhere else.
+          if (msg.storage) await deps.runStorages.register(msg.tenant, workflowId, msg.storage);
           await ctx.persist({ type: 'started', workflowId, tenant: msg.tenant, name: msg.name, startedAt: Date.now() });
           const ref = refOf(state.runs.get(workflowId)!, workflowId);
           tell(ref, { type: 'watch', watcher: msg.watcher });

@@ -1,0 +1,99 @@
+import { createReadStream } from 'node:fs';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+
+/** An S3-compatible bucket and how to reach it. */
+export interface S3Location {
+  /** The bucket; it must exist. */
+  bucket: string;
+  /** Default: AWS's endpoint of the region. */
+  endpoint?: string;
+  /** Default `AWS_REGION`, or `us-east-1`. */
+  region?: string;
+  /** Address the bucket in the path (`ENDPOINT/BUCKET/KEY`) rather than the host name: MinIO, s3rver and most on-premises servers need it. */
+  pathStyle?: boolean;
+  /** Default: the AWS SDK's standard chain (`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, shared config, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+/** How long a URL given to a node stays good. */
+const PRESIGNED_TTL_S = 15 * 60;
+
+/** One bucket as the storage service uses it: whole objects by key, ranges, presigned URLs. */
+export class S3Bucket {
+  private readonly client: S3Client;
+  readonly name: string;
+
+  constructor(location: S3Location) {
+    this.name = location.bucket;
+    this.client = new S3Client({
+      region: location.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      forcePathStyle: location.pathStyle ?? false,
+      ...(location.endpoint === undefined ? {} : { endpoint: location.endpoint }),
+      ...(location.credentials === undefined ? {} : { credentials: location.credentials }),
+      // The SDK's default checksums frame a streamed body as aws-chunked, which not every
+      // S3-compatible server takes, and presigned PUTs must not carry a checksum of an empty body.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  /** Resolves when the bucket exists and these credentials may use it; else rejects saying why. */
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.name }));
+    } catch (error) {
+      const status = (error as S3ServiceException).$metadata?.httpStatusCode;
+      const why = status === 404 ? 'it does not exist' : status === 403 ? 'these credentials may not use it' : (error as Error).message || (error as Error).name;
+      throw new Error(`bucket ${this.name} cannot be used: ${why}`);
+    }
+  }
+
+  async putBytes(key: string, bytes: Buffer): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: bytes, ContentLength: bytes.length }));
+  }
+
+  /** Puts the file at `path` (of `size` bytes) as a stream. */
+  async putFile(key: string, path: string, size: number): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: createReadStream(path), ContentLength: size }));
+  }
+
+  /** `length` bytes from `offset`; `undefined` when there is no such object. */
+  async getRange(key: string, offset: number, length: number): Promise<Buffer | undefined> {
+    try {
+      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }));
+      return Buffer.from(await answer.Body!.transformToByteArray());
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  }
+
+  /** The object's size; `undefined` when there is none. */
+  async sizeOf(key: string): Promise<number | undefined> {
+    try {
+      return (await this.client.send(new HeadObjectCommand({ Bucket: this.name, Key: key }))).ContentLength;
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.name === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key }));
+  }
+
+  presignGet(key: string): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.name, Key: key }), { expiresIn: PRESIGNED_TTL_S });
+  }
+
+  /** A URL that PUTs exactly `size` bytes: the length is signed. */
+  presignPut(key: string, size: number): Promise<string> {
+    const command = new PutObjectCommand({ Bucket: this.name, Key: key, ContentLength: size });
+    return getSignedUrl(this.client, command, { expiresIn: PRESIGNED_TTL_S, signableHeaders: new Set(['content-length']) });
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}
