@@ -159,3 +159,31 @@ t.test('naming a bucket without its credentials, or with wrong ones, fails the s
   const missing = await client.workflow('nowhere', () => 1, { storage: { ...where, bucket: 'no-such-bucket', credentials: aliceKey } }).catch((error: Error & { code?: string }) => error);
   t.match(missing, { code: 'BAD_STORAGE', message: /bucket no-such-bucket cannot be used: it does not exist/ });
 });
+
+t.test("an op whose result would overflow its run's temporary storage fails with STORAGE_QUOTA_EXCEEDED, unretried, the run fails, and its value is not stored", async (t) => {
+  const server = await startServer(t, { args: [...s3Args, '--temp-quota', '300KiB'], env: s3Env });
+  const admin = await RemoteConnection.open({ endpoint: server.url, token: server.adminToken });
+  const token = await admin.issueToken('carol');
+  await admin.close();
+  const carol = await Lzy.connect({ endpoint: server.url, token, onLog: () => {} });
+  t.teardown(() => carol.close());
+  let workflowId = '';
+  const error = await carol
+    .workflow('overflowing', async (wf) => {
+      workflowId = wf.id;
+      const first = await lengthOf(big('a', 200_000));
+      return first + (await lengthOf(big('b', 200_000)));
+    })
+    .catch((e: Error & { code?: string }) => e);
+  t.match(
+    (error as Error).message,
+    /\(attempt 1, STORAGE_QUOTA_EXCEEDED\).*would store 195\.3 KiB more in its temporary storage, which holds \d+(\.\d)? KiB of its 300 KiB quota/,
+    'the error names the quota and the usage, and the op was not tried again',
+  );
+  const status = await lzy(['status', workflowId, '--json', '--endpoint', server.url, '--token', token]);
+  const detail = JSON.parse(status.lines.at(-1)!) as { status: string; ops: Array<{ state: string; failure?: { code: string } }> };
+  t.equal(detail.status, 'failed');
+  t.ok(detail.ops.some((op) => op.state === 'failed'), 'an op failed');
+  const keys = await objectKeys(`runs/carol/${workflowId}/`);
+  t.equal(keys.length, 2, `only the ops' bundle and the first value are stored: ${keys.join(', ')}`);
+});

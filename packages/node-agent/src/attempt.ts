@@ -174,8 +174,14 @@ export class Attempt implements RunnerWaiter {
     const { result, bytes } = outcome;
     writeBlob(this.ctx.storage, this.run.attemptId, result, bytes).then(
       () => this.end({ ok: true, result }),
-      (error: Error) =>
-        this.end({ ok: false, failure: failure('STORAGE_ERROR', 'StorageError', `the result of op ${this.run.opName} could not be stored: ${error.message}`) }),
+      (error: Error & { code?: string }) =>
+        this.end({
+          ok: false,
+          failure:
+            error.code === 'STORAGE_QUOTA_EXCEEDED'
+              ? failure('STORAGE_QUOTA_EXCEEDED', 'StorageQuotaExceededError', `the result of op ${this.run.opName} was not stored: ${error.message}`)
+              : failure('STORAGE_ERROR', 'StorageError', `the result of op ${this.run.opName} could not be stored: ${error.message}`),
+        }),
     );
   }
 

@@ -11,7 +11,8 @@ export type FailureCode =
   | 'BAD_OP'
   | 'WRONG_TENANT'
   | 'BAD_INPUT'
-  | 'STORAGE_ERROR';
+  | 'STORAGE_ERROR'
+  | 'STORAGE_QUOTA_EXCEEDED';
 
 const MAX_NAME = 256;
 /** Longest message or stack sent: a user's huge error must not exceed a frame and cut the agent off. */
@@ -21,9 +22,10 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-/** An `OpFailure` with texts cut to sizes the wire accepts; only `BAD_OP` is not worth retrying. */
+/** An `OpFailure` with texts cut to sizes the wire accepts; `BAD_OP` and a full storage quota are not worth retrying. */
 export function failure(code: FailureCode, name: string, message: string, stack?: string): OpFailure {
-  const result: OpFailure = { code, name: clip(name, MAX_NAME), message: clip(message, MAX_TEXT), retryable: code !== 'BAD_OP' };
+  const retryable = code !== 'BAD_OP' && code !== 'STORAGE_QUOTA_EXCEEDED';
+  const result: OpFailure = { code, name: clip(name, MAX_NAME), message: clip(message, MAX_TEXT), retryable };
   if (stack !== undefined) result.stack = clip(stack, MAX_TEXT);
   return result;
 }

@@ -58,6 +58,8 @@ export interface RuntimeOptions {
 /** Where a runtime stores runs' values: in an S3-compatible bucket, or (without `s3`) in files under its data dir. */
 export interface StorageOptions {
   s3?: S3StorageConfig;
+  /** The size limit of each run's temporary storage (a run that names no bucket of its own); default 10 GiB. */
+  tempQuotaBytes?: number;
 }
 
 /** The JWT access tokens a runtime accepts, and how hard it makes guessing. */

@@ -31,6 +31,7 @@ import { FileStore } from './storage/file-store.js';
 import { RunStorages } from './storage/run-storages.js';
 import { RunStore } from './storage/run-store.js';
 import { S3Store } from './storage/s3-store.js';
+import { DEFAULT_TEMP_QUOTA_BYTES, TempQuota } from './storage/temp-quota.js';
 import { AttemptGrants } from './storage/attempt-grants.js';
 import { spawnStorage } from './storage/storage.js';
 import { spawnWorkflows } from './workflow/workflows.js';
@@ -194,7 +195,8 @@ async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDi
     const { S3Bucket } = await import('./storage/s3-bucket.js');
     server = S3Store.inRuntimeBucket(new S3Bucket(options.s3), options.s3.prefix, locations, staging);
   } else server = new FileStore(join(dataDir, 'blobs'));
-  return { store: new RunStore(server, runStorages, locations, staging), runStorages };
+  const quota = new TempQuota(root, options.tempQuotaBytes ?? DEFAULT_TEMP_QUOTA_BYTES);
+  return { store: new RunStore(server, runStorages, locations, quota, staging), runStorages };
 }
 
 /**

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { Runtime, type S3StorageConfig, type StorageOptions } from '@lzy/runtime';
 import { parseDuration } from '@lzy/sdk';
+import { parseByteSize } from '../byte-size.js';
 import { usageError } from '../cli-error.js';
 import { readPoolsFile } from '../pools-file.js';
 
@@ -25,6 +26,7 @@ interface ServerOptions {
   s3Prefix?: string;
   s3Region?: string;
   s3PathStyle?: boolean;
+  tempQuota: string;
 }
 
 /** The admin's tenant, whose token `lzy server` creates on its first start. */
@@ -52,6 +54,7 @@ export function serverCommand(): Command {
     .option('--s3-prefix <prefix>', "with --storage s3: keys start with PREFIX/ (a run's values are under PREFIX/TENANT/WORKFLOW_ID/)")
     .addOption(new Option('--s3-region <region>', 'with --storage s3: the region').env('AWS_REGION'))
     .option('--s3-path-style', 'with --storage s3: address the bucket in the path (MinIO and most servers other than AWS need it)')
+    .option('--temp-quota <size>', "the size limit of each run's temporary storage (runs that name no bucket of their own), e.g. 500MiB", '10GiB')
     .action((options: ServerOptions) => serve(options));
 }
 
@@ -108,16 +111,18 @@ const S3_FLAGS = { s3Endpoint: '--s3-endpoint', s3Bucket: '--s3-bucket', s3Prefi
 /** The storage the flags name; a usage error for S3 flags without `--storage s3`, or S3 without a bucket. */
 function storageOf(options: ServerOptions): StorageOptions {
   const s3Flag = Object.entries(S3_FLAGS).find(([option]) => options[option as keyof typeof S3_FLAGS] !== undefined)?.[1];
+  const tempQuotaBytes = parseByteSize(options.tempQuota);
+  if (tempQuotaBytes === undefined) throw usageError(`bad --temp-quota ${options.tempQuota}`, 'a size such as 10GiB, 500MB or 1048576');
   if (options.storage !== 's3') {
     if (s3Flag !== undefined) throw usageError(`${s3Flag} needs --storage s3`, 'add --storage s3, or leave the S3 flags out to store values under the data dir');
-    return {};
+    return { tempQuotaBytes };
   }
   if (options.s3Bucket === undefined) throw usageError('--storage s3 needs --s3-bucket', 'name an existing bucket, e.g. --s3-bucket lzy-values');
   const s3: S3StorageConfig = { bucket: options.s3Bucket, pathStyle: options.s3PathStyle ?? false };
   if (options.s3Endpoint !== undefined) s3.endpoint = options.s3Endpoint;
   if (options.s3Prefix !== undefined) s3.prefix = options.s3Prefix;
   if (options.s3Region !== undefined) s3.region = options.s3Region;
-  return { s3 };
+  return { s3, tempQuotaBytes };
 }
 
 /** The first start creates the admin's token in `DIR/admin.token` (mode 0600); later starts keep it. */

@@ -1,14 +1,16 @@
-import type { StoredRef } from '@lzy/node-agent/protocol';
+import { hashBytes, type StoredRef } from '@lzy/node-agent/protocol';
 import type { BlobLocations } from './blob-locations.js';
 import { hashOfUri } from './blob-uri.js';
 import type { BlobStore, UploadChunk } from './blob-store.js';
 import type { RunStorages } from './run-storages.js';
 import { S3Store } from './s3-store.js';
+import type { TempQuota } from './temp-quota.js';
 
 /**
- * The storage of every run: a run that names its own bucket has its values there, every other
- * run in the runtime's store (`server`: files under the data dir, or the runtime's bucket). A
- * blob is read from where its location says it was written.
+ * The storage of every run: a run that names its own bucket has its values there (their size is
+ * its owner's affair), every other run in its temporary storage in the runtime's store (`server`:
+ * files under the data dir, or the runtime's bucket), within `quota`. A blob is read from where
+ * its location says it was written.
  */
 export class RunStore implements BlobStore {
   private readonly own: S3Store;
@@ -17,14 +19,10 @@ export class RunStore implements BlobStore {
     private readonly server: BlobStore,
     private readonly runs: RunStorages,
     private readonly locations: BlobLocations,
+    private readonly quota: TempQuota,
     stagingDir: string,
   ) {
     this.own = new S3Store((tenant, workflowId) => runs.placeOf(tenant, workflowId), locations, stagingDir);
-  }
-
-  /** The store run `workflowId` writes to. */
-  private of(tenant: string, workflowId: string): BlobStore {
-    return this.runs.has(tenant, workflowId) ? this.own : this.server;
   }
 
   /** The store the blob at `uri` is read from. */
@@ -33,8 +31,13 @@ export class RunStore implements BlobStore {
     return location !== undefined && this.runs.has(tenant, location.workflowId) ? this.own : this.server;
   }
 
-  put(tenant: string, workflowId: string, bytes: Buffer): Promise<StoredRef> {
-    return this.of(tenant, workflowId).put(tenant, workflowId, bytes);
+  async put(tenant: string, workflowId: string, bytes: Buffer): Promise<StoredRef> {
+    if (this.runs.has(tenant, workflowId)) return this.own.put(tenant, workflowId, bytes);
+    const hash = hashBytes(bytes);
+    this.quota.check(tenant, workflowId, hash, bytes.length);
+    const ref = await this.server.put(tenant, workflowId, bytes);
+    await this.quota.add(tenant, workflowId, hash, bytes.length);
+    return ref;
   }
 
   get(tenant: string, uri: string): Promise<Buffer> {
@@ -45,8 +48,12 @@ export class RunStore implements BlobStore {
     return this.holding(tenant, uri).read(tenant, uri, offset, length);
   }
 
-  writeChunk(tenant: string, workflowId: string, upload: UploadChunk): Promise<void> {
-    return this.of(tenant, workflowId).writeChunk(tenant, workflowId, upload);
+  async writeChunk(tenant: string, workflowId: string, upload: UploadChunk): Promise<void> {
+    if (this.runs.has(tenant, workflowId)) return this.own.writeChunk(tenant, workflowId, upload);
+    const size = upload.offset + upload.bytes.length;
+    this.quota.check(tenant, workflowId, upload.hash, size);
+    await this.server.writeChunk(tenant, workflowId, upload);
+    if (upload.last) await this.quota.add(tenant, workflowId, upload.hash, size);
   }
 
   presignRead(tenant: string, uri: string): Promise<string | undefined> {
@@ -54,11 +61,17 @@ export class RunStore implements BlobStore {
   }
 
   presignWrite(tenant: string, workflowId: string, hash: string, size: number): Promise<string | undefined> {
-    return this.of(tenant, workflowId).presignWrite(tenant, workflowId, hash, size);
+    if (this.runs.has(tenant, workflowId)) return this.own.presignWrite(tenant, workflowId, hash, size);
+    this.quota.check(tenant, workflowId, hash, size);
+    return this.server.presignWrite(tenant, workflowId, hash, size);
   }
 
-  commit(tenant: string, workflowId: string, hash: string, size: number): Promise<void> {
-    return this.of(tenant, workflowId).commit(tenant, workflowId, hash, size);
+  async commit(tenant: string, workflowId: string, hash: string, size: number): Promise<void> {
+    if (this.runs.has(tenant, workflowId)) return this.own.commit(tenant, workflowId, hash, size);
+    // Checked again: other writes of the run may have been stored since this one was allowed.
+    this.quota.check(tenant, workflowId, hash, size);
+    await this.server.commit(tenant, workflowId, hash, size);
+    await this.quota.add(tenant, workflowId, hash, size);
   }
 
   async close(): Promise<void> {

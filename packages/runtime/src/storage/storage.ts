@@ -1,4 +1,5 @@
-import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import { ActorError, spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import { RuntimeError } from '../protocol/errors.js';
 import type { StorageWireMsg } from '@lzy/node-agent/protocol';
 import type { NodePrincipal } from '../allocator/node-directory.js';
 import type { AttemptGrants } from './attempt-grants.js';
@@ -24,7 +25,8 @@ export function spawnStorage(parent: Parent, store: BlobStore, grants: AttemptGr
       try {
         tell(replyTo, await answer(store, grants, node, request));
       } catch (error) {
-        tell(replyTo, error instanceof Error ? error : new Error(String(error)));
+        // A refusal with a code (a full quota) reaches the node with that code.
+        tell(replyTo, error instanceof RuntimeError ? new ActorError(error.code, error.message) : error instanceof Error ? error : new Error(String(error)));
       }
       return state;
     },
