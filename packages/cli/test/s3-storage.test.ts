@@ -6,8 +6,8 @@ import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/cl
 import t from 'tap';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
 import { randomKey, startS3TestServer } from '@lzy/s3-test-server';
-import { big, environment, lengthOf } from './fixtures/ops.js';
-import { lzy, startServer, type Server, type Teardown } from './harness.js';
+import { big, cachedBig, environment, lengthOf } from './fixtures/ops.js';
+import { lzy, startServer, waitUntil, type Server, type Teardown } from './harness.js';
 
 const key = randomKey();
 /** The key of alice's own bucket: the runtime gets it only from her workflow's options. */
@@ -186,4 +186,41 @@ t.test("an op whose result would overflow its run's temporary storage fails with
   t.ok(detail.ops.some((op) => op.state === 'failed'), 'an op failed');
   const keys = await objectKeys(`runs/carol/${workflowId}/`);
   t.equal(keys.length, 2, `only the ops' bundle and the first value are stored: ${keys.join(', ')}`);
+});
+
+t.test("a run's temporary storage is emptied its TTL after the run ends, also across a restart, and a cached result that went with it is computed again", async (t) => {
+  const withTtl = (ttl: string) => ({ args: [...s3Args, '--temp-ttl', ttl], env: s3Env });
+  const server = await startServer(t, withTtl('2s'));
+  const admin = await RemoteConnection.open({ endpoint: server.url, token: server.adminToken });
+  const token = await admin.issueToken('dave');
+  await admin.close();
+  const run = async (url: string) => {
+    const dave = await Lzy.connect({ endpoint: url, token, onLog: () => {} });
+    let workflowId = '';
+    const text = await dave.workflow('expiring', async (wf) => ((workflowId = wf.id), await cachedBig('e', 100_000)));
+    await dave.close();
+    t.equal(text, 'e'.repeat(100_000));
+    return workflowId;
+  };
+  const stored = async (workflowId: string) => (await objectKeys(`runs/dave/${workflowId}/`)).length;
+  const restart = async (previous: Server, ttl: string, signal: NodeJS.Signals) => {
+    previous.child.process.kill(signal);
+    await previous.child.exited;
+    return startServer(t, { ...withTtl(ttl), dataDir: previous.dataDir, port: previous.port });
+  };
+
+  const first = await run(server.url);
+  t.ok((await stored(first)) > 0, 'the run left values in its temporary storage');
+  await waitUntil(async () => (await stored(first)) === 0, "the first run's storage to be emptied after its TTL", 60_000);
+
+  // A TTL long enough that the runtime is surely killed before it is up.
+  const patient = await restart(server, '20s', 'SIGTERM');
+  const second = await run(patient.url);
+  const status = await lzy(['status', second, '--json', '--endpoint', patient.url, '--token', token]);
+  const [op] = (JSON.parse(status.lines.at(-1)!) as { ops: Array<{ state: string; miss?: { reason: string } }> }).ops;
+  t.match(op, { state: 'succeeded', miss: { reason: 'result-expired' } }, "the first run's cached result had expired: the op ran again");
+  const restarted = await restart(patient, '20s', 'SIGKILL');
+  t.ok((await stored(second)) > 0, 'the runtime died before the TTL of the second run was up');
+  await waitUntil(async () => (await stored(second)) === 0, "the restarted runtime to empty the second run's storage", 90_000);
+  t.ok(restarted.url, 'emptied by the restarted runtime');
 });

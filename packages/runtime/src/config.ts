@@ -60,6 +60,8 @@ export interface StorageOptions {
   s3?: S3StorageConfig;
   /** The size limit of each run's temporary storage (a run that names no bucket of its own); default 10 GiB. */
   tempQuotaBytes?: number;
+  /** How long a run's temporary storage outlives the run, in the runtime's bucket; default 24 h. (The file store keeps values while the data dir lives.) */
+  tempTtlMs?: number;
 }
 
 /** The JWT access tokens a runtime accepts, and how hard it makes guessing. */

@@ -32,6 +32,7 @@ import { RunStorages } from './storage/run-storages.js';
 import { RunStore } from './storage/run-store.js';
 import { S3Store } from './storage/s3-store.js';
 import { DEFAULT_TEMP_QUOTA_BYTES, TempQuota } from './storage/temp-quota.js';
+import { DEFAULT_TEMP_TTL_MS, TempExpiry } from './storage/temp-expiry.js';
 import { AttemptGrants } from './storage/attempt-grants.js';
 import { spawnStorage } from './storage/storage.js';
 import { spawnWorkflows } from './workflow/workflows.js';
@@ -57,6 +58,7 @@ export class Runtime {
     private readonly lock: DataDirLock,
     private readonly backend: LocalBackend,
     private readonly kube: KubeBackend | undefined,
+    private readonly expiry: TempExpiry,
     private readonly clients: ActorRef<ClientsMsg>,
     readonly iam: Iam,
     /** The OIDC issuer, when the options asked for one (`lzy server`). */
@@ -89,8 +91,8 @@ export class Runtime {
     const root = open({ path: join(dataDir, 'state'), maxDbs: 32 });
     const journal = new LmdbJournal(root);
     const system = startActorSystem({ persistence: journal });
-    const { store, runStorages } = await openBlobStore(resolved.storage, root, dataDir);
-    const cache = new CacheIndex(root);
+    const { store, runStorages, expiry } = await openBlobStore(resolved.storage, root, dataDir);
+    const cache = new CacheIndex(root, (tenant, uri) => store.has(tenant, uri));
     const logs = new LogStore(root);
     const whiteboards = new WhiteboardIndex(root);
     const iam = new Iam(root);
@@ -107,7 +109,7 @@ export class Runtime {
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools, grants });
     const storage = spawnStorage(system, store, grants);
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
-    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools, logs, whiteboards, runStorages });
+    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools, logs, whiteboards, runStorages, expiry });
     const services: LocalServices = { system, workflows, store, whiteboards, runStorages };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     let issuer: OidcIssuer | undefined;
@@ -140,7 +142,7 @@ export class Runtime {
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, clients, iam, issuer, url);
+    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, iam, issuer, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -174,6 +176,7 @@ export class Runtime {
     // Handlers still finishing may try to write: they are refused, and what was accepted is flushed.
     this.cache.close();
     this.logs.close();
+    await this.expiry.close();
     await this.services.store.close();
     await this.journal.close();
     await this.root.close();
@@ -186,7 +189,7 @@ export class Runtime {
  * The store of runs' values: the runtime's bucket when the options name one (its client library
  * is loaded only then), else files under the data dir; and the runs that name their own bucket.
  */
-async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDir: string): Promise<{ store: BlobStore; runStorages: RunStorages }> {
+async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDir: string): Promise<{ store: BlobStore; runStorages: RunStorages; expiry: TempExpiry }> {
   const locations = new BlobLocations(root);
   const staging = join(dataDir, 'staging');
   const runStorages = await RunStorages.open(root);
@@ -196,7 +199,9 @@ async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDi
     server = S3Store.inRuntimeBucket(new S3Bucket(options.s3), options.s3.prefix, locations, staging);
   } else server = new FileStore(join(dataDir, 'blobs'));
   const quota = new TempQuota(root, options.tempQuotaBytes ?? DEFAULT_TEMP_QUOTA_BYTES);
-  return { store: new RunStore(server, runStorages, locations, quota, staging), runStorages };
+  const store = new RunStore(server, runStorages, locations, quota, staging);
+  const expiry = new TempExpiry(root, store, options.tempTtlMs ?? DEFAULT_TEMP_TTL_MS, (line) => process.stderr.write(`lzy runtime: ${line}\n`));
+  return { store, runStorages, expiry };
 }
 
 /**

@@ -27,6 +27,7 @@ interface ServerOptions {
   s3Region?: string;
   s3PathStyle?: boolean;
   tempQuota: string;
+  tempTtl: string;
 }
 
 /** The admin's tenant, whose token `lzy server` creates on its first start. */
@@ -54,6 +55,7 @@ export function serverCommand(): Command {
     .option('--s3-prefix <prefix>', "with --storage s3: keys start with PREFIX/ (a run's values are under PREFIX/TENANT/WORKFLOW_ID/)")
     .addOption(new Option('--s3-region <region>', 'with --storage s3: the region').env('AWS_REGION'))
     .option('--s3-path-style', 'with --storage s3: address the bucket in the path (MinIO and most servers other than AWS need it)')
+    .option('--temp-ttl <duration>', "with --storage s3: how long a run's temporary storage outlives the run, e.g. 24h", '24h')
     .option('--temp-quota <size>', "the size limit of each run's temporary storage (runs that name no bucket of their own), e.g. 500MiB", '10GiB')
     .action((options: ServerOptions) => serve(options));
 }
@@ -113,6 +115,7 @@ function storageOf(options: ServerOptions): StorageOptions {
   const s3Flag = Object.entries(S3_FLAGS).find(([option]) => options[option as keyof typeof S3_FLAGS] !== undefined)?.[1];
   const tempQuotaBytes = parseByteSize(options.tempQuota);
   if (tempQuotaBytes === undefined) throw usageError(`bad --temp-quota ${options.tempQuota}`, 'a size such as 10GiB, 500MB or 1048576');
+  const tempTtlMs = parseDuration(options.tempTtl, '--temp-ttl');
   if (options.storage !== 's3') {
     if (s3Flag !== undefined) throw usageError(`${s3Flag} needs --storage s3`, 'add --storage s3, or leave the S3 flags out to store values under the data dir');
     return { tempQuotaBytes };
@@ -122,7 +125,7 @@ function storageOf(options: ServerOptions): StorageOptions {
   if (options.s3Endpoint !== undefined) s3.endpoint = options.s3Endpoint;
   if (options.s3Prefix !== undefined) s3.prefix = options.s3Prefix;
   if (options.s3Region !== undefined) s3.region = options.s3Region;
-  return { s3, tempQuotaBytes };
+  return { s3, tempQuotaBytes, tempTtlMs };
 }
 
 /** The first start creates the admin's token in `DIR/admin.token` (mode 0600); later starts keep it. */

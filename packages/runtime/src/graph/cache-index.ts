@@ -24,7 +24,11 @@ export class CacheIndex {
   private readonly failedKeys: Database<number, string>;
   private closed = false;
 
-  constructor(root: RootDatabase) {
+  /** @param stored whether a tenant's stored result is still there (temporary storage expires) */
+  constructor(
+    root: RootDatabase,
+    private readonly stored: (tenant: string, uri: string) => boolean = () => true,
+  ) {
     this.db = root.openDB<DataRef, string>({ name: 'cache' });
     this.lastRuns = root.openDB<LastRun, string>({ name: 'cache-last-runs' });
     this.failedKeys = root.openDB<number, string>({ name: 'cache-failed-keys' });
@@ -40,13 +44,20 @@ export class CacheIndex {
     return hash.digest('hex');
   }
 
+  /** The cached result; none when its stored value has expired. */
   get(tenant: string, key: string): DataRef | undefined {
-    return this.db.get(`${tenant}\u0000${key}`);
+    const result = this.db.get(`${tenant}\u0000${key}`);
+    return result && this.live(tenant, result) ? result : undefined;
+  }
+
+  private live(tenant: string, result: DataRef): boolean {
+    return result.inline !== undefined || result.uri === undefined || this.stored(tenant, result.uri);
   }
 
   /** Why the cached op `spec` found nothing under `key`, from what the cache remembers of its earlier runs. */
   explainMiss(tenant: string, spec: OpSpec & { cache: CacheSpec }, key: string): CacheMiss {
     if (this.failedKeys.get(`${tenant}\u0000${key}`) !== undefined) return { reason: 'previous-failed' };
+    if (this.db.doesExist(`${tenant}\u0000${key}`)) return { reason: 'result-expired' };
     const last = this.lastRuns.get(lastRunKey(tenant, spec));
     if (!last) return { reason: 'never-cached' };
     if (last.version !== spec.cache.version) return { reason: 'version-changed' };

@@ -29,8 +29,8 @@ export type CacheSpec = Static<typeof CacheSpec>;
 
 /**
  * Why a cached op ran instead of taking its result from the cache: it never ran with this key
- * (`never-cached`), its code or `version` changed since it last ran, its inputs differ, or its
- * last run with the same key failed. `files` names what changed in its code, where known.
+ * (`never-cached`), its code or `version` changed since it last ran, its inputs differ, its
+ * last run with the same key failed, or its cached result was in temporary storage that expired. `files` names what changed in its code, where known.
  */
 export const CacheMiss = Type.Object({
   reason: Type.Union([
@@ -39,6 +39,7 @@ export const CacheMiss = Type.Object({
     Type.Literal('version-changed'),
     Type.Literal('inputs-changed'),
     Type.Literal('previous-failed'),
+    Type.Literal('result-expired'),
   ]),
   files: Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 4096 })),
 });

@@ -24,4 +24,9 @@ export class BlobLocations {
   async set(tenant: string, hash: string, location: BlobLocation): Promise<void> {
     await this.db.put([tenant, hash], location);
   }
+
+  /** Forgets the location of the blob, if it is in run `workflowId`'s storage. */
+  async remove(tenant: string, hash: string, workflowId: string): Promise<void> {
+    if (this.get(tenant, hash)?.workflowId === workflowId) await this.db.remove([tenant, hash]);
+  }
 }

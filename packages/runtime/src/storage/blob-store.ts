@@ -32,6 +32,10 @@ export interface BlobStore {
   presignWrite(tenant: string, workflowId: string, hash: string, size: number): Promise<string | undefined>;
   /** The blob written through `presignWrite` is there, whole: it is published. Rejects when it is missing or of another size. */
   commit(tenant: string, workflowId: string, hash: string, size: number): Promise<void>;
+  /** Whether the tenant's blob at `uri` is stored (as far as this runtime's state knows). */
+  has(tenant: string, uri: string): boolean;
+  /** The temporary storage of run `workflowId` has expired: its values go, where the backend keeps a run's values apart. */
+  expire(tenant: string, workflowId: string): Promise<void>;
   /** Lets go of connections and open files. */
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -77,6 +77,13 @@ export class FileStore implements BlobStore {
   async commit(tenant: string, _workflowId: string, hash: string): Promise<void> {
     throw new Error(`the file store takes blobs in chunks: nothing to commit for ${tenant}'s blob ${hash}`);
   }
+
+  has(tenant: string, uri: string): boolean {
+    return existsSync(this.path(tenant, hashOfUri(uri)));
+  }
+
+  /** Nothing goes: a blob here is shared by every run of its tenant that stored the same content, and stays while the data dir does. */
+  async expire(): Promise<void> {}
 
   async close(): Promise<void> {}
 }

@@ -68,7 +68,8 @@ export class RunStorages {
       const storage = this.db.get([tenant, workflowId]);
       if (!storage || !this.module) throw new Error(`run ${workflowId} has no storage of its own`);
       const bucket = new this.module.S3Bucket(storage);
-      place = { bucket, keyOf: (hash) => joinKey(storage.prefix, hash) };
+      const prefix = joinKey(storage.prefix);
+      place = { bucket, prefix: prefix === '' ? '' : `${prefix}/`, keyOf: (hash) => joinKey(storage.prefix, hash) };
       this.buckets.set(id, place);
     }
     return place;

@@ -74,6 +74,17 @@ export class RunStore implements BlobStore {
     await this.quota.add(tenant, workflowId, hash, size);
   }
 
+  has(tenant: string, uri: string): boolean {
+    return this.holding(tenant, uri).has(tenant, uri);
+  }
+
+  /** Empties the temporary storage of run `workflowId`; a run's own bucket is its owner's affair. */
+  async expire(tenant: string, workflowId: string): Promise<void> {
+    if (this.runs.has(tenant, workflowId)) return;
+    await this.server.expire(tenant, workflowId);
+    await this.quota.forget(tenant, workflowId);
+  }
+
   async close(): Promise<void> {
     this.runs.close();
     await this.server.close();

@@ -13,9 +13,10 @@ export interface S3StorageConfig extends S3Location {
   prefix?: string;
 }
 
-/** Where the values of one run go: a bucket, and the key of each blob there. */
+/** Where the values of one run go: a bucket, the prefix of their keys, and the key of each blob there. */
 export interface RunPlace {
   readonly bucket: S3Bucket;
+  readonly prefix: string;
   keyOf(hash: string): string;
 }
 
@@ -43,10 +44,10 @@ export class S3Store implements BlobStore {
 
   /** The runtime's own bucket: each run's values under `PREFIX/TENANT/WORKFLOW_ID/`. */
   static inRuntimeBucket(bucket: S3Bucket, prefix: string | undefined, locations: BlobLocations, stagingDir: string): S3Store {
-    const placeOf = (tenant: string, workflowId: string): RunPlace => ({
-      bucket,
-      keyOf: (hash) => joinKey(prefix, encodeURIComponent(tenant), encodeURIComponent(workflowId), hash),
-    });
+    const placeOf = (tenant: string, workflowId: string): RunPlace => {
+      const runPrefix = joinKey(prefix, encodeURIComponent(tenant), encodeURIComponent(workflowId));
+      return { bucket, prefix: `${runPrefix}/`, keyOf: (hash) => `${runPrefix}/${hash}` };
+    };
     return new S3Store(placeOf, locations, stagingDir, () => bucket.close());
   }
 
@@ -126,6 +127,15 @@ export class S3Store implements BlobStore {
       throw new Error(`blob ${hash} was uploaded with ${stored} bytes, not the ${size} declared`);
     }
     await this.locations.set(tenant, hash, { workflowId, size });
+  }
+
+  has(tenant: string, uri: string): boolean {
+    return this.locations.get(tenant, hashOfUri(uri)) !== undefined;
+  }
+
+  async expire(tenant: string, workflowId: string): Promise<void> {
+    const { bucket, prefix } = this.placeOf(tenant, workflowId);
+    for (const key of await bucket.deleteAll(prefix)) await this.locations.remove(tenant, key.slice(prefix.length), workflowId);
   }
 
   async close(): Promise<void> {

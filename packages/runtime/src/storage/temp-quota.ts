@@ -40,6 +40,12 @@ export class TempQuota {
     );
   }
 
+  /** The run's temporary storage is gone: so is what it counted. */
+  async forget(tenant: string, workflowId: string): Promise<void> {
+    for (const key of this.counted.getKeys({ start: [tenant, workflowId], end: [tenant, workflowId, '\uffff'] })) await this.counted.remove(key);
+    await this.used.remove([tenant, workflowId]);
+  }
+
   /** Blob `hash` of `bytes` is stored for the run. */
   async add(tenant: string, workflowId: string, hash: string, bytes: number): Promise<void> {
     if (this.counted.doesExist([tenant, workflowId, hash])) return;

@@ -10,6 +10,7 @@ import type { Result } from '../result.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import { spawnWorkflow, type WorkflowMsg } from './workflow-actor.js';
 import type { OwnStorage, RunStorages } from '../storage/run-storages.js';
+import type { TempExpiry } from '../storage/temp-expiry.js';
 
 export type { WorkflowInfo };
 
@@ -64,6 +65,8 @@ export interface WorkflowsDeps {
   readonly whiteboards: WhiteboardIndex;
   /** Where runs that name their own bucket keep their values. */
   readonly runStorages: RunStorages;
+  /** Empties a run's temporary storage some time after it ended. */
+  readonly expiry: TempExpiry;
 }
 
 /**
@@ -163,7 +166,9 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
         case 'ended':
           setBusy(msg.workflowId, false);
           if (state.runs.get(msg.workflowId)?.status !== msg.status) {
-            await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status, endedAt: Date.now() });
+            const endedAt = Date.now();
+            await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status, endedAt });
+            await deps.expiry.ended(state.runs.get(msg.workflowId)!.tenant, msg.workflowId, endedAt);
           }
           tell(msg.replyTo, true);
           setTimeout(() => tell(self, { type: 'retire', workflowId: msg.workflowId }), KEEP_ENDED_MS).unref();

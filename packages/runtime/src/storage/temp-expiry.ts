@@ -1,0 +1,77 @@
+import type { Database, RootDatabase } from 'lmdb';
+import type { BlobStore } from './blob-store.js';
+
+/** 24 hours: how long a run's temporary storage outlives the run by default. */
+export const DEFAULT_TEMP_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** How soon an expired storage that could not be emptied is tried again. */
+const RETRY_MS = 60_000;
+
+/** The longest a timer may wait before the next look (Node's timers hold at most 2^31 − 1 ms). */
+const MAX_WAIT_MS = 2 ** 31 - 1;
+
+/**
+ * Empties each run's temporary storage `ttlMs` after the run ended. When each one expires is in the
+ * runtime's lmdb state (`temp-expiry`, keyed by time), so a restarted runtime empties what expired
+ * while it was down, and what expires later, on time.
+ */
+export class TempExpiry {
+  private readonly due: Database<true, [number, string, string]>;
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    root: RootDatabase,
+    private readonly store: BlobStore,
+    readonly ttlMs: number,
+    private readonly log: (line: string) => void,
+  ) {
+    this.due = root.openDB<true, [number, string, string]>({ name: 'temp-expiry' });
+    this.schedule();
+  }
+
+  /** Run `workflowId` of `tenant` ended at `endedAt`: its temporary storage goes `ttlMs` later. */
+  async ended(tenant: string, workflowId: string, endedAt: number): Promise<void> {
+    await this.due.put([endedAt + this.ttlMs, tenant, workflowId], true);
+    this.schedule();
+  }
+
+  /** Looks again when the next run expires, but not sooner than `minDelayMs`. */
+  private schedule(minDelayMs = 0): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    const [next] = [...this.due.getKeys({ limit: 1 })];
+    if (next === undefined) return;
+    this.timer = setTimeout(() => void this.sweep(), Math.min(MAX_WAIT_MS, Math.max(minDelayMs, next[0] - Date.now())));
+    // A runtime with nothing else to do does not stay up for this.
+    this.timer.unref();
+  }
+
+  private sweep(): Promise<void> {
+    this.sweeping = this.sweeping.then(async () => {
+      let failed = false;
+      for (const key of [...this.due.getKeys({ end: [Date.now(), '\uffff', '\uffff'] })]) {
+        if (this.closed) return;
+        const [, tenant, workflowId] = key;
+        try {
+          await this.store.expire(tenant, workflowId);
+          await this.due.remove(key);
+        } catch (error) {
+          // Tried again at the next look: a bucket out of reach now may be back then.
+          this.log(`could not empty the temporary storage of run ${workflowId} of ${tenant}: ${(error as Error).message}; trying again in a minute`);
+          failed = true;
+        }
+      }
+      this.schedule(failed ? RETRY_MS : 0);
+    });
+    return this.sweeping;
+  }
+
+  /** Stops looking; waits for a sweep under way. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.sweeping;
+  }
+}
