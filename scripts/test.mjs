@@ -1,11 +1,14 @@
 // Runs every compiled test file with tap, then prints the plain summary line CI reads:
 // `N passed, N failed`, then `, N skipped` when any were, counting each file's top-level tests.
 // A skipped or todo test is counted as skipped, never as passed; a test that made no assertion
-// (it or one of its subtests) and a file that dies count as failed.
-import { spawnSync } from 'node:child_process';
+// (it or one of its subtests) and a file that dies count as failed. Everything the files print
+// (their stdout and stderr, and those of the processes they start) is kept, and scanned after the
+// last file for tokens and other secrets: one more test, failed when any line holds one.
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, existsSync, statSync, mkdtempSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
+import { findSecrets, findSplitSecrets } from './secret-scan.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const roots = ['packages/actors', 'packages/runtime', 'packages/sdk', 'packages/node-agent', 'packages/kube-sim', 'packages/s3-test-server', 'packages/cli', 'bench', 'examples'];
@@ -42,15 +45,24 @@ process.on('exit', () => rmSync(resultsDir, { recursive: true, force: true }));
 // CLI), so more files run at once than there are cores; not twice as many, which starves the
 // heaviest files (many processes each) of CPU.
 const jobs = availableParallelism() + 1;
-const tap = spawnSync(
+const tap = spawn(
   process.execPath,
   [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--allow-empty-coverage', '--timeout=360', `--jobs=${jobs}`, `--output-dir=${resultsDir}`, `--reporter=${process.stdout.isTTY ? 'base' : 'terse'}`, ...files],
   {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ['inherit', 'pipe', 'pipe'],
     env: { ...process.env, LZY_TEST_NODE: process.version, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-source-maps`.trim() },
   },
 );
+/** What the run printed, by stream, passed on as it comes. */
+const printed = { stdout: [], stderr: [] };
+for (const stream of ['stdout', 'stderr']) {
+  tap[stream].on('data', (chunk) => {
+    process[stream].write(chunk);
+    printed[stream].push(chunk);
+  });
+}
+const status = await new Promise((resolve) => tap.on('close', (code) => resolve(code ?? 1)));
 
 /** A top-level test point of a file's TAP: `ok 3 - name # SKIP why`, `not ok 4 - name`. */
 const POINT = /^(not )?ok \d+( - (.*?))?( # (SKIP|TODO)\b.*| # time=.*)?$/i;
@@ -58,9 +70,12 @@ const POINT = /^(not )?ok \d+( - (.*?))?( # (SKIP|TODO)\b.*| # time=.*)?$/i;
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+/** Lines that hold a secret: from each file's saved TAP (its stdout), then from what the run printed. */
+const leaks = [];
 for (const file of files) {
   const saved = join(resultsDir, `${file}.tap`);
   const lines = existsSync(saved) ? readFileSync(saved, 'utf8').split('\n') : [];
+  leaks.push(...findSecrets(file, lines));
   const planned = lines.some((line) => /^1\.\.\d+/.test(line));
   let points = 0;
   // The lines of the test that the next point closes: its subtests' output, indented.
@@ -94,6 +109,15 @@ for (const file of files) {
     failed += 1;
   }
 }
-if (tap.status !== 0 && failed === 0) failed = 1;
+for (const [stream, chunks] of Object.entries(printed)) {
+  const text = Buffer.concat(chunks).toString('utf8');
+  leaks.push(...findSecrets(`the run's ${stream}`, text.split('\n')), ...findSplitSecrets(`the run's ${stream}`, text));
+}
+if (leaks.length === 0) passed += 1;
+else {
+  failed += 1;
+  console.error(`FAILED the secret scan of what the tests printed: ${leaks.length} line(s) hold a token or secret (masked here)\n${leaks.map((leak) => `  ${leak}`).join('\n')}`);
+}
+if (status !== 0 && failed === 0) failed = 1;
 console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);

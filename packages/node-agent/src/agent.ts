@@ -25,7 +25,8 @@ export function warn(line: string): void {
 
 /**
  * Runs a node-agent until it is done: connects to the runtime with its token, registers its slots,
- * sends heartbeats, and runs the attempts it is sent in runner processes. Resolves with the exit code:
+ * sends heartbeats, and runs the attempts it is sent in runner processes. Once leased, its
+ * connection's credential is the worker token its lease gives it, renewed on the open connection. Resolves with the exit code:
  * 0 after a `shutdown` message or SIGTERM/SIGINT once running attempts have finished, 1 when the
  * server is gone (no connection for 10 heartbeat intervals, or it refused to take the agent back
  * after a disconnection), 3 when the server refused the first handshake.
@@ -69,6 +70,8 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     initialState: () => undefined,
     supervision: 'resume',
     receive: (state, message) => {
+      // The connection's credential becomes the worker token of the lease, renewed with each fresh one.
+      if (message.type === 'leased') peer.reauthenticate(message.token).catch((error: Error) => warn(`the server did not take this node's worker token: ${error.message}`));
       attempts.handle(message);
       return state;
     },

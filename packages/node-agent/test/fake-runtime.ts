@@ -108,7 +108,7 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
         received.push(...msg.finished.map((entry): Finished => ({ type: 'attempt-finished', ...entry })));
       } else received.push(msg);
       if (msg.type === 'register') {
-        tell(agent, { type: 'leased', tenant: TENANT });
+        tell(agent, { type: 'leased', tenant: TENANT, token: 'fake-worker-token', expiresAt: Date.now() + 600_000 });
         agentRef = agent;
       }
       return state;
@@ -155,6 +155,11 @@ export async function startFakeRuntime(t: Teardown, token = `token-${randomUUID(
     authenticate: (auth) => {
       if (auth !== token) throw new Error('unknown token');
       return { nodeId: 'node-1' };
+    },
+    // The agent renews its credential with the worker token its lease gave it.
+    reauthenticate: (auth, current) => {
+      if (auth !== 'fake-worker-token') throw new Error('not the worker token this runtime gave');
+      return current;
     },
   });
   remoting.expose(NODES_PATH, nodes, {

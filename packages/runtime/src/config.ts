@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   heartbeatIntervalMs?: number;
   /** A node that has not registered this long after it was requested counts as failed. */
   allocationTimeoutMs?: number;
+  /** How long the worker token of a leased node's agent lives; its lease renews it at half that. Default 10 minutes. */
+  workerTokenTtlMs?: number;
   /**
    * The kubeconfig of the cluster of the `kubernetes` pools; default `KUBECONFIG`, `~/.kube/config`,
    * or the pod's ServiceAccount when the runtime runs in the cluster.
@@ -97,6 +99,7 @@ export interface ResolvedOptions {
   heartbeatTimeoutMs: number;
   heartbeatIntervalMs: number;
   allocationTimeoutMs: number;
+  workerTokenTtlMs: number;
   kubeconfig: string | undefined;
   identity: IdentityOptions;
   storage: StorageOptions;
@@ -116,6 +119,8 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
   }
   if (pools.size === 0) throw new Error('at least one node pool is needed');
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1_000;
+  const workerTokenTtlMs = options.workerTokenTtlMs ?? 600_000;
+  if (!(Number.isFinite(workerTokenTtlMs) && workerTokenTtlMs >= 1_000)) throw new RangeError(`workerTokenTtlMs must be 1000 or more, got ${workerTokenTtlMs}`);
   return {
     dataDir: options.dataDir ?? process.env.LZY_HOME ?? './.lzy',
     pools,
@@ -124,6 +129,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     heartbeatIntervalMs,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? Math.max(10_000, heartbeatIntervalMs * 10),
     allocationTimeoutMs: options.allocationTimeoutMs ?? 30_000,
+    workerTokenTtlMs,
     kubeconfig: options.kubeconfig,
     identity: options.identity ?? {},
     storage: options.storage ?? {},

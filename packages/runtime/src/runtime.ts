@@ -21,6 +21,7 @@ import { FailedAuthLimiter } from './iam/failed-auth-limiter.js';
 import { Iam, type Subject } from './iam/iam.js';
 import { OIDC_PATH, OidcIssuer } from './iam/oidc-issuer.js';
 import { TokenVerifier } from './iam/token-verifier.js';
+import { WorkerTokens } from './iam/worker-tokens.js';
 import { spawnIamService } from './iam/iam-service.js';
 import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
@@ -97,6 +98,7 @@ export class Runtime {
     const whiteboards = new WhiteboardIndex(root);
     const iam = new Iam(root);
     const directory = new NodeDirectory();
+    const workerTokens = new WorkerTokens(resolved.workerTokenTtlMs);
     const backend: NodeBackend & LocalBackend = new LocalBackend(join(dataDir, 'nodes'));
     const kubePools = [...resolved.pools.values()].filter((pool) => pool.kind === 'kubernetes');
     const kube =
@@ -117,7 +119,7 @@ export class Runtime {
     const clients = spawnClients(system, { iam, iamService, issuer: () => issuer, pools: resolved.pools, store, runStorages, workflows, connectAs });
     const verifier = new TokenVerifier(iam, () => issuer, resolved.identity.trust);
     const limiter = new FailedAuthLimiter(resolved.identity.failedAuthLimits);
-    const gateway = createGateway({ directory, pools: resolved.pools, iam, verifier, limiter, nodes, storage, clients, ...(kube ? { kube } : {}) });
+    const gateway = createGateway({ directory, workerTokens, pools: resolved.pools, iam, verifier, limiter, nodes, storage, clients, ...(kube ? { kube } : {}) });
     const { url } = await gateway.listen({
       host: resolved.host,
       port: resolved.port,
@@ -134,7 +136,7 @@ export class Runtime {
         log: (line) => process.stderr.write(`lzy runtime: ${line}\n`) });
     }
     const backendFor = (pool: PoolConfig): NodeBackend => (pool.kind === 'kubernetes' ? kube! : backend);
-    allocator = spawnAllocator(system, { options: resolved, backendFor, directory, scheduler, serverUrl: () => url });
+    allocator = spawnAllocator(system, { options: resolved, backendFor, directory, workerTokens, scheduler, serverUrl: () => url });
     const localGateway = createLocalGateway(clients);
     const socket = runtimeSocketPath(dataDir);
     // Programs that find the data dir held tell their user why they cannot join (see `runtime.json`).

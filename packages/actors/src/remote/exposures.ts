@@ -18,6 +18,8 @@ export interface Exposure {
   readonly adapt: (message: unknown, origin: Origin) => unknown;
   /** Whether a connection with this verified identity may address the actor. */
   readonly allow: (principal: unknown) => boolean;
+  /** Why a connection `allow` refuses may not address the actor, for its `FORBIDDEN` error; absent: a generic reason. */
+  readonly refusal?: (principal: unknown) => string;
 }
 
 /** Options of `Remoting.expose`. */
@@ -34,6 +36,8 @@ export interface ExposeOptions<S extends TSchema, M> {
    * a `FORBIDDEN` error for each message and keep their connection. Default: every connection.
    */
   allow?: (principal: unknown) => boolean;
+  /** Why a connection that `allow` refuses may not address the actor, said in its `FORBIDDEN` error. */
+  refusal?: (principal: unknown) => string;
 }
 
 /** The actors of a system that remote peers may address, each with the schema its messages must pass. */
@@ -48,6 +52,7 @@ export class Exposures {
       checker: compileChecker(options.schema),
       adapt: adapt as Exposure['adapt'],
       allow: options.allow ?? (() => true),
+      ...(options.refusal ? { refusal: options.refusal } : {}),
     });
   }
 

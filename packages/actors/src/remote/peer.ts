@@ -12,7 +12,7 @@ import {
   type ActorError,
 } from '../errors.js';
 import { ask, tell, type ActorRef, type RemoteTarget } from '../refs.js';
-import type { Exposures, Origin } from './exposures.js';
+import type { Exposure, Exposures, Origin } from './exposures.js';
 import { backoffDelay, type ReconnectPolicy, type RemotingLimits } from './limits.js';
 import {
   checkSessionEnvelope,
@@ -590,7 +590,7 @@ export class Peer {
       return true;
     }
     if (!target.allow(this.principalValue)) {
-      this.sendNotice('FORBIDDEN', `this connection may not address '${envelope.to}' on ${this.host.name}; message dropped`);
+      this.sendNotice('FORBIDDEN', `${this.refusal(target, envelope.to)}; message dropped`);
       return true;
     }
     if (!target.checker.check(envelope.msg)) {
@@ -599,6 +599,11 @@ export class Peer {
     }
     tell(target.ref, target.adapt(envelope.msg, this.origin) as never);
     return true;
+  }
+
+  /** Why this connection may not address the actor `target` exposed at `path`. */
+  private refusal(target: Exposure, path: string): string {
+    return clipMessage(target.refusal?.(this.principalValue) ?? `this connection may not address '${path}' on ${this.host.name}`);
   }
 
   private deliverAsk(envelope: Ask): boolean {
@@ -615,7 +620,7 @@ export class Peer {
       this.reply(envelope.id, undefined, {
         code: 'FORBIDDEN',
         name: 'ForbiddenError',
-        message: `this connection may not address '${envelope.to}' on ${this.host.name}`,
+        message: this.refusal(target, envelope.to),
       });
       return true;
     }

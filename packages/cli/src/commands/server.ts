@@ -16,6 +16,7 @@ interface ServerOptions {
   drainMs: string;
   issuer?: string;
   tokenTtl: string;
+  workerTokenTtl: string;
   trustIssuer?: string;
   audience?: string;
   tenantClaim: string;
@@ -45,6 +46,7 @@ export function serverCommand(): Command {
     .option('--drain-ms <ms>', 'on SIGTERM, how long running ops may go on before they are handed back', '10000')
     .option('--issuer <url>', "the identifier of the server's OIDC issuer, when clients reach it by another name (default http://HOST:PORT/oidc)")
     .option('--token-ttl <duration>', "how long the access tokens of the issuer's clients live", '15m')
+    .option('--worker-token-ttl <duration>', "how long a leased node's worker token lives (its lease renews it at half that)", '10m')
     .option('--trust-issuer <url>', "also accept the JWTs of this issuer (keys from its discovery document and JWKS); needs --audience")
     .option('--audience <aud>', 'with --trust-issuer: the aud its tokens must carry')
     .option('--tenant-claim <claim>', "with --trust-issuer: the claim that names the tenant", 'tenant')
@@ -72,6 +74,8 @@ async function serve(options: ServerOptions): Promise<void> {
   }
   const tokenTtlSeconds = Math.ceil(parseDuration(options.tokenTtl, '--token-ttl') / 1000);
   if (!(tokenTtlSeconds >= 1)) throw usageError(`bad --token-ttl ${options.tokenTtl}`, 'e.g. 15m');
+  const workerTokenTtlMs = parseDuration(options.workerTokenTtl, '--worker-token-ttl');
+  if (!(workerTokenTtlMs >= 1_000)) throw usageError(`bad --worker-token-ttl ${options.workerTokenTtl}`, 'at least 1s, e.g. 10m');
   const trust = options.trustIssuer === undefined ? [] : [
     { issuer: options.trustIssuer, audience: options.audience!, tenantClaim: options.tenantClaim, rolesClaim: options.rolesClaim },
   ];
@@ -79,6 +83,7 @@ async function serve(options: ServerOptions): Promise<void> {
     dataDir,
     host: options.host,
     port,
+    workerTokenTtlMs,
     ...(pools ? { pools } : {}),
     ...(options.kubeconfig === undefined ? {} : { kubeconfig: resolve(options.kubeconfig) }),
     identity: { issuer: options.issuer ?? true, tokenTtlSeconds, trust },

@@ -136,9 +136,17 @@ export const Shutdown = Type.Object({ type: Type.Literal('shutdown') });
 /**
  * Runtime → agent: the one tenant this node serves from now on, sent when its lease takes it (at
  * registration, or when a static pool leases the joined node), before any `run`. The agent refuses
- * every attempt of another tenant, and any attempt before this message.
+ * every attempt of another tenant, and any attempt before this message. It carries the node's
+ * worker token, bound to the lease, and until when that is good (ms since the epoch); the lease
+ * sends it again with a fresh token at half that lifetime, and the agent renews its connection's
+ * credential with each.
  */
-export const Leased = Type.Object({ type: Type.Literal('leased'), tenant: Id });
+export const Leased = Type.Object({
+  type: Type.Literal('leased'),
+  tenant: Id,
+  token: Type.String({ minLength: 1, maxLength: 4096 }),
+  expiresAt: Type.Integer({ minimum: 0 }),
+});
 
 export const AgentWire = Type.Union([Run, CancelAttempt, Shutdown, Leased]);
 export type AgentMsg = Static<typeof AgentWire>;

@@ -4,6 +4,7 @@ import type { PoolConfig, ResolvedOptions } from '../config.js';
 import type { AllocatorRequest, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { NodeBackend } from './backend.js';
 import type { NodeDirectory } from './node-directory.js';
+import type { WorkerTokens } from '../iam/worker-tokens.js';
 import type { JoinedNode } from './lease.js';
 import { spawnPool, type PoolMsg } from './pool.js';
 
@@ -21,6 +22,7 @@ export function spawnAllocator(
     /** The backend of each pool not static. */
     backendFor: (pool: PoolConfig) => NodeBackend;
     directory: NodeDirectory;
+    workerTokens: WorkerTokens;
     scheduler: ActorRef<SchedulerMsg>;
     serverUrl: () => string;
   },
@@ -42,6 +44,7 @@ export function spawnAllocator(
               config,
               backend: deps.backendFor(config),
               directory: deps.directory,
+              workerTokens: deps.workerTokens,
               scheduler: deps.scheduler,
               serverUrl: deps.serverUrl,
               heartbeatIntervalMs: deps.options.heartbeatIntervalMs,

@@ -1,6 +1,7 @@
 import { spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { AgentMsg } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
+import type { WorkerTokens } from '../iam/worker-tokens.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import type { NodeBackend, NodeHandle } from './backend.js';
 import type { NodeDirectory, NodePrincipal } from './node-directory.js';
@@ -37,6 +38,8 @@ export interface LeaseDeps {
   /** Where the node comes from: the backend starts it, or it joined a static pool. */
   readonly node: { readonly backend: NodeBackend } | { readonly joined: JoinedNode };
   readonly directory: NodeDirectory;
+  /** Issues the worker token the lease gives its agent, and renews while it lives. */
+  readonly workerTokens: WorkerTokens;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly serverUrl: string;
   readonly heartbeatIntervalMs: number;
@@ -51,14 +54,24 @@ export interface LeaseDeps {
  * for its agent to register (or takes a joined node as it is), watches its heartbeats, and removes
  * it when released or lost. A released joined node is told to shut down and is gone at once: its
  * agent process exits, and `lzy agent` starts a fresh one that joins as a new node.
+ * With the tenant, the lease gives its agent a worker token bound to it, and a fresh one at half
+ * its lifetime while the lease lives; the agent renews its connection's credential with it.
  */
 export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> {
   let handle: NodeHandle | undefined;
   let timer: NodeJS.Timeout | undefined;
-  /** Tells `agent` the tenant its node is leased to; a connection closed already is lost once its heartbeats stop. */
+  /** When the token the agent holds reaches half its lifetime, and a fresh one is due. */
+  let renewAt = Infinity;
+  /**
+   * Tells `agent` the tenant its node is leased to, with a fresh worker token; a connection closed
+   * already is lost once its heartbeats stop.
+   */
   const tellLeased = (agent: ActorRef<AgentMsg>) => {
+    const joined = 'joined' in deps.node;
+    const { token, expiresAt } = deps.workerTokens.issue({ nodeId: deps.nodeId, tenant: deps.tenant, pool: deps.pool.name, joined });
+    renewAt = expiresAt - deps.workerTokens.ttlMs / 2;
     try {
-      tell(agent, { type: 'leased', tenant: deps.tenant });
+      tell(agent, { type: 'leased', tenant: deps.tenant, token, expiresAt });
     } catch {
       // Its connection closed already: the node is lost when its heartbeats stop.
     }
@@ -112,10 +125,12 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
             tell(deps.scheduler, { type: 'node-gone', nodeId: deps.nodeId, reason: 'its agent disconnected' });
             return end(state, 'lost');
           }
+          if (state.status === 'ready' && state.agent !== undefined && now >= renewAt) tellLeased(state.agent);
           return state;
         }
         case 'release':
           if (state.status === 'gone' || state.status === 'releasing') return state;
+          deps.directory.release(deps.nodeId);
           if (state.status === 'ready') tell(deps.scheduler, { type: 'node-gone', nodeId: deps.nodeId, reason: msg.reason });
           state.status = 'releasing';
           if (state.agent) {
@@ -166,7 +181,7 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
     });
     handle.onExit((reason) => tell(self, { type: 'exited', reason }));
   }
-  const every = Math.max(50, Math.min(deps.heartbeatTimeoutMs, deps.allocationTimeoutMs) / 4);
+  const every = Math.max(50, Math.min(deps.heartbeatTimeoutMs, deps.allocationTimeoutMs, deps.workerTokens.ttlMs / 2) / 4);
   timer = setInterval(() => tell(self, { type: 'check' }), every);
   timer.unref();
   return self;

@@ -16,14 +16,22 @@ export interface NodePrincipal {
   readonly pool: string;
   /** Whether the node joined a static pool. */
   readonly joined: boolean;
+  /**
+   * When the connection proved itself with the node's worker token (see `WorkerTokens`): until
+   * when that token is good (ms since the epoch). Absent while it holds its first credential.
+   */
+  readonly workerTokenExpiresAt?: number;
 }
 
 /**
  * The leases of the runtime by node id, and the one-time registration tokens that let a
- * node-agent connect: a token is good for one connection of the node it was issued for.
+ * node-agent connect: a token is good for one connection of the node it was issued for. A lease
+ * stops being `live` the moment it is released, before its node is gone: from then on the
+ * worker tokens of its node are refused.
  */
 export class NodeDirectory {
   private readonly leases = new Map<string, ActorRef<LeaseMsg>>();
+  private readonly released = new Set<string>();
   private readonly tokens = new Map<string, NodePrincipal>();
   /** Whether the connection of each node is open, as the gateway sees it (the last one, after a re-join). */
   private readonly links = new WeakMap<NodePrincipal, () => boolean>();
@@ -57,8 +65,19 @@ export class NodeDirectory {
     this.leases.set(node.nodeId, lease);
   }
 
+  /** The lease of the node `nodeId` was released or lost: its worker tokens stop working now. */
+  release(nodeId: string): void {
+    if (this.leases.has(nodeId)) this.released.add(nodeId);
+  }
+
+  /** Whether the node `nodeId` is held by a lease not released: only then do its worker tokens work. */
+  live(nodeId: string): boolean {
+    return this.leases.has(nodeId) && !this.released.has(nodeId);
+  }
+
   remove(nodeId: string): void {
     this.leases.delete(nodeId);
+    this.released.delete(nodeId);
     for (const [token, principal] of this.tokens) if (principal.nodeId === nodeId) this.tokens.delete(token);
   }
 

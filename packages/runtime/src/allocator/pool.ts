@@ -7,6 +7,7 @@ import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import type { NodeBackend } from './backend.js';
 import { spawnLease, type JoinedNode, type LeaseMsg } from './lease.js';
 import type { NodeDirectory } from './node-directory.js';
+import type { WorkerTokens } from '../iam/worker-tokens.js';
 
 export type PoolMsg =
   | { type: 'lease'; tenant: string }
@@ -30,6 +31,7 @@ export interface PoolDeps {
   readonly config: PoolConfig;
   readonly backend: NodeBackend;
   readonly directory: NodeDirectory;
+  readonly workerTokens: WorkerTokens;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly serverUrl: () => string;
   readonly heartbeatIntervalMs: number;
@@ -131,6 +133,7 @@ export function spawnPool(parent: Parent, deps: PoolDeps): ActorRef<PoolMsg> {
       pool: deps.config,
       node: joined ? { joined } : { backend: deps.backend },
       directory: deps.directory,
+      workerTokens: deps.workerTokens,
       scheduler: deps.scheduler,
       serverUrl: deps.serverUrl(),
       heartbeatIntervalMs: deps.heartbeatIntervalMs,

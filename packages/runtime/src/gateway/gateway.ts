@@ -5,6 +5,7 @@ import type { PoolConfig } from '../config.js';
 import type { FailedAuthLimiter } from '../iam/failed-auth-limiter.js';
 import { TOKEN_PREFIX, type Iam, type Subject } from '../iam/iam.js';
 import { TokenVerifier } from '../iam/token-verifier.js';
+import { WorkerTokens } from '../iam/worker-tokens.js';
 import { CLIENT_PATH, ClientRequest, EVENTS_PATH, type ClientEvents } from '../protocol/gateway.js';
 import type { StorageMsg } from '../storage/storage.js';
 import type { ClientsMsg } from './clients.js';
@@ -19,6 +20,8 @@ export interface ClientPrincipal {
 
 const isNode = (principal: unknown) => (principal as NodePrincipal).kind === 'node';
 const isClient = (principal: unknown) => (principal as ClientPrincipal).kind === 'client';
+/** Why a node-agent's connection may not call the client API. */
+const NOT_A_CLIENT = "this connection is a node-agent's (its credential is a node's, such as a worker token): it cannot act as a client";
 
 /**
  * The runtime's ws endpoint, for node-agents and remote clients alike. Every connection
@@ -28,7 +31,11 @@ const isClient = (principal: unknown) => (principal as ClientPrincipal).kind ===
  * the pool leases it); an agent on a Kubernetes node with its pod's projected token, which makes
  * it the node of the lease that holds that node (see `KubeBackend.admit`); a client with its
  * tenant token (IAM's opaque tokens carry its prefix) or a JWT access token of the runtime's own
- * issuer or a trusted one, checked by `verifier`; any other is taken for a node's one-time token.
+ * issuer or a trusted one, checked by `verifier`; an agent with the worker token its lease gave it
+ * (`WorkerTokens`), which makes it that lease's node; any other is taken for a node's one-time token.
+ * A node-agent renews its connection's credential with the worker tokens of its own node only: the
+ * connection then closes when its token expires unrenewed, and its messages are refused the moment
+ * its lease is released.
  * A client whose JWT expires is disconnected unless it renewed it on the connection (for the same
  * subject). Every failed authentication of a client spends one of its address's `limiter` tokens;
  * an address with none left is refused before its credential is looked at. Agents are not limited:
@@ -38,6 +45,7 @@ const isClient = (principal: unknown) => (principal as ClientPrincipal).kind ===
  */
 export function createGateway(deps: {
   directory: NodeDirectory;
+  workerTokens: WorkerTokens;
   pools: ReadonlyMap<string, PoolConfig>;
   iam: Iam;
   verifier: TokenVerifier;
@@ -62,6 +70,7 @@ export function createGateway(deps: {
       return deps.kube.admit(kubeToken, (node) => deps.directory.connected(node));
     }
     const join = token === undefined ? undefined : parseJoinCredential(token);
+    if (token !== undefined && WorkerTokens.isWorkerToken(token)) return worker(token);
     if (join) {
       deps.iam.verifyJoin(join.token, join.pool);
       // The token may outlive its pool: the pools file changed since it was issued.
@@ -75,8 +84,23 @@ export function createGateway(deps: {
       throw new Error('unknown token (neither a tenant token nor an unused node token)');
     }
   };
+  /** The node a worker token stands for, while its lease lives. */
+  const worker = async (token: string): Promise<NodePrincipal> => {
+    const { nodeId, tenant, pool, joined, expiresAt } = await deps.workerTokens.verify(token);
+    if (!deps.directory.live(nodeId)) throw new Error(`worker token refused: the lease of node ${nodeId} has ended`);
+    return { kind: 'node', nodeId, tenant, pool, joined, workerTokenExpiresAt: expiresAt };
+  };
+  /** A node-agent's renewed credential: a worker token of its own node (and tenant, once it has one). */
+  const renewNode = async (token: string, current: NodePrincipal): Promise<NodePrincipal> => {
+    if (!WorkerTokens.isWorkerToken(token)) throw new Error('a node-agent renews its credential with a worker token only');
+    const renewed = await worker(token);
+    if (renewed.nodeId !== current.nodeId) throw new Error(`this connection is node ${current.nodeId}'s: a worker token of node ${renewed.nodeId} is not its own`);
+    if (current.tenant !== undefined && renewed.tenant !== current.tenant) throw new Error(`this node serves tenant ${current.tenant}, not ${renewed.tenant}`);
+    return renewed;
+  };
   const client = async (token: string | undefined): Promise<ClientPrincipal> => {
     if (!token) throw new Error('no token given');
+    if (WorkerTokens.isWorkerToken(token)) throw new Error(NOT_A_CLIENT);
     const { subject, expiresAt } = await deps.verifier.verify(token);
     return { kind: 'client', subject, ...(expiresAt === undefined ? {} : { expiresAt }) };
   };
@@ -94,8 +118,8 @@ export function createGateway(deps: {
     name: 'lzy-runtime',
     authenticate: (token, _hello, { remoteAddress }) => admit(token, remoteAddress),
     reauthenticate: (token, current, { remoteAddress }) =>
-      limited(remoteAddress, async () => {
-        if (!isClient(current)) throw new Error('only a client renews its credential');
+      isNode(current) ? renewNode(token, current as NodePrincipal) : limited(remoteAddress, async () => {
+        if (!isClient(current)) throw new Error('only a client or a node renews its credential');
         const renewed = await client(token);
         const { id, tenant } = (current as ClientPrincipal).subject;
         if (renewed.subject.id !== id || renewed.subject.tenant !== tenant) {
@@ -103,15 +127,20 @@ export function createGateway(deps: {
         }
         return renewed;
       }),
-    expiresAt: (principal) => (isClient(principal) ? (principal as ClientPrincipal).expiresAt : undefined),
+    expiresAt: (principal) => (isClient(principal) ? (principal as ClientPrincipal).expiresAt : (principal as NodePrincipal).workerTokenExpiresAt),
     onPeer: (peer) => {
       const principal = peer.principal as NodePrincipal | ClientPrincipal;
       if (principal.kind === 'node') deps.directory.link(principal, () => peer.state !== 'closed');
     },
   });
+  /** A node's connection is heard while its worker token's lease lives (or before it was given one). */
+  const liveNode = (principal: unknown) => isNode(principal) && ((principal as NodePrincipal).workerTokenExpiresAt === undefined || deps.directory.live((principal as NodePrincipal).nodeId));
+  const nodeRefusal = (principal: unknown) =>
+    isNode(principal) ? `the lease of node ${(principal as NodePrincipal).nodeId} has ended: its worker token no longer works` : 'only node-agents may address the node services';
   remoting.expose(NODES_PATH, deps.nodes, {
     schema: NodesWire,
-    allow: isNode,
+    allow: liveNode,
+    refusal: nodeRefusal,
     withOrigin: (msg, origin) => ({
       type: 'from-node' as const,
       node: origin.principal as NodePrincipal,
@@ -121,7 +150,8 @@ export function createGateway(deps: {
   });
   remoting.expose(STORAGE_PATH, deps.storage, {
     schema: StorageWire,
-    allow: isNode,
+    allow: liveNode,
+    refusal: nodeRefusal,
     withOrigin: (request, origin) => ({ type: 'from-node', node: origin.principal as NodePrincipal, request }) as StorageMsg,
   });
   exposeClients(remoting, deps.clients);
@@ -133,6 +163,7 @@ export function exposeClients(remoting: Remoting, clients: ActorRef<ClientsMsg>)
   remoting.expose(CLIENT_PATH, clients, {
     schema: ClientRequest,
     allow: isClient,
+    refusal: (principal) => (isNode(principal) ? NOT_A_CLIENT : 'this connection may not call the client API'),
     withOrigin: (request, origin) => ({
       type: 'request' as const,
       subject: (origin.principal as ClientPrincipal).subject,
