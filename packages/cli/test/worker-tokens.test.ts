@@ -135,7 +135,7 @@ t.test("a node's worker token names its tenant, and its agent reads only what it
   t.same(Buffer.from(await acmeNode.read(input.uri!, input.size)), encodeValue(large('a')), 'with it, the node reads the input of its attempt');
   const bravos = bravoAttempt.args[0]!;
   await t.rejects(acmeNode.read(bravos.uri!, bravos.size), { message: /may not read blob .*: it is not an input of its attempts/ }, "but not tenant bravo's input, another node's attempt");
-  const blob = await bravo.connection.putBlob(encodeValue(large('z')));
+  const blob = await bravo.connection.putBlob('wf-bravo', encodeValue(large('z')));
   await t.rejects(acmeNode.read(blob.uri, blob.size), { message: /may not read blob .*: it is not an input of its attempts/ }, "nor any other blob of tenant bravo's");
 
   // The same token in a handshake makes a connection that node, and nothing more.
