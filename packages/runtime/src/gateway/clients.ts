@@ -251,11 +251,8 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
   }
 
   async function startWorkflow(subject: Subject, name: string, watcher: ActorRef<WorkflowEvents>, storage: OwnStorage | undefined): Promise<string> {
-    if (storage) {
-      await deps.runStorages.check(storage, subject.roles.includes('admin')).catch((error: Error & { code: string }) => {
-        throw new Refused(error.code, error.message);
-      });
-    }
+    // A refusal keeps its code (`BAD_STORAGE`): every failure reaches the client with its own.
+    if (storage) await deps.runStorages.check(storage, subject.roles.includes('admin'));
     const start = { type: 'start', tenant: subject.tenant, name, watcher, ...(storage ? { storage } : {}) } as const;
     const reply = await ask(deps.workflows, start, 120_000);
     if (!reply.ok) throw new Refused(reply.error.code, reply.error.message);

@@ -3,6 +3,7 @@ import type { BlobLocations } from './blob-locations.js';
 import { hashOfUri } from './blob-uri.js';
 import type { BlobStore, UploadChunk } from './blob-store.js';
 import type { RunStorages } from './run-storages.js';
+import { RuntimeError } from '../protocol/errors.js';
 import { S3Store } from './s3-store.js';
 import type { TempQuota } from './temp-quota.js';
 
@@ -14,6 +15,9 @@ import type { TempQuota } from './temp-quota.js';
  */
 export class RunStore implements BlobStore {
   private readonly own: S3Store;
+  /** What is under way: `close` waits for it, so no write reaches the state after it closed. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
 
   constructor(
     private readonly server: BlobStore,
@@ -31,7 +35,11 @@ export class RunStore implements BlobStore {
     return location !== undefined && this.runs.has(tenant, location.workflowId) ? this.own : this.server;
   }
 
-  async put(tenant: string, workflowId: string, bytes: Buffer): Promise<StoredRef> {
+  put(tenant: string, workflowId: string, bytes: Buffer): Promise<StoredRef> {
+    return this.tracked(() => this.putNow(tenant, workflowId, bytes));
+  }
+
+  private async putNow(tenant: string, workflowId: string, bytes: Buffer): Promise<StoredRef> {
     if (this.runs.has(tenant, workflowId)) return this.own.put(tenant, workflowId, bytes);
     const hash = hashBytes(bytes);
     this.quota.check(tenant, workflowId, hash, bytes.length);
@@ -48,7 +56,11 @@ export class RunStore implements BlobStore {
     return this.holding(tenant, uri).read(tenant, uri, offset, length);
   }
 
-  async writeChunk(tenant: string, workflowId: string, upload: UploadChunk): Promise<void> {
+  writeChunk(tenant: string, workflowId: string, upload: UploadChunk): Promise<void> {
+    return this.tracked(() => this.writeChunkNow(tenant, workflowId, upload));
+  }
+
+  private async writeChunkNow(tenant: string, workflowId: string, upload: UploadChunk): Promise<void> {
     if (this.runs.has(tenant, workflowId)) return this.own.writeChunk(tenant, workflowId, upload);
     const size = upload.offset + upload.bytes.length;
     this.quota.check(tenant, workflowId, upload.hash, size);
@@ -66,7 +78,11 @@ export class RunStore implements BlobStore {
     return this.server.presignWrite(tenant, workflowId, hash, size);
   }
 
-  async commit(tenant: string, workflowId: string, hash: string, size: number): Promise<void> {
+  commit(tenant: string, workflowId: string, hash: string, size: number): Promise<void> {
+    return this.tracked(() => this.commitNow(tenant, workflowId, hash, size));
+  }
+
+  private async commitNow(tenant: string, workflowId: string, hash: string, size: number): Promise<void> {
     if (this.runs.has(tenant, workflowId)) return this.own.commit(tenant, workflowId, hash, size);
     // Checked again: other writes of the run may have been stored since this one was allowed.
     this.quota.check(tenant, workflowId, hash, size);
@@ -79,13 +95,27 @@ export class RunStore implements BlobStore {
   }
 
   /** Empties the temporary storage of run `workflowId`; a run's own bucket is its owner's affair. */
-  async expire(tenant: string, workflowId: string): Promise<void> {
-    if (this.runs.has(tenant, workflowId)) return;
-    await this.server.expire(tenant, workflowId);
-    await this.quota.forget(tenant, workflowId);
+  expire(tenant: string, workflowId: string): Promise<void> {
+    return this.tracked(async () => {
+      if (this.runs.has(tenant, workflowId)) return;
+      await this.server.expire(tenant, workflowId);
+      await this.quota.forget(tenant, workflowId);
+    });
+  }
+
+  /** Runs `work` unless the store is closing, and keeps it in `inFlight` until it settles. */
+  private tracked<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new RuntimeError('SHUTTING_DOWN', 'the runtime is shutting down; try again once it is back'));
+    const promise = work();
+    this.inFlight.add(promise);
+    const done = () => void this.inFlight.delete(promise);
+    promise.then(done, done);
+    return promise;
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
     this.runs.close();
     await this.server.close();
   }

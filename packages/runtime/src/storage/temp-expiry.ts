@@ -20,6 +20,8 @@ export class TempExpiry {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Expiries being written: `close` waits for them, so none reaches the state after it closed. */
+  private readonly writing = new Set<Promise<unknown>>();
 
   constructor(
     root: RootDatabase,
@@ -33,7 +35,15 @@ export class TempExpiry {
 
   /** Run `workflowId` of `tenant` ended at `endedAt`: its temporary storage goes `ttlMs` later. */
   async ended(tenant: string, workflowId: string, endedAt: number): Promise<void> {
-    await this.due.put([endedAt + this.ttlMs, tenant, workflowId], true);
+    // A run that ends while the runtime closes: its state is closing too, and takes no more writes.
+    if (this.closed) return;
+    const written = this.due.put([endedAt + this.ttlMs, tenant, workflowId], true);
+    this.writing.add(written);
+    try {
+      await written;
+    } finally {
+      this.writing.delete(written);
+    }
     this.schedule();
   }
 
@@ -72,6 +82,6 @@ export class TempExpiry {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    await this.sweeping;
+    await Promise.allSettled([this.sweeping, ...this.writing]);
   }
 }
