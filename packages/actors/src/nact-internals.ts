@@ -409,7 +409,7 @@ function installCheapStop(): void {
     this.parent = undefined;
     for (const child of [...this.children.values()]) child.stop();
     this.stopped = true;
-    failQueries(this);
+    endQueries(this);
   };
 }
 
@@ -420,7 +420,12 @@ function installCheapStop(): void {
 export function stopSystem(root: { name: string }): void {
   const system = systemMap.find(root.name, undefined) as { children: Map<string, StoppableActor>; stop(): void } | undefined;
   if (!system) return;
-  for (const actor of [...system.children.values()]) actor.stop();
+  systemStopping = true;
+  try {
+    for (const actor of [...system.children.values()]) actor.stop();
+  } finally {
+    systemStopping = false;
+  }
   system.stop();
 }
 
@@ -435,23 +440,39 @@ interface QueriedActor {
   dispatch(message: unknown, sender: unknown): void;
 }
 
-/** The queries each actor has yet to answer, each as the function that fails it. */
-const openQueries = new WeakMap<object, Set<(error: Error) => void>>();
+/** A query an actor has yet to answer: its timer, and how to fail it. */
+interface OpenQuery {
+  readonly timer: NodeJS.Timeout;
+  fail(error: Error): void;
+}
 
-function failQueries(actor: object): void {
+/** The queries each actor has yet to answer. */
+const openQueries = new WeakMap<object, Set<OpenQuery>>();
+
+/** Whether the actors stopping now are stopping with their whole system (see `stopSystem`). */
+let systemStopping = false;
+
+/**
+ * The actor stopped without answering its queries. Alone, it fails them at once (the asker hears
+ * `ActorNotFoundError`). With its whole system, their timers are released instead: they no longer
+ * keep the process alive, and no asker goes on to act while its runtime shuts down.
+ */
+function endQueries(actor: object): void {
   const queries = openQueries.get(actor);
   if (!queries) return;
   openQueries.delete(actor);
-  for (const fail of queries) fail(new Error(QUERY_CANNOT_RESOLVE));
+  for (const query of queries) {
+    if (systemStopping) query.timer.unref();
+    else query.fail(new Error(QUERY_CANNOT_RESOLVE));
+  }
 }
 
 /**
  * nact's query leaves its timer running when the actor stops without answering, and the timer
- * keeps the process alive until it fires (a closed runtime's process lingered for minutes). Here a
- * query ends on its answer, on its timeout, or at once when its actor stops (its system too),
- * and every way clears its timer.
+ * kept a closed runtime's process alive for minutes. Here a query ends on its answer, on its
+ * timeout, or when its actor stops (see `endQueries`), and every way clears or releases its timer.
  */
-function installQueriesThatEnd(): void {
+function installReleasedQueries(): void {
   (Actor.prototype as { query(this: QueriedActor, message: unknown, timeoutMs: number): Promise<unknown> }).query = function (message, timeoutMs) {
     this.assertNotStopped();
     const { system } = this;
@@ -460,16 +481,16 @@ function installQueriesThatEnd(): void {
       let queries = openQueries.get(this);
       if (!queries) openQueries.set(this, (queries = new Set()));
       const end = () => {
-        clearTimeout(timer);
+        clearTimeout(open.timer);
         system.removeTempReference(replyTo);
-        openQueries.get(this)?.delete(fail);
+        openQueries.get(this)?.delete(open);
       };
       const fail = (error: Error) => {
         end();
         reject(error);
       };
-      const timer = setTimeout(() => fail(new Error(QUERY_TIMEOUT)), timeoutMs);
-      queries.add(fail);
+      const open: OpenQuery = { timer: setTimeout(() => fail(new Error(QUERY_TIMEOUT)), timeoutMs), fail };
+      queries.add(open);
       system.addTempReference(replyTo, {
         resolve: (reply: unknown) => {
           end();
@@ -485,4 +506,4 @@ installDrainLoop();
 installLightContext();
 installCheapStop();
 installLazyChildMaps();
-installQueriesThatEnd();
+installReleasedQueries();

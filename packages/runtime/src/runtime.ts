@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { ask, LmdbJournal, startActorSystem, stopActor, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
+import { ask, LmdbJournal, startActorSystem, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
 import { spawnAllocator, type AllocatorMsg } from './allocator/allocator.js';
 import type { NodeBackend } from './allocator/backend.js';
 import type { KubeBackend } from './allocator/kubernetes/kube-backend.js';
@@ -169,8 +169,8 @@ export class Runtime {
    */
   async close(): Promise<void> {
     removeRuntimeInfo(this.dataDir);
-    // Actors first, so that nothing leases a new node while the nodes are being removed.
-    stopActor(this.services.workflows as ActorRef<never>);
+    // Actors first, so that nothing leases a new node while the nodes are being removed. Stopped
+    // with their system, their unanswered asks are released, not failed: no asker goes on to act.
     this.services.system.stop();
     this.backend.killAll();
     await this.kube?.close();
@@ -181,6 +181,8 @@ export class Runtime {
     await this.expiry.close();
     await this.services.store.close();
     await this.journal.close();
+    // Writes queued just before (a cache entry, a log line) are committed before the environment closes under them.
+    await this.root.committed;
     await this.root.close();
     // Last: the next runtime on the data dir must not open it before this one has closed it.
     await this.lock.release();
