@@ -51,19 +51,7 @@ export class FileStore implements BlobStore {
     const path = this.path(tenant, checkedHash(upload.hash));
     const temp = `${path}.${encodeURIComponent(upload.uploadId)}.upload`;
     await mkdir(join(path, '..'), { recursive: true });
-    const file = await open(temp, upload.offset === 0 ? 'w' : 'r+');
-    try {
-      await file.write(upload.bytes, 0, upload.bytes.length, upload.offset);
-    } finally {
-      await file.close();
-    }
-    if (!upload.last) return;
-    const actual = await hashFile(temp);
-    if (actual !== upload.hash) {
-      await rm(temp, { force: true });
-      throw new Error(`upload ${upload.uploadId}: content hash ${actual} does not match the declared ${upload.hash}`);
-    }
-    await rename(temp, path);
+    if ((await writeStagedChunk(temp, upload)) !== undefined) await rename(temp, path);
   }
 
   async presignRead(): Promise<string | undefined> {
@@ -86,6 +74,29 @@ export class FileStore implements BlobStore {
   async expire(): Promise<void> {}
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Writes one chunk of an upload into the staged file `staged`. After the last chunk it checks the
+ * whole file against the declared hash and resolves with its size; a file that does not match is
+ * removed, and the upload rejected. Before the last chunk it resolves `undefined`.
+ */
+export async function writeStagedChunk(staged: string, upload: UploadChunk): Promise<number | undefined> {
+  const file = await open(staged, upload.offset === 0 ? 'w' : 'r+');
+  let size: number;
+  try {
+    await file.write(upload.bytes, 0, upload.bytes.length, upload.offset);
+    size = (await file.stat()).size;
+  } finally {
+    await file.close();
+  }
+  if (!upload.last) return undefined;
+  const actual = await hashFile(staged);
+  if (actual !== upload.hash) {
+    await rm(staged, { force: true });
+    throw new Error(`upload ${upload.uploadId}: content hash ${actual} does not match the declared ${upload.hash}`);
+  }
+  return size;
 }
 
 /** The sha256 of a file's content (hex), read as a stream. */

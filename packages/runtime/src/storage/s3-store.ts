@@ -1,10 +1,10 @@
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes, storedRef, type StoredRef } from '@lzy/node-agent/protocol';
 import type { BlobLocations } from './blob-locations.js';
 import { checkedHash, hashOfUri } from './blob-uri.js';
 import { noSuchBlob, type BlobStore, type UploadChunk } from './blob-store.js';
-import { hashFile } from './file-store.js';
+import { writeStagedChunk } from './file-store.js';
 import type { S3Bucket, S3Location } from './s3-bucket.js';
 
 /** The runtime's own bucket (`lzy server --storage s3`, or `Lzy.start({ storage: { s3 } })`). */
@@ -87,18 +87,9 @@ export class S3Store implements BlobStore {
     const hash = checkedHash(upload.hash);
     await mkdir(this.stagingDir, { recursive: true });
     const staged = join(this.stagingDir, `${encodeURIComponent(tenant)}.${encodeURIComponent(upload.uploadId)}.upload`);
-    const file = await open(staged, upload.offset === 0 ? 'w' : 'r+');
-    let size: number;
+    const size = await writeStagedChunk(staged, upload);
+    if (size === undefined) return;
     try {
-      await file.write(upload.bytes, 0, upload.bytes.length, upload.offset);
-      size = (await file.stat()).size;
-    } finally {
-      await file.close();
-    }
-    if (!upload.last) return;
-    try {
-      const actual = await hashFile(staged);
-      if (actual !== hash) throw new Error(`upload ${upload.uploadId}: content hash ${actual} does not match the declared ${hash}`);
       const { bucket, keyOf } = this.placeOf(tenant, workflowId);
       await bucket.putFile(keyOf(hash), staged, size);
       await this.locations.set(tenant, hash, { workflowId, size });

@@ -48,8 +48,12 @@ export class TempQuota {
 
   /** Blob `hash` of `bytes` is stored for the run. */
   async add(tenant: string, workflowId: string, hash: string, bytes: number): Promise<void> {
-    if (this.counted.doesExist([tenant, workflowId, hash])) return;
-    await Promise.all([this.counted.put([tenant, workflowId, hash], true), this.used.put([tenant, workflowId], this.usage(tenant, workflowId) + bytes)]);
+    // One write transaction: two blobs stored at once both count, and a blob counts once.
+    await this.used.transaction(() => {
+      if (this.counted.doesExist([tenant, workflowId, hash])) return;
+      this.counted.putSync([tenant, workflowId, hash], true);
+      this.used.putSync([tenant, workflowId], this.usage(tenant, workflowId) + bytes);
+    });
   }
 }
 
