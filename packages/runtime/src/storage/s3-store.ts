@@ -1,10 +1,21 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Database, RootDatabase } from 'lmdb';
-import { hashBytes, storedRef, type StoredRef } from '@lzy/node-agent/protocol';
+import { hashBytes, storedRef, type MultipartUpload, type StoredRef } from '@lzy/node-agent/protocol';
 import { checkedHash, hashOfUri } from './blob-uri.js';
 import { noSuchBlob, type BlobStore, type UploadChunk } from './blob-store.js';
 import { hashFile } from './file-store.js';
@@ -31,6 +42,21 @@ interface Location {
   readonly size: number;
 }
 
+/** A multipart upload begun and neither completed nor aborted yet. */
+interface OpenUpload {
+  readonly tenant: string;
+  readonly workflowId: string;
+  /** The attempt whose output it is: when that attempt ends, the upload is given up if still open. */
+  readonly attemptId: string;
+  readonly hash: string;
+  readonly size: number;
+  readonly partSize: number;
+}
+
+/** The smallest part of a multipart upload; a part count of at most MAX_PARTS makes it larger for larger files. */
+const MIN_PART_BYTES = 64 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+
 /** How long a URL given to a node stays good. */
 const PRESIGNED_TTL_S = 15 * 60;
 
@@ -44,6 +70,8 @@ const PRESIGNED_TTL_S = 15 * 60;
 export class S3Store implements BlobStore {
   private readonly client: S3Client;
   private readonly locations: Database<Location, [string, string]>;
+  /** By upload id: tracked here, since not every S3-compatible server lists open uploads (s3rver does not). */
+  private readonly uploads: Database<OpenUpload, string>;
   private readonly prefix: string;
 
   constructor(
@@ -62,6 +90,7 @@ export class S3Store implements BlobStore {
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
     this.locations = root.openDB<Location, [string, string]>({ name: 'blob-locations' });
+    this.uploads = root.openDB<OpenUpload, string>({ name: 'open-uploads' });
     this.prefix = (config.prefix ?? '').replace(/^\/+|\/+$/g, '');
   }
 
@@ -155,6 +184,65 @@ export class S3Store implements BlobStore {
       throw new Error(`blob ${hash} was uploaded with ${stored} bytes, not the ${size} declared`);
     }
     await this.locations.put([tenant, hash], { workflowId, size });
+  }
+
+  async createMultipart(tenant: string, workflowId: string, attemptId: string, hash: string, size: number): Promise<MultipartUpload> {
+    const partSize = Math.max(MIN_PART_BYTES, Math.ceil(size / MAX_PARTS / 1024 ** 2) * 1024 ** 2);
+    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.config.bucket, Key: this.keyOf(tenant, workflowId, hash) }));
+    const uploadId = created.UploadId!;
+    await this.uploads.put(uploadId, { tenant, workflowId, attemptId, hash, size, partSize });
+    return { uploadId, partSize };
+  }
+
+  /** The open upload `uploadId` of the tenant's attempt; throws when it has none by that id. */
+  private openUpload(tenant: string, attemptId: string, uploadId: string): OpenUpload {
+    const upload = this.uploads.get(uploadId);
+    if (upload?.tenant !== tenant || upload.attemptId !== attemptId) throw new Error(`attempt ${attemptId} has no open upload ${uploadId}`);
+    return upload;
+  }
+
+  async presignPart(tenant: string, attemptId: string, uploadId: string, partNumber: number): Promise<string> {
+    const { workflowId, hash, size, partSize } = this.openUpload(tenant, attemptId, uploadId);
+    const length = Math.min(partSize, size - (partNumber - 1) * partSize);
+    if (length <= 0) throw new Error(`upload ${uploadId} of ${size} bytes in parts of ${partSize} has no part ${partNumber}`);
+    const command = new UploadPartCommand({ Bucket: this.config.bucket, Key: this.keyOf(tenant, workflowId, hash), UploadId: uploadId, PartNumber: partNumber, ContentLength: length });
+    return getSignedUrl(this.client, command, { expiresIn: PRESIGNED_TTL_S, signableHeaders: new Set(['content-length']) });
+  }
+
+  async completeMultipart(tenant: string, attemptId: string, uploadId: string, parts: ReadonlyArray<{ partNumber: number; etag: string }>): Promise<void> {
+    const { workflowId, hash, size } = this.openUpload(tenant, attemptId, uploadId);
+    const Parts = parts.map(({ partNumber, etag }) => ({ PartNumber: partNumber, ETag: etag }));
+    await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.config.bucket, Key: this.keyOf(tenant, workflowId, hash), UploadId: uploadId, MultipartUpload: { Parts } }));
+    await this.uploads.remove(uploadId);
+    await this.commit(tenant, workflowId, hash, size);
+  }
+
+  async abortMultipart(tenant: string, attemptId: string, uploadId: string): Promise<void> {
+    this.openUpload(tenant, attemptId, uploadId);
+    await this.abort(uploadId);
+  }
+
+  async abortUploads(attemptId?: string): Promise<void> {
+    for (const { key, value } of this.uploads.getRange()) {
+      if (attemptId === undefined || value.attemptId === attemptId) await this.abort(key);
+    }
+  }
+
+  /**
+   * Aborts an open upload: its parts are dropped and no object appears. A server that answers the
+   * abort with an error it knows of (s3rver has no AbortMultipartUpload) keeps the parts, unlisted
+   * and never assembled; the upload is forgotten either way. It is kept when the server was not
+   * reached, to be given up at the next start.
+   */
+  private async abort(uploadId: string): Promise<void> {
+    const upload = this.uploads.get(uploadId);
+    if (!upload) return;
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: this.keyOf(upload.tenant, upload.workflowId, upload.hash), UploadId: uploadId }));
+    } catch (error) {
+      if (!(error instanceof S3ServiceException)) throw error;
+    }
+    await this.uploads.remove(uploadId);
   }
 
   async close(): Promise<void> {
