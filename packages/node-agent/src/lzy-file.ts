@@ -33,6 +33,11 @@ export class LzyFile {
     private readonly source: FileSource | undefined,
   ) {}
 
+  /** Any file value, this class's or a copy's bundled with an op's module (which the runner's arguments are not instances of). */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return localPathOf(value) !== null;
+  }
+
   /** The file at `path` on this machine, as a value an op can return (resolved against the working directory now). */
   static fromPath(path: string): LzyFile {
     return new LzyFile(resolve(path), undefined, undefined);
