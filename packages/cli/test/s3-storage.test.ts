@@ -7,7 +7,7 @@ import t from 'tap';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
 import { randomKey, startS3TestServer } from '@lzy/s3-test-server';
 import { big, cachedBig, environment, lengthOf } from './fixtures/ops.js';
-import { lzy, startServer, waitUntil, type Server, type Teardown } from './harness.js';
+import { descendants, lzy, startServer, waitUntil, type Server, type Teardown } from './harness.js';
 
 const key = randomKey();
 /** The key of alice's own bucket: the runtime gets it only from her workflow's options. */
@@ -29,26 +29,6 @@ function startS3Server(t: Teardown, options: { dataDir?: string; port?: number }
 async function objectKeys(prefix: string, name = 'values'): Promise<string[]> {
   const listed = await bucket.send(new ListObjectsV2Command({ Bucket: name, Prefix: prefix }));
   return (listed.Contents ?? []).map((object) => object.Key!);
-}
-
-/** Every process below `pid`. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const parent = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found: number[] = [];
-  for (let queue = [pid]; queue.length > 0; ) {
-    const next = children.get(queue.shift()!) ?? [];
-    found.push(...next);
-    queue.push(...next);
-  }
-  return found;
 }
 
 t.test("a workflow's values go to the bucket under PREFIX/TENANT/WORKFLOW_ID/, its nodes never hold the keys, and a restarted server still has them", async (t) => {

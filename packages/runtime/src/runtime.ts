@@ -107,7 +107,11 @@ export class Runtime {
         : await startKubeBackend(root, resolved.kubeconfig, kubePools);
 
     let allocator: ActorRef<AllocatorMsg> | undefined;
-    const grants = new AttemptGrants();
+    // An attempt's multipart uploads still open when it ends (its agent killed mid-upload) are given up, and so are those the last run of the runtime left.
+    await store.abortUploads();
+    const grants = new AttemptGrants((attemptId) =>
+      store.abortUploads(attemptId).catch((error: Error) => process.stderr.write(`lzy runtime: the uploads attempt ${attemptId} left open could not be aborted: ${error.message}\n`)),
+    );
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools, grants });
     const storage = spawnStorage(system, store, grants);
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
