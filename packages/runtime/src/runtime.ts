@@ -28,6 +28,7 @@ import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { BlobLocations } from './storage/blob-locations.js';
+import { OpenUploads } from './storage/open-uploads.js';
 import { FileStore } from './storage/file-store.js';
 import { RunStorages } from './storage/run-storages.js';
 import { RunStore } from './storage/run-store.js';
@@ -201,13 +202,14 @@ async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDi
   const locations = new BlobLocations(root);
   const staging = join(dataDir, 'staging');
   const runStorages = await RunStorages.open(root);
+  const uploads = new OpenUploads(root);
   let server: BlobStore;
   if (options.s3) {
     const { S3Bucket } = await import('./storage/s3-bucket.js');
-    server = S3Store.inRuntimeBucket(new S3Bucket(options.s3), options.s3.prefix, locations, staging);
+    server = S3Store.inRuntimeBucket(new S3Bucket(options.s3), options.s3.prefix, locations, uploads, staging);
   } else server = new FileStore(join(dataDir, 'blobs'));
   const quota = new TempQuota(root, options.tempQuotaBytes ?? DEFAULT_TEMP_QUOTA_BYTES);
-  const store = new RunStore(server, runStorages, locations, quota, staging);
+  const store = new RunStore(server, runStorages, locations, quota, uploads, staging);
   const expiry = new TempExpiry(root, store, options.tempTtlMs ?? DEFAULT_TEMP_TTL_MS, (line) => process.stderr.write(`lzy runtime: ${line}\n`));
   return { store, runStorages, expiry };
 }
