@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   actors: () => import('./actors.js'),
   runtime: () => import('./runtime.js'),
   kube: () => import('./kube.js'),
+  storage: () => import('./storage.js'),
 };
 
 const name = process.argv[2];

@@ -9,6 +9,7 @@ const runJs = fileURLToPath(new URL('../src/run.js', import.meta.url));
 const NAMES: Record<string, string[]> = {
   actors: ['local-tell', 'remote-tell', 'remote-ask-p50', 'remote-ask-p99', 'journal-persist'],
   runtime: ['ops-throughput', 'op-latency-p50', 'op-latency-p99', 'dag-10k', 'dag-100k'],
+  storage: ['file-1gib', 's3-1gib', 'agent-peak-rss', 'runtime-peak-rss'],
 };
 
 /** The subset of a tap test this file needs. */

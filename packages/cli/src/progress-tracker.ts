@@ -150,6 +150,10 @@ export class ProgressTracker implements RuntimeConnection {
     return this.inner.getBlob(ref);
   }
 
+  readBlob(...args: Parameters<RuntimeConnection['readBlob']>) {
+    return this.inner.readBlob(...args);
+  }
+
   close() {
     return this.inner.close();
   }

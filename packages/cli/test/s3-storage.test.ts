@@ -7,7 +7,7 @@ import t from 'tap';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
 import { randomKey, startS3TestServer } from '@lzy/s3-test-server';
 import { big, cachedBig, environment, lengthOf } from './fixtures/ops.js';
-import { lzy, startServer, waitUntil, type Server, type Teardown } from './harness.js';
+import { descendants, lzy, startServer, waitUntil, type Server, type Teardown } from './harness.js';
 
 const key = randomKey();
 /** The key of alice's own bucket: the runtime gets it only from her workflow's options. */
@@ -29,26 +29,6 @@ function startS3Server(t: Teardown, options: { dataDir?: string; port?: number }
 async function objectKeys(prefix: string, name = 'values'): Promise<string[]> {
   const listed = await bucket.send(new ListObjectsV2Command({ Bucket: name, Prefix: prefix }));
   return (listed.Contents ?? []).map((object) => object.Key!);
-}
-
-/** Every process below `pid`. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const parent = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found: number[] = [];
-  for (let queue = [pid]; queue.length > 0; ) {
-    const next = children.get(queue.shift()!) ?? [];
-    found.push(...next);
-    queue.push(...next);
-  }
-  return found;
 }
 
 t.test("a workflow's values go to the bucket under PREFIX/TENANT/WORKFLOW_ID/, its nodes never hold the keys, and a restarted server still has them", async (t) => {
@@ -161,7 +141,7 @@ t.test('naming a bucket without its credentials, or with wrong ones, fails the s
 });
 
 t.test("an op whose result would overflow its run's temporary storage fails with STORAGE_QUOTA_EXCEEDED, unretried, the run fails, and its value is not stored", async (t) => {
-  const server = await startServer(t, { args: [...s3Args, '--temp-quota', '300KiB'], env: s3Env });
+  const server = await startServer(t, { args: [...s3Args, '--temp-quota', '3MiB'], env: s3Env });
   const admin = await RemoteConnection.open({ endpoint: server.url, token: server.adminToken });
   const token = await admin.issueToken('carol');
   await admin.close();
@@ -171,13 +151,14 @@ t.test("an op whose result would overflow its run's temporary storage fails with
   const error = await carol
     .workflow('overflowing', async (wf) => {
       workflowId = wf.id;
-      const first = await lengthOf(big('a', 200_000));
-      return first + (await lengthOf(big('b', 200_000)));
+      // Two values of 1.9 MiB: the first fits beside the ops' bundle, the second would not.
+      const first = await lengthOf(big('a', 2_000_000));
+      return first + (await lengthOf(big('b', 2_000_000)));
     })
     .catch((e: Error & { code?: string }) => e);
   t.match(
     (error as Error).message,
-    /\(attempt 1, STORAGE_QUOTA_EXCEEDED\).*would store 195\.3 KiB more in its temporary storage, which holds \d+(\.\d)? KiB of its 300 KiB quota/,
+    /\(attempt 1, STORAGE_QUOTA_EXCEEDED\).*would store 1\.9 MiB more in its temporary storage, which holds \d+(\.\d)? MiB of its 3 MiB quota/,
     'the error names the quota and the usage, and the op was not tried again',
   );
   const status = await lzy(['status', workflowId, '--json', '--endpoint', server.url, '--token', token]);

@@ -64,7 +64,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   // Without a cache dir of its own choosing the agent keeps bundles in a temporary one, and removes it on its way out.
   const cacheDir = options.cacheDir === undefined ? mkdtempSync(join(tmpdir(), 'lzy-agent-')) : resolve(options.cacheDir);
   const bundles = new BundleCache(cacheDir, storage);
-  const attempts = new Attempts({ pool, storage, bundles, reporter }, () => finish(EXIT.ok), warn);
+  const attempts = new Attempts({ pool, storage, bundles, files: join(cacheDir, 'files'), reporter }, () => finish(EXIT.ok), warn);
   const agent = spawnActor<undefined, AgentMsg>(system, {
     name: 'agent',
     initialState: () => undefined,

@@ -1,9 +1,13 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BadBlobError, readBlob, writeBlob, type StorageRef } from './blob-io.js';
 import type { BundleCache } from './bundle-cache.js';
 import { failure } from './failures.js';
+import { fetchFile, storeFile } from './file-io.js';
 import type { AttemptFinished, RunAttempt } from './protocol/agent.js';
+import { isFileRef, type DataRef } from './protocol/data.js';
 import type { OpFailure } from './protocol/failure.js';
-import type { RunnerOutcome, RunRequest } from './runner-messages.js';
+import type { FileArg, RunnerOutcome, RunRequest } from './runner-messages.js';
 import type { RunnerPool, RunnerWaiter } from './runner-pool.js';
 import type { RunnerDeath, RunnerProcess, Stream } from './runner-process.js';
 
@@ -17,6 +21,8 @@ export interface AttemptContext {
   readonly storage: StorageRef;
   /** Where the bundles of op modules are fetched to. */
   readonly bundles: BundleCache;
+  /** Where attempts' file arguments are fetched to: each attempt's in a directory of its own, removed when it ends. */
+  readonly files: string;
   /** Where output and results go to the runtime. */
   readonly reporter: Reporter;
   /** The attempt has reported its result. */
@@ -37,7 +43,9 @@ type Phase = 'fetching' | 'waiting' | 'running' | 'storing' | 'ended';
  */
 export class Attempt implements RunnerWaiter {
   private phase: Phase = 'fetching';
-  private args: Uint8Array[] = [];
+  private args: Array<Uint8Array | FileArg> = [];
+  /** Its file arguments' directory on this node, once it fetches one. */
+  private filesDir: string | undefined;
   /** The `file:` URL of the op's bundle on this node, once fetched. */
   private file: string | undefined;
   private runner: RunnerProcess | undefined;
@@ -119,7 +127,14 @@ export class Attempt implements RunnerWaiter {
     const { storage, bundles } = this.ctx;
     const { bundle, opName, module } = this.run;
     const file = bundle === undefined ? undefined : bundles.fileOf(bundle);
-    const reading = Promise.all(this.run.args.map((ref) => ref.inline ?? readBlob(storage, ref)));
+    const reading = Promise.all(
+      this.run.args.map((ref): Uint8Array | Promise<Uint8Array | FileArg> => {
+        if (ref.inline) return ref.inline;
+        if (!isFileRef(ref)) return readBlob(storage, ref);
+        this.filesDir ??= join(this.ctx.files, encodeURIComponent(this.run.attemptId));
+        return fetchFile(storage, ref, this.filesDir).then((path) => ({ ref, path }));
+      }),
+    );
     // Both go on at once; whichever fails is reported, and the other's failure is not left unhandled.
     file?.catch(() => {});
     reading.catch(() => {});
@@ -136,7 +151,7 @@ export class Attempt implements RunnerWaiter {
             : failure('STORAGE_ERROR', 'StorageError', `${what} could not be fetched: ${reason}`),
       });
     }
-    let args: Uint8Array[];
+    let args: Array<Uint8Array | FileArg>;
     try {
       args = await reading;
     } catch (error) {
@@ -169,18 +184,25 @@ export class Attempt implements RunnerWaiter {
   }
 
   private complete(outcome: RunnerOutcome): void {
-    if (!outcome.ok || outcome.bytes === undefined) return this.end(outcome);
-    this.phase = 'storing';
+    if (!outcome.ok) return this.end(outcome);
+    if ('file' in outcome) return this.storing(`the file ${outcome.file} returned by op ${this.run.opName}`, storeFile(this.ctx.storage, this.run.attemptId, outcome.file));
+    if (outcome.bytes === undefined) return this.end(outcome);
     const { result, bytes } = outcome;
-    writeBlob(this.ctx.storage, this.run.attemptId, result, bytes).then(
-      () => this.end({ ok: true, result }),
+    this.storing(`the result of op ${this.run.opName}`, writeBlob(this.ctx.storage, this.run.attemptId, result, bytes).then(() => result));
+  }
+
+  /** Ends the attempt with the result `stored` stores, or its failure to store `what` (a full quota is not worth retrying). */
+  private storing(what: string, stored: Promise<DataRef>): void {
+    this.phase = 'storing';
+    stored.then(
+      (result) => this.end({ ok: true, result }),
       (error: Error & { code?: string }) =>
         this.end({
           ok: false,
           failure:
             error.code === 'STORAGE_QUOTA_EXCEEDED'
-              ? failure('STORAGE_QUOTA_EXCEEDED', 'StorageQuotaExceededError', `the result of op ${this.run.opName} was not stored: ${error.message}`)
-              : failure('STORAGE_ERROR', 'StorageError', `the result of op ${this.run.opName} could not be stored: ${error.message}`),
+              ? failure('STORAGE_QUOTA_EXCEEDED', 'StorageQuotaExceededError', `${what} was not stored: ${error.message}`)
+              : failure('STORAGE_ERROR', 'StorageError', `${what} could not be stored: ${error.message}`),
         }),
     );
   }
@@ -193,6 +215,7 @@ export class Attempt implements RunnerWaiter {
     if (this.startedAt !== undefined) finished.runMs = performance.now() - this.startedAt;
     this.ctx.reporter.finish(finished);
     this.ctx.ended(this);
+    if (this.filesDir !== undefined) void rm(this.filesDir, { recursive: true, force: true }).catch(() => {});
   }
 }
 

@@ -5,24 +5,27 @@ import { hashBytes, uriOf, type DataRef } from './protocol/data.js';
 
 type Write = Extract<StorageWireMsg, { type: 'write' }>;
 type Read = Extract<StorageWireMsg, { type: 'read' }>;
-type Presign = Extract<StorageWireMsg, { type: 'presign-read' | 'presign-write' }>;
-type Commit = Extract<StorageWireMsg, { type: 'commit' }>;
+type Presign = Extract<StorageWireMsg, { type: 'presign-read' | 'presign-write' | 'multipart-part' }>;
+type Commit = Extract<StorageWireMsg, { type: 'commit' | 'multipart-complete' | 'multipart-abort' }>;
+type Create = Extract<StorageWireMsg, { type: 'multipart-create' }>;
 
 /**
  * The runtime's storage as asks see it: a write or commit is acknowledged with `true`, a read
- * answers the bytes, a presign a URL or `null` (that storage moves blobs in chunks only).
+ * answers the bytes, a presign a URL or `null` (that storage moves blobs in chunks only), a
+ * multipart create its upload or `null`.
  */
 export type StorageRef = ActorRef<
   | (Write & { replyTo: ActorRef<true> })
   | (Read & { replyTo: ActorRef<Uint8Array> })
   | (Presign & { replyTo: ActorRef<unknown> })
   | (Commit & { replyTo: ActorRef<true> })
+  | (Create & { replyTo: ActorRef<unknown> })
 >;
 
 /** How long one chunk, presign or commit may take. */
-const CHUNK_TIMEOUT_MS = 30_000;
+export const CHUNK_TIMEOUT_MS = 30_000;
 /** How long one whole transfer through a presigned URL may take. */
-const TRANSFER_TIMEOUT_MS = 30 * 60_000;
+export const TRANSFER_TIMEOUT_MS = 30 * 60_000;
 
 /** The stored content does not match its ref (wrong hash or size). */
 export class BadBlobError extends Error {
@@ -30,7 +33,7 @@ export class BadBlobError extends Error {
 }
 
 /** The presign answer, checked: it crossed a process boundary. */
-async function presigned(storage: StorageRef, request: Presign): Promise<string | undefined> {
+export async function presigned(storage: StorageRef, request: Presign): Promise<string | undefined> {
   const url = await ask(storage, request, CHUNK_TIMEOUT_MS);
   if (url === null) return undefined;
   if (typeof url === 'string' && /^https?:\/\//.test(url)) return url;

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DataRef } from './protocol/data.js';
+import { DataRef, type FileRef } from './protocol/data.js';
 import { OpFailure } from './protocol/failure.js';
 
 /** Agent → runner over IPC: run one attempt. A runner runs one attempt at a time: those sent ahead wait, in the order sent. */
@@ -11,14 +11,22 @@ export interface RunRequest {
   /** The `file:` URL of the module's bundle on this node: what is imported when present. */
   file?: string;
   exportName: string;
-  /** Each argument's encoded bytes, checked already. */
-  args: Uint8Array[];
+  /** Each argument's encoded bytes, checked already; a file argument's ref and where it is on this node. */
+  args: Array<Uint8Array | FileArg>;
   env: Record<string, string>;
+}
+
+/** A file argument of an attempt: fetched whole and checked, at `path` on this node. */
+export interface FileArg {
+  ref: FileRef;
+  path: string;
 }
 
 const RunnerOutcome = Type.Union([
   /** `bytes`: the encoded result, present only when it is too large to travel inline in `result`. */
   Type.Object({ ok: Type.Literal(true), result: DataRef, bytes: Type.Optional(Type.Uint8Array()) }),
+  /** The op returned a file value: the file at `file` on this node, which the agent stores. */
+  Type.Object({ ok: Type.Literal(true), file: Type.String({ minLength: 1 }) }),
   Type.Object({ ok: Type.Literal(false), failure: OpFailure }),
 ]);
 /** How the op of an attempt ended, as its runner saw it. */

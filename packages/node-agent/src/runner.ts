@@ -6,6 +6,7 @@
 import { writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { thrownFailure, failure } from './failures.js';
+import { localPathOf, LzyFile } from './lzy-file.js';
 import { decodeValue, encodeValue, refFor } from './protocol/data.js';
 import type { OpFailure } from './protocol/failure.js';
 import { RUNNER_CHANNEL_FD, RunnerChannel } from './runner-channel.js';
@@ -100,7 +101,7 @@ async function execute(request: RunRequest): Promise<RunnerOutcome> {
     return { ok: false, failure: failure('BAD_OP', 'BadOpError', (error as Error).message) };
   }
   try {
-    args = request.args.map((bytes) => decodeValue(bytes));
+    args = request.args.map((arg) => (arg instanceof Uint8Array ? decodeValue(arg) : LzyFile.stored(arg.ref, arg.path)));
   } catch (error) {
     return { ok: false, failure: failure('BAD_INPUT', 'BadInputError', `an argument cannot be decoded: ${(error as Error).message}`) };
   }
@@ -109,6 +110,11 @@ async function execute(request: RunRequest): Promise<RunnerOutcome> {
     value = await fn(...args);
   } catch (error) {
     return { ok: false, failure: thrownFailure('USER_ERROR', error) };
+  }
+  const file = localPathOf(value);
+  if (file !== null) {
+    if (file === undefined) return { ok: false, failure: failure('USER_ERROR', 'ResultEncodingError', `the op returned ${String(value)}, a file that is not on this node`) };
+    return { ok: true, file };
   }
   let bytes: Buffer;
   try {

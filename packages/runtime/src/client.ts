@@ -50,6 +50,8 @@ export interface RuntimeConnection {
   /** Stores `bytes` as a value of run `workflowId` (an argument, a bundle, a result). */
   putBlob(workflowId: string, bytes: Buffer): Promise<StoredRef>;
   getBlob(ref: DataRef): Promise<Buffer>;
+  /** Up to `length` bytes of the stored blob `uri` from `offset` (fewer at its end): a large value read piece by piece. */
+  readBlob(uri: string, offset: number, length: number): Promise<Uint8Array>;
   /** Stops following runs and lets go of the runtime; a remote connection's promise settles once it is closed. */
   close(): void | Promise<void>;
 }
@@ -193,6 +195,10 @@ export class LocalConnection implements RuntimeConnection {
 
   getBlob(ref: DataRef): Promise<Buffer> {
     return this.store.get(this.tenant, uriOf(ref));
+  }
+
+  readBlob(uri: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.store.read(this.tenant, uri, offset, length);
   }
 
   close(): void {

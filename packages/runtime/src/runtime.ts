@@ -28,6 +28,7 @@ import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { BlobLocations } from './storage/blob-locations.js';
+import { OpenUploads } from './storage/open-uploads.js';
 import { FileStore } from './storage/file-store.js';
 import { RunStorages } from './storage/run-storages.js';
 import { RunStore } from './storage/run-store.js';
@@ -107,7 +108,11 @@ export class Runtime {
         : await startKubeBackend(root, resolved.kubeconfig, kubePools);
 
     let allocator: ActorRef<AllocatorMsg> | undefined;
-    const grants = new AttemptGrants();
+    // An attempt's multipart uploads still open when it ends (its agent killed mid-upload) are given up, and so are those the last run of the runtime left.
+    await store.abortUploads();
+    const grants = new AttemptGrants((attemptId) =>
+      store.abortUploads(attemptId).catch((error: Error) => process.stderr.write(`lzy runtime: the uploads attempt ${attemptId} left open could not be aborted: ${error.message}\n`)),
+    );
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools, grants });
     const storage = spawnStorage(system, store, grants);
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
@@ -197,13 +202,14 @@ async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDi
   const locations = new BlobLocations(root);
   const staging = join(dataDir, 'staging');
   const runStorages = await RunStorages.open(root);
+  const uploads = new OpenUploads(root);
   let server: BlobStore;
   if (options.s3) {
     const { S3Bucket } = await import('./storage/s3-bucket.js');
-    server = S3Store.inRuntimeBucket(new S3Bucket(options.s3), options.s3.prefix, locations, staging);
+    server = S3Store.inRuntimeBucket(new S3Bucket(options.s3), options.s3.prefix, locations, uploads, staging);
   } else server = new FileStore(join(dataDir, 'blobs'));
   const quota = new TempQuota(root, options.tempQuotaBytes ?? DEFAULT_TEMP_QUOTA_BYTES);
-  const store = new RunStore(server, runStorages, locations, quota, staging);
+  const store = new RunStore(server, runStorages, locations, quota, uploads, staging);
   const expiry = new TempExpiry(root, store, options.tempTtlMs ?? DEFAULT_TEMP_TTL_MS, (line) => process.stderr.write(`lzy runtime: ${line}\n`));
   return { store, runStorages, expiry };
 }

@@ -8,6 +8,7 @@ import t from 'tap';
 import { hashBytes } from '@lzy/node-agent/protocol';
 import { randomKey, startS3TestServer, type S3TestServer } from '@lzy/s3-test-server';
 import { BlobLocations } from '../src/storage/blob-locations.js';
+import { OpenUploads } from '../src/storage/open-uploads.js';
 import { S3Bucket } from '../src/storage/s3-bucket.js';
 import { S3Store, type S3StorageConfig } from '../src/storage/s3-store.js';
 import { tempDir } from './harness.js';
@@ -26,7 +27,7 @@ function storeFor(t: Teardown) {
   const dir = tempDir(t);
   const open_ = () => {
     const root = open({ path: join(dir, 'state') });
-    const store = S3Store.inRuntimeBucket(new S3Bucket(config), config.prefix, new BlobLocations(root), join(dir, 'staging'));
+    const store = S3Store.inRuntimeBucket(new S3Bucket(config), config.prefix, new BlobLocations(root), new OpenUploads(root), join(dir, 'staging'));
     return { store, close: async () => (await store.close(), await root.close()) };
   };
   return { dir, open: open_ };

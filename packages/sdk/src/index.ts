@@ -1,5 +1,6 @@
 export { op, OP, type Op, type OpArgs, type OpDefinition } from './op.js';
 export { Lazy } from './lazy.js';
+export { LzyFile } from '@lzy/node-agent/file';
 export { Lzy, formatOpLog, type LzyStartOptions, type LzyConnectOptions, type WorkflowOptions } from './lzy.js';
 export { RemoteConnection, type RemoteOptions } from './remote-connection.js';
 export type { AttachOptions } from './attach.js';

@@ -410,7 +410,7 @@ export class RemoteConnection implements RuntimeConnection {
     const bytes = Buffer.allocUnsafe(ref.size);
     for (let offset = 0; offset < ref.size; ) {
       const length = Math.min(CHUNK_BYTES, ref.size - offset);
-      const chunk = await this.call({ type: 'read', uri, offset, length });
+      const chunk = await this.readBlob(uri, offset, length);
       if (chunk.length === 0 || chunk.length > length) {
         throw new RuntimeError('BAD_BLOB', `blob ${uri} answered ${chunk.length} bytes at offset ${offset}; its ref says it has ${ref.size}`);
       }
@@ -419,6 +419,10 @@ export class RemoteConnection implements RuntimeConnection {
     }
     if (hashBytes(bytes) !== ref.hash) throw new RuntimeError('BAD_BLOB', `blob ${uri} does not match its hash`);
     return bytes;
+  }
+
+  readBlob(uri: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.call({ type: 'read', uri, offset, length });
   }
 
   /** Closes the connection; runs still followed are no longer followed (they go on in the runtime). */

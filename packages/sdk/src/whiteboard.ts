@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { decodeValue } from '@lzy/node-agent/protocol';
+import { LzyFile } from '@lzy/node-agent/file';
+import { decodeValue, isFileRef } from '@lzy/node-agent/protocol';
 import type { RuntimeConnection } from '@lzy/runtime';
 import type { WhiteboardQuery } from '@lzy/runtime/protocol';
 import type { Lazy } from './lazy.js';
+import { storedFiles } from './stored-files.js';
 
 /** A whiteboard used wrongly: a field assigned twice, a bad name or tag. */
 export class WhiteboardError extends Error {
@@ -97,7 +99,9 @@ export async function readWhiteboards<T extends Record<string, unknown>>(connect
   return Promise.all(
     records.map(async (record) => {
       const fields: Record<string, unknown> = {};
-      for (const [field, ref] of Object.entries(record.fields)) fields[field] = decodeValue(ref.inline ?? (await connection.getBlob(ref)));
+      for (const [field, ref] of Object.entries(record.fields)) {
+        fields[field] = isFileRef(ref) ? LzyFile.remote(ref, storedFiles(connection)) : decodeValue(ref.inline ?? (await connection.getBlob(ref)));
+      }
       return { ...record, createdAt: new Date(record.createdAt), finalizedAt: new Date(record.finalizedAt), fields: fields as T };
     }),
   );

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
-import { decodeValue, encodeValue, refFor, type DataRef } from '@lzy/node-agent/protocol';
+import { LzyFile } from '@lzy/node-agent/file';
+import { decodeValue, encodeValue, isFileRef, refFor, type DataRef } from '@lzy/node-agent/protocol';
 import type { ArgSpec, OpSpec, OwnStorage, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
 import type { WhiteboardField } from '@lzy/runtime/protocol';
 import { OpError, WorkflowCancelledError } from './errors.js';
@@ -8,6 +9,7 @@ import { Lazy } from './lazy.js';
 import { opLine } from './notices.js';
 import { OP, type Op } from './op.js';
 import { shipModule, type ShippedModule } from './shipping.js';
+import { storedFiles } from './stored-files.js';
 import { createWhiteboard, WhiteboardError, type Whiteboard, type WhiteboardHeader } from './whiteboard.js';
 
 /** One line of an op's output, as it arrives while the op runs. */
@@ -38,8 +40,8 @@ interface Assignment {
 interface CallRecord {
   readonly id: string;
   readonly op: Op<unknown[], unknown>;
-  /** A value's bytes and its ref, computed once: the ref's hash names the value in the call's id. */
-  readonly args: Array<{ lazy: Lazy<unknown> } | { bytes: Buffer; ref: DataRef }>;
+  /** A value's bytes and its ref, computed once: the ref's hash names the value in the call's id (a stored file: its ref only). */
+  readonly args: Array<{ lazy: Lazy<unknown> } | { bytes?: Buffer; ref: DataRef }>;
   readonly promise: Promise<unknown>;
   /** The export name, once the call was submitted. */
   name?: string;
@@ -117,6 +119,11 @@ export class WorkflowRun {
         }
         identity += `\u0000lazy:${arg.callId}`;
         return { lazy: arg };
+      }
+      if (arg instanceof LzyFile) {
+        if (arg.ref === undefined) throw new TypeError(`${arg} passed to ${op[OP].site} is a file on this machine; only a file an op returned can be passed to an op`);
+        identity += `\u0000value:${arg.ref.hash}`;
+        return { ref: arg.ref };
       }
       const bytes = encodeValue(arg);
       const ref = refFor(bytes);
@@ -284,7 +291,7 @@ export class WorkflowRun {
       const { ref } = arg;
       const spec: ArgSpec = { kind: 'value', ref };
       args.push(spec);
-      if (!ref.inline) stored.push(this.connection.putBlob(this.id, arg.bytes).then((put) => void (spec.ref = put)));
+      if (!ref.inline && arg.bytes) stored.push(this.connection.putBlob(this.id, arg.bytes).then((put) => void (spec.ref = put)));
     }
     const definition = record.op[OP];
     record.name = exportName;
@@ -314,7 +321,8 @@ export class WorkflowRun {
         if (!record || record.settled) return;
         if (event.cached) onLog({ opName: nameOf(record), opId: event.opId, stream: 'lzy', text: 'result taken from the cache' });
         const { inline } = event.result;
-        if (inline) this.settleWith(record, inline);
+        if (isFileRef(event.result)) this.settleValue(record, LzyFile.remote(event.result, storedFiles(this.connection)));
+        else if (inline) this.settleWith(record, inline);
         else {
           void this.connection.getBlob(event.result).then(
             (bytes) => this.settleWith(record, bytes),
@@ -360,6 +368,11 @@ export class WorkflowRun {
     } catch (error) {
       return this.fail(error as Error);
     }
+    this.settleValue(record, value);
+  }
+
+  /** Resolves a call with `value`, unless it is settled already. */
+  private settleValue(record: CallRecord, value: unknown): void {
     if (record.settled) return;
     record.resolve(value);
     this.countSettled(record);

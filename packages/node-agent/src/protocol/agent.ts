@@ -225,7 +225,29 @@ export const PresignRead = Type.Object({ type: Type.Literal('presign-read'), uri
  */
 export const PresignWrite = Type.Object({ type: Type.Literal('presign-write'), attemptId: Id, hash: Hash, size: Type.Integer({ minimum: 0 }) });
 export const CommitWrite = Type.Object({ type: Type.Literal('commit'), attemptId: Id, hash: Hash, size: Type.Integer({ minimum: 0 }) });
-export const StorageWire = Type.Union([OutputChunk, ReadChunk, PresignRead, PresignWrite, CommitWrite]);
+/**
+ * Agent → runtime storage, ask: begin a multipart upload of `size` bytes with hash `hash`, an
+ * output of attempt `attemptId` (a large file value). Answered `{ uploadId, partSize }`, or `null`
+ * where storage takes writes in chunks only. Every part but the last has `partSize` bytes.
+ */
+export const MultipartCreate = Type.Object({ type: Type.Literal('multipart-create'), attemptId: Id, hash: Hash, size: Type.Integer({ minimum: 0 }) });
+/** The answer to `multipart-create` where storage takes multipart uploads. */
+const UploadId = Type.String({ minLength: 1, maxLength: 1024 });
+export const MultipartUpload = Type.Object({ uploadId: UploadId, partSize: Type.Integer({ minimum: 1 }) });
+export type MultipartUpload = Static<typeof MultipartUpload>;
+const PartNumber = Type.Integer({ minimum: 1, maximum: 10_000 });
+/** Agent → runtime storage, ask: a URL to PUT part `partNumber` of the upload with (exactly its bytes). */
+export const MultipartPart = Type.Object({ type: Type.Literal('multipart-part'), attemptId: Id, uploadId: UploadId, partNumber: PartNumber });
+/** Agent → runtime storage, ask: every part is up (with the ETag each PUT answered): the blob is stored, answered `true`. */
+export const MultipartComplete = Type.Object({
+  type: Type.Literal('multipart-complete'),
+  attemptId: Id,
+  uploadId: UploadId,
+  parts: Type.Array(Type.Object({ partNumber: PartNumber, etag: Type.String({ minLength: 1, maxLength: 1024 }) }), { minItems: 1, maxItems: 10_000 }),
+});
+/** Agent → runtime storage, ask: give the upload up (its parts are dropped); answered `true`. */
+export const MultipartAbort = Type.Object({ type: Type.Literal('multipart-abort'), attemptId: Id, uploadId: UploadId });
+export const StorageWire = Type.Union([OutputChunk, ReadChunk, PresignRead, PresignWrite, CommitWrite, MultipartCreate, MultipartPart, MultipartComplete, MultipartAbort]);
 export type StorageWireMsg = Static<typeof StorageWire>;
 
 /** Largest chunk of a blob in one storage message. */

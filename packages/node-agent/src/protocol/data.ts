@@ -2,11 +2,11 @@ import { hash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { Packr } from 'msgpackr';
 
-const refFields = {
+const sizeAndHash = {
   size: Type.Integer({ minimum: 0 }),
   hash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  codec: Type.Literal('msgpack'),
 };
+const refFields = { ...sizeAndHash, codec: Type.Literal('msgpack') };
 const Uri = Type.String({ maxLength: 2048 });
 
 /**
@@ -14,21 +14,35 @@ const Uri = Type.String({ maxLength: 2048 });
  * it is stored nowhere); a larger one lives in storage at `uri` and is streamed. `hash` (sha256 of
  * the encoded bytes, hex) identifies the content, so equal values have equal refs whatever
  * produced them. (An inline ref may also carry a `uri`: refs journaled by earlier versions did.)
+ * A file value (`codec: 'file'`, an `LzyFile`) is the file's bytes as they are, always stored,
+ * never inline: it is streamed between disks and storage, never decoded in memory.
  */
 export const DataRef = Type.Unsafe<DataRef>(
   Type.Union([
     Type.Object({ ...refFields, inline: Type.Uint8Array(), uri: Type.Optional(Uri) }, { additionalProperties: false }),
     Type.Object({ ...refFields, uri: Uri }, { additionalProperties: false }),
+    Type.Object({ ...sizeAndHash, codec: Type.Literal('file'), uri: Uri }, { additionalProperties: false }),
   ]),
 );
-/** A `DataRef` as code reads it: `inline` or `uri` is set (the schema checks that one is). */
+/** A `DataRef` as code reads it: `inline` or `uri` is set (the schema checks that one is; a `file` ref has `uri`). */
 export interface DataRef {
   uri?: string;
   size: number;
   hash: string;
-  codec: 'msgpack';
+  /** `msgpack`: an encoded value (`decodeValue`); `file`: a file's raw bytes. */
+  codec: 'msgpack' | 'file';
   inline?: Uint8Array;
 }
+
+/** A ref of a file value: the file's bytes, stored. */
+export type FileRef = DataRef & { uri: string; codec: 'file' };
+
+/**
+ * The mark of a file value (`LzyFile`): a method answering the file's path on this machine, or
+ * undefined when it is not here yet. A symbol of the global registry, so that a copy of the class
+ * bundled with an op's module is recognized too.
+ */
+export const FILE_VALUE = Symbol.for('lzy.file');
 
 /** Values whose encoding is at most this many bytes travel inline. */
 export const INLINE_LIMIT = 64 * 1024;
@@ -72,6 +86,9 @@ function checkEncodable(value: unknown, path: string, seen?: Set<object>): void 
       return;
   }
   if (value === null || ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp || seen?.has(value)) return;
+  if (FILE_VALUE in value) {
+    throw new UnencodableValueError(`${path} is an LzyFile; a file travels only as a whole argument or result of an op, not inside another value`);
+  }
   if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) {
     const fix = value instanceof Promise ? 'await it first' : 'it cannot be copied; pass plain data';
     throw new UnencodableValueError(`${path} is a ${value.constructor.name}; ${fix}`);
@@ -105,6 +122,16 @@ export type StoredRef = DataRef & { uri: string };
 /** The ref of bytes stored as the blob named by their hash. */
 export function storedRef(hash: string, size: number): StoredRef {
   return { uri: blobUri(hash), size, hash, codec: 'msgpack' };
+}
+
+/** The ref of a file with content hash `hash` and `size` bytes, stored as the blob named by its hash. */
+export function fileRef(hash: string, size: number): FileRef {
+  return { uri: blobUri(hash), size, hash, codec: 'file' };
+}
+
+/** Whether `ref` is a file value's. */
+export function isFileRef(ref: DataRef): ref is FileRef {
+  return ref.codec === 'file';
 }
 
 /** Where the bytes of a ref are stored; throws for an inline ref that has no storage location. */

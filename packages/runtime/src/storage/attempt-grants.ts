@@ -24,6 +24,9 @@ export class AttemptGrants {
   /** By node id: each readable blob URI and how many of the node's attempts read it. */
   private readonly readable = new Map<string, Map<string, number>>();
 
+  /** @param ended told of each attempt whose grant ends (storage gives up the uploads it left open) */
+  constructor(private readonly ended: (attemptId: string) => void = () => {}) {}
+
   /** `nodeId` runs `attempt` of run `workflowId` from now on: it may read the attempt's bundle and inputs and write its outputs. */
   give(nodeId: string, attempt: RunAttempt, workflowId: string): void {
     this.end(attempt.attemptId);
@@ -48,6 +51,7 @@ export class AttemptGrants {
       else counts.delete(uri);
     }
     if (counts.size === 0) this.readable.delete(grant.nodeId);
+    this.ended(attemptId);
   }
 
   /** Throws `FORBIDDEN` unless `uri` is the bundle or a stored input of an attempt running on `node`. */

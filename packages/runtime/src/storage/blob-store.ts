@@ -1,4 +1,4 @@
-import type { StoredRef } from '@lzy/node-agent/protocol';
+import type { MultipartUpload, StoredRef } from '@lzy/node-agent/protocol';
 
 /** One chunk of an upload, as a client or a node sends it: `last` commits the blob under `hash`. */
 export interface UploadChunk {
@@ -36,6 +36,20 @@ export interface BlobStore {
   has(tenant: string, uri: string): boolean;
   /** The temporary storage of run `workflowId` has expired: its values go, where the backend keeps a run's values apart. */
   expire(tenant: string, workflowId: string): Promise<void>;
+  /**
+   * Begins a multipart upload of `size` bytes with hash `hash`, an output of attempt `attemptId` of
+   * run `workflowId`, or `undefined` when this backend takes writes in chunks only. The upload is
+   * open until completed or aborted; `abortUploads` gives up those an attempt left open.
+   */
+  createMultipart(tenant: string, workflowId: string, attemptId: string, hash: string, size: number): Promise<MultipartUpload | undefined>;
+  /** A URL to PUT part `partNumber` (exactly its bytes) of an open upload of the tenant's attempt `attemptId`. */
+  presignPart(tenant: string, attemptId: string, uploadId: string, partNumber: number): Promise<string>;
+  /** Completes an open upload of the tenant's attempt with its parts' ETags: the blob is published once whole and of the declared size. */
+  completeMultipart(tenant: string, attemptId: string, uploadId: string, parts: ReadonlyArray<{ partNumber: number; etag: string }>): Promise<void>;
+  /** Gives up an open upload of the tenant's attempt: nothing of it is ever visible. */
+  abortMultipart(tenant: string, attemptId: string, uploadId: string): Promise<void>;
+  /** Gives up every open upload of attempt `attemptId` (it ended), or every open upload at all (none can go on: the runtime just started). */
+  abortUploads(attemptId?: string): Promise<void>;
   /** Lets go of connections and open files. */
   close(): Promise<void>;
 }

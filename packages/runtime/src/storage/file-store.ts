@@ -73,6 +73,25 @@ export class FileStore implements BlobStore {
   /** Nothing goes: a blob here is shared by every run of its tenant that stored the same content, and stays while the data dir does. */
   async expire(): Promise<void> {}
 
+  async createMultipart(): Promise<undefined> {
+    return undefined;
+  }
+
+  async presignPart(tenant: string): Promise<string> {
+    throw new Error(`the file store takes blobs in chunks: ${tenant} has no multipart upload`);
+  }
+
+  async completeMultipart(tenant: string): Promise<void> {
+    throw new Error(`the file store takes blobs in chunks: ${tenant} has no multipart upload`);
+  }
+
+  async abortMultipart(tenant: string): Promise<void> {
+    throw new Error(`the file store takes blobs in chunks: ${tenant} has no multipart upload`);
+  }
+
+  /** Chunked uploads have no state but their temporary file, which no reader ever sees. */
+  async abortUploads(): Promise<void> {}
+
   async close(): Promise<void> {}
 }
 

@@ -1,4 +1,5 @@
-import { hashBytes, type StoredRef } from '@lzy/node-agent/protocol';
+import { hashBytes, type MultipartUpload, type StoredRef } from '@lzy/node-agent/protocol';
+import type { OpenUploads } from './open-uploads.js';
 import type { BlobLocations } from './blob-locations.js';
 import { hashOfUri } from './blob-uri.js';
 import type { BlobStore, UploadChunk } from './blob-store.js';
@@ -24,9 +25,46 @@ export class RunStore implements BlobStore {
     private readonly runs: RunStorages,
     private readonly locations: BlobLocations,
     private readonly quota: TempQuota,
+    private readonly uploads: OpenUploads,
     stagingDir: string,
   ) {
-    this.own = new S3Store((tenant, workflowId) => runs.placeOf(tenant, workflowId), locations, stagingDir);
+    this.own = new S3Store((tenant, workflowId) => runs.placeOf(tenant, workflowId), locations, uploads, stagingDir);
+  }
+
+  createMultipart(tenant: string, workflowId: string, attemptId: string, hash: string, size: number): Promise<MultipartUpload | undefined> {
+    if (this.runs.has(tenant, workflowId)) return this.own.createMultipart(tenant, workflowId, attemptId, hash, size);
+    this.quota.check(tenant, workflowId, hash, size);
+    return this.server.createMultipart(tenant, workflowId, attemptId, hash, size);
+  }
+
+  /** The store that holds open upload `uploadId`. */
+  private uploading(uploadId: string): BlobStore {
+    const upload = this.uploads.get(uploadId);
+    return upload !== undefined && this.runs.has(upload.tenant, upload.workflowId) ? this.own : this.server;
+  }
+
+  presignPart(tenant: string, attemptId: string, uploadId: string, partNumber: number): Promise<string> {
+    return this.uploading(uploadId).presignPart(tenant, attemptId, uploadId, partNumber);
+  }
+
+  completeMultipart(tenant: string, attemptId: string, uploadId: string, parts: ReadonlyArray<{ partNumber: number; etag: string }>): Promise<void> {
+    return this.tracked(async () => {
+      const upload = this.uploads.get(uploadId);
+      const store = this.uploading(uploadId);
+      if (upload && store === this.server) this.quota.check(tenant, upload.workflowId, upload.hash, upload.size);
+      await store.completeMultipart(tenant, attemptId, uploadId, parts);
+      if (upload && store === this.server) await this.quota.add(tenant, upload.workflowId, upload.hash, upload.size);
+    });
+  }
+
+  abortMultipart(tenant: string, attemptId: string, uploadId: string): Promise<void> {
+    return this.uploading(uploadId).abortMultipart(tenant, attemptId, uploadId);
+  }
+
+  async abortUploads(attemptId?: string): Promise<void> {
+    for (const [uploadId, upload] of this.uploads.of(attemptId)) await this.uploading(uploadId).abortMultipart(upload.tenant, upload.attemptId, uploadId);
+    // The file store's chunked uploads have no state beside their temporary files.
+    await this.server.abortUploads(attemptId);
   }
 
   /** The store the blob at `uri` is read from. */

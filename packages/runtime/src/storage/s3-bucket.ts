@@ -1,5 +1,18 @@
 import { createReadStream } from 'node:fs';
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 
 /** An S3-compatible bucket and how to reach it. */
@@ -107,6 +120,35 @@ export class S3Bucket {
   presignPut(key: string, size: number): Promise<string> {
     const command = new PutObjectCommand({ Bucket: this.name, Key: key, ContentLength: size });
     return getSignedUrl(this.client, command, { expiresIn: PRESIGNED_TTL_S, signableHeaders: new Set(['content-length']) });
+  }
+
+  /** Begins a multipart upload of `key`; resolves with its upload id. */
+  async createMultipart(key: string): Promise<string> {
+    return (await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.name, Key: key }))).UploadId!;
+  }
+
+  /** A URL that PUTs part `partNumber` of `length` bytes (the length is signed) of upload `uploadId` of `key`. */
+  presignPart(key: string, uploadId: string, partNumber: number, length: number): Promise<string> {
+    const command = new UploadPartCommand({ Bucket: this.name, Key: key, UploadId: uploadId, PartNumber: partNumber, ContentLength: length });
+    return getSignedUrl(this.client, command, { expiresIn: PRESIGNED_TTL_S, signableHeaders: new Set(['content-length']) });
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: ReadonlyArray<{ partNumber: number; etag: string }>): Promise<void> {
+    const Parts = parts.map(({ partNumber, etag }) => ({ PartNumber: partNumber, ETag: etag }));
+    await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.name, Key: key, UploadId: uploadId, MultipartUpload: { Parts } }));
+  }
+
+  /**
+   * Aborts upload `uploadId` of `key`: its parts are dropped and no object appears. An error the
+   * server answers with (s3rver has no AbortMultipartUpload) leaves the parts unlisted and never
+   * assembled, and is not thrown; one that did not reach the server is.
+   */
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.name, Key: key, UploadId: uploadId }));
+    } catch (error) {
+      if (!(error instanceof S3ServiceException)) throw error;
+    }
   }
 
   close(): void {

@@ -1,7 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hashBytes, storedRef, type StoredRef } from '@lzy/node-agent/protocol';
+import { hashBytes, storedRef, type MultipartUpload, type StoredRef } from '@lzy/node-agent/protocol';
 import type { BlobLocations } from './blob-locations.js';
+import type { OpenUpload, OpenUploads } from './open-uploads.js';
 import { checkedHash, hashOfUri } from './blob-uri.js';
 import { noSuchBlob, type BlobStore, type UploadChunk } from './blob-store.js';
 import { writeStagedChunk } from './file-store.js';
@@ -12,6 +13,10 @@ export interface S3StorageConfig extends S3Location {
   /** Keys start with `PREFIX/` (no prefix by default). */
   prefix?: string;
 }
+
+/** The smallest part of a multipart upload; a part count of at most MAX_PARTS makes it larger for larger files. */
+const MIN_PART_BYTES = 64 * 1024 * 1024;
+const MAX_PARTS = 10_000;
 
 /** Where the values of one run go: a bucket, the prefix of their keys, and the key of each blob there. */
 export interface RunPlace {
@@ -38,17 +43,18 @@ export class S3Store implements BlobStore {
   constructor(
     private readonly placeOf: (tenant: string, workflowId: string) => RunPlace,
     private readonly locations: BlobLocations,
+    private readonly uploads: OpenUploads,
     private readonly stagingDir: string,
     private readonly release: () => void = () => {},
   ) {}
 
   /** The runtime's own bucket: each run's values under `PREFIX/TENANT/WORKFLOW_ID/`. */
-  static inRuntimeBucket(bucket: S3Bucket, prefix: string | undefined, locations: BlobLocations, stagingDir: string): S3Store {
+  static inRuntimeBucket(bucket: S3Bucket, prefix: string | undefined, locations: BlobLocations, uploads: OpenUploads, stagingDir: string): S3Store {
     const placeOf = (tenant: string, workflowId: string): RunPlace => {
       const runPrefix = joinKey(prefix, encodeURIComponent(tenant), encodeURIComponent(workflowId));
       return { bucket, prefix: `${runPrefix}/`, keyOf: (hash) => `${runPrefix}/${hash}` };
     };
-    return new S3Store(placeOf, locations, stagingDir, () => bucket.close());
+    return new S3Store(placeOf, locations, uploads, stagingDir, () => bucket.close());
   }
 
   private located(tenant: string, uri: string): { bucket: S3Bucket; key: string; size: number } {
@@ -118,6 +124,55 @@ export class S3Store implements BlobStore {
       throw new Error(`blob ${hash} was uploaded with ${stored} bytes, not the ${size} declared`);
     }
     await this.locations.set(tenant, hash, { workflowId, size });
+  }
+
+  async createMultipart(tenant: string, workflowId: string, attemptId: string, hash: string, size: number): Promise<MultipartUpload> {
+    const partSize = Math.max(MIN_PART_BYTES, Math.ceil(size / MAX_PARTS / 1024 ** 2) * 1024 ** 2);
+    const { bucket, keyOf } = this.placeOf(tenant, workflowId);
+    const uploadId = await bucket.createMultipart(keyOf(checkedHash(hash)));
+    await this.uploads.add(uploadId, { tenant, workflowId, attemptId, hash, size, partSize });
+    return { uploadId, partSize };
+  }
+
+  /** The open upload `uploadId` of the tenant's attempt; throws when it has none by that id. */
+  private openUpload(tenant: string, attemptId: string, uploadId: string): OpenUpload {
+    const upload = this.uploads.get(uploadId);
+    if (upload?.tenant !== tenant || upload.attemptId !== attemptId) throw new Error(`attempt ${attemptId} has no open upload ${uploadId}`);
+    return upload;
+  }
+
+  async presignPart(tenant: string, attemptId: string, uploadId: string, partNumber: number): Promise<string> {
+    const { workflowId, hash, size, partSize } = this.openUpload(tenant, attemptId, uploadId);
+    const length = Math.min(partSize, size - (partNumber - 1) * partSize);
+    if (length <= 0) throw new Error(`upload ${uploadId} of ${size} bytes in parts of ${partSize} has no part ${partNumber}`);
+    const { bucket, keyOf } = this.placeOf(tenant, workflowId);
+    return bucket.presignPart(keyOf(hash), uploadId, partNumber, length);
+  }
+
+  async completeMultipart(tenant: string, attemptId: string, uploadId: string, parts: ReadonlyArray<{ partNumber: number; etag: string }>): Promise<void> {
+    const { workflowId, hash, size } = this.openUpload(tenant, attemptId, uploadId);
+    const { bucket, keyOf } = this.placeOf(tenant, workflowId);
+    await bucket.completeMultipart(keyOf(hash), uploadId, parts);
+    await this.uploads.remove(uploadId);
+    await this.commit(tenant, workflowId, hash, size);
+  }
+
+  async abortMultipart(tenant: string, attemptId: string, uploadId: string): Promise<void> {
+    this.openUpload(tenant, attemptId, uploadId);
+    await this.abort(uploadId);
+  }
+
+  async abortUploads(attemptId?: string): Promise<void> {
+    for (const [uploadId] of this.uploads.of(attemptId)) await this.abort(uploadId);
+  }
+
+  /** Gives up an open upload; it is kept when the server was not reached, to be given up at the next start. */
+  private async abort(uploadId: string): Promise<void> {
+    const upload = this.uploads.get(uploadId);
+    if (!upload) return;
+    const { bucket, keyOf } = this.placeOf(upload.tenant, upload.workflowId);
+    await bucket.abortMultipart(keyOf(upload.hash), uploadId);
+    await this.uploads.remove(uploadId);
   }
 
   has(tenant: string, uri: string): boolean {

@@ -51,5 +51,18 @@ async function answer(store: BlobStore, grants: AttemptGrants, node: NodePrincip
     case 'commit':
       await store.commit(tenant, grants.checkWrite(node, request.attemptId), request.hash, request.size);
       return true;
+    case 'multipart-create':
+      return (await store.createMultipart(tenant, grants.checkWrite(node, request.attemptId), request.attemptId, request.hash, request.size)) ?? null;
+    case 'multipart-part':
+      grants.checkWrite(node, request.attemptId);
+      return store.presignPart(tenant, request.attemptId, request.uploadId, request.partNumber);
+    case 'multipart-complete':
+      grants.checkWrite(node, request.attemptId);
+      await store.completeMultipart(tenant, request.attemptId, request.uploadId, request.parts);
+      return true;
+    case 'multipart-abort':
+      grants.checkWrite(node, request.attemptId);
+      await store.abortMultipart(tenant, request.attemptId, request.uploadId);
+      return true;
   }
 }

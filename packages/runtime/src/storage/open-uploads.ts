@@ -1,0 +1,43 @@
+import type { Database, RootDatabase } from 'lmdb';
+
+/** A multipart upload begun and neither completed nor aborted yet. */
+export interface OpenUpload {
+  readonly tenant: string;
+  readonly workflowId: string;
+  /** The attempt whose output it is: when that attempt ends, the upload is given up if still open. */
+  readonly attemptId: string;
+  readonly hash: string;
+  readonly size: number;
+  readonly partSize: number;
+}
+
+/**
+ * The open multipart uploads, by upload id, in the runtime's lmdb state: not every S3-compatible
+ * server lists them (s3rver does not), and a runtime that restarts gives up those left open.
+ */
+export class OpenUploads {
+  private readonly db: Database<OpenUpload, string>;
+
+  constructor(root: RootDatabase) {
+    this.db = root.openDB<OpenUpload, string>({ name: 'open-uploads' });
+  }
+
+  get(uploadId: string): OpenUpload | undefined {
+    return this.db.get(uploadId);
+  }
+
+  async add(uploadId: string, upload: OpenUpload): Promise<void> {
+    await this.db.put(uploadId, upload);
+  }
+
+  async remove(uploadId: string): Promise<void> {
+    await this.db.remove(uploadId);
+  }
+
+  /** The open uploads of attempt `attemptId`, or all of them. */
+  of(attemptId?: string): Array<[string, OpenUpload]> {
+    const found: Array<[string, OpenUpload]> = [];
+    for (const { key, value } of this.db.getRange()) if (attemptId === undefined || value.attemptId === attemptId) found.push([key, value]);
+    return found;
+  }
+}
