@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { protocolErrors, Remoting, spawnActor, startActorSystem, tell } from '@lzy/actors';
 import type { AgentOptions } from './args.js';
 import { Attempts } from './attempts.js';
-import type { StorageRef } from './blob-io.js';
+import { httpAddressOf, type NodeStorage } from './blob-io.js';
 import { BundleCache } from './bundle-cache.js';
 import { AGENT_PATH, AgentWire, joinCredential, kubeCredential, NODES_PATH, STORAGE_PATH, type AgentMsg, type NodesWireMsg } from './protocol/agent.js';
 import { Reporter } from './reporter.js';
@@ -50,7 +50,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   // Connecting takes I/O: the agent actor below is exposed before any message can arrive.
   const peer = remoting.connect(options.server, { auth: credentialOf(options), whileDisconnected: 'queue' });
   const nodes = peer.ref<NodesWireMsg>(NODES_PATH);
-  const storage: StorageRef = peer.ref(STORAGE_PATH);
+  const storage: NodeStorage = { ref: peer.ref(STORAGE_PATH), http: httpAddressOf(options.server) };
   const pool = new RunnerPool(options.slots, warn);
   const send = (message: NodesWireMsg) => {
     try {

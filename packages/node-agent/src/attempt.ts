@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BadBlobError, readBlob, writeBlob, type StorageRef } from './blob-io.js';
+import { BadBlobError, readBlob, writeBlob, type NodeStorage } from './blob-io.js';
 import type { BundleCache } from './bundle-cache.js';
 import { failure } from './failures.js';
 import { fetchFile, storeFile } from './file-io.js';
@@ -18,7 +18,7 @@ type Outcome = AttemptFinished['outcome'];
 /** What an attempt needs from its agent. */
 export interface AttemptContext {
   readonly pool: RunnerPool;
-  readonly storage: StorageRef;
+  readonly storage: NodeStorage;
   /** Where the bundles of op modules are fetched to. */
   readonly bundles: BundleCache;
   /** Where attempts' file arguments are fetched to: each attempt's in a directory of its own, removed when it ends. */

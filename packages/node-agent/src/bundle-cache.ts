@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readBlob, type StorageRef } from './blob-io.js';
+import { readBlob, type NodeStorage } from './blob-io.js';
 import type { BundleRef } from './protocol/bundle.js';
 
 /**
@@ -17,7 +17,7 @@ export class BundleCache {
 
   constructor(
     private readonly dir: string,
-    private readonly storage: StorageRef,
+    private readonly storage: NodeStorage,
   ) {}
 
   /** The `file:` URL of the bundle `ref` on this node, fetched first if needed. */

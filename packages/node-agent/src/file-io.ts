@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import { Value } from '@sinclair/typebox/value';
 import { ask } from '@lzy/actors';
-import { BadBlobError, CHUNK_TIMEOUT_MS, presigned, TRANSFER_TIMEOUT_MS, type StorageRef } from './blob-io.js';
+import { BadBlobError, CHUNK_TIMEOUT_MS, presigned, TRANSFER_TIMEOUT_MS, type NodeStorage } from './blob-io.js';
 import { CHUNK_BYTES, MultipartUpload } from './protocol/agent.js';
 import { fileRef, type FileRef } from './protocol/data.js';
 
@@ -21,7 +21,7 @@ export const SINGLE_PUT_BYTES = 64 * 1024 * 1024;
  * checked against its size and hash on the way: through a presigned URL where storage gives one,
  * else in chunks. Resolves with its path; nothing is left at that path when it fails.
  */
-export async function fetchFile(storage: StorageRef, ref: FileRef, dir: string): Promise<string> {
+export async function fetchFile(storage: NodeStorage, ref: FileRef, dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, ref.hash);
   const temp = `${path}.${randomUUID()}.part`;
@@ -51,10 +51,10 @@ export async function fetchFile(storage: StorageRef, ref: FileRef, dir: string):
   }
 }
 
-async function* readChunks(storage: StorageRef, ref: FileRef): AsyncGenerator<Buffer> {
+async function* readChunks(storage: NodeStorage, ref: FileRef): AsyncGenerator<Buffer> {
   for (let offset = 0; offset < ref.size; ) {
     const length = Math.min(CHUNK_BYTES, ref.size - offset);
-    const chunk = await ask(storage, { type: 'read', uri: ref.uri, offset, length }, CHUNK_TIMEOUT_MS);
+    const chunk = await ask(storage.ref, { type: 'read', uri: ref.uri, offset, length }, CHUNK_TIMEOUT_MS);
     if (chunk.length === 0 || chunk.length > length) throw new BadBlobError(`file ${ref.uri} answered ${chunk.length} bytes at offset ${offset}; its ref says it has ${ref.size}`);
     offset += chunk.length;
     yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -69,29 +69,28 @@ async function downloadStream(url: string, uri: string): Promise<Readable> {
 
 /**
  * Stores the file at `path`, the output of attempt `attemptId`, streamed from disk: its sha256 is
- * computed first (a stream too), since the stored blob is named by it. Up to SINGLE_PUT_BYTES go
- * through one presigned PUT, larger files as a multipart upload with presigned part URLs (given
- * up when a part fails), where storage gives URLs; else in chunks through the runtime.
+ * computed first (a stream too), since the stored blob is named by it. Larger files than
+ * SINGLE_PUT_BYTES go as a multipart upload with presigned part URLs (given up when a part fails)
+ * where storage takes those; others through one presigned PUT where storage gives URLs; else in
+ * chunks through the runtime.
  */
-export async function storeFile(storage: StorageRef, attemptId: string, path: string): Promise<FileRef> {
+export async function storeFile(storage: NodeStorage, attemptId: string, path: string): Promise<FileRef> {
   const { size } = await stat(path);
   const hash = await hashOf(path);
-  if (size <= SINGLE_PUT_BYTES) {
-    const url = await presigned(storage, { type: 'presign-write', attemptId, hash, size });
-    if (url !== undefined) {
-      await putRange(url, path, 0, size, hash);
-      await ask(storage, { type: 'commit', attemptId, hash, size }, CHUNK_TIMEOUT_MS);
-      return fileRef(hash, size);
-    }
-  } else {
-    const upload = await ask(storage, { type: 'multipart-create', attemptId, hash, size }, CHUNK_TIMEOUT_MS);
+  if (size > SINGLE_PUT_BYTES) {
+    const upload = await ask(storage.ref, { type: 'multipart-create', attemptId, hash, size }, CHUNK_TIMEOUT_MS);
     if (upload !== null) {
       if (!Value.Check(MultipartUpload, upload)) throw new Error('the runtime answered multipart-create with something that is no upload');
       await putParts(storage, attemptId, path, size, hash, upload);
       return fileRef(hash, size);
     }
   }
-  await writeChunks(storage, attemptId, path, size, hash);
+  // One PUT: of a file up to SINGLE_PUT_BYTES, or of any file where storage takes no multipart uploads (the file store streams it to disk).
+  const url = await presigned(storage, { type: 'presign-write', attemptId, hash, size });
+  if (url !== undefined) {
+    await putRange(url, path, 0, size, hash);
+    await ask(storage.ref, { type: 'commit', attemptId, hash, size }, CHUNK_TIMEOUT_MS);
+  } else await writeChunks(storage, attemptId, path, size, hash);
   return fileRef(hash, size);
 }
 
@@ -101,7 +100,7 @@ async function hashOf(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function putParts(storage: StorageRef, attemptId: string, path: string, size: number, hash: string, { uploadId, partSize }: MultipartUpload): Promise<void> {
+async function putParts(storage: NodeStorage, attemptId: string, path: string, size: number, hash: string, { uploadId, partSize }: MultipartUpload): Promise<void> {
   const parts: Array<{ partNumber: number; etag: string }> = [];
   try {
     for (let partNumber = 1, offset = 0; offset < size; partNumber++, offset += partSize) {
@@ -109,9 +108,9 @@ async function putParts(storage: StorageRef, attemptId: string, path: string, si
       if (url === undefined) throw new Error(`the runtime gave no URL for part ${partNumber} of the upload of file ${hash}`);
       parts.push({ partNumber, etag: await putRange(url, path, offset, Math.min(partSize, size - offset), hash) });
     }
-    await ask(storage, { type: 'multipart-complete', attemptId, uploadId, parts }, CHUNK_TIMEOUT_MS);
+    await ask(storage.ref, { type: 'multipart-complete', attemptId, uploadId, parts }, CHUNK_TIMEOUT_MS);
   } catch (error) {
-    await ask(storage, { type: 'multipart-abort', attemptId, uploadId }, CHUNK_TIMEOUT_MS).catch(() => {});
+    await ask(storage.ref, { type: 'multipart-abort', attemptId, uploadId }, CHUNK_TIMEOUT_MS).catch(() => {});
     throw error;
   }
 }
@@ -135,16 +134,16 @@ async function putRange(url: string, path: string, start: number, length: number
   return String(response.headers.etag ?? '');
 }
 
-async function writeChunks(storage: StorageRef, attemptId: string, path: string, size: number, hash: string): Promise<void> {
+async function writeChunks(storage: NodeStorage, attemptId: string, path: string, size: number, hash: string): Promise<void> {
   const uploadId = randomUUID();
   if (size === 0) {
-    await ask(storage, { type: 'write', attemptId, uploadId, hash, offset: 0, bytes: new Uint8Array(0), last: true }, CHUNK_TIMEOUT_MS);
+    await ask(storage.ref, { type: 'write', attemptId, uploadId, hash, offset: 0, bytes: new Uint8Array(0), last: true }, CHUNK_TIMEOUT_MS);
     return;
   }
   let offset = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
     const last = offset + chunk.length >= size;
-    await ask(storage, { type: 'write', attemptId, uploadId, hash, offset, bytes: chunk, last }, CHUNK_TIMEOUT_MS);
+    await ask(storage.ref, { type: 'write', attemptId, uploadId, hash, offset, bytes: chunk, last }, CHUNK_TIMEOUT_MS);
     offset += chunk.length;
     if (last) return;
   }

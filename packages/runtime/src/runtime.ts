@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { open, type RootDatabase } from 'lmdb';
 import { ask, LmdbJournal, startActorSystem, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
 import { spawnAllocator, type AllocatorMsg } from './allocator/allocator.js';
@@ -30,6 +31,8 @@ import type { BlobStore } from './storage/blob-store.js';
 import { BlobLocations } from './storage/blob-locations.js';
 import { OpenUploads } from './storage/open-uploads.js';
 import { FileStore } from './storage/file-store.js';
+import { serveFileBlobs } from './storage/file-store-http.js';
+import { SignedBlobUrls } from './storage/signed-blob-urls.js';
 import { RunStorages } from './storage/run-storages.js';
 import { RunStore } from './storage/run-store.js';
 import { S3Store } from './storage/s3-store.js';
@@ -93,7 +96,7 @@ export class Runtime {
     const root = open({ path: join(dataDir, 'state'), maxDbs: 32 });
     const journal = new LmdbJournal(root);
     const system = startActorSystem({ persistence: journal });
-    const { store, runStorages, expiry } = await openBlobStore(resolved.storage, root, dataDir);
+    const { store, runStorages, expiry, serveBlobs } = await openBlobStore(resolved.storage, root, dataDir);
     const cache = new CacheIndex(root, (tenant, uri) => store.has(tenant, uri));
     const logs = new LogStore(root);
     const whiteboards = new WhiteboardIndex(root);
@@ -129,7 +132,7 @@ export class Runtime {
       host: resolved.host,
       port: resolved.port,
       onRequest: (req, res) => {
-        if (!issuer?.handle(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+        if (!serveBlobs(req, res) && !issuer?.handle(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
       },
     });
     if (resolved.identity.issuer) {
@@ -198,21 +201,35 @@ export class Runtime {
  * The store of runs' values: the runtime's bucket when the options name one (its client library
  * is loaded only then), else files under the data dir; and the runs that name their own bucket.
  */
-async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDir: string): Promise<{ store: BlobStore; runStorages: RunStorages; expiry: TempExpiry }> {
+async function openBlobStore(
+  options: StorageOptions,
+  root: RootDatabase,
+  dataDir: string,
+): Promise<{ store: BlobStore; runStorages: RunStorages; expiry: TempExpiry; serveBlobs: RequestListenerTaking }> {
   const locations = new BlobLocations(root);
   const staging = join(dataDir, 'staging');
   const runStorages = await RunStorages.open(root);
   const uploads = new OpenUploads(root);
   let server: BlobStore;
+  // The file store's nodes move blobs through signed URLs on the runtime's own HTTP server; an S3 store's nodes go to S3.
+  let serveBlobs: RequestListenerTaking = () => false;
   if (options.s3) {
     const { S3Bucket } = await import('./storage/s3-bucket.js');
     server = S3Store.inRuntimeBucket(new S3Bucket(options.s3), options.s3.prefix, locations, uploads, staging);
-  } else server = new FileStore(join(dataDir, 'blobs'));
+  } else {
+    const urls = new SignedBlobUrls();
+    const files = new FileStore(join(dataDir, 'blobs'), urls);
+    serveBlobs = (req, res) => serveFileBlobs(files, urls, req, res);
+    server = files;
+  }
   const quota = new TempQuota(root, options.tempQuotaBytes ?? DEFAULT_TEMP_QUOTA_BYTES);
   const store = new RunStore(server, runStorages, locations, quota, uploads, staging);
   const expiry = new TempExpiry(root, store, options.tempTtlMs ?? DEFAULT_TEMP_TTL_MS, (line) => process.stderr.write(`lzy runtime: ${line}\n`));
-  return { store, runStorages, expiry };
+  return { store, runStorages, expiry, serveBlobs };
 }
+
+/** An HTTP handler that answers `false` for a request it does not take. */
+type RequestListenerTaking = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /**
  * The allocator's Kubernetes backend, loaded only when a pool is of kind `kubernetes`: its client

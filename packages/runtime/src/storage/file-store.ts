@@ -5,18 +5,24 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { hashBytes, storedRef, type StoredRef } from '@lzy/node-agent/protocol';
 import { checkedHash, hashOfUri } from './blob-uri.js';
-import type { BlobStore, UploadChunk } from './blob-store.js';
+import { noSuchBlob, type BlobStore, type UploadChunk } from './blob-store.js';
+import type { SignedBlobUrls } from './signed-blob-urls.js';
 
 /**
  * The embedded storage backend: content-addressed blobs under `<dir>/<tenant>/<hash>`, whatever
  * run wrote them. A blob is written to a temporary file and renamed into place only after its hash
  * checks, so a reader never sees a partial blob and a crash leaves no half-written one behind.
- * Nodes read and write it in chunks through the runtime: it has no URLs to give them.
+ * Nodes read and write it through signed URLs on the runtime's HTTP server (`urls`), clients in
+ * chunks through the runtime.
  */
 export class FileStore implements BlobStore {
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly urls: SignedBlobUrls,
+  ) {}
 
-  private path(tenant: string, hash: string): string {
+  /** The file that holds the tenant's blob `hash` once it is stored. */
+  path(tenant: string, hash: string): string {
     return join(this.dir, encodeURIComponent(tenant), hash.slice(0, 2), hash);
   }
 
@@ -54,16 +60,23 @@ export class FileStore implements BlobStore {
     if ((await writeStagedChunk(temp, upload)) !== undefined) await rename(temp, path);
   }
 
-  async presignRead(): Promise<string | undefined> {
-    return undefined;
+  /** A signed path to GET the blob at `uri` from; rejects with `ENOENT` when the tenant has none there. */
+  async presignRead(tenant: string, uri: string): Promise<string> {
+    const hash = hashOfUri(uri);
+    if (!(await exists(this.path(tenant, hash)))) throw noSuchBlob(uri);
+    return this.urls.sign({ method: 'GET', tenant, hash });
   }
 
-  async presignWrite(): Promise<string | undefined> {
-    return undefined;
+  /** A signed path to PUT exactly `size` bytes of blob `hash` to (see `file-store-http.ts`). */
+  async presignWrite(tenant: string, _workflowId: string, hash: string, size: number): Promise<string> {
+    return this.urls.sign({ method: 'PUT', tenant, hash: checkedHash(hash), size });
   }
 
-  async commit(tenant: string, _workflowId: string, hash: string): Promise<void> {
-    throw new Error(`the file store takes blobs in chunks: nothing to commit for ${tenant}'s blob ${hash}`);
+  /** The blob PUT through a signed path is there, of the declared size (its hash was checked as it arrived). */
+  async commit(tenant: string, _workflowId: string, hash: string, size: number): Promise<void> {
+    const stored = await stat(this.path(tenant, checkedHash(hash))).catch(() => undefined);
+    if (stored === undefined) throw new Error(`blob ${hash} was not uploaded: nothing to commit`);
+    if (stored.size !== size) throw new Error(`blob ${hash} has ${stored.size} bytes, not the ${size} declared`);
   }
 
   has(tenant: string, uri: string): boolean {
