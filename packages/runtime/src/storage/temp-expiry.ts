@@ -13,10 +13,12 @@ const MAX_WAIT_MS = 2 ** 31 - 1;
 /**
  * Empties each run's temporary storage `ttlMs` after the run ended. When each one expires is in the
  * runtime's lmdb state (`temp-expiry`, keyed by time), so a restarted runtime empties what expired
- * while it was down, and what expires later, on time.
+ * while it was down, and what expires later, on time; which runs' storage is gone is there too
+ * (`temp-expired`), so that `reconcile` can tell the ended runs whose expiry was never recorded.
  */
 export class TempExpiry {
   private readonly due: Database<true, [number, string, string]>;
+  private readonly expired: Database<true, [string, string]>;
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   private closed = false;
@@ -30,7 +32,21 @@ export class TempExpiry {
     private readonly log: (line: string) => void,
   ) {
     this.due = root.openDB<true, [number, string, string]>({ name: 'temp-expiry' });
+    this.expired = root.openDB<true, [string, string]>({ name: 'temp-expired' });
     this.schedule();
+  }
+
+  /**
+   * Records the expiry of every run in `ended` that has none and whose storage is not gone yet:
+   * a run that ended while the runtime closed had its end journaled, but not its expiry.
+   */
+  async reconcile(ended: Iterable<{ tenant: string; workflowId: string; endedAt: number }>): Promise<void> {
+    const pending = new Set<string>();
+    for (const [, tenant, workflowId] of this.due.getKeys()) pending.add(`${tenant}\n${workflowId}`);
+    for (const { tenant, workflowId, endedAt } of ended) {
+      if (pending.has(`${tenant}\n${workflowId}`) || this.expired.doesExist([tenant, workflowId])) continue;
+      await this.ended(tenant, workflowId, endedAt);
+    }
   }
 
   /** Run `workflowId` of `tenant` ended at `endedAt`: its temporary storage goes `ttlMs` later. */
@@ -66,6 +82,7 @@ export class TempExpiry {
         const [, tenant, workflowId] = key;
         try {
           await this.store.expire(tenant, workflowId);
+          await this.expired.put([tenant, workflowId], true);
           await this.due.remove(key);
         } catch (error) {
           // Tried again at the next look: a bucket out of reach now may be back then.

@@ -187,11 +187,15 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
           if (busy.size === 0) tell(msg.replyTo, true);
           else idleWaiters.push(msg.replyTo);
           return;
-        case 'resume':
+        case 'resume': {
+          const ended: Array<{ tenant: string; workflowId: string; endedAt: number }> = [];
           for (const [workflowId, run] of state.runs) {
             if (run.status === 'active') tell(refOf(run, workflowId), { type: 'resume' });
+            else if (run.endedAt !== undefined) ended.push({ tenant: run.tenant, workflowId, endedAt: run.endedAt });
           }
+          await deps.expiry.reconcile(ended);
           return;
+        }
       }
     },
   });
