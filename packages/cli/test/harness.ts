@@ -47,7 +47,7 @@ export async function startServer(
   const died = child.exited.then(({ code, signal }) => {
     throw new Error(`lzy server exited (code ${code}, signal ${signal}) before it listened`);
   });
-  const line = await Promise.race([child.waitForLine((l) => l.startsWith('lzy server listening on '), 'lzy server to listen', 30_000), died]);
+  const line = await Promise.race([child.waitForLine((l) => l.startsWith('lzy server listening on '), 'lzy server to listen', 90_000), died]);
   const url = line.slice('lzy server listening on '.length);
   return { child, url, port: Number(new URL(url).port), dataDir, adminToken: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim() };
 }

@@ -184,24 +184,27 @@ t.test("a run's temporary storage is emptied its TTL after the run ends, also ac
     return workflowId;
   };
   const stored = async (workflowId: string) => (await objectKeys(`runs/dave/${workflowId}/`)).length;
-  const restart = async (previous: Server, ttl: string, signal: NodeJS.Signals) => {
+  const stop = async (previous: Server, signal: NodeJS.Signals) => {
     previous.child.process.kill(signal);
     await previous.child.exited;
-    return startServer(t, { ...withTtl(ttl), dataDir: previous.dataDir, port: previous.port });
   };
+  const restart = (previous: Server, ttl: string) => startServer(t, { ...withTtl(ttl), dataDir: previous.dataDir, port: previous.port });
 
   const first = await run(server.url);
   t.ok((await stored(first)) > 0, 'the run left values in its temporary storage');
   await waitUntil(async () => (await stored(first)) === 0, "the first run's storage to be emptied after its TTL", 60_000);
 
   // A TTL long enough that the runtime is surely killed before it is up.
-  const patient = await restart(server, '20s', 'SIGTERM');
+  await stop(server, 'SIGTERM');
+  const patient = await restart(server, '20s');
   const second = await run(patient.url);
-  const status = await lzy(['status', second, '--json', '--endpoint', patient.url, '--token', token]);
+  // Killed as soon as the run has ended, so that only the next runtime can empty its storage.
+  await stop(patient, 'SIGKILL');
+  t.ok((await stored(second)) > 0, 'the runtime died before the TTL of the second run was up');
+  const restarted = await restart(patient, '20s');
+  const status = await lzy(['status', second, '--json', '--endpoint', restarted.url, '--token', token]);
   const [op] = (JSON.parse(status.lines.at(-1)!) as { ops: Array<{ state: string; miss?: { reason: string } }> }).ops;
   t.match(op, { state: 'succeeded', miss: { reason: 'result-expired' } }, "the first run's cached result had expired: the op ran again");
-  const restarted = await restart(patient, '20s', 'SIGKILL');
-  t.ok((await stored(second)) > 0, 'the runtime died before the TTL of the second run was up');
   await waitUntil(async () => (await stored(second)) === 0, "the restarted runtime to empty the second run's storage", 90_000);
   t.ok(restarted.url, 'emptied by the restarted runtime');
 });
