@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FILE_VALUE, type FileRef } from './protocol/data.js';
+import type { FileRef } from './protocol/data.js';
+import { FILE_VALUE } from './protocol/file-value.js';
 
 /** Where the bytes of a stored file come from on a machine that does not have it yet. */
 export interface FileSource {

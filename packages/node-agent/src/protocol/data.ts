@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import { Packr } from 'msgpackr';
+import { FILE_VALUE } from './file-value.js';
 
 const sizeAndHash = {
   size: Type.Integer({ minimum: 0 }),
@@ -37,12 +38,7 @@ export interface DataRef {
 /** A ref of a file value: the file's bytes, stored. */
 export type FileRef = DataRef & { uri: string; codec: 'file' };
 
-/**
- * The mark of a file value (`LzyFile`): a method answering the file's path on this machine, or
- * undefined when it is not here yet. A symbol of the global registry, so that a copy of the class
- * bundled with an op's module is recognized too.
- */
-export const FILE_VALUE = Symbol.for('lzy.file');
+export { FILE_VALUE };
 
 /** Values whose encoding is at most this many bytes travel inline. */
 export const INLINE_LIMIT = 64 * 1024;
