@@ -43,7 +43,7 @@ t.test('two tenants never share a static node; a released node comes back fresh 
 
   // Alice holds the pool's only node; Bob's op waits for a node of his own.
   const alicesRun = alice.workflow('hold', async () => heldWhere(dir, 'held'));
-  await waitUntil(() => agent.nodeAgentPids().length === 1 && runs(dir, 'held') === 1, 'alice to hold the node');
+  await waitUntil(() => agent.nodeAgentPids().length === 1 && runs(dir, 'held') === 1, 'alice to hold the node', 60_000);
   const [first] = agent.nodeAgentPids();
   const bobsRun = bob.workflow('wait', async () => whereAmI('bob'));
   writeFileSync(join(dir, 'held.go'), '');
@@ -68,10 +68,10 @@ t.test('ops of a static node that dies run again on a fresh node', async (t) => 
   const client = await connect(t, 'crashy');
   const dir = tempDir(t);
   const run = client.workflow('survives', async () => heldWhere(dir, 'held'));
-  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start');
+  await waitUntil(() => runs(dir, 'held') === 1, 'the op to start', 60_000);
   const [first] = agent.nodeAgentPids();
   process.kill(first!, 'SIGKILL');
-  await waitUntil(() => runs(dir, 'held') === 2, 'the op to run again');
+  await waitUntil(() => runs(dir, 'held') === 2, 'the op to run again', 60_000);
   writeFileSync(join(dir, 'held.go'), '');
   const place = await run;
   t.equal(place.agentPid, agent.nodeAgentPids()[1], 'it ran again on the node-agent `lzy agent` started after the crash');
