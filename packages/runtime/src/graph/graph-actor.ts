@@ -80,6 +80,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
    * disk write carries many.
    */
   let writing = false;
+  /** When the graph heard each outcome not yet journaled (performance.now()): its commit time runs from there until it is durable. */
+  const heardAt = new Map<string, number>();
   const defaultPool = [...deps.pools.keys()][0]!;
   let self: ActorRef<GraphMsg>;
   /** Ready ops marked queued whose actors start in a later turn (see START_CHUNK). */
@@ -148,6 +150,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     successes = [];
     if (results.length === 0) return;
     const durable = ctx.journal({ type: 'ops-succeeded', results });
+    const committed = results.map(({ opId }) => state.ops.get(opId)!);
+    void durable.then(() => noteCommitted(committed), () => {});
     writing = true;
     void durable.finally(() => {
       writing = false;
@@ -165,6 +169,17 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     void notify(durable, notices);
   };
 
+  /** Keeps how long the outcomes of `nodes` took to be journaled, now that they are. */
+  const noteCommitted = (nodes: OpNode[]) => {
+    const now = performance.now();
+    for (const node of nodes) {
+      const heard = heardAt.get(node.spec.id);
+      if (heard === undefined) continue;
+      heardAt.delete(node.spec.id);
+      node.commitMs = now - heard;
+    }
+  };
+
   self = spawnPersistentActor<GraphState, GraphMsg, GraphEvent>(parent, {
     name: 'graph',
     key: `graph:${deps.workflowId}`,
@@ -173,6 +188,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       toStart.clear();
       successes = [];
       writing = false;
+      heardAt.clear();
       return emptyGraph();
     },
     apply: applyGraphEvent,
@@ -226,7 +242,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           const node = state.ops.get(msg.opId);
           if (!node || state.stopped || node.status === 'succeeded') return;
           const endedAt = Date.now();
-          const how = { startedAt: node.startedAt ?? endedAt, endedAt, ...(node.miss ? { miss: node.miss } : {}) };
+          heardAt.set(msg.opId, performance.now());
+          const how = { startedAt: node.startedAt ?? endedAt, endedAt, ...(node.miss ? { miss: node.miss } : {}), ...(msg.timings ? { timings: msg.timings } : {}) };
           if (msg.ok) {
             // Journaled with the other successes already in the mailbox, after them.
             if (successes.length === 0) tell(self, { type: 'journal-successes' });
@@ -234,7 +251,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
             return;
           }
           journalSuccesses(state, ctx, true);
-          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, ...how });
+          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, ...how }).then(() => noteCommitted([node]), () => {});
           const durable = ctx.journal({ type: 'stopped', reason: `op ${node.spec.name} failed` });
           stopAll();
           void notify(durable, [

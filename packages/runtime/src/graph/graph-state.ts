@@ -1,5 +1,5 @@
 import type { DataRef, OpFailure } from '@lzy/node-agent/protocol';
-import type { CacheMiss, OpCounts, OpInfo, OpSpec } from '../protocol/client.js';
+import type { AttemptTimings, CacheMiss, OpCounts, OpInfo, OpSpec } from '../protocol/client.js';
 
 /**
  * An op of a workflow's graph. `waiting` → `queued` → `running` → `succeeded | failed | cancelled`;
@@ -26,6 +26,10 @@ export interface OpNode {
   miss?: CacheMiss;
   /** Set once it failed for good. */
   failure?: { failure: OpFailure; attempt: number };
+  /** Where its attempts' time went, journaled with its outcome. */
+  timings?: AttemptTimings[];
+  /** How long its outcome took to be journaled, from the moment the graph heard it; kept until the runtime stops. */
+  commitMs?: number;
 }
 
 /** When an op ran and how, as journaled with its outcome. */
@@ -34,6 +38,7 @@ export interface OpRecord {
   startedAt?: number;
   endedAt?: number;
   miss?: CacheMiss;
+  timings?: AttemptTimings[];
 }
 
 export interface GraphState {
@@ -143,11 +148,12 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
 }
 
 /** Keeps what was journaled of how an op ran. */
-function record(node: OpNode, { attempts, startedAt, endedAt, miss }: OpRecord): void {
+function record(node: OpNode, { attempts, startedAt, endedAt, miss, timings }: OpRecord): void {
   if (attempts !== undefined) node.attempts = attempts;
   if (startedAt !== undefined) node.startedAt = startedAt;
   if (endedAt !== undefined) node.endedAt = endedAt;
   if (miss !== undefined) node.miss = miss;
+  if (timings !== undefined) node.timings = timings;
 }
 
 /** How an op is described to clients (`lzy status`). */
@@ -161,7 +167,18 @@ export function opInfo(node: OpNode): OpInfo {
   if (node.startedAt !== undefined) info.startedAt = node.startedAt;
   if (node.endedAt !== undefined) info.endedAt = node.endedAt;
   if (node.miss !== undefined) info.miss = node.miss;
+  const after = inputsOf(node.spec);
+  if (after.length > 0) info.after = after;
+  if (node.timings !== undefined) info.timings = node.timings;
+  if (node.commitMs !== undefined) info.commitMs = node.commitMs;
   return info;
+}
+
+/** The ops whose results an op takes, each once. */
+function inputsOf(spec: OpSpec): string[] {
+  const ids = new Set<string>();
+  for (const arg of spec.args) if (arg.kind === 'op') ids.add(arg.opId);
+  return [...ids];
 }
 
 /** Ops whose inputs have all succeeded and that have not started. */
