@@ -55,6 +55,13 @@ export interface RuntimeOptions {
   identity?: IdentityOptions;
   /** Where runs' values are stored; default files under the data dir (`DATA_DIR/blobs`). */
   storage?: StorageOptions;
+  /** Serve Prometheus metrics at `/metrics` of the gateway's port (`lzy server` does); default off. */
+  metrics?: MetricsOptions;
+}
+
+/** The runtime's `/metrics`: read with an admin's bearer token, or by anyone when `public`. */
+export interface MetricsOptions {
+  public?: boolean;
 }
 
 /** Where a runtime stores runs' values: in an S3-compatible bucket, or (without `s3`) in files under its data dir. */
@@ -103,6 +110,7 @@ export interface ResolvedOptions {
   kubeconfig: string | undefined;
   identity: IdentityOptions;
   storage: StorageOptions;
+  metrics: MetricsOptions | undefined;
 }
 
 /** Fills in defaults and checks the options; throws a clear error on a bad value. */
@@ -133,5 +141,6 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     kubeconfig: options.kubeconfig,
     identity: options.identity ?? {},
     storage: options.storage ?? {},
+    metrics: options.metrics,
   };
 }

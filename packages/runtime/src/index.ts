@@ -1,5 +1,5 @@
 export { Runtime } from './runtime.js';
-export type { RuntimeOptions, PoolConfig, IdentityOptions, StorageOptions } from './config.js';
+export type { RuntimeOptions, PoolConfig, IdentityOptions, StorageOptions, MetricsOptions } from './config.js';
 export type { S3StorageConfig } from './storage/s3-store.js';
 export type { OwnStorage } from './storage/run-storages.js';
 export type { TrustedIssuerConfig } from './iam/trusted-issuer.js';

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { ask, LmdbJournal, startActorSystem, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
@@ -22,7 +23,9 @@ import { Iam, type Subject } from './iam/iam.js';
 import { OIDC_PATH, OidcIssuer } from './iam/oidc-issuer.js';
 import { TokenVerifier } from './iam/token-verifier.js';
 import { WorkerTokens } from './iam/worker-tokens.js';
-import { spawnIamService } from './iam/iam-service.js';
+import { authorize, spawnIamService } from './iam/iam-service.js';
+import type { RuntimeMetrics } from './observe/metrics.js';
+import { serveMetrics } from './observe/metrics-endpoint.js';
 import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
@@ -62,6 +65,7 @@ export class Runtime {
     private readonly kube: KubeBackend | undefined,
     private readonly expiry: TempExpiry,
     private readonly clients: ActorRef<ClientsMsg>,
+    private readonly metrics: RuntimeMetrics | undefined,
     readonly iam: Iam,
     /** The OIDC issuer, when the options asked for one (`lzy server`). */
     readonly issuer: OidcIssuer | undefined,
@@ -125,11 +129,26 @@ export class Runtime {
     const verifier = new TokenVerifier(iam, () => issuer, resolved.identity.trust);
     const limiter = new FailedAuthLimiter(resolved.identity.failedAuthLimits);
     const gateway = createGateway({ directory, workerTokens, pools: resolved.pools, iam, verifier, limiter, nodes, storage, clients, ...(kube ? { kube } : {}) });
+    const localGateway = createLocalGateway(clients);
+    // prom-client is loaded only by a runtime that serves metrics.
+    const metrics = resolved.metrics && new (await import('./observe/metrics.js')).RuntimeMetrics([gateway.frames, localGateway.frames]);
+    const metricsAccess = {
+      public: resolved.metrics?.public === true,
+      verify: async (token: string) => (await verifier.verify(token)).subject,
+      isAdmin: async (subject: Subject) => (await authorize(iamService, subject, null, 'server')).includes('admin'),
+      limiter,
+    };
+    const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
     const { url } = await gateway.listen({
       host: resolved.host,
       port: resolved.port,
       onRequest: (req, res) => {
-        if (!issuer?.handle(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+        if (issuer?.handle(req, res)) return;
+        if (!metrics) return notFound(res);
+        serveMetrics(req, res, metrics, metricsAccess).then(
+          (served) => served || notFound(res),
+          (error: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`the metrics could not be read: ${error.message}\n`),
+        );
       },
     });
     if (resolved.identity.issuer) {
@@ -142,14 +161,13 @@ export class Runtime {
     }
     const backendFor = (pool: PoolConfig): NodeBackend => (pool.kind === 'kubernetes' ? kube! : backend);
     allocator = spawnAllocator(system, { options: resolved, backendFor, directory, workerTokens, scheduler, serverUrl: () => url });
-    const localGateway = createLocalGateway(clients);
     const socket = runtimeSocketPath(dataDir);
     // Programs that find the data dir held tell their user why they cannot join (see `runtime.json`).
     if (unixSocketPathFits(socket)) await localGateway.listen({ path: socket });
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, iam, issuer, url);
+    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, iam, issuer, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -174,6 +192,7 @@ export class Runtime {
    */
   async close(): Promise<void> {
     removeRuntimeInfo(this.dataDir);
+    this.metrics?.close();
     // Actors first, so that nothing leases a new node while the nodes are being removed. Stopped
     // with their system, their unanswered asks are released, not failed: no asker goes on to act.
     this.services.system.stop();

@@ -29,6 +29,7 @@ interface ServerOptions {
   s3PathStyle?: boolean;
   tempQuota: string;
   tempTtl: string;
+  metricsPublic?: boolean;
 }
 
 /** The admin's tenant, whose token `lzy server` creates on its first start. */
@@ -59,6 +60,7 @@ export function serverCommand(): Command {
     .option('--s3-path-style', 'with --storage s3: address the bucket in the path (MinIO and most servers other than AWS need it)')
     .option('--temp-ttl <duration>', "with --storage s3: how long a run's temporary storage outlives the run, e.g. 24h", '24h')
     .option('--temp-quota <size>', "the size limit of each run's temporary storage (runs that name no bucket of their own), e.g. 500MiB", '10GiB')
+    .option('--metrics-public', 'serve /metrics to anyone, without a token (default: admin tokens only)')
     .action((options: ServerOptions) => serve(options));
 }
 
@@ -88,6 +90,7 @@ async function serve(options: ServerOptions): Promise<void> {
     ...(options.kubeconfig === undefined ? {} : { kubeconfig: resolve(options.kubeconfig) }),
     identity: { issuer: options.issuer ?? true, tokenTtlSeconds, trust },
     storage: storageOf(options),
+    metrics: { public: options.metricsPublic === true },
   });
   await ensureAdminToken(runtime, dataDir);
   process.stdout.write(`lzy server listening on ${runtime.url}\n`);

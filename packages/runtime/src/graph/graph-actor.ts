@@ -20,6 +20,7 @@ import {
   type OpSuccess,
 } from './graph-state.js';
 import { graphJournalForm } from './graph-journal-form.js';
+import { opEnded, publishJournalCommitted, publishOpEnded } from '../observe/events.js';
 import { startOp, type GraphOps, type OpDone, type OpMsg } from './op-actor.js';
 import type { AttemptRequest, OpsRunning } from '../scheduler/scheduler.js';
 
@@ -149,9 +150,13 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     const results = successes.filter(({ opId }) => state.ops.get(opId)?.status !== 'succeeded');
     successes = [];
     if (results.length === 0) return;
+    const writtenAt = performance.now();
     const durable = ctx.journal({ type: 'ops-succeeded', results });
     const committed = results.map(({ opId }) => state.ops.get(opId)!);
-    void durable.then(() => noteCommitted(committed), () => {});
+    void durable.then(() => {
+      publishJournalCommitted({ ms: performance.now() - writtenAt });
+      noteCommitted(committed);
+    }, () => {});
     writing = true;
     void durable.finally(() => {
       writing = false;
@@ -177,6 +182,18 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       if (heard === undefined) continue;
       heardAt.delete(node.spec.id);
       node.commitMs = now - heard;
+      if (!opEnded.hasSubscribers) continue;
+      const state = node.status === 'failed' ? 'failed' : node.cached ? 'cached' : 'succeeded';
+      publishOpEnded({ tenant: deps.tenant, workflowId: deps.workflowId, opId: node.spec.id, opName: node.spec.name, state, attempts: node.attempts ?? 0, commitMs: node.commitMs });
+    }
+  };
+
+  /** Tells who watches the runtime which ops a stop of the graph cancelled, once it is journaled. */
+  const noteCancelled = (state: GraphState) => {
+    if (!opEnded.hasSubscribers) return;
+    for (const node of state.ops.values()) {
+      if (node.status !== 'cancelled') continue;
+      publishOpEnded({ tenant: deps.tenant, workflowId: deps.workflowId, opId: node.spec.id, opName: node.spec.name, state: 'cancelled', attempts: node.attempts ?? 0 });
     }
   };
 
@@ -253,6 +270,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           journalSuccesses(state, ctx, true);
           void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, ...how }).then(() => noteCommitted([node]), () => {});
           const durable = ctx.journal({ type: 'stopped', reason: `op ${node.spec.name} failed` });
+          void durable.then(() => noteCancelled(state), () => {});
           stopAll();
           void notify(durable, [
             {
@@ -283,6 +301,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           if (state.stopped) return;
           journalSuccesses(state, ctx, true);
           const durable = ctx.journal({ type: 'stopped', reason: msg.reason });
+          void durable.then(() => noteCancelled(state), () => {});
           stopAll();
           void notify(durable, [{ type: 'graph-settled', cancelled: true }]);
           return;

@@ -2,6 +2,7 @@ import { spawnActor, stopActor, tell, type ActorContext, type ActorRef, type Par
 import type { DataRef, OpFailure } from '@lzy/node-agent/protocol';
 import { newId } from '../ids.js';
 import type { AttemptTimings, CacheMiss, OpSpec } from '../protocol/client.js';
+import { attemptEnded, type AttemptEnded } from '../observe/events.js';
 import type { AttemptPhases } from '../scheduler/attempt-phases.js';
 import type { AttemptOutcome, AttemptRequest, OpsRunning, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { CacheIndex } from './cache-index.js';
@@ -89,7 +90,12 @@ function receiveOp(state: OpState, msg: OpMsg, ctx: ActorContext<OpMsg>): OpStat
       state.attemptId = undefined;
       const { outcome } = msg;
       if (state.timings.length === KEPT_TIMINGS) state.timings.shift();
-      state.timings.push({ attempt: state.attempt, ok: outcome.ok, ...msg.phases });
+      const timings: AttemptTimings = { attempt: state.attempt, ok: outcome.ok, ...msg.phases };
+      state.timings.push(timings);
+      if (attemptEnded.hasSubscribers) {
+        const ended: AttemptEnded = { tenant: ops.tenant, workflowId: ops.workflowId, opId: spec.id, opName: spec.name, attemptId: msg.attemptId, timings };
+        attemptEnded.publish(outcome.ok ? ended : { ...ended, code: outcome.failure.code });
+      }
       if (outcome.ok) {
         if (state.cacheKey) ops.cache.put(ops.tenant, spec, state.cacheKey, outcome.result);
         return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: outcome.result, cached: false, attempts: state.attempt, timings: state.timings }, ctx.self);
