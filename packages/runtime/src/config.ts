@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { FailedAuthLimits } from './iam/failed-auth-limiter.js';
 import type { TrustedIssuerConfig } from './iam/trusted-issuer.js';
 import type { S3StorageConfig } from './storage/s3-store.js';
@@ -57,6 +58,11 @@ export interface RuntimeOptions {
   storage?: StorageOptions;
   /** Serve Prometheus metrics at `/metrics` of the gateway's port (`lzy server` does); default off. */
   metrics?: MetricsOptions;
+  /**
+   * Where the runtime logs: a line per state change (runs, leases, ops, attempts, refused
+   * credentials) and its warnings. Without one it logs no state change, and warns on stderr.
+   */
+  logger?: Logger;
 }
 
 /** The runtime's `/metrics`: read with an admin's bearer token, or by anyone when `public`. */
@@ -111,6 +117,7 @@ export interface ResolvedOptions {
   identity: IdentityOptions;
   storage: StorageOptions;
   metrics: MetricsOptions | undefined;
+  logger: Logger | undefined;
 }
 
 /** Fills in defaults and checks the options; throws a clear error on a bad value. */
@@ -142,5 +149,6 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     identity: options.identity ?? {},
     storage: options.storage ?? {},
     metrics: options.metrics,
+    logger: options.logger,
   };
 }

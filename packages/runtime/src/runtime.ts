@@ -26,6 +26,7 @@ import { WorkerTokens } from './iam/worker-tokens.js';
 import { authorize, spawnIamService } from './iam/iam-service.js';
 import type { RuntimeMetrics } from './observe/metrics.js';
 import { serveMetrics } from './observe/metrics-endpoint.js';
+import { StateLog } from './observe/state-log.js';
 import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
@@ -66,6 +67,7 @@ export class Runtime {
     private readonly expiry: TempExpiry,
     private readonly clients: ActorRef<ClientsMsg>,
     private readonly metrics: RuntimeMetrics | undefined,
+    private readonly stateLog: StateLog | undefined,
     readonly iam: Iam,
     /** The OIDC issuer, when the options asked for one (`lzy server`). */
     readonly issuer: OidcIssuer | undefined,
@@ -97,7 +99,10 @@ export class Runtime {
     const root = open({ path: join(dataDir, 'state'), maxDbs: 32 });
     const journal = new LmdbJournal(root);
     const system = startActorSystem({ persistence: journal });
-    const { store, runStorages, expiry } = await openBlobStore(resolved.storage, root, dataDir);
+    const { logger } = resolved;
+    const stateLog = logger && new StateLog(logger);
+    const warn = (line: string) => (logger ? logger.warn(line) : process.stderr.write(`lzy runtime: ${line}\n`));
+    const { store, runStorages, expiry } = await openBlobStore(resolved.storage, root, dataDir, warn);
     const cache = new CacheIndex(root, (tenant, uri) => store.has(tenant, uri));
     const logs = new LogStore(root);
     const whiteboards = new WhiteboardIndex(root);
@@ -109,13 +114,13 @@ export class Runtime {
     const kube =
       kubePools.length === 0
         ? undefined
-        : await startKubeBackend(root, resolved.kubeconfig, kubePools);
+        : await startKubeBackend(root, resolved.kubeconfig, kubePools, (line) => warn(`kubernetes: ${line}`));
 
     let allocator: ActorRef<AllocatorMsg> | undefined;
     // An attempt's multipart uploads still open when it ends (its agent killed mid-upload) are given up, and so are those the last run of the runtime left.
     await store.abortUploads();
     const grants = new AttemptGrants((attemptId) =>
-      store.abortUploads(attemptId).catch((error: Error) => process.stderr.write(`lzy runtime: the uploads attempt ${attemptId} left open could not be aborted: ${error.message}\n`)),
+      store.abortUploads(attemptId).catch((error: Error) => warn(`the uploads attempt ${attemptId} left open could not be aborted: ${error.message}`)),
     );
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools, grants });
     const storage = spawnStorage(system, store, grants);
@@ -157,7 +162,7 @@ export class Runtime {
         root,
         issuer: identifier,
         ...(resolved.identity.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: resolved.identity.tokenTtlSeconds }),
-        log: (line) => process.stderr.write(`lzy runtime: ${line}\n`) });
+        log: warn });
     }
     const backendFor = (pool: PoolConfig): NodeBackend => (pool.kind === 'kubernetes' ? kube! : backend);
     allocator = spawnAllocator(system, { options: resolved, backendFor, directory, workerTokens, scheduler, serverUrl: () => url });
@@ -167,7 +172,7 @@ export class Runtime {
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, iam, issuer, url);
+    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, stateLog, iam, issuer, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -193,6 +198,7 @@ export class Runtime {
   async close(): Promise<void> {
     removeRuntimeInfo(this.dataDir);
     this.metrics?.close();
+    this.stateLog?.close();
     // Actors first, so that nothing leases a new node while the nodes are being removed. Stopped
     // with their system, their unanswered asks are released, not failed: no asker goes on to act.
     this.services.system.stop();
@@ -217,7 +223,12 @@ export class Runtime {
  * The store of runs' values: the runtime's bucket when the options name one (its client library
  * is loaded only then), else files under the data dir; and the runs that name their own bucket.
  */
-async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDir: string): Promise<{ store: BlobStore; runStorages: RunStorages; expiry: TempExpiry }> {
+async function openBlobStore(
+  options: StorageOptions,
+  root: RootDatabase,
+  dataDir: string,
+  warn: (line: string) => void,
+): Promise<{ store: BlobStore; runStorages: RunStorages; expiry: TempExpiry }> {
   const locations = new BlobLocations(root);
   const staging = join(dataDir, 'staging');
   const runStorages = await RunStorages.open(root);
@@ -229,7 +240,7 @@ async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDi
   } else server = new FileStore(join(dataDir, 'blobs'));
   const quota = new TempQuota(root, options.tempQuotaBytes ?? DEFAULT_TEMP_QUOTA_BYTES);
   const store = new RunStore(server, runStorages, locations, quota, uploads, staging);
-  const expiry = new TempExpiry(root, store, options.tempTtlMs ?? DEFAULT_TEMP_TTL_MS, (line) => process.stderr.write(`lzy runtime: ${line}\n`));
+  const expiry = new TempExpiry(root, store, options.tempTtlMs ?? DEFAULT_TEMP_TTL_MS, warn);
   return { store, runStorages, expiry };
 }
 
@@ -238,7 +249,7 @@ async function openBlobStore(options: StorageOptions, root: RootDatabase, dataDi
  * library (through undici 8) needs Node 22.19 or newer, or on Node 20 the package.json override
  * `"undici": "7.30.2"`; a runtime without such a pool never loads it.
  */
-async function startKubeBackend(root: RootDatabase, kubeconfig: string | undefined, pools: PoolConfig[]): Promise<KubeBackend> {
+async function startKubeBackend(root: RootDatabase, kubeconfig: string | undefined, pools: PoolConfig[], log: (line: string) => void): Promise<KubeBackend> {
   let modules;
   try {
     modules = await Promise.all([
@@ -257,6 +268,6 @@ async function startKubeBackend(root: RootDatabase, kubeconfig: string | undefin
     config: loadKubeConfig(kubeconfig),
     journal: new MachineJournal(root),
     pools,
-    log: (line) => process.stderr.write(`lzy runtime: kubernetes: ${line}\n`),
+    log,
   });
 }

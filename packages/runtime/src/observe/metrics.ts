@@ -1,4 +1,3 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { FrameCounts } from '@lzy/actors';
 import type { LeaseStatus } from '../allocator/lease.js';
@@ -16,6 +15,7 @@ import {
   type OpEnded,
   type WorkflowChanged,
 } from './events.js';
+import { Subscriptions } from './subscriptions.js';
 
 /** Histogram buckets, in seconds: from a millisecond (tiny ops) to five minutes (allocating a cloud node). */
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -47,7 +47,7 @@ export class RuntimeMetrics {
   private readonly authFailures: Counter;
   /** Each live lease's pool and state, so a change moves it from one series to another. */
   private readonly leaseStates = new Map<string, { pool: string; status: LeaseStatus }>();
-  private readonly listeners: Array<[name: string, listener: (message: unknown) => void]> = [];
+  private readonly subscriptions = new Subscriptions();
 
   constructor(gateways: readonly FrameCounts[]) {
     const registers = [this.registry];
@@ -73,14 +73,14 @@ export class RuntimeMetrics {
       },
     });
     collectDefaultMetrics({ register: this.registry });
-    this.listen(attemptEnded.name, (event: AttemptEnded) => {
+    this.subscriptions.on(attemptEnded, (event: AttemptEnded) => {
       for (const [phase, key] of PHASES) this.phases.observe({ phase }, event.timings[key] / 1000);
     });
-    this.listen(opEnded.name, (event: OpEnded) => this.ops.inc({ state: event.state }));
-    this.listen(workflowChanged.name, (event: WorkflowChanged) => this.workflowChanged(event.status));
-    this.listen(leaseChanged.name, (event: LeaseChanged) => this.leaseChanged(event));
-    this.listen(journalCommitted.name, (event: JournalCommitted) => this.commits.observe(event.ms / 1000));
-    this.listen(authFailed.name, () => this.authFailures.inc());
+    this.subscriptions.on(opEnded, (event: OpEnded) => this.ops.inc({ state: event.state }));
+    this.subscriptions.on(workflowChanged, (event: WorkflowChanged) => this.workflowChanged(event.status));
+    this.subscriptions.on(leaseChanged, (event: LeaseChanged) => this.leaseChanged(event));
+    this.subscriptions.on(journalCommitted, (event: JournalCommitted) => this.commits.observe(event.ms / 1000));
+    this.subscriptions.on(authFailed, () => this.authFailures.inc());
   }
 
   /** The metrics in Prometheus' text format. */
@@ -94,14 +94,7 @@ export class RuntimeMetrics {
 
   /** Stops listening to the runtime. */
   close(): void {
-    for (const [name, listener] of this.listeners) unsubscribe(name, listener);
-    this.listeners.length = 0;
-  }
-
-  private listen<T>(name: string | symbol, handle: (event: T) => void): void {
-    const listener = (message: unknown) => handle(message as T);
-    subscribe(name, listener);
-    this.listeners.push([name as string, listener]);
+    this.subscriptions.close();
   }
 
   private workflowChanged(status: WorkflowStatus): void {
