@@ -29,19 +29,41 @@ export async function describeRun(connection: RuntimeConnection, workflowId: str
 }
 
 /**
- * The chain of ops that decided when the run's work ended: the op that ended last, then the input
- * of it that ended last, and so on back to an op that took no other op's result. Ops that never
- * ended (cancelled, still running) are left out. First to last.
+ * The chain of ops that decided when the run's work ended, first to last: the op that ended last,
+ * then what it waited for, and so on. An op waited for the input that ended last among those it
+ * takes from other ops; an op that takes none waited for the op that ended last before it started
+ * (the workflow awaited it before calling this one, or it held the slot). Ops that never ended
+ * (cancelled, still running) are left out.
  */
 export function criticalPath(ops: readonly OpInfo[]): string[] {
-  const byId = new Map(ops.map((op) => [op.opId, op]));
-  const latest = (candidates: Iterable<OpInfo | undefined>) => {
-    let last: OpInfo | undefined;
-    for (const op of candidates) if (op?.endedAt !== undefined && (last === undefined || op.endedAt > last.endedAt!)) last = op;
-    return last;
+  const ended = ops.filter((op) => op.endedAt !== undefined).sort((a, b) => a.endedAt! - b.endedAt!);
+  const byId = new Map(ended.map((op) => [op.opId, op]));
+  /** The op that ended last at or before `at`, other than `op`. */
+  const lastBefore = (op: OpInfo, at: number): OpInfo | undefined => {
+    let low = 0;
+    let high = ended.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (ended[middle]!.endedAt! <= at) low = middle + 1;
+      else high = middle;
+    }
+    for (let i = low - 1; i >= 0; i--) if (ended[i] !== op) return ended[i];
+    return undefined;
+  };
+  const waitedFor = (op: OpInfo): OpInfo | undefined => {
+    let input: OpInfo | undefined;
+    for (const id of op.after ?? []) {
+      const candidate = byId.get(id);
+      if (candidate && (input === undefined || candidate.endedAt! > input.endedAt!)) input = candidate;
+    }
+    return input ?? (op.startedAt === undefined ? undefined : lastBefore(op, op.startedAt));
   };
   const path: string[] = [];
-  for (let op = latest(ops); op; op = latest((op.after ?? []).map((id) => byId.get(id)))) path.push(op.opId);
+  const seen = new Set<OpInfo>();
+  for (let op = ended.at(-1); op && !seen.has(op); op = waitedFor(op)) {
+    seen.add(op);
+    path.push(op.opId);
+  }
   return path.reverse();
 }
 
