@@ -34,7 +34,7 @@ t.test('lzy.status(run) tells where each attempt’s time went and the run’s c
     for (const timing of op.timings!) t.ok(timing.nodeId && timing.runMs > 0, `${op.name} attempt ${timing.attempt} ran on a node`);
     t.type(op.commitMs, 'number', `${op.name}'s commit was measured`);
   }
-  const before = status.ops.map(({ opId, timings }) => ({ opId, timings }));
+  const before = status.ops.map(({ opId, timings, commitMs }) => ({ opId, timings, commitMs }));
 
   await lzy.close();
   await runtime.close();
@@ -44,9 +44,9 @@ t.test('lzy.status(run) tells where each attempt’s time went and the run’s c
   t.teardown(() => lzy.close());
   const after = await lzy.status(workflowId);
   t.same(
-    after.ops.map(({ opId, timings }) => ({ opId, timings })),
+    after.ops.map(({ opId, timings, commitMs }) => ({ opId, timings, commitMs })),
     before,
-    'the timings were journaled with the ops’ outcomes',
+    'the timings and commit times were journaled',
   );
   t.same(after.criticalPath, status.criticalPath);
 });

@@ -33,6 +33,8 @@ export type GraphMsg =
   /** The results so far and the progress, as events for a new watcher. */
   | { type: 'replay'; replyTo: ActorRef<WorkflowEvent[]> }
   | { type: 'journal-successes' }
+  /** Journals the commit times not journaled yet, when no other write will carry them. */
+  | { type: 'journal-commits' }
   /** Starts the next chunk of ready ops. */
   | { type: 'start-more' }
   /** The results of these ops, for those that succeeded. */
@@ -83,6 +85,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   let writing = false;
   /** When the graph heard each outcome not yet journaled (performance.now()): its commit time runs from there until it is durable. */
   const heardAt = new Map<string, number>();
+  /** Commit times measured and not journaled yet: they go with the graph's next write. */
+  let commits: Array<[opId: string, ms: number]> = [];
   const defaultPool = [...deps.pools.keys()][0]!;
   let self: ActorRef<GraphMsg>;
   /** Ready ops marked queued whose actors start in a later turn (see START_CHUNK). */
@@ -150,6 +154,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     const results = successes.filter(({ opId }) => state.ops.get(opId)?.status !== 'succeeded');
     successes = [];
     if (results.length === 0) return;
+    journalCommits(ctx);
     const writtenAt = performance.now();
     const durable = ctx.journal({ type: 'ops-succeeded', results });
     const committed = results.map(({ opId }) => state.ops.get(opId)!);
@@ -160,7 +165,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     writing = true;
     void durable.finally(() => {
       writing = false;
-      if (successes.length > 0) tell(self, { type: 'journal-successes' });
+      tell(self, { type: successes.length > 0 ? 'journal-successes' : 'journal-commits' });
     });
     const events: WorkflowEvent[] = [];
     for (const { opId, result, cached } of results) {
@@ -174,6 +179,13 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     void notify(durable, notices);
   };
 
+  /** Journals the commit times measured since the last write, ahead of the write at hand (in the same transaction). */
+  const journalCommits = (ctx: { journal(event: GraphEvent): Promise<void> }) => {
+    if (commits.length === 0) return;
+    void ctx.journal({ type: 'ops-committed', commits }).catch(() => {});
+    commits = [];
+  };
+
   /** Keeps how long the outcomes of `nodes` took to be journaled, now that they are. */
   const noteCommitted = (nodes: OpNode[]) => {
     const now = performance.now();
@@ -182,6 +194,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       if (heard === undefined) continue;
       heardAt.delete(node.spec.id);
       node.commitMs = now - heard;
+      commits.push([node.spec.id, node.commitMs]);
       if (!opEnded.hasSubscribers) continue;
       const state = node.status === 'failed' ? 'failed' : node.cached ? 'cached' : 'succeeded';
       publishOpEnded({ tenant: deps.tenant, workflowId: deps.workflowId, opId: node.spec.id, opName: node.spec.name, state, attempts: node.attempts ?? 0, commitMs: node.commitMs });
@@ -206,6 +219,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       successes = [];
       writing = false;
       heardAt.clear();
+      commits = [];
       return emptyGraph();
     },
     apply: applyGraphEvent,
@@ -268,7 +282,11 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
             return;
           }
           journalSuccesses(state, ctx, true);
-          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, ...how }).then(() => noteCommitted([node]), () => {});
+          journalCommits(ctx);
+          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, ...how }).then(() => {
+            noteCommitted([node]);
+            tell(self, { type: 'journal-commits' });
+          }, () => {});
           const durable = ctx.journal({ type: 'stopped', reason: `op ${node.spec.name} failed` });
           void durable.then(() => noteCancelled(state), () => {});
           stopAll();
@@ -293,6 +311,10 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
         case 'journal-successes':
           journalSuccesses(state, ctx);
           return;
+        case 'journal-commits':
+          // While ops run, the next write carries them.
+          if (!writing && isSettled(state)) journalCommits(ctx);
+          return;
         case 'start-more':
           startScheduled = false;
           if (!state.stopped && toStart.length > 0) startChunk(state);
@@ -300,6 +322,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
         case 'cancel': {
           if (state.stopped) return;
           journalSuccesses(state, ctx, true);
+          journalCommits(ctx);
           const durable = ctx.journal({ type: 'stopped', reason: msg.reason });
           void durable.then(() => noteCancelled(state), () => {});
           stopAll();

@@ -28,7 +28,7 @@ export interface OpNode {
   failure?: { failure: OpFailure; attempt: number };
   /** Where its attempts' time went, journaled with its outcome. */
   timings?: AttemptTimings[];
-  /** How long its outcome took to be journaled, from the moment the graph heard it; kept until the runtime stops. */
+  /** How long its outcome took to be journaled, from the moment the graph heard it. */
   commitMs?: number;
 }
 
@@ -61,7 +61,9 @@ export type GraphEvent =
   | { type: 'ops-added'; ops: OpSpec[] }
   | { type: 'ops-succeeded'; results: OpSuccess[] }
   | ({ type: 'op-failed'; opId: string; failure: OpFailure; attempt?: number } & Omit<OpRecord, 'attempts'>)
-  | { type: 'stopped'; reason: string };
+  | { type: 'stopped'; reason: string }
+  /** How long ops' outcomes took to be journaled, measured once they were: journaled with a later write. */
+  | { type: 'ops-committed'; commits: Array<[opId: string, ms: number]> };
 
 export function emptyGraph(): GraphState {
   return { ops: new Map(), counts: { waiting: 0, queued: 0, running: 0, succeeded: 0, cached: 0, failed: 0, cancelled: 0 } };
@@ -138,6 +140,12 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
       state.stopped = { reason: `op ${node.spec.name} failed: ${event.failure.message}`, failedOp: event.opId };
       return state;
     }
+    case 'ops-committed':
+      for (const [opId, ms] of event.commits) {
+        const node = state.ops.get(opId);
+        if (node) node.commitMs = ms;
+      }
+      return state;
     case 'stopped':
       state.stopped ??= { reason: event.reason };
       for (const node of state.ops.values()) {
