@@ -58,6 +58,8 @@ export interface RuntimeOptions {
   storage?: StorageOptions;
   /** Serve Prometheus metrics at `/metrics` of the gateway's port (`lzy server` does); default off. */
   metrics?: MetricsOptions;
+  /** Serve the dashboard at `/ui/` of the gateway's port (`lzy server` does); default off. */
+  dashboard?: boolean;
   /**
    * Where the runtime logs: a line per state change (runs, leases, ops, attempts, refused
    * credentials) and its warnings. Without one it logs no state change, and warns on stderr.
@@ -117,6 +119,7 @@ export interface ResolvedOptions {
   identity: IdentityOptions;
   storage: StorageOptions;
   metrics: MetricsOptions | undefined;
+  dashboard: boolean;
   logger: Logger | undefined;
 }
 
@@ -149,6 +152,7 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     identity: options.identity ?? {},
     storage: options.storage ?? {},
     metrics: options.metrics,
+    dashboard: options.dashboard ?? false,
     logger: options.logger,
   };
 }

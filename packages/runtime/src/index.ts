@@ -7,6 +7,7 @@ export type { FailedAuthLimits } from './iam/failed-auth-limiter.js';
 export { OIDC_PATH } from './iam/oidc-issuer.js';
 export { defaultPool } from './config.js';
 export { RuntimeError, type RuntimeConnection } from './client.js';
+export { describeWholeRun } from './describe-run.js';
 export type { OpSpec, ArgSpec, CacheSpec, CacheMiss, OpInfo, OpState, WorkflowEvent, WorkflowStatus, OpCounts, AttemptTimings } from './protocol/client.js';
 export type { WorkflowInfo, WorkflowDetail } from './protocol/gateway.js';
 export { DataDirHeldError, probeSocket } from './data-dir-lock.js';

@@ -27,6 +27,8 @@ import { authorize, spawnIamService } from './iam/iam-service.js';
 import type { RuntimeMetrics } from './observe/metrics.js';
 import { serveMetrics } from './observe/metrics-endpoint.js';
 import { StateLog } from './observe/state-log.js';
+import { serveUi, type UiDeps } from './ui/ui-server.js';
+import { UiSessions } from './ui/ui-sessions.js';
 import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
@@ -143,17 +145,24 @@ export class Runtime {
       isAdmin: async (subject: Subject) => (await authorize(iamService, subject, null, 'server')).includes('admin'),
       limiter,
     };
+    const dashboard: UiDeps | undefined = resolved.dashboard
+      ? {
+          sessions: new UiSessions(),
+          verify: metricsAccess.verify,
+          mayReadRuns: async (subject) => void (await authorize(iamService, subject, 'runs.read', { tenant: subject.tenant })),
+          connectAs,
+          limiter,
+        }
+      : undefined;
     const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+    const failed = (res: ServerResponse, error: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`);
     const { url } = await gateway.listen({
       host: resolved.host,
       port: resolved.port,
       onRequest: (req, res) => {
         if (issuer?.handle(req, res)) return;
-        if (!metrics) return notFound(res);
-        serveMetrics(req, res, metrics, metricsAccess).then(
-          (served) => served || notFound(res),
-          (error: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`the metrics could not be read: ${error.message}\n`),
-        );
+        const served = async () => (metrics !== undefined && (await serveMetrics(req, res, metrics, metricsAccess))) || (dashboard !== undefined && (await serveUi(req, res, dashboard)));
+        served().then((done) => done || notFound(res), (error: Error) => failed(res, error));
       },
     });
     if (resolved.identity.issuer) {

@@ -1,5 +1,4 @@
-import type { OpInfo, RuntimeConnection, WorkflowDetail } from '@lzy/runtime';
-import { MAX_DESCRIBE_OPS } from '@lzy/runtime/protocol';
+import { describeWholeRun, type OpInfo, type RuntimeConnection, type WorkflowDetail } from '@lzy/runtime';
 
 /** A run with all its ops, and the ids of the ops on its critical path, first to last. */
 export interface RunStatus extends Omit<WorkflowDetail, 'more'> {
@@ -18,13 +17,7 @@ export interface OpPhases {
 
 /** The run `workflowId` with all its ops, page by page, and its critical path. */
 export async function describeRun(connection: RuntimeConnection, workflowId: string): Promise<RunStatus> {
-  const { more, ...detail } = await connection.describe(workflowId, 0, MAX_DESCRIBE_OPS);
-  let hasMore = more;
-  while (hasMore) {
-    const page = await connection.describe(workflowId, detail.ops.length, MAX_DESCRIBE_OPS);
-    detail.ops.push(...page.ops);
-    hasMore = page.more;
-  }
+  const detail = await describeWholeRun(connection, workflowId);
   return { ...detail, criticalPath: criticalPath(detail.ops) };
 }
 

@@ -96,6 +96,7 @@ async function serve(options: ServerOptions): Promise<void> {
     identity: { issuer: options.issuer ?? true, tokenTtlSeconds, trust },
     storage: storageOf(options),
     metrics: { public: options.metricsPublic === true },
+    dashboard: true,
     logger,
   });
   await ensureAdminToken(runtime, dataDir, note);
