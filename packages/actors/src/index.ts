@@ -18,7 +18,7 @@ export { failures, type Directive, type Failure as SupervisedFailure, type Super
 export type { PersistenceEngine, PersistedEvent, PersistedSnapshot } from './persistence/engine.js';
 export { LmdbJournal } from './persistence/lmdb-journal.js';
 export { Remoting, unixSocketPathFits, type RemotingOptions, type ConnectOptions, type ListenOptions, type Authenticate, type Reauthenticate, type ConnectionInfo } from './remote/remoting.js';
-export { Peer, protocolErrors, type PeerState, type WhileDisconnected } from './remote/peer.js';
+export { Peer, protocolErrors, type FrameCounts, type PeerState, type WhileDisconnected } from './remote/peer.js';
 export type { Origin, ExposeOptions } from './remote/exposures.js';
 export { defaultLimits, type RemotingLimits, type ReconnectPolicy } from './remote/limits.js';
 export { PROTOCOL_VERSION, compileChecker, type Checker } from './remote/protocol.js';

@@ -4,7 +4,7 @@ import { BadBlobError, readBlob, writeBlob, type NodeStorage } from './blob-io.j
 import type { BundleCache } from './bundle-cache.js';
 import { failure } from './failures.js';
 import { fetchFile, storeFile } from './file-io.js';
-import type { AttemptFinished, RunAttempt } from './protocol/agent.js';
+import type { AttemptFinished, NodePhases, RunAttempt } from './protocol/agent.js';
 import { isFileRef, type DataRef } from './protocol/data.js';
 import type { OpFailure } from './protocol/failure.js';
 import type { FileArg, RunnerOutcome, RunRequest } from './runner-messages.js';
@@ -50,8 +50,11 @@ export class Attempt implements RunnerWaiter {
   private file: string | undefined;
   private runner: RunnerProcess | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** When a runner began the attempt (performance.now()). */
+  /** When the agent was given the attempt, had its bundle and inputs, a runner began it, and it began storing its result (performance.now()). */
+  private readonly givenAt = performance.now();
+  private fetchedAt: number | undefined;
   private startedAt: number | undefined;
+  private storingAt: number | undefined;
   /** Why the agent killed the attempt's runner: the attempt ends with it once the runner is gone. */
   private killedFor: OpFailure | undefined;
 
@@ -77,6 +80,7 @@ export class Attempt implements RunnerWaiter {
     if (this.run.bundle === undefined && this.run.args.every((ref) => ref.inline !== undefined)) {
       this.args = this.run.args.map((ref) => ref.inline!);
       this.phase = 'waiting';
+      this.fetchedAt = this.givenAt;
       this.ctx.pool.acquire(this);
     } else void this.fetch();
   }
@@ -162,6 +166,7 @@ export class Attempt implements RunnerWaiter {
     if (this.phase !== 'fetching') return;
     this.args = args;
     this.phase = 'waiting';
+    this.fetchedAt = performance.now();
     this.ctx.pool.acquire(this);
   }
 
@@ -194,6 +199,7 @@ export class Attempt implements RunnerWaiter {
   /** Ends the attempt with the result `stored` stores, or its failure to store `what` (a full quota is not worth retrying). */
   private storing(what: string, stored: Promise<DataRef>): void {
     this.phase = 'storing';
+    this.storingAt = performance.now();
     stored.then(
       (result) => this.end({ ok: true, result }),
       (error: Error & { code?: string }) =>
@@ -212,11 +218,26 @@ export class Attempt implements RunnerWaiter {
     this.phase = 'ended';
     clearTimeout(this.timer);
     const finished: AttemptFinished = { attemptId: this.run.attemptId, outcome };
-    if (this.startedAt !== undefined) finished.runMs = performance.now() - this.startedAt;
+    const endedAt = performance.now();
+    if (this.startedAt !== undefined) finished.runMs = (this.storingAt ?? endedAt) - this.startedAt;
+    finished.phases = nodePhases(this.givenAt, this.fetchedAt, this.startedAt, this.storingAt, endedAt);
     this.ctx.reporter.finish(finished);
     this.ctx.ended(this);
     if (this.filesDir !== undefined) void rm(this.filesDir, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/**
+ * Where an attempt's time on the node went, from the moments it reached each phase (those it never
+ * reached are undefined): fetching until its inputs were in, waiting until a runner began it,
+ * storing from the end of its run.
+ */
+function nodePhases(givenAt: number, fetchedAt: number | undefined, startedAt: number | undefined, storingAt: number | undefined, endedAt: number): NodePhases {
+  return {
+    transferInMs: (fetchedAt ?? endedAt) - givenAt,
+    waitMs: fetchedAt === undefined ? 0 : (startedAt ?? endedAt) - fetchedAt,
+    transferOutMs: storingAt === undefined ? 0 : endedAt - storingAt,
+  };
 }
 
 /** Why an attempt failed when its runner died under it. */

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { FailedAuthLimits } from './iam/failed-auth-limiter.js';
 import type { TrustedIssuerConfig } from './iam/trusted-issuer.js';
 import type { S3StorageConfig } from './storage/s3-store.js';
@@ -55,6 +56,20 @@ export interface RuntimeOptions {
   identity?: IdentityOptions;
   /** Where runs' values are stored; default files under the data dir (`DATA_DIR/blobs`). */
   storage?: StorageOptions;
+  /** Serve Prometheus metrics at `/metrics` of the gateway's port (`lzy server` does); default off. */
+  metrics?: MetricsOptions;
+  /** Serve the dashboard at `/ui/` of the gateway's port (`lzy server` does); default off. */
+  dashboard?: boolean;
+  /**
+   * Where the runtime logs: a line per state change (runs, leases, ops, attempts, refused
+   * credentials) and its warnings. Without one it logs no state change, and warns on stderr.
+   */
+  logger?: Logger;
+}
+
+/** The runtime's `/metrics`: read with an admin's bearer token, or by anyone when `public`. */
+export interface MetricsOptions {
+  public?: boolean;
 }
 
 /** Where a runtime stores runs' values: in an S3-compatible bucket, or (without `s3`) in files under its data dir. */
@@ -103,6 +118,9 @@ export interface ResolvedOptions {
   kubeconfig: string | undefined;
   identity: IdentityOptions;
   storage: StorageOptions;
+  metrics: MetricsOptions | undefined;
+  dashboard: boolean;
+  logger: Logger | undefined;
 }
 
 /** Fills in defaults and checks the options; throws a clear error on a bad value. */
@@ -133,5 +151,8 @@ export function resolveOptions(options: RuntimeOptions): ResolvedOptions {
     kubeconfig: options.kubeconfig,
     identity: options.identity ?? {},
     storage: options.storage ?? {},
+    metrics: options.metrics,
+    dashboard: options.dashboard ?? false,
+    logger: options.logger,
   };
 }

@@ -1,5 +1,5 @@
 export { Runtime } from './runtime.js';
-export type { RuntimeOptions, PoolConfig, IdentityOptions, StorageOptions } from './config.js';
+export type { RuntimeOptions, PoolConfig, IdentityOptions, StorageOptions, MetricsOptions } from './config.js';
 export type { S3StorageConfig } from './storage/s3-store.js';
 export type { OwnStorage } from './storage/run-storages.js';
 export type { TrustedIssuerConfig } from './iam/trusted-issuer.js';
@@ -7,7 +7,8 @@ export type { FailedAuthLimits } from './iam/failed-auth-limiter.js';
 export { OIDC_PATH } from './iam/oidc-issuer.js';
 export { defaultPool } from './config.js';
 export { RuntimeError, type RuntimeConnection } from './client.js';
-export type { OpSpec, ArgSpec, CacheSpec, CacheMiss, OpInfo, OpState, WorkflowEvent, WorkflowStatus, OpCounts } from './protocol/client.js';
+export { describeWholeRun } from './describe-run.js';
+export type { OpSpec, ArgSpec, CacheSpec, CacheMiss, OpInfo, OpState, WorkflowEvent, WorkflowStatus, OpCounts, AttemptTimings } from './protocol/client.js';
 export type { WorkflowInfo, WorkflowDetail } from './protocol/gateway.js';
 export { DataDirHeldError, probeSocket } from './data-dir-lock.js';
 export { readRuntimeInfo, LOCAL_PROTOCOL_VERSION, RUNTIME_VERSION, type RuntimeInfo } from './runtime-info.js';

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { ask, LmdbJournal, startActorSystem, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
 import { spawnAllocator, type AllocatorMsg } from './allocator/allocator.js';
@@ -23,7 +23,12 @@ import { Iam, type Subject } from './iam/iam.js';
 import { OIDC_PATH, OidcIssuer } from './iam/oidc-issuer.js';
 import { TokenVerifier } from './iam/token-verifier.js';
 import { WorkerTokens } from './iam/worker-tokens.js';
-import { spawnIamService } from './iam/iam-service.js';
+import { authorize, spawnIamService } from './iam/iam-service.js';
+import type { RuntimeMetrics } from './observe/metrics.js';
+import { serveMetrics } from './observe/metrics-endpoint.js';
+import { StateLog } from './observe/state-log.js';
+import { serveUi, type UiDeps } from './ui/ui-server.js';
+import { UiSessions } from './ui/ui-sessions.js';
 import { RoleBindings } from './iam/role-bindings.js';
 import { spawnScheduler } from './scheduler/scheduler.js';
 import { LOCAL_PROTOCOL_VERSION, removeRuntimeInfo, RUNTIME_VERSION, runtimeSocketPath, writeRuntimeInfo } from './runtime-info.js';
@@ -65,6 +70,8 @@ export class Runtime {
     private readonly kube: KubeBackend | undefined,
     private readonly expiry: TempExpiry,
     private readonly clients: ActorRef<ClientsMsg>,
+    private readonly metrics: RuntimeMetrics | undefined,
+    private readonly stateLog: StateLog | undefined,
     readonly iam: Iam,
     /** The OIDC issuer, when the options asked for one (`lzy server`). */
     readonly issuer: OidcIssuer | undefined,
@@ -96,7 +103,10 @@ export class Runtime {
     const root = open({ path: join(dataDir, 'state'), maxDbs: 32 });
     const journal = new LmdbJournal(root);
     const system = startActorSystem({ persistence: journal });
-    const { store, runStorages, expiry, serveBlobs } = await openBlobStore(resolved.storage, root, dataDir);
+    const { logger } = resolved;
+    const stateLog = logger && new StateLog(logger);
+    const warn = (line: string) => (logger ? logger.warn(line) : process.stderr.write(`lzy runtime: ${line}\n`));
+    const { store, runStorages, expiry, serveBlobs } = await openBlobStore(resolved.storage, root, dataDir, warn);
     const cache = new CacheIndex(root, (tenant, uri) => store.has(tenant, uri));
     const logs = new LogStore(root);
     const whiteboards = new WhiteboardIndex(root);
@@ -108,13 +118,13 @@ export class Runtime {
     const kube =
       kubePools.length === 0
         ? undefined
-        : await startKubeBackend(root, resolved.kubeconfig, kubePools);
+        : await startKubeBackend(root, resolved.kubeconfig, kubePools, (line) => warn(`kubernetes: ${line}`));
 
     let allocator: ActorRef<AllocatorMsg> | undefined;
     // An attempt's multipart uploads still open when it ends (its agent killed mid-upload) are given up, and so are those the last run of the runtime left.
     await store.abortUploads();
     const grants = new AttemptGrants((attemptId) =>
-      store.abortUploads(attemptId).catch((error: Error) => process.stderr.write(`lzy runtime: the uploads attempt ${attemptId} left open could not be aborted: ${error.message}\n`)),
+      store.abortUploads(attemptId).catch((error: Error) => warn(`the uploads attempt ${attemptId} left open could not be aborted: ${error.message}`)),
     );
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools, grants });
     const storage = spawnStorage(system, store, grants);
@@ -128,11 +138,33 @@ export class Runtime {
     const verifier = new TokenVerifier(iam, () => issuer, resolved.identity.trust);
     const limiter = new FailedAuthLimiter(resolved.identity.failedAuthLimits);
     const gateway = createGateway({ directory, workerTokens, pools: resolved.pools, iam, verifier, limiter, nodes, storage, clients, ...(kube ? { kube } : {}) });
+    const localGateway = createLocalGateway(clients);
+    // prom-client is loaded only by a runtime that serves metrics.
+    const metrics = resolved.metrics && new (await import('./observe/metrics.js')).RuntimeMetrics([gateway.frames, localGateway.frames]);
+    const metricsAccess = {
+      public: resolved.metrics?.public === true,
+      verify: async (token: string) => (await verifier.verify(token)).subject,
+      isAdmin: async (subject: Subject) => (await authorize(iamService, subject, null, 'server')).includes('admin'),
+      limiter,
+    };
+    const dashboard: UiDeps | undefined = resolved.dashboard
+      ? {
+          sessions: new UiSessions(),
+          verify: metricsAccess.verify,
+          mayReadRuns: async (subject) => void (await authorize(iamService, subject, 'runs.read', { tenant: subject.tenant })),
+          connectAs,
+          limiter,
+        }
+      : undefined;
+    const notFound = (res: ServerResponse) => res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+    const failed = (res: ServerResponse, error: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${error.message}\n`);
     const { url } = await gateway.listen({
       host: resolved.host,
       port: resolved.port,
       onRequest: (req, res) => {
-        if (!serveBlobs(req, res) && !issuer?.handle(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
+        if (serveBlobs(req, res) || issuer?.handle(req, res)) return;
+        const served = async () => (metrics !== undefined && (await serveMetrics(req, res, metrics, metricsAccess))) || (dashboard !== undefined && (await serveUi(req, res, dashboard)));
+        served().then((done) => done || notFound(res), (error: Error) => failed(res, error));
       },
     });
     if (resolved.identity.issuer) {
@@ -141,18 +173,17 @@ export class Runtime {
         root,
         issuer: identifier,
         ...(resolved.identity.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: resolved.identity.tokenTtlSeconds }),
-        log: (line) => process.stderr.write(`lzy runtime: ${line}\n`) });
+        log: warn });
     }
     const backendFor = (pool: PoolConfig): NodeBackend => (pool.kind === 'kubernetes' ? kube! : backend);
     allocator = spawnAllocator(system, { options: resolved, backendFor, directory, workerTokens, scheduler, serverUrl: () => url });
-    const localGateway = createLocalGateway(clients);
     const socket = runtimeSocketPath(dataDir);
     // Programs that find the data dir held tell their user why they cannot join (see `runtime.json`).
     if (unixSocketPathFits(socket)) await localGateway.listen({ path: socket });
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, iam, issuer, url);
+    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, stateLog, iam, issuer, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -177,6 +208,8 @@ export class Runtime {
    */
   async close(): Promise<void> {
     removeRuntimeInfo(this.dataDir);
+    this.metrics?.close();
+    this.stateLog?.close();
     // Actors first, so that nothing leases a new node while the nodes are being removed. Stopped
     // with their system, their unanswered asks are released, not failed: no asker goes on to act.
     this.services.system.stop();
@@ -205,6 +238,7 @@ async function openBlobStore(
   options: StorageOptions,
   root: RootDatabase,
   dataDir: string,
+  warn: (line: string) => void,
 ): Promise<{ store: BlobStore; runStorages: RunStorages; expiry: TempExpiry; serveBlobs: RequestListenerTaking }> {
   const locations = new BlobLocations(root);
   const staging = join(dataDir, 'staging');
@@ -224,7 +258,7 @@ async function openBlobStore(
   }
   const quota = new TempQuota(root, options.tempQuotaBytes ?? DEFAULT_TEMP_QUOTA_BYTES);
   const store = new RunStore(server, runStorages, locations, quota, uploads, staging);
-  const expiry = new TempExpiry(root, store, options.tempTtlMs ?? DEFAULT_TEMP_TTL_MS, (line) => process.stderr.write(`lzy runtime: ${line}\n`));
+  const expiry = new TempExpiry(root, store, options.tempTtlMs ?? DEFAULT_TEMP_TTL_MS, warn);
   return { store, runStorages, expiry, serveBlobs };
 }
 
@@ -236,7 +270,7 @@ type RequestListenerTaking = (req: IncomingMessage, res: ServerResponse) => bool
  * library (through undici 8) needs Node 22.19 or newer, or on Node 20 the package.json override
  * `"undici": "7.30.2"`; a runtime without such a pool never loads it.
  */
-async function startKubeBackend(root: RootDatabase, kubeconfig: string | undefined, pools: PoolConfig[]): Promise<KubeBackend> {
+async function startKubeBackend(root: RootDatabase, kubeconfig: string | undefined, pools: PoolConfig[], log: (line: string) => void): Promise<KubeBackend> {
   let modules;
   try {
     modules = await Promise.all([
@@ -255,6 +289,6 @@ async function startKubeBackend(root: RootDatabase, kubeconfig: string | undefin
     config: loadKubeConfig(kubeconfig),
     journal: new MachineJournal(root),
     pools,
-    log: (line) => process.stderr.write(`lzy runtime: kubernetes: ${line}\n`),
+    log,
   });
 }

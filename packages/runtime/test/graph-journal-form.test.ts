@@ -80,3 +80,23 @@ t.test('graph events journaled as they were by earlier versions restore unchange
   ];
   for (const event of earlier) t.same(graphJournalForm.restored(event), event, event.type);
 });
+
+t.test('a success journaled with where its attempts’ time went restores every phase of every attempt', async (t) => {
+  const phases = { queueMs: 1.5, allocateMs: 120, transferInMs: 3.25, runMs: 40, transferOutMs: 0 };
+  const results = [
+    {
+      opId: 'a',
+      result: refFor(encodeValue(1)),
+      cached: false,
+      attempts: 2,
+      startedAt: 1000,
+      endedAt: 1200,
+      timings: [
+        { attempt: 1, ok: false, nodeId: 'node-1', ...phases },
+        { attempt: 2, ok: true, nodeId: 'node-2', ...phases, allocateMs: 0 },
+      ],
+    },
+  ];
+  const { restored } = await roundTrip(t, { type: 'ops-succeeded', results });
+  t.same(restored, { type: 'ops-succeeded', results });
+});

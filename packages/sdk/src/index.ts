@@ -5,6 +5,7 @@ export { Lzy, formatOpLog, type LzyStartOptions, type LzyConnectOptions, type Wo
 export { RemoteConnection, type RemoteOptions } from './remote-connection.js';
 export type { AttachOptions } from './attach.js';
 export { describeMiss } from './notices.js';
+export { describeRun, criticalPath, phasesOf, type RunStatus, type OpPhases } from './run-status.js';
 export type { WorkflowHandle, OpLogLine } from './workflow-run.js';
 export { OpError, WorkflowCancelledError, OpDefinitionError, DataDirInUseError } from './errors.js';
 export { openLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from './local-runtime.js';

@@ -4,6 +4,7 @@ import { WorkflowCancelledError } from './errors.js';
 import { inRun } from './context.js';
 import { openLocalRuntime, type LocalRuntimeOptions } from './local-runtime.js';
 import { RemoteConnection, type RemoteOptions } from './remote-connection.js';
+import { describeRun, type RunStatus } from './run-status.js';
 import { readWhiteboards, type StoredWhiteboard, type WhiteboardFilter } from './whiteboard.js';
 import { WorkflowRun, type OpLogLine, type WorkflowHandle } from './workflow-run.js';
 
@@ -128,6 +129,15 @@ export class Lzy {
    */
   attach<T = unknown>(workflowId: string, options: AttachOptions = {}): Promise<T> {
     return attachRun<T>(this.connection, workflowId, this.onLog, options);
+  }
+
+  /**
+   * Run `workflowId` as it stands: its state, each op's state and attempts, where each attempt's
+   * time went (queue, allocate, transfer in, run, transfer out; the op's journal commit), and the
+   * run's critical path.
+   */
+  status(workflowId: string): Promise<RunStatus> {
+    return describeRun(this.connection, workflowId);
   }
 
   /** The tenant's whiteboards that match `filter` (all when empty), newest first, their fields read back as values. */

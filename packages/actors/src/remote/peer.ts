@@ -56,10 +56,18 @@ export interface DialOptions {
 }
 
 /** What a peer needs from the `Remoting` that owns it. */
+/** How many ws frames a remoting's connections sent and received. */
+export interface FrameCounts {
+  sent: number;
+  received: number;
+}
+
 export interface PeerHost {
   readonly name: string;
   readonly limits: RemotingLimits;
   readonly exposures: Exposures;
+  /** Frames its peers sent and received, counted as they go. */
+  readonly frames: FrameCounts;
   peerClosed(peer: Peer): void;
   /** Checks an incoming peer's renewed credential; resolves with its new identity. */
   reauthenticate(auth: string, current: unknown, connection: ConnectionInfo): Promise<unknown>;
@@ -481,6 +489,7 @@ export class Peer {
     this.batch = [];
     this.batchBytes = 0;
     this.inflightBytes += frame.length;
+    this.host.frames.sent++;
     socket.send(frame, { binary: true }, (error) => {
       if (this.socket !== socket) return;
       this.inflightBytes -= frame.length;
@@ -499,6 +508,7 @@ export class Peer {
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
+    this.host.frames.received++;
     if (!isBinary) return this.violation('text frames are not part of the protocol; frames are binary msgpack');
     let envelopes: unknown[];
     try {

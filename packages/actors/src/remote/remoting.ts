@@ -8,7 +8,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { ActorRef } from '../refs.js';
 import { Exposures, type ExposeOptions } from './exposures.js';
 import { defaultLimits, defaultReconnect, type ReconnectPolicy, type RemotingLimits } from './limits.js';
-import { Peer, protocolErrors, type PeerHost, type PeerState, type WhileDisconnected } from './peer.js';
+import { Peer, protocolErrors, type FrameCounts, type PeerHost, type PeerState, type WhileDisconnected } from './peer.js';
 import { checkHello, clipMessage, decodeFrame, encode, PROTOCOL_VERSION, type ErrorEnvelope, type Hello } from './protocol.js';
 
 /** Where an incoming connection comes from, for decisions such as rate limits. */
@@ -82,6 +82,7 @@ export class Remoting implements PeerHost {
   readonly name: string;
   readonly limits: RemotingLimits;
   readonly exposures = new Exposures();
+  readonly frames: FrameCounts = { sent: 0, received: 0 };
   private readonly peerSet = new Set<Peer>();
   private server: WebSocketServer | undefined;
   /** The HTTP server under `server`. */

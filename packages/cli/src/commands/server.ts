@@ -6,6 +6,7 @@ import { parseDuration } from '@lzy/sdk';
 import { parseByteSize } from '../byte-size.js';
 import { usageError } from '../cli-error.js';
 import { readPoolsFile } from '../pools-file.js';
+import { LOG_LEVELS, serverLogger } from '../server-log.js';
 
 interface ServerOptions {
   host: string;
@@ -29,6 +30,8 @@ interface ServerOptions {
   s3PathStyle?: boolean;
   tempQuota: string;
   tempTtl: string;
+  metricsPublic?: boolean;
+  logLevel: string;
 }
 
 /** The admin's tenant, whose token `lzy server` creates on its first start. */
@@ -59,10 +62,14 @@ export function serverCommand(): Command {
     .option('--s3-path-style', 'with --storage s3: address the bucket in the path (MinIO and most servers other than AWS need it)')
     .option('--temp-ttl <duration>', "with --storage s3: how long a run's temporary storage outlives the run, e.g. 24h", '24h')
     .option('--temp-quota <size>', "the size limit of each run's temporary storage (runs that name no bucket of their own), e.g. 500MiB", '10GiB')
+    .option('--metrics-public', 'serve /metrics to anyone, without a token (default: admin tokens only)')
+    .option('--log-level <level>', `what the log (JSON lines on stderr, readable on a terminal) holds: ${LOG_LEVELS.join(', ')}; debug adds a line per op and attempt`, 'info')
     .action((options: ServerOptions) => serve(options));
 }
 
 async function serve(options: ServerOptions): Promise<void> {
+  const logger = serverLogger(options.logLevel);
+  const note = (text: string) => logger.info(text);
   const port = Number(options.port);
   const drainMs = Number(options.drainMs);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`bad --port ${options.port}`, 'a port is 0 to 65535');
@@ -88,8 +95,11 @@ async function serve(options: ServerOptions): Promise<void> {
     ...(options.kubeconfig === undefined ? {} : { kubeconfig: resolve(options.kubeconfig) }),
     identity: { issuer: options.issuer ?? true, tokenTtlSeconds, trust },
     storage: storageOf(options),
+    metrics: { public: options.metricsPublic === true },
+    dashboard: true,
+    logger,
   });
-  await ensureAdminToken(runtime, dataDir);
+  await ensureAdminToken(runtime, dataDir, note);
   process.stdout.write(`lzy server listening on ${runtime.url}\n`);
   if (runtime.issuer) note(`OIDC issuer ${runtime.issuer.issuer}`);
 
@@ -134,7 +144,7 @@ function storageOf(options: ServerOptions): StorageOptions {
 }
 
 /** The first start creates the admin's token in `DIR/admin.token` (mode 0600); later starts keep it. */
-async function ensureAdminToken(runtime: Runtime, dataDir: string): Promise<void> {
+async function ensureAdminToken(runtime: Runtime, dataDir: string, note: (text: string) => void): Promise<void> {
   const file = join(dataDir, 'admin.token');
   if (existsSync(file)) {
     try {
@@ -151,6 +161,3 @@ async function ensureAdminToken(runtime: Runtime, dataDir: string): Promise<void
   note(`created an admin token in ${file} (mode 0600); issue tenant tokens with \`lzy token create --tenant NAME\``);
 }
 
-function note(text: string): void {
-  process.stderr.write(`lzy server: ${text}\n`);
-}

@@ -1,29 +1,33 @@
 import { Command } from 'commander';
-import type { OpCounts, OpInfo, RuntimeConnection, WorkflowDetail, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
-import { MAX_DESCRIBE_OPS } from '@lzy/runtime/protocol';
-import { describeMiss } from '@lzy/sdk';
+import type { OpCounts, OpInfo, RuntimeConnection, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
+import { describeMiss, describeRun, type RunStatus } from '@lzy/sdk';
 import { CliError, EXIT } from '../cli-error.js';
+import { duration, durationOf } from '../durations.js';
 import { openTarget, withTarget, type TargetOptions } from '../target.js';
 import { textTable } from '../text-table.js';
+import { timingsJson, timingsText } from '../timings-view.js';
 
 interface StatusOptions extends TargetOptions {
   json?: boolean;
   follow?: boolean;
+  timings?: boolean;
 }
 
-/** `lzy status [WORKFLOW] [--json] [--follow]`: the runs of your tenant, or one of them with its ops. */
+/** `lzy status [WORKFLOW] [--json] [--follow] [--timings]`: the runs of your tenant, or one of them with its ops. */
 export function statusCommand(): Command {
   return withTarget(
     new Command('status')
       .description("list your tenant's workflow runs, or show one with its ops")
       .argument('[workflow]', 'a run id')
       .option('--json', 'print JSON: a list of runs, or the one run asked for with its ops')
-      .option('-f, --follow', 'with a run id: print its state changes until it ends (exit 1 if it fails or is cancelled)'),
+      .option('-f, --follow', 'with a run id: print its state changes until it ends (exit 1 if it fails or is cancelled)')
+      .option('--timings', "with a run id: where each op's time went (queue, allocate, transfer in, run, transfer out, commit) and the run's critical path"),
   ).action((workflow: string | undefined, options: StatusOptions) => status(workflow, options));
 }
 
 async function status(workflowId: string | undefined, options: StatusOptions): Promise<void> {
   if (options.follow && workflowId === undefined) throw new CliError('--follow needs a run id', '`lzy status` lists the runs of your tenant', EXIT.usage);
+  if (options.timings && workflowId === undefined) throw new CliError('--timings needs a run id', '`lzy status` lists the runs of your tenant', EXIT.usage);
   const target = await openTarget(options);
   try {
     if (workflowId === undefined) {
@@ -31,25 +35,15 @@ async function status(workflowId: string | undefined, options: StatusOptions): P
       process.stdout.write(options.json ? `${JSON.stringify(runs.map(runJson))}\n` : runsTable(runs));
       return;
     }
-    const detail = await describeAll(target.connection, workflowId);
-    process.stdout.write(options.json ? `${JSON.stringify(detailJson(detail))}\n` : detailText(detail));
+    const detail = await describeRun(target.connection, workflowId);
+    if (options.timings) process.stdout.write(options.json ? `${JSON.stringify(timingsJson(detail))}\n` : timingsText(detail));
+    else process.stdout.write(options.json ? `${JSON.stringify(detailJson(detail))}\n` : detailText(detail));
     if (!options.follow) return;
     const ended = await follow(target.connection, workflowId, detail.counts, options.json === true);
     if (ended !== 'finished') process.exitCode = EXIT.failure;
   } finally {
     await target.close();
   }
-}
-
-/** The run with all its ops, page by page. */
-async function describeAll(connection: RuntimeConnection, workflowId: string): Promise<WorkflowDetail> {
-  const detail = await connection.describe(workflowId, 0, MAX_DESCRIBE_OPS);
-  while (detail.more) {
-    const page = await connection.describe(workflowId, detail.ops.length, MAX_DESCRIBE_OPS);
-    detail.ops.push(...page.ops);
-    detail.more = page.more;
-  }
-  return detail;
 }
 
 /**
@@ -111,26 +105,23 @@ function countsText(counts: OpCounts): string {
   return STATES.map((state) => `${state} ${byState[state]}`).join(', ');
 }
 
-function durationOf(startedAt: number | undefined, endedAt: number | undefined): number | undefined {
-  return startedAt !== undefined && endedAt !== undefined ? endedAt - startedAt : undefined;
-}
-
 function runJson(run: WorkflowInfo): WorkflowInfo & { durationMs?: number } {
   const durationMs = durationOf(run.startedAt, run.endedAt);
   return durationMs === undefined ? run : { ...run, durationMs };
 }
 
-function opJson(op: OpInfo): OpInfo & { durationMs?: number } {
+/** An op as `--json` shows it: without its timings and inputs, which `--timings --json` shows. */
+function opJson({ timings: _timings, after: _after, commitMs: _commitMs, ...op }: OpInfo): Omit<OpInfo, 'timings' | 'after' | 'commitMs'> & { durationMs?: number } {
   const durationMs = durationOf(op.startedAt, op.endedAt);
   return durationMs === undefined ? op : { ...op, durationMs };
 }
 
-function detailJson(detail: WorkflowDetail) {
+function detailJson(detail: RunStatus) {
   const reason = detail.reason === undefined ? {} : { reason: detail.reason };
   return { ...runJson(detail.run), ...reason, counts: stateCounts(detail.counts), ops: detail.ops.map(opJson) };
 }
 
-function detailText({ run, reason, counts, ops }: WorkflowDetail): string {
+function detailText({ run, reason, counts, ops }: RunStatus): string {
   const lines = [
     `workflow  ${run.workflowId}`,
     `name      ${run.name}`,
@@ -166,9 +157,4 @@ function runsTable(runs: WorkflowInfo[]): string {
 
 function time(at: number | undefined): string {
   return at === undefined ? '-' : new Date(at).toISOString();
-}
-
-function duration(ms: number | undefined): string {
-  if (ms === undefined) return '-';
-  return ms < 1000 ? `${ms}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }

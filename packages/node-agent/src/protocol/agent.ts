@@ -166,6 +166,13 @@ export const LogChunk = Type.Object({
   text: Type.String(),
 });
 export type LogChunk = Static<typeof LogChunk>;
+const Ms = Type.Number({ minimum: 0 });
+/**
+ * Where an attempt's time on its node went besides its run, in ms: fetching its bundle and stored
+ * inputs, waiting for a free runner, and storing its result (0 for an inline one).
+ */
+export const NodePhases = Type.Object({ transferInMs: Ms, waitMs: Ms, transferOutMs: Ms }, { additionalProperties: false });
+export type NodePhases = Static<typeof NodePhases>;
 /** An attempt ended: reported exactly once per attempt the agent was given. */
 export const AttemptFinished = Type.Object({
   attemptId: Id,
@@ -175,6 +182,8 @@ export const AttemptFinished = Type.Object({
   ]),
   /** How long the op ran on its runner, in ms; absent when it never started. */
   runMs: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Where the rest of the attempt's time on the node went. */
+  phases: Type.Optional(NodePhases),
 });
 export type AttemptFinished = Static<typeof AttemptFinished>;
 /**

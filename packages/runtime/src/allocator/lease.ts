@@ -5,6 +5,7 @@ import type { WorkerTokens } from '../iam/worker-tokens.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import type { NodeBackend, NodeHandle } from './backend.js';
 import type { NodeDirectory, NodePrincipal } from './node-directory.js';
+import { publishLeaseChanged } from '../observe/events.js';
 
 /** `allocating → ready → releasing → gone`; `ready` is idle or busy, as the scheduler sees it. */
 export type LeaseStatus = 'allocating' | 'ready' | 'releasing' | 'gone';
@@ -76,6 +77,9 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
       // Its connection closed already: the node is lost when its heartbeats stop.
     }
   };
+  const changed = (status: LeaseStatus, reason?: string) =>
+    publishLeaseChanged({ tenant: deps.tenant, pool: deps.pool.name, nodeId: deps.nodeId, status, ...(reason === undefined ? {} : { reason }) });
+  changed('allocating');
   const self: ActorRef<LeaseMsg> = spawnActor<LeaseState, LeaseMsg>(parent, {
     name: deps.nodeId,
     initialState: () => ({ status: 'allocating', lastHeartbeat: Date.now(), startedAt: Date.now() }),
@@ -85,6 +89,7 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
         case 'registered':
           if (state.status !== 'allocating') return state;
           state.status = 'ready';
+          changed('ready');
           state.lastHeartbeat = Date.now();
           state.agent = msg.agent;
           // Before the scheduler hears of the node, so that the agent knows its tenant before any op arrives.
@@ -133,6 +138,7 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
           deps.directory.release(deps.nodeId);
           if (state.status === 'ready') tell(deps.scheduler, { type: 'node-gone', nodeId: deps.nodeId, reason: msg.reason });
           state.status = 'releasing';
+          changed('releasing', msg.reason);
           if (state.agent) {
             tell(state.agent, { type: 'shutdown' });
             handle?.stop();
@@ -151,8 +157,9 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
     },
   });
 
-  function end(state: LeaseState, _reason: string): LeaseState {
+  function end(state: LeaseState, reason: string): LeaseState {
     if (state.status === 'gone') return state;
+    changed('gone', reason);
     // A lost joined node may still be running somewhere: it must serve no one again.
     if (state.status !== 'releasing' && 'joined' in deps.node) tell(deps.node.joined.agent, { type: 'shutdown' });
     state.status = 'gone';

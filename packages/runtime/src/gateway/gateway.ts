@@ -10,6 +10,7 @@ import { CLIENT_PATH, ClientRequest, EVENTS_PATH, type ClientEvents } from '../p
 import type { StorageMsg } from '../storage/storage.js';
 import type { ClientsMsg } from './clients.js';
 import type { NodesRouterMsg } from './nodes-router.js';
+import { publishAuthFailed } from '../observe/events.js';
 
 /** The identity of a client connection: the subject its credential stands for, and until when (ms since the epoch) for a JWT. */
 export interface ClientPrincipal {
@@ -116,7 +117,11 @@ export function createGateway(deps: {
   };
   const remoting = new Remoting({
     name: 'lzy-runtime',
-    authenticate: (token, _hello, { remoteAddress }) => admit(token, remoteAddress),
+    authenticate: (token, _hello, { remoteAddress }) =>
+      admit(token, remoteAddress).catch((error: Error) => {
+        publishAuthFailed({ reason: error.message });
+        throw error;
+      }),
     reauthenticate: (token, current, { remoteAddress }) =>
       isNode(current) ? renewNode(token, current as NodePrincipal) : limited(remoteAddress, async () => {
         if (!isClient(current)) throw new Error('only a client or a node renews its credential');

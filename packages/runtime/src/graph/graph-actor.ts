@@ -20,6 +20,7 @@ import {
   type OpSuccess,
 } from './graph-state.js';
 import { graphJournalForm } from './graph-journal-form.js';
+import { opEnded, publishJournalCommitted, publishOpEnded } from '../observe/events.js';
 import { startOp, type GraphOps, type OpDone, type OpMsg } from './op-actor.js';
 import type { AttemptRequest, OpsRunning } from '../scheduler/scheduler.js';
 
@@ -32,6 +33,8 @@ export type GraphMsg =
   /** The results so far and the progress, as events for a new watcher. */
   | { type: 'replay'; replyTo: ActorRef<WorkflowEvent[]> }
   | { type: 'journal-successes' }
+  /** Journals the commit times not journaled yet, when no other write will carry them. */
+  | { type: 'journal-commits' }
   /** Starts the next chunk of ready ops. */
   | { type: 'start-more' }
   /** The results of these ops, for those that succeeded. */
@@ -80,6 +83,10 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
    * disk write carries many.
    */
   let writing = false;
+  /** When the graph heard each outcome not yet journaled (performance.now()): its commit time runs from there until it is durable. */
+  const heardAt = new Map<string, number>();
+  /** Commit times measured and not journaled yet: they go with the graph's next write. */
+  let commits: Array<[opId: string, ms: number]> = [];
   const defaultPool = [...deps.pools.keys()][0]!;
   let self: ActorRef<GraphMsg>;
   /** Ready ops marked queued whose actors start in a later turn (see START_CHUNK). */
@@ -147,11 +154,18 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     const results = successes.filter(({ opId }) => state.ops.get(opId)?.status !== 'succeeded');
     successes = [];
     if (results.length === 0) return;
+    journalCommits(ctx);
+    const writtenAt = performance.now();
     const durable = ctx.journal({ type: 'ops-succeeded', results });
+    const committed = results.map(({ opId }) => state.ops.get(opId)!);
+    void durable.then(() => {
+      publishJournalCommitted({ ms: performance.now() - writtenAt });
+      noteCommitted(committed);
+    }, () => {});
     writing = true;
     void durable.finally(() => {
       writing = false;
-      if (successes.length > 0) tell(self, { type: 'journal-successes' });
+      tell(self, { type: successes.length > 0 ? 'journal-successes' : 'journal-commits' });
     });
     const events: WorkflowEvent[] = [];
     for (const { opId, result, cached } of results) {
@@ -165,6 +179,37 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     void notify(durable, notices);
   };
 
+  /** Journals the commit times measured since the last write, ahead of the write at hand (in the same transaction). */
+  const journalCommits = (ctx: { journal(event: GraphEvent): Promise<void> }) => {
+    if (commits.length === 0) return;
+    void ctx.journal({ type: 'ops-committed', commits }).catch(() => {});
+    commits = [];
+  };
+
+  /** Keeps how long the outcomes of `nodes` took to be journaled, now that they are. */
+  const noteCommitted = (nodes: OpNode[]) => {
+    const now = performance.now();
+    for (const node of nodes) {
+      const heard = heardAt.get(node.spec.id);
+      if (heard === undefined) continue;
+      heardAt.delete(node.spec.id);
+      node.commitMs = now - heard;
+      commits.push([node.spec.id, node.commitMs]);
+      if (!opEnded.hasSubscribers) continue;
+      const state = node.status === 'failed' ? 'failed' : node.cached ? 'cached' : 'succeeded';
+      publishOpEnded({ tenant: deps.tenant, workflowId: deps.workflowId, opId: node.spec.id, opName: node.spec.name, state, attempts: node.attempts ?? 0, commitMs: node.commitMs });
+    }
+  };
+
+  /** Tells who watches the runtime which ops a stop of the graph cancelled, once it is journaled. */
+  const noteCancelled = (state: GraphState) => {
+    if (!opEnded.hasSubscribers) return;
+    for (const node of state.ops.values()) {
+      if (node.status !== 'cancelled') continue;
+      publishOpEnded({ tenant: deps.tenant, workflowId: deps.workflowId, opId: node.spec.id, opName: node.spec.name, state: 'cancelled', attempts: node.attempts ?? 0 });
+    }
+  };
+
   self = spawnPersistentActor<GraphState, GraphMsg, GraphEvent>(parent, {
     name: 'graph',
     key: `graph:${deps.workflowId}`,
@@ -173,6 +218,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       toStart.clear();
       successes = [];
       writing = false;
+      heardAt.clear();
+      commits = [];
       return emptyGraph();
     },
     apply: applyGraphEvent,
@@ -226,7 +273,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           const node = state.ops.get(msg.opId);
           if (!node || state.stopped || node.status === 'succeeded') return;
           const endedAt = Date.now();
-          const how = { startedAt: node.startedAt ?? endedAt, endedAt, ...(node.miss ? { miss: node.miss } : {}) };
+          heardAt.set(msg.opId, performance.now());
+          const how = { startedAt: node.startedAt ?? endedAt, endedAt, ...(node.miss ? { miss: node.miss } : {}), ...(msg.timings ? { timings: msg.timings } : {}) };
           if (msg.ok) {
             // Journaled with the other successes already in the mailbox, after them.
             if (successes.length === 0) tell(self, { type: 'journal-successes' });
@@ -234,8 +282,13 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
             return;
           }
           journalSuccesses(state, ctx, true);
-          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, ...how });
+          journalCommits(ctx);
+          void ctx.journal({ type: 'op-failed', opId: msg.opId, failure: msg.failure, attempt: msg.attempt, ...how }).then(() => {
+            noteCommitted([node]);
+            tell(self, { type: 'journal-commits' });
+          }, () => {});
           const durable = ctx.journal({ type: 'stopped', reason: `op ${node.spec.name} failed` });
+          void durable.then(() => noteCancelled(state), () => {});
           stopAll();
           void notify(durable, [
             {
@@ -258,6 +311,10 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
         case 'journal-successes':
           journalSuccesses(state, ctx);
           return;
+        case 'journal-commits':
+          // While ops run, the next write carries them.
+          if (!writing && isSettled(state)) journalCommits(ctx);
+          return;
         case 'start-more':
           startScheduled = false;
           if (!state.stopped && toStart.length > 0) startChunk(state);
@@ -265,7 +322,9 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
         case 'cancel': {
           if (state.stopped) return;
           journalSuccesses(state, ctx, true);
+          journalCommits(ctx);
           const durable = ctx.journal({ type: 'stopped', reason: msg.reason });
+          void durable.then(() => noteCancelled(state), () => {});
           stopAll();
           void notify(durable, [{ type: 'graph-settled', cancelled: true }]);
           return;

@@ -1,7 +1,7 @@
 import type { JournalForm } from '@lzy/actors';
 import type { DataRef } from '@lzy/node-agent/protocol';
 import type { ArgSpec, OpSpec } from '../protocol/client.js';
-import type { CacheMiss } from '../protocol/client.js';
+import type { AttemptTimings, CacheMiss } from '../protocol/client.js';
 import type { GraphEvent, OpSuccess } from './graph-state.js';
 
 /** What the calls of one op in a submission have in common: the spec but its id and args. */
@@ -40,6 +40,8 @@ interface StoredOpsSucceeded {
       startedAt?: number,
       endedAt?: number,
       miss?: CacheMiss | null,
+      // Where its attempts' time went; absent in successes journaled by earlier versions.
+      timings?: AttemptTimings[] | null,
     ]
   >;
 }
@@ -65,22 +67,23 @@ type Successes = Extract<GraphEvent, { type: 'ops-succeeded' }>['results'];
 
 function storeOpsSucceeded(results: Successes): StoredOpsSucceeded {
   const flat: StoredOpsSucceeded['flat'] = [];
-  for (const { opId, result, cached, attempts, startedAt, endedAt, miss } of results) {
+  for (const { opId, result, cached, attempts, startedAt, endedAt, miss, timings } of results) {
     const where = result.inline ?? result.uri!;
-    if (attempts === undefined && startedAt === undefined && endedAt === undefined && miss === undefined) {
+    if (attempts === undefined && startedAt === undefined && endedAt === undefined && miss === undefined && timings === undefined) {
       flat.push([opId, result.size, result.hash, result.codec, where, cached]);
-    } else flat.push([opId, result.size, result.hash, result.codec, where, cached, attempts ?? 0, startedAt ?? 0, endedAt ?? 0, miss ?? null]);
+    } else flat.push([opId, result.size, result.hash, result.codec, where, cached, attempts ?? 0, startedAt ?? 0, endedAt ?? 0, miss ?? null, timings ?? null]);
   }
   return { type: 'ops-succeeded', flat };
 }
 
 function restoreOpsSucceeded({ flat }: StoredOpsSucceeded): GraphEvent {
-  const results: Successes = flat.map(([opId, size, hash, codec, where, cached, attempts, startedAt, endedAt, miss]) => {
+  const results: Successes = flat.map(([opId, size, hash, codec, where, cached, attempts, startedAt, endedAt, miss, timings]) => {
     const success: OpSuccess = { opId, result: typeof where === 'string' ? { size, hash, codec, uri: where } : { size, hash, codec, inline: where }, cached };
     if (attempts !== undefined && attempts !== null) success.attempts = attempts;
     if (startedAt) success.startedAt = startedAt;
     if (endedAt) success.endedAt = endedAt;
     if (miss) success.miss = miss;
+    if (timings) success.timings = timings;
     return success;
   });
   return { type: 'ops-succeeded', results };

@@ -1,5 +1,5 @@
 import type { DataRef, OpFailure } from '@lzy/node-agent/protocol';
-import type { CacheMiss, OpCounts, OpInfo, OpSpec } from '../protocol/client.js';
+import type { AttemptTimings, CacheMiss, OpCounts, OpInfo, OpSpec } from '../protocol/client.js';
 
 /**
  * An op of a workflow's graph. `waiting` → `queued` → `running` → `succeeded | failed | cancelled`;
@@ -26,6 +26,10 @@ export interface OpNode {
   miss?: CacheMiss;
   /** Set once it failed for good. */
   failure?: { failure: OpFailure; attempt: number };
+  /** Where its attempts' time went, journaled with its outcome. */
+  timings?: AttemptTimings[];
+  /** How long its outcome took to be journaled, from the moment the graph heard it. */
+  commitMs?: number;
 }
 
 /** When an op ran and how, as journaled with its outcome. */
@@ -34,6 +38,7 @@ export interface OpRecord {
   startedAt?: number;
   endedAt?: number;
   miss?: CacheMiss;
+  timings?: AttemptTimings[];
 }
 
 export interface GraphState {
@@ -56,7 +61,9 @@ export type GraphEvent =
   | { type: 'ops-added'; ops: OpSpec[] }
   | { type: 'ops-succeeded'; results: OpSuccess[] }
   | ({ type: 'op-failed'; opId: string; failure: OpFailure; attempt?: number } & Omit<OpRecord, 'attempts'>)
-  | { type: 'stopped'; reason: string };
+  | { type: 'stopped'; reason: string }
+  /** How long ops' outcomes took to be journaled, measured once they were: journaled with a later write. */
+  | { type: 'ops-committed'; commits: Array<[opId: string, ms: number]> };
 
 export function emptyGraph(): GraphState {
   return { ops: new Map(), counts: { waiting: 0, queued: 0, running: 0, succeeded: 0, cached: 0, failed: 0, cancelled: 0 } };
@@ -133,6 +140,12 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
       state.stopped = { reason: `op ${node.spec.name} failed: ${event.failure.message}`, failedOp: event.opId };
       return state;
     }
+    case 'ops-committed':
+      for (const [opId, ms] of event.commits) {
+        const node = state.ops.get(opId);
+        if (node) node.commitMs = ms;
+      }
+      return state;
     case 'stopped':
       state.stopped ??= { reason: event.reason };
       for (const node of state.ops.values()) {
@@ -143,11 +156,12 @@ export function applyGraphEvent(state: GraphState, event: GraphEvent): GraphStat
 }
 
 /** Keeps what was journaled of how an op ran. */
-function record(node: OpNode, { attempts, startedAt, endedAt, miss }: OpRecord): void {
+function record(node: OpNode, { attempts, startedAt, endedAt, miss, timings }: OpRecord): void {
   if (attempts !== undefined) node.attempts = attempts;
   if (startedAt !== undefined) node.startedAt = startedAt;
   if (endedAt !== undefined) node.endedAt = endedAt;
   if (miss !== undefined) node.miss = miss;
+  if (timings !== undefined) node.timings = timings;
 }
 
 /** How an op is described to clients (`lzy status`). */
@@ -161,7 +175,18 @@ export function opInfo(node: OpNode): OpInfo {
   if (node.startedAt !== undefined) info.startedAt = node.startedAt;
   if (node.endedAt !== undefined) info.endedAt = node.endedAt;
   if (node.miss !== undefined) info.miss = node.miss;
+  const after = inputsOf(node.spec);
+  if (after.length > 0) info.after = after;
+  if (node.timings !== undefined) info.timings = node.timings;
+  if (node.commitMs !== undefined) info.commitMs = node.commitMs;
   return info;
+}
+
+/** The ops whose results an op takes, each once. */
+function inputsOf(spec: OpSpec): string[] {
+  const ids = new Set<string>();
+  for (const arg of spec.args) if (arg.kind === 'op') ids.add(arg.opId);
+  return [...ids];
 }
 
 /** Ops whose inputs have all succeeded and that have not started. */

@@ -1,23 +1,27 @@
 import { spawnActor, stopActor, tell, type ActorContext, type ActorRef, type Parent } from '@lzy/actors';
 import type { DataRef, OpFailure } from '@lzy/node-agent/protocol';
 import { newId } from '../ids.js';
-import type { CacheMiss, OpSpec } from '../protocol/client.js';
+import type { AttemptTimings, CacheMiss, OpSpec } from '../protocol/client.js';
+import { attemptEnded, type AttemptEnded } from '../observe/events.js';
+import type { AttemptPhases } from '../scheduler/attempt-phases.js';
 import type { AttemptOutcome, AttemptRequest, OpsRunning, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { CacheIndex } from './cache-index.js';
 
 export type OpMsg =
-  | { type: 'attempt-ended'; attemptId: string; outcome: AttemptOutcome }
+  | { type: 'attempt-ended'; attemptId: string; outcome: AttemptOutcome; phases: AttemptPhases }
   | { type: 'retry' }
   | { type: 'cancel' };
 
 /** What an op actor reports to its graph: once its outcome, and each time it queues another attempt. */
 export type OpDone =
-  | { type: 'op-done'; opId: string; ok: true; result: DataRef; cached: boolean; attempts: number }
-  | { type: 'op-done'; opId: string; ok: false; failure: OpFailure; attempt: number }
+  | { type: 'op-done'; opId: string; ok: true; result: DataRef; cached: boolean; attempts: number; timings?: AttemptTimings[] }
+  | { type: 'op-done'; opId: string; ok: false; failure: OpFailure; attempt: number; timings: AttemptTimings[] }
   | { type: 'op-requeued'; opId: string };
 
 /** How often an op is rerun after the node running it was lost, on top of its own retries. */
 const NODE_LOSS_RETRIES = 3;
+/** The timings of an op's last attempts kept with it, however many it had. */
+const KEPT_TIMINGS = 10;
 
 /** What every op actor of one graph shares. */
 export interface GraphOps {
@@ -46,6 +50,8 @@ interface OpState {
   nodeLosses: number;
   attemptId: string | undefined;
   done: boolean;
+  /** Where its last attempts' time went. */
+  readonly timings: AttemptTimings[];
 }
 
 /** What starting an op gave: its result from the cache, or its actor, the first attempt to queue, and why a cached op missed. */
@@ -62,7 +68,7 @@ export function startOp(parent: Parent, ops: GraphOps, call: OpCall): OpStart {
   const cacheKey = spec.cache ? ops.cache.keyOf(spec, call.args) : undefined;
   const hit = cacheKey && ops.cache.get(ops.tenant, cacheKey);
   if (hit) return { cached: { type: 'op-done', opId: spec.id, ok: true, result: hit, cached: true, attempts: 0 } };
-  const state: OpState = { call, ops, cacheKey, attempt: 0, nodeLosses: 0, attemptId: undefined, done: false };
+  const state: OpState = { call, ops, cacheKey, attempt: 0, nodeLosses: 0, attemptId: undefined, done: false, timings: [] };
   // One handler for all op actors: everything an op needs is in its state.
   const actor = spawnActor<OpState, OpMsg>(parent, { initialState: () => state, supervision: 'resume', receive: receiveOp });
   // The actor's state is `state`: its first attempt is recorded there before any message arrives.
@@ -83,9 +89,16 @@ function receiveOp(state: OpState, msg: OpMsg, ctx: ActorContext<OpMsg>): OpStat
       if (msg.attemptId !== state.attemptId) return state;
       state.attemptId = undefined;
       const { outcome } = msg;
+      if (state.timings.length === KEPT_TIMINGS) state.timings.shift();
+      const timings: AttemptTimings = { attempt: state.attempt, ok: outcome.ok, ...msg.phases };
+      state.timings.push(timings);
+      if (attemptEnded.hasSubscribers) {
+        const ended: AttemptEnded = { tenant: ops.tenant, workflowId: ops.workflowId, opId: spec.id, opName: spec.name, attemptId: msg.attemptId, timings };
+        attemptEnded.publish(outcome.ok ? ended : { ...ended, code: outcome.failure.code });
+      }
       if (outcome.ok) {
         if (state.cacheKey) ops.cache.put(ops.tenant, spec, state.cacheKey, outcome.result);
-        return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: outcome.result, cached: false, attempts: state.attempt }, ctx.self);
+        return finish(state, { type: 'op-done', opId: spec.id, ok: true, result: outcome.result, cached: false, attempts: state.attempt, timings: state.timings }, ctx.self);
       }
       const { failure } = outcome;
       const nodeLost = failure.code === 'NODE_LOST' && state.nodeLosses < NODE_LOSS_RETRIES;
@@ -98,7 +111,7 @@ function receiveOp(state: OpState, msg: OpMsg, ctx: ActorContext<OpMsg>): OpStat
         return state;
       }
       if (state.cacheKey) ops.cache.putFailure(ops.tenant, spec, state.cacheKey);
-      return finish(state, { type: 'op-done', opId: spec.id, ok: false, failure, attempt: state.attempt }, ctx.self);
+      return finish(state, { type: 'op-done', opId: spec.id, ok: false, failure, attempt: state.attempt, timings: state.timings }, ctx.self);
     }
     case 'cancel':
       if (state.attemptId) tell(ops.scheduler, { type: 'cancel', attemptId: state.attemptId });

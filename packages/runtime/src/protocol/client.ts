@@ -145,9 +145,33 @@ export const OpState = Type.Union([
 ]);
 export type OpState = Static<typeof OpState>;
 
+const Ms = Type.Number({ minimum: 0 });
+
+/**
+ * Where one attempt of an op spent its time, in ms: `queueMs` waiting for a slot (in the
+ * scheduler, and on its node for a free runner), `allocateMs` waiting for its node to be leased and
+ * register (when no node of its tenant was up when it was queued), `transferInMs` fetching its
+ * bundle and stored inputs to the node, `runMs` running, `transferOutMs` storing its result.
+ */
+export const AttemptTimings = Type.Object({
+  attempt: Count,
+  /** The node it was given to; absent when it never reached one. */
+  nodeId: Type.Optional(Id),
+  ok: Type.Boolean(),
+  queueMs: Ms,
+  allocateMs: Ms,
+  transferInMs: Ms,
+  runMs: Ms,
+  transferOutMs: Ms,
+});
+export type AttemptTimings = Static<typeof AttemptTimings>;
+
 /**
  * One op of a run: its state, how many attempts it took, when it started running (its first
  * attempt given to a node, or the cache hit) and when it ended, and why it missed the cache.
+ * `after`: the ops whose results it takes; `timings`: where each attempt's time went, and
+ * `commitMs` how long its outcome took to be journaled (absent for outcomes journaled before the
+ * runtime's last start).
  */
 export const OpInfo = Type.Object({
   opId: Id,
@@ -157,5 +181,8 @@ export const OpInfo = Type.Object({
   startedAt: Type.Optional(Time),
   endedAt: Type.Optional(Time),
   miss: Type.Optional(CacheMiss),
+  after: Type.Optional(Type.Array(Id)),
+  timings: Type.Optional(Type.Array(AttemptTimings)),
+  commitMs: Type.Optional(Ms),
 });
 export type OpInfo = Static<typeof OpInfo>;

@@ -51,7 +51,7 @@ export const MAX_SUBMIT_OPS = 10_000;
 export const MAX_LOG_PAGE = 1000;
 
 /** Most ops one `describe` request returns; the client pages through larger runs. */
-export const MAX_DESCRIBE_OPS = 5000;
+export const MAX_DESCRIBE_OPS = 2000;
 
 export const ClientRequest = Type.Union([
   request('whoami', {}),

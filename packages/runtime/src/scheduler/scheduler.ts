@@ -3,6 +3,7 @@ import { spawnActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import { MAX_BATCH, runMessage, type AgentMsg, type AttemptFinished, type DataRef, type LogChunk, type OpFailure, type RunAttempt } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
 import type { AttemptGrants } from '../storage/attempt-grants.js';
+import { attemptPhases, waitOf, type AttemptPhases, type SchedulerWait } from './attempt-phases.js';
 
 /** How an attempt ended, as its op actor hears it. */
 export type AttemptOutcome = { ok: true; result: DataRef } | { ok: false; failure: OpFailure };
@@ -14,8 +15,8 @@ export interface AttemptRequest {
   readonly workflowId: string;
   readonly pool: string;
   readonly run: RunAttempt;
-  /** The op actor: hears `attempt-ended`. */
-  readonly op: ActorRef<{ type: 'attempt-ended'; attemptId: string; outcome: AttemptOutcome }>;
+  /** The op actor: hears `attempt-ended`, with where the attempt's time went. */
+  readonly op: ActorRef<{ type: 'attempt-ended'; attemptId: string; outcome: AttemptOutcome; phases: AttemptPhases }>;
   /** Where the attempt's stdout and stderr go, and notices of retries. */
   readonly logs: ActorRef<OpNotice>;
   /** The op's graph: hears which of its ops were given to a node. */
@@ -69,6 +70,8 @@ interface NodeSlots {
   readonly running: Set<string>;
   /** Which idle period the node is in (a counter), or undefined while it runs something. */
   idleSince: number | undefined;
+  /** When it came up (performance.now()). */
+  readonly upAt: number;
 }
 
 /** Attempts of one (tenant, pool) waiting for a slot, round-robin between workflows, and the nodes they can go to. */
@@ -98,6 +101,9 @@ interface SchedulerState {
 interface AttemptEntry {
   readonly request: AttemptRequest;
   nodeId: string | undefined;
+  /** When it was queued (performance.now()), and how long it waited once given to a node. */
+  readonly queuedAt: number;
+  wait: SchedulerWait | undefined;
 }
 
 const keyOf = (tenant: string, pool: string) => `${tenant}\u0000${pool}`;
@@ -144,8 +150,9 @@ export function spawnScheduler(
         case 'enqueue': {
           // The attempts of one message are mostly of one (tenant, pool): its queue is looked up once.
           let queue: Queue | undefined;
+          const queuedAt = performance.now();
           for (const attempt of msg.attempts) {
-            const entry: AttemptEntry = { request: attempt, nodeId: undefined };
+            const entry: AttemptEntry = { request: attempt, nodeId: undefined, queuedAt, wait: undefined };
             state.attempts.set(attempt.attemptId, entry);
             if (queue?.tenant !== attempt.tenant || queue.pool !== attempt.pool) queue = queueOf(state, attempt.tenant, attempt.pool);
             let forWorkflow = queue.byWorkflow.get(attempt.workflowId);
@@ -186,7 +193,7 @@ export function spawnScheduler(
         }
         case 'node-up': {
           const queue = queueOf(state, msg.node.tenant, msg.node.pool);
-          const node: NodeSlots = { info: msg.node, queue, running: new Set(), idleSince: undefined };
+          const node: NodeSlots = { info: msg.node, queue, running: new Set(), idleSince: undefined, upAt: performance.now() };
           state.nodes.set(node.info.nodeId, node);
           queue.nodes.push(node);
           if (queue.leasesPending > 0) queue.leasesPending--;
@@ -213,7 +220,7 @@ export function spawnScheduler(
             state.attempts.delete(attemptId);
             deps.grants.end(attemptId);
             if (entry) {
-              failAttempt(entry.request, {
+              failAttempt(entry, {
                 code: 'NODE_LOST',
                 name: 'NodeLostError',
                 message: `node ${msg.nodeId} was lost: ${msg.reason}`,
@@ -229,10 +236,12 @@ export function spawnScheduler(
           if (queue.leasesPending > 0) queue.leasesPending--;
           if (queue.nodes.length > 0 || queue.leasesPending > 0) return state;
           // No node will come for these attempts: fail them, their ops decide whether to retry.
+          const now = performance.now();
           for (const forWorkflow of queue.byWorkflow.values()) {
             for (let entry = forWorkflow.shift(); entry; entry = forWorkflow.shift()) {
               state.attempts.delete(entry.request.attemptId);
-              failAttempt(entry.request, { code: 'ALLOCATION_FAILED', name: 'AllocationError', message: msg.message, retryable: false });
+              entry.wait = { queueMs: 0, allocateMs: now - entry.queuedAt };
+              failAttempt(entry, { code: 'ALLOCATION_FAILED', name: 'AllocationError', message: msg.message, retryable: false });
             }
           }
           queue.byWorkflow.clear();
@@ -251,12 +260,13 @@ export function spawnScheduler(
             if (request) tell(request.logs, { type: 'op-log', opId: request.opId, opName: request.opName, stream: log.stream, text: log.text });
           }
           const node = state.nodes.get(msg.nodeId);
-          for (const { attemptId, outcome, runMs } of msg.finished) {
+          for (const finished of msg.finished) {
+            const { attemptId, outcome, runMs } = finished;
             const entry = givenHere(attemptId);
             if (!entry) continue;
             state.attempts.delete(attemptId);
             deps.grants.end(attemptId);
-            tell(entry.request.op, { type: 'attempt-ended', attemptId, outcome });
+            tell(entry.request.op, { type: 'attempt-ended', attemptId, outcome, phases: attemptPhases(entry.wait, msg.nodeId, finished) });
             if (!node) continue;
             node.running.delete(attemptId);
             if (runMs !== undefined) learnRunTime(node.queue, runMs);
@@ -278,8 +288,9 @@ export function spawnScheduler(
     },
   });
 
-  function failAttempt(attempt: AttemptRequest, failure: OpFailure): void {
-    tell(attempt.op, { type: 'attempt-ended', attemptId: attempt.attemptId, outcome: { ok: false, failure } });
+  function failAttempt(entry: AttemptEntry, failure: OpFailure): void {
+    const { op, attemptId } = entry.request;
+    tell(op, { type: 'attempt-ended', attemptId, outcome: { ok: false, failure }, phases: attemptPhases(entry.wait, entry.nodeId) });
   }
 
   function queueOf(state: SchedulerState, tenant: string, pool: string): Queue {
@@ -361,6 +372,7 @@ export function spawnScheduler(
     const free = (node: NodeSlots) => node.info.slots * (1 + extra) - node.running.size;
     const runs = new Map<NodeSlots, RunAttempt[]>();
     const running = new Map<ActorRef<OpsRunning>, string[]>();
+    const now = performance.now();
     while (queue.size > 0) {
       let best: NodeSlots | undefined;
       for (const node of queue.nodes) {
@@ -371,6 +383,7 @@ export function spawnScheduler(
       best.running.add(entry.request.attemptId);
       best.idleSince = undefined;
       entry.nodeId = best.info.nodeId;
+      entry.wait = waitOf(entry.queuedAt, best.upAt, now);
       deps.grants.give(best.info.nodeId, entry.request.run, entry.request.workflowId);
       const forNode = runs.get(best);
       if (forNode) forNode.push(entry.request.run);

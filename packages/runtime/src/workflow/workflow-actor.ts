@@ -10,6 +10,7 @@ import type { WhiteboardIndex } from '../whiteboard/whiteboard-index.js';
 import { LogKeeper } from './log-keeper.js';
 import type { Result } from '../result.js';
 import type { OpNotice, SchedulerMsg } from '../scheduler/scheduler.js';
+import { publishWorkflowChanged } from '../observe/events.js';
 
 export type WorkflowMsg =
   | { type: 'submit'; ops: OpSpec[]; replyTo: ActorRef<Result<{ added: number }>> }
@@ -124,6 +125,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     if (reason !== undefined) ended.reason = reason;
     if (status === 'finished' && state.pendingResult !== undefined) ended.result = state.pendingResult;
     await ctx.persist(ended);
+    publishWorkflowChanged({ tenant: deps.tenant, workflowId: deps.workflowId, name: deps.name, status, ...(reason === undefined ? {} : { reason }) });
     logs?.ended(status);
     emit(state, [endEvent(state)]);
     // Nothing follows the end of a run: its watchers go.
@@ -230,6 +232,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           if (state.status !== 'active') return void deps.ended(state.status);
           // Ops may run again: busy until the graph next settles.
           deps.busy(true);
+          publishWorkflowChanged({ tenant: deps.tenant, workflowId: deps.workflowId, name: deps.name, status: 'active', resumed: true });
           tell(graphOf(state), { type: 'resume' });
           return;
         case 'graph-events':

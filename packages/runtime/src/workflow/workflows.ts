@@ -9,6 +9,7 @@ import type { WorkflowInfo } from '../protocol/gateway.js';
 import type { Result } from '../result.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import { spawnWorkflow, type WorkflowMsg } from './workflow-actor.js';
+import { publishWorkflowChanged } from '../observe/events.js';
 import type { OwnStorage, RunStorages } from '../storage/run-storages.js';
 import type { TempExpiry } from '../storage/temp-expiry.js';
 
@@ -129,6 +130,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
           // Before the run exists: none of its values may land anywhere else.
           if (msg.storage) await deps.runStorages.register(msg.tenant, workflowId, msg.storage);
           await ctx.persist({ type: 'started', workflowId, tenant: msg.tenant, name: msg.name, startedAt: Date.now() });
+          publishWorkflowChanged({ tenant: msg.tenant, workflowId, name: msg.name, status: 'active' });
           const ref = refOf(state.runs.get(workflowId)!, workflowId);
           tell(ref, { type: 'watch', watcher: msg.watcher });
           tell(msg.replyTo, { ok: true, value: { workflowId } });

@@ -1,0 +1,20 @@
+import { pino, type Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
+import { usageError } from './cli-error.js';
+
+/** The levels `--log-level` takes, the quietest last. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** Fields no line may show, whatever a caller logs by mistake. */
+const REDACTED = ['token', '*.token', 'secret', '*.secret', 'clientSecret', '*.clientSecret', 'authorization', '*.authorization', 'password', '*.password'];
+
+/**
+ * The log of `lzy server` at `level`, on stderr: JSON lines (pino), or readable lines when stderr is
+ * a terminal (pino-pretty). Written synchronously, so nothing is lost when the server exits.
+ */
+export function serverLogger(level: string): Logger {
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw usageError(`bad --log-level ${level}`, `one of ${LOG_LEVELS.join(', ')}`);
+  const options = { level, base: { service: 'lzy-server', pid: process.pid }, redact: { paths: REDACTED, censor: '[redacted]' } };
+  const destination = process.stderr.isTTY ? PinoPretty({ destination: 2, sync: true, colorize: true }) : pino.destination({ fd: 2, sync: true });
+  return pino(options, destination);
+}
