@@ -63,16 +63,24 @@ t.test('after a SIGKILL of lzy server with 64 small workflows in flight, every r
   t.ok(resultsBefore < count, `the kill came with workflows in flight (${resultsBefore} of ${count} had their result)`);
 
   const second = await startServer(t, { dataDir, port: first.port });
-  await client.waitForLine((line) => line === 'done', 'every workflow to resolve after the restart', 120_000).catch((error: Error) => {
+  const connection = await RemoteConnection.open({ endpoint: second.url, token: second.adminToken });
+  t.teardown(() => connection.close());
+  await client.waitForLine((line) => line === 'done', 'every workflow to resolve after the restart', 120_000).catch(async (error: Error) => {
+    // Where each workflow still waiting stands, as the client and the runtime see it.
     const resolved = new Set(client.lines.flatMap((line) => (line.startsWith('result ') ? [line.split(' ')[1]] : [])));
-    const unresolved = Array.from({ length: count }, (_, i) => String(i)).filter((i) => !resolved.has(i));
-    const lines = unresolved.map((i) => client.lines.filter((line) => line.split(' ')[1] === i).join(', ') || `${i} not started`);
-    throw new Error(`${error.message}; unresolved: ${lines.join(' | ')}`);
+    const waiting = Array.from({ length: count }, (_, i) => String(i)).filter((i) => !resolved.has(i));
+    const described = await Promise.all(
+      waiting.map(async (i) => {
+        const seen = client.lines.filter((line) => line.split(' ')[1] === i);
+        const id = seen.find((line) => line.startsWith('started '))?.split(' ')[2];
+        const detail = id ? await connection.describe(id, 0, 5).catch((e: Error) => e.message) : 'not started';
+        return `${seen.join(', ')}: ${JSON.stringify(detail)}`;
+      }),
+    );
+    throw new Error(`${error.message}; waiting: ${described.join(' | ')}`);
   });
   t.same(await client.exited, { code: 0, signal: null }, `no workflow failed: ${client.lines.filter((line) => line.startsWith('error ')).join(' | ')}`);
 
-  const connection = await RemoteConnection.open({ endpoint: second.url, token: second.adminToken });
-  t.teardown(() => connection.close());
   const lzy = Lzy.over(connection, { onLog: () => {} });
   const results = client.lines.flatMap((line) => (line.startsWith('result ') ? [line.split(' ')] : []));
   t.equal(results.length, count, 'every workflow got its result');
