@@ -21,7 +21,7 @@
 //
 // Ours and the floor alternate within each figure's rounds. Every phase is bounded in time (one
 // timer per phase, none per workflow).
-// LZY_BENCH_QUICK=1 runs smaller sizes (about a minute; the long run is 10,000 workflows, its
+// LZY_BENCH_QUICK=1 runs smaller sizes (one to two minutes; the long run is 10,000 workflows, its
 // windows the first and last 1,000).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
