@@ -1,5 +1,5 @@
-// A worker of the runtime bench's baseline: a bare pool of child processes that run the same
-// no-op as the bench's `noop` op, called over the IPC channel (advanced serialization). Each
+// A worker of the benches' bare pool (bare-pool.ts): a child process that runs the same no-op
+// as the benches' `noop` op, called over the IPC channel (advanced serialization). Each
 // message `{ id, i }` is answered with `{ id, value }` once the no-op has resolved. Exits when the
 // channel closes (the bench is done or gone).
 const noop = async (i: number) => i;

@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   runtime: () => import('./runtime.js'),
   kube: () => import('./kube.js'),
   storage: () => import('./storage.js'),
+  workflows: () => import('./workflows.js'),
 };
 
 const name = process.argv[2];

@@ -20,6 +20,8 @@ export class TempExpiry {
   private readonly due: Database<true, [number, string, string]>;
   private readonly expired: Database<true, [string, string]>;
   private timer: NodeJS.Timeout | undefined;
+  /** When the timer looks next (ms since the epoch); undefined while nothing is due. */
+  private nextAt: number | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   private closed = false;
   /** Expiries being written: `close` waits for them, so none reaches the state after it closed. */
@@ -60,7 +62,8 @@ export class TempExpiry {
     } finally {
       this.writing.delete(written);
     }
-    this.schedule();
+    // Runs end in time order, so the timer set for an earlier one looks soon enough: no timer per run.
+    if (this.nextAt === undefined || endedAt + this.ttlMs < this.nextAt) this.schedule();
   }
 
   /** Looks again when the next run expires, but not sooner than `minDelayMs`. */
@@ -68,8 +71,11 @@ export class TempExpiry {
     if (this.closed) return;
     clearTimeout(this.timer);
     const [next] = [...this.due.getKeys({ limit: 1 })];
+    this.nextAt = undefined;
     if (next === undefined) return;
-    this.timer = setTimeout(() => void this.sweep(), Math.min(MAX_WAIT_MS, Math.max(minDelayMs, next[0] - Date.now())));
+    const wait = Math.min(MAX_WAIT_MS, Math.max(minDelayMs, next[0] - Date.now()));
+    this.nextAt = Date.now() + wait;
+    this.timer = setTimeout(() => void this.sweep(), wait);
     // A runtime with nothing else to do does not stay up for this.
     this.timer.unref();
   }

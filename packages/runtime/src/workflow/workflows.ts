@@ -1,3 +1,4 @@
+import Denque from 'denque';
 import { ask, spawnPersistentActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
@@ -29,8 +30,8 @@ export type WorkflowsMsg =
   | { type: 'busy'; workflowId: string; busy: boolean }
   /** Answers once no run has ops running or waiting (at once if none has). */
   | { type: 'when-idle'; replyTo: ActorRef<true> }
-  /** An ended run leaves memory; it is loaded from the journal again when asked for. */
-  | { type: 'retire'; workflowId: string };
+  /** Runs that ended KEEP_ENDED_MS ago or more leave memory; each is loaded from the journal again when asked for. */
+  | { type: 'retire-due' };
 
 /**
  * How long an ended run stays in memory (its actors, its graph) for the calls that usually follow
@@ -86,6 +87,26 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     idleWaiters.forEach((waiter) => tell(waiter, true));
     idleWaiters = [];
   };
+  /** Ended runs in the order they ended, each with when it may leave memory: one timer for them all. */
+  const retiring = new Denque<{ workflowId: string; at: number }>();
+  let retireTimer: NodeJS.Timeout | undefined;
+  const retireLater = (workflowId: string) => {
+    retiring.push({ workflowId, at: Date.now() + KEEP_ENDED_MS });
+    retireTimer ??= setTimeout(() => tell(self, { type: 'retire-due' }), KEEP_ENDED_MS).unref();
+  };
+  const retireDue = (state: WorkflowsState) => {
+    retireTimer = undefined;
+    const now = Date.now();
+    for (let next = retiring.peekFront(); next && next.at <= now; next = retiring.peekFront()) {
+      retiring.shift();
+      const run = state.runs.get(next.workflowId);
+      if (!run?.ref || run.status === 'active') continue;
+      stopActor(run.ref as ActorRef<never>);
+      delete run.ref;
+    }
+    const next = retiring.peekFront();
+    if (next) retireTimer = setTimeout(() => tell(self, { type: 'retire-due' }), next.at - now).unref();
+  };
   const refOf = (run: Run, workflowId: string): ActorRef<WorkflowMsg> => {
     run.ref ??= spawnWorkflow(self as ActorRef<never>, {
       workflowId,
@@ -129,7 +150,11 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
           const workflowId = newId('wf');
           // Before the run exists: none of its values may land anywhere else.
           if (msg.storage) await deps.runStorages.register(msg.tenant, workflowId, msg.storage);
-          await ctx.persist({ type: 'started', workflowId, tenant: msg.tenant, name: msg.name, startedAt: Date.now() });
+          // Answered without waiting for the disk: whatever of the run the client is told later (a
+          // submission taken, a result, its end) is journaled after this in the same environment,
+          // whose transactions reach the disk in order, so this start is on disk by then. A start
+          // lost in a crash before anything else leaves a run the client is told is gone.
+          void ctx.journal({ type: 'started', workflowId, tenant: msg.tenant, name: msg.name, startedAt: Date.now() }).catch(() => undefined);
           publishWorkflowChanged({ tenant: msg.tenant, workflowId, name: msg.name, status: 'active' });
           const ref = refOf(state.runs.get(workflowId)!, workflowId);
           tell(ref, { type: 'watch', watcher: msg.watcher });
@@ -165,23 +190,26 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
           tell(msg.replyTo, run && run.tenant === msg.tenant ? infoOf(msg.workflowId, run) : undefined);
           return;
         }
-        case 'ended':
+        case 'ended': {
           setBusy(msg.workflowId, false);
-          if (state.runs.get(msg.workflowId)?.status !== msg.status) {
-            const endedAt = Date.now();
-            await ctx.persist({ type: 'ended', workflowId: msg.workflowId, status: msg.status, endedAt });
-            await deps.expiry.ended(state.runs.get(msg.workflowId)!.tenant, msg.workflowId, endedAt);
-          }
-          tell(msg.replyTo, true);
-          setTimeout(() => tell(self, { type: 'retire', workflowId: msg.workflowId }), KEEP_ENDED_MS).unref();
-          return;
-        case 'retire': {
           const run = state.runs.get(msg.workflowId);
-          if (!run?.ref || run.status === 'active') return;
-          stopActor(run.ref as ActorRef<never>);
-          delete run.ref;
+          retireLater(msg.workflowId);
+          if (!run || run.status === msg.status) {
+            tell(msg.replyTo, true);
+            return;
+          }
+          const endedAt = Date.now();
+          // Answered once the listing says so, without waiting for the disk: the run's own journal
+          // holds its end already, and a restart that lost this write resumes the run, which tells
+          // its end again. Both writes go in one transaction (same turn, same environment).
+          void ctx.journal({ type: 'ended', workflowId: msg.workflowId, status: msg.status, endedAt }).catch(() => undefined);
+          void deps.expiry.ended(run.tenant, msg.workflowId, endedAt).catch(() => undefined);
+          tell(msg.replyTo, true);
           return;
         }
+        case 'retire-due':
+          retireDue(state);
+          return;
         case 'busy':
           setBusy(msg.workflowId, msg.busy && state.runs.get(msg.workflowId)?.status === 'active');
           return;
