@@ -64,7 +64,9 @@ for (const [backend, options] of Object.entries(backends)) {
     t.equal(hashed.bytes, BIG_MIB * 1024 * 1024, 'the next op read the whole file');
     t.equal(hashed.sha256, await expectedHash(seed, BIG_MIB), 'byte for byte the file the op wrote');
     t.ok(hashed.isLzyFile, 'the op got an LzyFile');
-    t.ok(hashed.heapLimitMib < 400, `the op ran with its heap capped (${hashed.heapLimitMib.toFixed(0)} MiB)`);
+    // The heap's limit is the capped old space plus the young generation: about 300 MiB on Node 20,
+    // 448 MiB on Node 24; uncapped, it is over 2 GiB on a machine of this size.
+    t.ok(hashed.heapLimitMib < 512, `the op ran with its heap capped (${hashed.heapLimitMib.toFixed(0)} MiB)`);
     for (const [pid, mib, command] of peakRss(server)) {
       t.ok(mib < RSS_LIMIT_MIB, `process ${pid} (${command.slice(0, 100)}) peaked at ${mib.toFixed(0)} MiB`);
     }
