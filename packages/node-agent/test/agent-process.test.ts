@@ -67,6 +67,8 @@ t.test('bad or missing flags exit with code 2 and one line saying what is wrong'
     cases.map(async ([args, problem]) => {
       const agent = startAgent(t, args, { LZY_SERVER: '', LZY_TOKEN: '' });
       t.same(await agent.exited, { code: 2, signal: null }, args.join(' '));
+      // The process may exit before its last line is read from the pipe.
+      await waitUntil(() => agent.process.stderr!.readableEnded, "the agent's stderr to end");
       t.equal(agent.stderr.length, 1, 'one line');
       t.match(agent.stderr[0], problem);
       t.match(agent.stderr[0], /usage: lzy-node-agent --server/);
