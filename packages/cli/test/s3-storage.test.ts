@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import t from 'tap';
+import { encodeValue, hashBytes } from '@lzy/node-agent/protocol';
 import { Lzy, RemoteConnection } from '@lzy/sdk';
 import { randomKey, startS3TestServer } from '@lzy/s3-test-server';
 import { big, cachedBig, environment, lengthOf } from './fixtures/ops.js';
@@ -207,4 +208,46 @@ t.test("a run's temporary storage is emptied its TTL after the run ends, also ac
   t.match(op, { state: 'succeeded', miss: { reason: 'result-expired' } }, "the first run's cached result had expired: the op ran again");
   await waitUntil(async () => (await stored(second)) === 0, "the restarted runtime to empty the second run's storage", 90_000);
   t.ok(restarted.url, 'emptied by the restarted runtime');
+});
+
+t.test("runs that share a stored blob (a bundle shipped once, a cached result) keep it until the last of them expires, and a connection whose runs all expired ships its bundle again", async (t) => {
+  const server = await startServer(t, { args: [...s3Args, '--temp-ttl', '3s'], env: s3Env });
+  const admin = await RemoteConnection.open({ endpoint: server.url, token: server.adminToken });
+  const token = await admin.issueToken('erin');
+  await admin.close();
+  // One connection for every run: it ships the ops' bundle once, with the first run.
+  const erin = await Lzy.connect({ endpoint: server.url, token, onLog: () => {} });
+  t.teardown(() => erin.close());
+  const stored = (workflowId: string) => objectKeys(`runs/erin/${workflowId}/`);
+  const opState = async (workflowId: string) => {
+    const status = await lzy(['status', workflowId, '--json', '--endpoint', server.url, '--token', token]);
+    return (JSON.parse(status.lines.at(-1)!) as { ops: Array<{ state: string }> }).ops.map((op) => op.state);
+  };
+
+  let first = '';
+  t.equal(await erin.workflow('first', async (wf) => ((first = wf.id), await big('a', 100_000), await cachedBig('h', 100_000))), 'h'.repeat(100_000));
+  const firstKeys = await stored(first);
+  t.equal(firstKeys.length, 3, 'the first run stored the bundle, its own value and the cached result');
+
+  // The first run's own value (not cached, not shared): the one key that goes when it expires.
+  const own = `/${hashBytes(encodeValue('a'.repeat(100_000)))}`;
+  let third = '';
+  const second = await erin.workflow('second', async (wf) => {
+    t.equal(await cachedBig('h', 100_000), 'h'.repeat(100_000));
+    // The first run expires while this one holds its bundle and its cached result.
+    await waitUntil(async () => (await stored(first)).length === 2, "the first run's storage to expire", 60_000);
+    t.same((await stored(first)).sort(), firstKeys.filter((key) => !key.endsWith(own)).sort(), 'only its own value went: the blobs the second run holds stay');
+    // A third run takes the cached result, still there thanks to the second run.
+    t.equal(await erin.workflow('third', async (wf3) => ((third = wf3.id), await cachedBig('h', 100_000))), 'h'.repeat(100_000));
+    t.same(await opState(third), ['cached'], 'the third run took the cached result instead of computing it again');
+    return wf.id;
+  });
+
+  await waitUntil(async () => (await stored(first)).length + (await stored(second)).length + (await stored(third)).length === 0, 'every run to expire', 60_000);
+  t.pass('the shared blobs went with the last run that held them');
+
+  // Every run that held the bundle has expired: the connection ships it again, unasked.
+  let fourth = '';
+  t.equal(await erin.workflow('fourth', async (wf) => ((fourth = wf.id), await lengthOf('z'.repeat(100_000)))), 100_000);
+  t.ok((await stored(fourth)).length > 0, 'the fourth run stored the bundle again');
 });

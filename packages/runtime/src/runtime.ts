@@ -129,7 +129,7 @@ export class Runtime {
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools, grants });
     const storage = spawnStorage(system, store, grants);
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
-    const workflows = spawnWorkflows(system, { scheduler, cache, pools: resolved.pools, logs, whiteboards, runStorages, expiry });
+    const workflows = spawnWorkflows(system, { scheduler, cache, blobs: store, pools: resolved.pools, logs, whiteboards, runStorages, expiry });
     const services: LocalServices = { system, workflows, store, whiteboards, runStorages };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     let issuer: OidcIssuer | undefined;

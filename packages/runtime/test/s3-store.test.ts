@@ -114,3 +114,55 @@ t.test("a presigned GET opens exactly its object: edited to another tenant's key
   t.equal((await fetch(url, { method: 'PUT', body: 'overwrite' })).status, 403, 'a GET URL does not PUT');
   await t.rejects(store.presignRead('alice', bobs.uri!), { code: 'ENOENT' }, "alice gets no URL for bob's blob");
 });
+
+t.test('a blob that later runs hold stays when the run that stored it expires, and goes with the last of them, also across a restart', async (t) => {
+  const { open: openStore } = storeFor(t);
+  const first = openStore();
+  const shared = await first.store.put('carol', 'wf-1', bytesOf('shared', 100));
+  const own = await first.store.put('carol', 'wf-1', bytesOf('own', 100));
+  await first.store.hold('carol', 'wf-2', [shared.uri!]);
+  await first.store.hold('carol', 'wf-3', [shared.uri!]);
+  await first.store.expire('carol', 'wf-1');
+  t.same(await keys('lzy/carol/'), [`lzy/carol/wf-1/${shared.hash}`], "the expired run's own value went; the held one stayed where it was");
+  await t.rejects(first.store.get('carol', own.uri!), { code: 'ENOENT' });
+  t.same(await first.store.get('carol', shared.uri!), bytesOf('shared', 100), 'the holders still read it');
+  await first.close();
+
+  const again = openStore();
+  t.teardown(() => again.close());
+  await again.store.expire('carol', 'wf-2');
+  t.ok(again.store.has('carol', shared.uri!), 'one holder is left after a restart: the blob stays');
+  await again.store.expire('carol', 'wf-1');
+  t.same(await keys('lzy/carol/'), [`lzy/carol/wf-1/${shared.hash}`], 'an expiry tried again keeps what is still held');
+  await again.store.expire('carol', 'wf-3');
+  t.same(await keys('lzy/carol/'), [], 'the last holder expired: the blob is gone');
+  t.notOk(again.store.has('carol', shared.uri!));
+});
+
+t.test('a blob stored again by a later run is read from its new copy, still held by the runs that held the old one', async (t) => {
+  const { open: openStore } = storeFor(t);
+  const { store, close } = openStore();
+  t.teardown(close);
+  const bytes = bytesOf('again', 100);
+  const ref = await store.put('dan', 'wf-1', bytes);
+  await store.hold('dan', 'wf-2', [ref.uri!]);
+  await store.expire('dan', 'wf-1');
+  await store.put('dan', 'wf-3', bytes);
+  t.same(await keys('lzy/dan/'), [`lzy/dan/wf-3/${ref.hash}`], 'the old copy, which only its holders kept, went once replaced');
+  await store.expire('dan', 'wf-3');
+  t.same(await store.get('dan', ref.uri!), bytes, 'the run that held the old copy still reads the blob');
+  await store.expire('dan', 'wf-2');
+  t.same(await keys('lzy/dan/'), []);
+  await t.rejects(store.get('dan', ref.uri!), { code: 'ENOENT' });
+});
+
+t.test("holding a blob of another tenant, or one that is not stored, holds nothing", async (t) => {
+  const { open: openStore } = storeFor(t);
+  const { store, close } = openStore();
+  t.teardown(close);
+  const bobs = await store.put('frank', 'wf-b', bytesOf('frank', 100));
+  await store.hold('erin', 'wf-a', [bobs.uri!, `blob:${hashBytes(Buffer.from('nothing'))}`]);
+  await store.expire('frank', 'wf-b');
+  t.same(await keys('lzy/frank/'), [], "erin's run did not keep frank's blob");
+  t.notOk(store.has('erin', bobs.uri!));
+});

@@ -12,6 +12,14 @@ export interface ShippedModule {
 const shipped = new WeakMap<RuntimeConnection, Map<string, Promise<BundleRef>>>();
 
 /**
+ * Forgets what was shipped through `connection`: the runtime said a bundle is no longer stored
+ * (the temporary storage of the run that shipped it expired, with every run that used it since).
+ */
+export function forgetShipped(connection: RuntimeConnection): void {
+  shipped.delete(connection);
+}
+
+/**
  * Ships the op module at `module` through `connection`: bundles it (see `bundleModule`) and puts
  * the bundle in the tenant's storage (as a value of run `workflowId`, the first to ship it), once
  * per content and connection.

@@ -8,7 +8,7 @@ import { identityOf, type OpIdentity } from './identity.js';
 import { Lazy } from './lazy.js';
 import { opLine } from './notices.js';
 import { OP, type Op } from './op.js';
-import { shipModule, type ShippedModule } from './shipping.js';
+import { forgetShipped, shipModule, type ShippedModule } from './shipping.js';
 import { storedFiles } from './stored-files.js';
 import { createWhiteboard, WhiteboardError, type Whiteboard, type WhiteboardHeader } from './whiteboard.js';
 
@@ -257,6 +257,17 @@ export class WorkflowRun {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    try {
+      await this.submitBatch(batch);
+    } catch (error) {
+      // A connection open for long: every run that held a bundle it shipped has expired. Shipped again, once.
+      if ((error as { code?: unknown }).code !== 'BLOB_EXPIRED') throw error;
+      forgetShipped(this.connection);
+      await this.submitBatch(batch);
+    }
+  }
+
+  private async submitBatch(batch: CallRecord[]): Promise<void> {
     // Each op's identity and each module's bundle once per batch, and blobs only for values too large to go inline.
     const identities = new Map<Op<unknown[], unknown>, OpIdentity>();
     const bundles = new Map<string, ShippedModule>();

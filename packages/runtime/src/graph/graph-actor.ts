@@ -6,6 +6,7 @@ import type { OpCounts, OpInfo, OpSpec, WorkflowEvent } from '../protocol/client
 import type { Result } from '../result.js';
 import type { OpNotice, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { CacheIndex } from './cache-index.js';
+import { goneBlobsProblem, storedUris, type BlobHolds } from './blob-holds.js';
 import {
   applyGraphEvent,
   setStatus,
@@ -61,6 +62,8 @@ export interface GraphDeps {
   readonly workflow: ActorRef<GraphNotice | OpNotice>;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
+  /** The tenant's stored blobs: the ones a submission refers to are held by the run. */
+  readonly blobs: BlobHolds;
   readonly pools: Map<string, PoolConfig>;
 }
 
@@ -230,15 +233,23 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
         case 'submit': {
           const problem = checkPools(msg.ops, deps.pools);
           const checked = problem ? { error: problem } : validateSubmission(state, msg.ops);
-          if ('error' in checked || checked.add.length === 0) {
+          const uris = 'error' in checked ? [] : storedUris(checked.add);
+          const gone = goneBlobsProblem(uris.filter((uri) => !deps.blobs.has(deps.tenant, uri)));
+          if ('error' in checked || gone || checked.add.length === 0) {
             tell(
               msg.replyTo,
-              'error' in checked ? { ok: false, error: { code: 'BAD_GRAPH', message: checked.error } } : { ok: true, value: { added: 0 } },
+              'error' in checked
+                ? { ok: false, error: { code: 'BAD_GRAPH', message: checked.error } }
+                : gone
+                  ? { ok: false, error: { code: 'BLOB_EXPIRED', message: gone } }
+                  : { ok: true, value: { added: 0 } },
             );
             // The workflow waits for a settled notice after each submission.
             if (isSettled(state)) tell(deps.workflow, { type: 'graph-settled', cancelled: false });
             return;
           }
+          // Held before the ops are journaled, in the same environment: a journaled op's stored inputs and bundle stay while its run's values do.
+          if (uris.length > 0) void deps.blobs.hold(deps.tenant, deps.workflowId, uris).catch(() => undefined);
           const durable = ctx.journal({ type: 'ops-added', ops: checked.add });
           start(
             state,
@@ -376,7 +387,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       }
     },
   });
-  ops = { tenant: deps.tenant, workflowId: deps.workflowId, scheduler: deps.scheduler, cache: deps.cache, graph: self as ActorRef<OpDone | OpsRunning>, logs: deps.workflow };
+  ops = { tenant: deps.tenant, workflowId: deps.workflowId, scheduler: deps.scheduler, cache: deps.cache, blobs: deps.blobs, graph: self as ActorRef<OpDone | OpsRunning>, logs: deps.workflow };
   return self;
 }
 

@@ -6,6 +6,7 @@ import { attemptEnded, type AttemptEnded } from '../observe/events.js';
 import type { AttemptPhases } from '../scheduler/attempt-phases.js';
 import type { AttemptOutcome, AttemptRequest, OpsRunning, SchedulerMsg } from '../scheduler/scheduler.js';
 import type { CacheIndex } from './cache-index.js';
+import type { BlobHolds } from './blob-holds.js';
 
 export type OpMsg =
   | { type: 'attempt-ended'; attemptId: string; outcome: AttemptOutcome; phases: AttemptPhases }
@@ -29,6 +30,8 @@ export interface GraphOps {
   readonly workflowId: string;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
+  /** A cached result taken from an earlier run is held by this one too. */
+  readonly blobs: BlobHolds;
   readonly graph: ActorRef<OpDone | OpsRunning>;
   readonly logs: AttemptRequest['logs'];
 }
@@ -67,7 +70,11 @@ export function startOp(parent: Parent, ops: GraphOps, call: OpCall): OpStart {
   const { spec } = call;
   const cacheKey = spec.cache ? ops.cache.keyOf(spec, call.args) : undefined;
   const hit = cacheKey && ops.cache.get(ops.tenant, cacheKey);
-  if (hit) return { cached: { type: 'op-done', opId: spec.id, ok: true, result: hit, cached: true, attempts: 0 } };
+  if (hit) {
+    // Held before the graph journals the op's success: the result stays while this run's values do.
+    if (hit.inline === undefined && hit.uri !== undefined) void ops.blobs.hold(ops.tenant, ops.workflowId, [hit.uri]).catch(() => undefined);
+    return { cached: { type: 'op-done', opId: spec.id, ok: true, result: hit, cached: true, attempts: 0 } };
+  }
   const state: OpState = { call, ops, cacheKey, attempt: 0, nodeLosses: 0, attemptId: undefined, done: false, timings: [] };
   // One handler for all op actors: everything an op needs is in its state.
   const actor = spawnActor<OpState, OpMsg>(parent, { initialState: () => state, supervision: 'resume', receive: receiveOp });

@@ -34,7 +34,16 @@ export interface BlobStore {
   commit(tenant: string, workflowId: string, hash: string, size: number): Promise<void>;
   /** Whether the tenant's blob at `uri` is stored (as far as this runtime's state knows). */
   has(tenant: string, uri: string): boolean;
-  /** The temporary storage of run `workflowId` has expired: its values go, where the backend keeps a run's values apart. */
+  /**
+   * Run `workflowId` uses the tenant's blobs at `uris` (a bundle shipped before, a cached result, a
+   * value passed on): where storage expires, they stay at least as long as the run's own values.
+   * Written in order with the runtime's journal: a submission journaled after it has its blobs held.
+   */
+  hold(tenant: string, workflowId: string, uris: Iterable<string>): Promise<void>;
+  /**
+   * The temporary storage of run `workflowId` has expired: its values go, where the backend keeps a
+   * run's values apart, but for those another run still holds; what it held is let go.
+   */
   expire(tenant: string, workflowId: string): Promise<void>;
   /**
    * Begins a multipart upload of `size` bytes with hash `hash`, an output of attempt `attemptId` of

@@ -83,6 +83,9 @@ export class FileStore implements BlobStore {
     return existsSync(this.path(tenant, hashOfUri(uri)));
   }
 
+  /** A file store's blobs never expire: nothing to hold. */
+  async hold(): Promise<void> {}
+
   /** Nothing goes: a blob here is shared by every run of its tenant that stored the same content, and stays while the data dir does. */
   async expire(): Promise<void> {}
 

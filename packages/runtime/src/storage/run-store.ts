@@ -28,7 +28,7 @@ export class RunStore implements BlobStore {
     private readonly uploads: OpenUploads,
     stagingDir: string,
   ) {
-    this.own = new S3Store((tenant, workflowId) => runs.placeOf(tenant, workflowId), locations, uploads, stagingDir);
+    this.own = new S3Store((tenant, workflowId) => runs.placeOf(tenant, workflowId), locations, uploads, stagingDir, false);
   }
 
   createMultipart(tenant: string, workflowId: string, attemptId: string, hash: string, size: number): Promise<MultipartUpload | undefined> {
@@ -132,12 +132,19 @@ export class RunStore implements BlobStore {
     return this.holding(tenant, uri).has(tenant, uri);
   }
 
-  /** Empties the temporary storage of run `workflowId`; a run's own bucket is its owner's affair. */
+  /** Runs keep what they use of the temporary storage (a copy in a run's own bucket is its owner's affair). */
+  hold(tenant: string, workflowId: string, uris: Iterable<string>): Promise<void> {
+    return this.tracked(() => this.server.hold(tenant, workflowId, uris));
+  }
+
+  /**
+   * Empties the temporary storage of run `workflowId` but for what other runs still hold, and lets
+   * go of what it held; a run's own bucket is its owner's affair.
+   */
   expire(tenant: string, workflowId: string): Promise<void> {
     return this.tracked(async () => {
-      if (this.runs.has(tenant, workflowId)) return;
       await this.server.expire(tenant, workflowId);
-      await this.quota.forget(tenant, workflowId);
+      if (!this.runs.has(tenant, workflowId)) await this.quota.forget(tenant, workflowId);
     });
   }
 

@@ -96,14 +96,14 @@ export class S3Bucket {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key }));
   }
 
-  /** Deletes every object whose key starts with `prefix`; resolves with their keys. */
-  async deleteAll(prefix: string): Promise<string[]> {
+  /** Deletes every object whose key starts with `prefix`, but those `kept`; resolves with the deleted keys. */
+  async deleteAll(prefix: string, kept: (key: string) => boolean = () => false): Promise<string[]> {
     const deleted: string[] = [];
     let token: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.name, Prefix: prefix, ...(token === undefined ? {} : { ContinuationToken: token }) }));
       for (const { Key } of page.Contents ?? []) {
-        if (Key === undefined) continue;
+        if (Key === undefined || kept(Key)) continue;
         await this.delete(Key);
         deleted.push(Key);
       }

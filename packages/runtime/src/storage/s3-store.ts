@@ -45,6 +45,8 @@ export class S3Store implements BlobStore {
     private readonly locations: BlobLocations,
     private readonly uploads: OpenUploads,
     private readonly stagingDir: string,
+    /** Whether each copy lives as long as the runs that hold it (temporary storage), or as long as its owner keeps it (a run's own bucket). */
+    private readonly expiring: boolean,
     private readonly release: () => void = () => {},
   ) {}
 
@@ -54,7 +56,7 @@ export class S3Store implements BlobStore {
       const runPrefix = joinKey(prefix, encodeURIComponent(tenant), encodeURIComponent(workflowId));
       return { bucket, prefix: `${runPrefix}/`, keyOf: (hash) => `${runPrefix}/${hash}` };
     };
-    return new S3Store(placeOf, locations, uploads, stagingDir, () => bucket.close());
+    return new S3Store(placeOf, locations, uploads, stagingDir, true, () => bucket.close());
   }
 
   private located(tenant: string, uri: string): { bucket: S3Bucket; key: string; size: number } {
@@ -70,7 +72,7 @@ export class S3Store implements BlobStore {
     if (this.locations.get(tenant, hash)?.workflowId !== workflowId) {
       const { bucket, keyOf } = this.placeOf(tenant, workflowId);
       await bucket.putBytes(keyOf(hash), bytes);
-      await this.locations.set(tenant, hash, { workflowId, size: bytes.length });
+      await this.place(tenant, hash, workflowId, bytes.length);
     }
     return storedRef(hash, bytes.length);
   }
@@ -98,7 +100,7 @@ export class S3Store implements BlobStore {
     try {
       const { bucket, keyOf } = this.placeOf(tenant, workflowId);
       await bucket.putFile(keyOf(hash), staged, size);
-      await this.locations.set(tenant, hash, { workflowId, size });
+      await this.place(tenant, hash, workflowId, size);
     } finally {
       await rm(staged, { force: true });
     }
@@ -123,7 +125,18 @@ export class S3Store implements BlobStore {
       await bucket.delete(key);
       throw new Error(`blob ${hash} was uploaded with ${stored} bytes, not the ${size} declared`);
     }
-    await this.locations.set(tenant, hash, { workflowId, size });
+    await this.place(tenant, hash, workflowId, size);
+  }
+
+  /** The blob is whole in run `workflowId`'s storage: reads go there now; a copy it replaces that no run holds goes. */
+  private async place(tenant: string, hash: string, workflowId: string, size: number): Promise<void> {
+    const orphan = await this.locations.placed(tenant, hash, workflowId, size, this.expiring);
+    if (orphan) await this.deleteCopy(tenant, orphan.workflowId, hash);
+  }
+
+  private async deleteCopy(tenant: string, workflowId: string, hash: string): Promise<void> {
+    const { bucket, keyOf } = this.placeOf(tenant, workflowId);
+    await bucket.delete(keyOf(hash));
   }
 
   async createMultipart(tenant: string, workflowId: string, attemptId: string, hash: string, size: number): Promise<MultipartUpload> {
@@ -179,9 +192,26 @@ export class S3Store implements BlobStore {
     return this.locations.get(tenant, hashOfUri(uri)) !== undefined;
   }
 
+  async hold(tenant: string, workflowId: string, uris: Iterable<string>): Promise<void> {
+    await this.locations.hold(tenant, workflowId, [...uris].map(hashOfUri));
+  }
+
+  /**
+   * Run `workflowId` lets go of every blob it holds, and its storage is emptied but for the copies
+   * other runs still hold (they go with the last of those). Safe to repeat after a failure.
+   */
   async expire(tenant: string, workflowId: string): Promise<void> {
+    for (const hash of this.locations.heldBy(tenant, workflowId)) {
+      const released = await this.locations.release(tenant, workflowId, hash);
+      // A copy in another run's storage that no run holds any more: that run's storage expired already.
+      if (released && !released.held && released.location.workflowId !== workflowId) await this.deleteCopy(tenant, released.location.workflowId, hash);
+    }
     const { bucket, prefix } = this.placeOf(tenant, workflowId);
-    for (const key of await bucket.deleteAll(prefix)) await this.locations.remove(tenant, key.slice(prefix.length), workflowId);
+    const stillHeld = (key: string): boolean => {
+      const location = this.locations.get(tenant, key.slice(prefix.length));
+      return location?.workflowId === workflowId && (location.holders?.length ?? 0) > 0;
+    };
+    for (const key of await bucket.deleteAll(prefix, stillHeld)) await this.locations.remove(tenant, key.slice(prefix.length), workflowId);
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import { query, spawnPersistentActor, tell, type ActorRef, type Parent } from '@
 import type { DataRef } from '@lzy/node-agent/protocol';
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
+import type { BlobHolds } from '../graph/blob-holds.js';
 import { spawnGraph, type GraphDescription, type GraphMsg, type GraphNotice } from '../graph/graph-actor.js';
 import type { LogStore } from '../logs/log-store.js';
 import type { ArgSpec, OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from '../protocol/client.js';
@@ -69,6 +70,7 @@ export interface WorkflowDeps {
   readonly tenant: string;
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
+  readonly blobs: BlobHolds;
   readonly pools: Map<string, PoolConfig>;
   readonly logs: LogStore;
   readonly whiteboards: WhiteboardIndex;
@@ -98,6 +100,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
       workflow: self as ActorRef<GraphNotice | OpNotice>,
       scheduler: deps.scheduler,
       cache: deps.cache,
+      blobs: deps.blobs,
       pools: deps.pools,
     });
     return state.graph;

@@ -2,6 +2,7 @@ import Denque from 'denque';
 import { ask, spawnPersistentActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
+import type { BlobHolds } from '../graph/blob-holds.js';
 import { newId } from '../ids.js';
 import type { LogStore } from '../logs/log-store.js';
 import type { WhiteboardIndex } from '../whiteboard/whiteboard-index.js';
@@ -62,6 +63,8 @@ interface WorkflowsState {
 export interface WorkflowsDeps {
   readonly scheduler: ActorRef<SchedulerMsg>;
   readonly cache: CacheIndex;
+  /** The tenants' stored blobs: runs hold those they use. */
+  readonly blobs: BlobHolds;
   readonly pools: Map<string, PoolConfig>;
   readonly logs: LogStore;
   readonly whiteboards: WhiteboardIndex;
@@ -114,6 +117,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
       tenant: run.tenant,
       scheduler: deps.scheduler,
       cache: deps.cache,
+      blobs: deps.blobs,
       pools: deps.pools,
       logs: deps.logs,
       whiteboards: deps.whiteboards,
