@@ -70,6 +70,8 @@ const POINT = /^(not )?ok \d+( - (.*?))?( # (SKIP|TODO)\b.*| # time=.*)?$/i;
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+/** Each file's time (ms): the sum of its top-level tests' times, which run one after another. */
+const fileMs = new Map();
 /** Lines that hold a secret: from each file's saved TAP (its stdout), then from what the run printed. */
 const leaks = [];
 for (const file of files) {
@@ -88,6 +90,8 @@ for (const file of files) {
     }
     points += 1;
     const [, notOk, , name, , directive] = point;
+    const ms = / # time=([\d.]+)ms$/.exec(line);
+    if (ms) fileMs.set(file, (fileMs.get(file) ?? 0) + Number(ms[1]));
     // A subtest (or the test itself) whose plan is `1..0` ran without asserting anything.
     const empty = body.some((l) => /^\s+1\.\.0(\s|$)/.test(l));
     body = [];
@@ -118,6 +122,9 @@ else {
   failed += 1;
   console.error(`FAILED the secret scan of what the tests printed: ${leaks.length} line(s) hold a token or secret (masked here)\n${leaks.map((leak) => `  ${leak}`).join('\n')}`);
 }
+// The slowest files, to keep one run of the suite short: the run waits for the longest of them.
+const slowest = [...fileMs].sort((a, b) => b[1] - a[1]).slice(0, 8);
+console.log(`\nslowest test files: ${slowest.map(([file, ms]) => `${file.replace(/^packages\//, '').replace('/dist/test/', ': ').replace(/\.test\.js$/, '')} ${(ms / 1000).toFixed(0)} s`).join(', ')}`);
 if (status !== 0 && failed === 0) failed = 1;
 console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);
