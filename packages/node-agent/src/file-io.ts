@@ -68,14 +68,22 @@ async function downloadStream(url: string, uri: string): Promise<Readable> {
 }
 
 /**
- * Stores the file at `path`, the output of attempt `attemptId`, streamed from disk: its sha256 is
- * computed first (a stream too), since the stored blob is named by it. Larger files than
- * SINGLE_PUT_BYTES go as a multipart upload with presigned part URLs (given up when a part fails)
- * where storage takes those; others through one presigned PUT where storage gives URLs; else in
- * chunks through the runtime.
+ * Stores the file at `path`, the output of attempt `attemptId`, streamed from disk. Where storage
+ * names blobs as they arrive (the file store), the file is read once: one presigned PUT, whose
+ * answer names it. Elsewhere its sha256 is computed first (a stream too), since the stored blob is
+ * named by it: larger files than SINGLE_PUT_BYTES go as a multipart upload with presigned part
+ * URLs (given up when a part fails) where storage takes those; others through one presigned PUT
+ * where storage gives URLs; else in chunks through the runtime.
  */
 export async function storeFile(storage: NodeStorage, attemptId: string, path: string): Promise<FileRef> {
   const { size } = await stat(path);
+  const unnamed = await presigned(storage, { type: 'presign-write', attemptId, size });
+  if (unnamed !== undefined) {
+    const hash = /^"?([0-9a-f]{64})"?$/.exec(await putRange(unnamed, path, 0, size, path))?.[1];
+    if (hash === undefined) throw new Error(`storage did not name file ${path} once it was uploaded`);
+    await ask(storage.ref, { type: 'commit', attemptId, hash, size }, CHUNK_TIMEOUT_MS);
+    return fileRef(hash, size);
+  }
   const hash = await hashOf(path);
   if (size > SINGLE_PUT_BYTES) {
     const upload = await ask(storage.ref, { type: 'multipart-create', attemptId, hash, size }, CHUNK_TIMEOUT_MS);
@@ -85,7 +93,7 @@ export async function storeFile(storage: NodeStorage, attemptId: string, path: s
       return fileRef(hash, size);
     }
   }
-  // One PUT: of a file up to SINGLE_PUT_BYTES, or of any file where storage takes no multipart uploads (the file store streams it to disk).
+  // One PUT: of a file up to SINGLE_PUT_BYTES, or of any file where storage takes no multipart uploads.
   const url = await presigned(storage, { type: 'presign-write', attemptId, hash, size });
   if (url !== undefined) {
     await putRange(url, path, 0, size, hash);
@@ -115,8 +123,8 @@ async function putParts(storage: NodeStorage, attemptId: string, path: string, s
   }
 }
 
-/** PUTs `length` bytes of the file at `path` from `start` to a presigned URL (which signs that length); resolves with the ETag answered. */
-async function putRange(url: string, path: string, start: number, length: number, hash: string): Promise<string> {
+/** PUTs `length` bytes of the file at `path` from `start` to a presigned URL (which signs that length); resolves with the ETag answered. `label` names the file in errors. */
+async function putRange(url: string, path: string, start: number, length: number, label: string): Promise<string> {
   const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, {
     method: 'PUT',
     headers: { 'content-length': String(length) },
@@ -130,7 +138,7 @@ async function putRange(url: string, path: string, start: number, length: number
   for await (const chunk of response) body += String(chunk);
   // The answer's body says why it failed; a URL is never repeated in the error (it is a credential while it lasts).
   const status = response.statusCode ?? 0;
-  if (status < 200 || status >= 300) throw new Error(`storage answered ${status} ${response.statusMessage ?? ''} to the upload of file ${hash}: ${body.slice(0, 500)}`);
+  if (status < 200 || status >= 300) throw new Error(`storage answered ${status} ${response.statusMessage ?? ''} to the upload of file ${label}: ${body.slice(0, 500)}`);
   return String(response.headers.etag ?? '');
 }
 

@@ -75,3 +75,22 @@ t.test('a signed write URL takes exactly its bytes; the blob appears whole or no
   t.same(stagedFiles(), [], 'no staged file is left behind');
   await t.rejects(store.commit('alice', 'wf-a', hash, bytes.length + 1), /bytes, not the/);
 });
+
+t.test('a write URL for a new blob stores exactly its bytes under the hash they have, and answers it; the tenant is the signed one', async (t) => {
+  const bytes = Buffer.from('a large output of alice, named only once it has arrived');
+  const hash = hashBytes(bytes);
+  const path = await store.presignWrite('alice', 'wf-a', undefined, bytes.length);
+  t.equal((await get(path)).status, 403, 'a write URL does not read');
+  t.equal((await put(path.replace('/alice/', '/bob/'), bytes)).status, 403, 'the tenant edited');
+  t.equal((await put(path, Buffer.concat([bytes, Buffer.from('!')]))).status, 400, 'more bytes than signed');
+  t.notOk(store.has('alice', `blob:${hash}`), 'nothing is stored after the refusals');
+  const written = await put(path, bytes);
+  t.equal(written.status, 200);
+  t.equal(written.headers.get('etag'), `"${hash}"`, 'the answer names the blob');
+  await store.commit('alice', 'wf-a', hash, bytes.length);
+  t.same(await store.get('alice', `blob:${hash}`), bytes);
+  t.notOk(existsSync(store.path('bob', hash)), "not among bob's blobs");
+  const again = await put(await store.presignWrite('alice', 'wf-a', undefined, bytes.length), bytes);
+  t.equal(again.headers.get('etag'), `"${hash}"`, 'the same bytes again are the same blob');
+  t.same(stagedFiles(), [], 'no staged file is left behind');
+});

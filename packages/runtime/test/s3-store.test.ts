@@ -82,7 +82,7 @@ t.test('a presigned PUT takes exactly the declared bytes, and the blob is readab
   t.teardown(close);
   const bytes = bytesOf('presigned', 50);
   const hash = hashBytes(bytes);
-  const url = await store.presignWrite('alice', 'wf-3', hash, bytes.length);
+  const url = (await store.presignWrite('alice', 'wf-3', hash, bytes.length))!;
   t.notMatch(url, key.secretAccessKey, 'the URL carries no secret');
 
   const longer = await fetch(url, { method: 'PUT', body: Buffer.concat([bytes, Buffer.from('more')]) });

@@ -229,10 +229,12 @@ const Hash = Type.String({ pattern: '^[0-9a-f]{64}$' });
 export const PresignRead = Type.Object({ type: Type.Literal('presign-read'), uri: Type.String({ maxLength: 2048 }) });
 /**
  * Agent → runtime storage, ask: a URL to PUT exactly `size` bytes with hash `hash`, an output of
- * attempt `attemptId`, or `null` where storage takes writes in chunks only. Once put, the agent
- * sends `commit` with the same fields, answered `true` when the blob is stored.
+ * attempt `attemptId`, or `null` where storage takes writes in chunks only. Without `hash`: a URL
+ * where storage names the blob by hashing it as it arrives (the PUT's answer has the hash as its
+ * ETag), so a large file is read once; `null` where the writer must name it. Once put, the agent
+ * sends `commit` with the hash and size, answered `true` when the blob is stored.
  */
-export const PresignWrite = Type.Object({ type: Type.Literal('presign-write'), attemptId: Id, hash: Hash, size: Type.Integer({ minimum: 0 }) });
+export const PresignWrite = Type.Object({ type: Type.Literal('presign-write'), attemptId: Id, hash: Type.Optional(Hash), size: Type.Integer({ minimum: 0 }) });
 export const CommitWrite = Type.Object({ type: Type.Literal('commit'), attemptId: Id, hash: Hash, size: Type.Integer({ minimum: 0 }) });
 /**
  * Agent → runtime storage, ask: begin a multipart upload of `size` bytes with hash `hash`, an

@@ -27,9 +27,11 @@ export interface BlobStore {
   presignRead(tenant: string, uri: string): Promise<string | undefined>;
   /**
    * A URL to PUT exactly `size` bytes with hash `hash`, a value of run `workflowId`, or `undefined`
-   * when this backend takes writes in chunks only. The blob is stored once `commit` has seen it.
+   * when this backend takes writes in chunks only. Without `hash`: a URL where the backend names
+   * the blob by hashing it as it arrives (the PUT's answer has the hash as its ETag), or
+   * `undefined` when the writer must name it. The blob is stored once `commit` has seen it.
    */
-  presignWrite(tenant: string, workflowId: string, hash: string, size: number): Promise<string | undefined>;
+  presignWrite(tenant: string, workflowId: string, hash: string | undefined, size: number): Promise<string | undefined>;
   /** The blob written through `presignWrite` is there, whole: it is published. Rejects when it is missing or of another size. */
   commit(tenant: string, workflowId: string, hash: string, size: number): Promise<void>;
   /** Whether the tenant's blob at `uri` is stored (as far as this runtime's state knows). */

@@ -6,12 +6,13 @@ import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileStore } from './file-store.js';
-import { BLOBS_PATH, type SignedBlobUrls } from './signed-blob-urls.js';
+import { BLOBS_PATH, NEW_BLOB, type SignedBlobUrls } from './signed-blob-urls.js';
 
 /**
  * Serves the file store's signed URLs on the runtime's HTTP server: a GET streams the blob from
  * disk, a PUT streams exactly the signed size to a staged file, hashing it on the way, and puts it
- * in place only when the hash is the one signed, so no reader ever sees a partial or wrong blob.
+ * in place only when the hash is the one signed, so no reader ever sees a partial or wrong blob. A
+ * PUT of a new blob (NEW_BLOB) is put in place under the hash it has, answered as its ETag.
  * Answers `false` for requests that are not for `/blobs/`, which another handler takes.
  */
 export function serveFileBlobs(store: FileStore, urls: SignedBlobUrls, req: IncomingMessage, res: ServerResponse): boolean {
@@ -21,8 +22,9 @@ export function serveFileBlobs(store: FileStore, urls: SignedBlobUrls, req: Inco
     refuse(req, res, 403, access.refused);
     return true;
   }
-  const path = store.path(access.tenant, access.hash);
-  const served = access.method === 'GET' ? sendBlob(path, res) : receiveBlob(path, access.hash, access.size ?? 0, req, res);
+  const { method, tenant, hash, size = 0 } = access;
+  const served =
+    method === 'GET' ? sendBlob(store.path(tenant, hash), res) : hash === NEW_BLOB ? receiveNewBlob(store, tenant, size, req, res) : receiveBlob(store.path(tenant, hash), hash, size, req, res);
   served.catch((error: Error) => refuse(req, res, 500, error.message));
   return true;
 }
@@ -39,8 +41,7 @@ async function sendBlob(path: string, res: ServerResponse): Promise<void> {
 }
 
 async function receiveBlob(path: string, hash: string, size: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const declared = Number(req.headers['content-length']);
-  if (declared !== size) return refuse(req, res, 400, `the URL is signed for ${size} bytes; the request declares ${req.headers['content-length'] ?? 'no length'}`);
+  if (!declaresSize(size, req, res)) return;
   if (await stat(path).then(() => true, () => false)) {
     // Content-addressed: the same bytes are there already.
     req.resume();
@@ -49,25 +50,55 @@ async function receiveBlob(path: string, hash: string, size: number, req: Incomi
   }
   await mkdir(dirname(path), { recursive: true });
   const staged = `${path}.${randomUUID()}.upload`;
-  const digest = createHash('sha256');
-  let received = 0;
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      received += chunk.length;
-      digest.update(chunk);
-      done(null, chunk);
-    },
-  });
   try {
-    await pipeline(req, hashing, createWriteStream(staged));
-    const actual = digest.digest('hex');
-    if (received !== size) return refuse(req, res, 400, `received ${received} of the ${size} bytes signed`);
-    if (actual !== hash) return refuse(req, res, 400, `the content hashes to ${actual}, not the ${hash} signed`);
+    const received = await receive(req, staged);
+    if (received.size !== size) return refuse(req, res, 400, `received ${received.size} of the ${size} bytes signed`);
+    if (received.hash !== hash) return refuse(req, res, 400, `the content hashes to ${received.hash}, not the ${hash} signed`);
     await rename(staged, path);
     res.writeHead(200, { etag: `"${hash}"` }).end();
   } finally {
     await rm(staged, { force: true });
   }
+}
+
+async function receiveNewBlob(store: FileStore, tenant: string, size: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!declaresSize(size, req, res)) return;
+  const staged = store.stagingPath(tenant);
+  await mkdir(dirname(staged), { recursive: true });
+  try {
+    const received = await receive(req, staged);
+    if (received.size !== size) return refuse(req, res, 400, `received ${received.size} of the ${size} bytes signed`);
+    const path = store.path(tenant, received.hash);
+    await mkdir(dirname(path), { recursive: true });
+    // Content-addressed: where the same bytes are there already, this copy is dropped (before the answer).
+    if (await stat(path).then(() => true, () => false)) await rm(staged, { force: true });
+    else await rename(staged, path);
+    res.writeHead(200, { etag: `"${received.hash}"` }).end();
+  } finally {
+    await rm(staged, { force: true });
+  }
+}
+
+/** Whether the request declares the signed length; refused otherwise. */
+function declaresSize(size: number, req: IncomingMessage, res: ServerResponse): boolean {
+  if (Number(req.headers['content-length']) === size) return true;
+  refuse(req, res, 400, `the URL is signed for ${size} bytes; the request declares ${req.headers['content-length'] ?? 'no length'}`);
+  return false;
+}
+
+/** Streams the request's body to `staged`, hashing it on the way. */
+async function receive(req: IncomingMessage, staged: string): Promise<{ size: number; hash: string }> {
+  const digest = createHash('sha256');
+  let size = 0;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      size += chunk.length;
+      digest.update(chunk);
+      done(null, chunk);
+    },
+  });
+  await pipeline(req, hashing, createWriteStream(staged));
+  return { size, hash: digest.digest('hex') };
 }
 
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, reason: string): void {

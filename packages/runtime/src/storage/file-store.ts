@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { hashBytes, storedRef, type StoredRef } from '@lzy/node-agent/protocol';
 import { checkedHash, hashOfUri } from './blob-uri.js';
 import { noSuchBlob, type BlobStore, type UploadChunk } from './blob-store.js';
-import type { SignedBlobUrls } from './signed-blob-urls.js';
+import { NEW_BLOB, type SignedBlobUrls } from './signed-blob-urls.js';
 
 /**
  * The embedded storage backend: content-addressed blobs under `<dir>/<tenant>/<hash>`, whatever
@@ -67,9 +67,17 @@ export class FileStore implements BlobStore {
     return this.urls.sign({ method: 'GET', tenant, hash });
   }
 
-  /** A signed path to PUT exactly `size` bytes of blob `hash` to (see `file-store-http.ts`). */
-  async presignWrite(tenant: string, _workflowId: string, hash: string, size: number): Promise<string> {
-    return this.urls.sign({ method: 'PUT', tenant, hash: checkedHash(hash), size });
+  /**
+   * A signed path to PUT exactly `size` bytes of blob `hash` to, or of a blob named by its hash as
+   * it arrives when `hash` is undefined (see `file-store-http.ts`).
+   */
+  async presignWrite(tenant: string, _workflowId: string, hash: string | undefined, size: number): Promise<string> {
+    return this.urls.sign({ method: 'PUT', tenant, hash: hash === undefined ? NEW_BLOB : checkedHash(hash), size });
+  }
+
+  /** A new temporary file in the tenant's folder, for an upload not named yet. */
+  stagingPath(tenant: string): string {
+    return join(this.dir, encodeURIComponent(tenant), `${NEW_BLOB}.${randomUUID()}.upload`);
   }
 
   /** The blob PUT through a signed path is there, of the declared size (its hash was checked as it arrived). */

@@ -110,7 +110,7 @@ export class RunStore implements BlobStore {
     return this.holding(tenant, uri).presignRead(tenant, uri);
   }
 
-  presignWrite(tenant: string, workflowId: string, hash: string, size: number): Promise<string | undefined> {
+  presignWrite(tenant: string, workflowId: string, hash: string | undefined, size: number): Promise<string | undefined> {
     if (this.runs.has(tenant, workflowId)) return this.own.presignWrite(tenant, workflowId, hash, size);
     this.quota.check(tenant, workflowId, hash, size);
     return this.server.presignWrite(tenant, workflowId, hash, size);

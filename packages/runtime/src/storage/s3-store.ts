@@ -111,7 +111,9 @@ export class S3Store implements BlobStore {
     return bucket.presignGet(key);
   }
 
-  async presignWrite(tenant: string, workflowId: string, hash: string, size: number): Promise<string> {
+  /** Objects are named by their hash: a writer that does not name one gets no URL. */
+  async presignWrite(tenant: string, workflowId: string, hash: string | undefined, size: number): Promise<string | undefined> {
+    if (hash === undefined) return undefined;
     const { bucket, keyOf } = this.placeOf(tenant, workflowId);
     return bucket.presignPut(keyOf(checkedHash(hash)), size);
   }

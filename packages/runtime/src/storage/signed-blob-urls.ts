@@ -2,10 +2,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Where the runtime's HTTP server serves the file store's blobs. */
 export const BLOBS_PATH = '/blobs/';
+/** The blob a PUT names when the file store is to name it by hashing it as it arrives. */
+export const NEW_BLOB = 'new';
 /** How long a signed URL may be used from (a transfer that began may take longer). */
 const SIGNED_TTL_MS = 15 * 60_000;
 
-/** What a signed URL lets its holder do: GET a tenant's blob, or PUT exactly `size` bytes of it. */
+/** What a signed URL lets its holder do: GET a tenant's blob, or PUT exactly `size` bytes of it (of a new one: `hash` is NEW_BLOB). */
 export interface SignedBlobAccess {
   readonly method: 'GET' | 'PUT';
   readonly tenant: string;

@@ -28,10 +28,11 @@ export class TempQuota {
 
   /**
    * Throws `STORAGE_QUOTA_EXCEEDED`, naming the quota and the usage, when blob `hash` of `bytes`
-   * would not fit in the run's storage; a blob the run already stored costs nothing more.
+   * would not fit in the run's storage; a blob the run already stored costs nothing more. A blob
+   * not named yet (`hash` undefined) is counted whole.
    */
-  check(tenant: string, workflowId: string, hash: string, bytes: number): void {
-    if (this.counted.doesExist([tenant, workflowId, hash])) return;
+  check(tenant: string, workflowId: string, hash: string | undefined, bytes: number): void {
+    if (hash !== undefined && this.counted.doesExist([tenant, workflowId, hash])) return;
     const usage = this.usage(tenant, workflowId);
     if (usage + bytes <= this.limitBytes) return;
     throw new RuntimeError(
