@@ -166,3 +166,25 @@ t.test("holding a blob of another tenant, or one that is not stored, holds nothi
   t.same(await keys('lzy/frank/'), [], "erin's run did not keep frank's blob");
   t.notOk(store.has('erin', bobs.uri!));
 });
+
+t.test("a blob a run stores in its own bucket is read from there for good; the temporary copy it replaces goes once no run holds it", async (t) => {
+  const dir = tempDir(t);
+  const root = open({ path: join(dir, 'state') });
+  const locations = new BlobLocations(root);
+  const uploads = new OpenUploads(root);
+  const temporary = S3Store.inRuntimeBucket(new S3Bucket(config), config.prefix, locations, uploads, join(dir, 'staging'));
+  const bucket = new S3Bucket(config);
+  const ownPlace = (_tenant: string, workflowId: string) => ({ bucket, prefix: `mine/${workflowId}/`, keyOf: (hash: string) => `mine/${workflowId}/${hash}` });
+  const own = new S3Store(ownPlace, locations, uploads, join(dir, 'staging'), { kind: 'own', dropTemporary: (tenant, workflowId, hash) => temporary.deleteCopy(tenant, workflowId, hash) }, () => bucket.close());
+  t.teardown(async () => (await own.close(), await temporary.close(), await root.close()));
+  const bytes = bytesOf('mine', 100);
+  const ref = await temporary.put('gina', 'wf-1', bytes);
+  await temporary.hold('gina', 'wf-2', [ref.uri!]);
+  await temporary.expire('gina', 'wf-1');
+  t.same(await keys('lzy/gina/'), [`lzy/gina/wf-1/${ref.hash}`], 'kept for the run that holds it');
+  await own.put('gina', 'wf-own', bytes);
+  t.same(await keys('lzy/gina/'), [], 'the temporary copy went: the own copy is read now');
+  t.same(await keys('mine/'), [`mine/wf-own/${ref.hash}`]);
+  await temporary.expire('gina', 'wf-2');
+  t.same(await own.get('gina', ref.uri!), bytes, "the holder's expiry leaves the own copy and its location");
+});

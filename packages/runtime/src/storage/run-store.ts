@@ -28,7 +28,9 @@ export class RunStore implements BlobStore {
     private readonly uploads: OpenUploads,
     stagingDir: string,
   ) {
-    this.own = new S3Store((tenant, workflowId) => runs.placeOf(tenant, workflowId), locations, uploads, stagingDir, false);
+    // Only the runtime's bucket keeps copies that runs hold: the file store keeps none.
+    const dropTemporary = (tenant: string, workflowId: string, hash: string) => (server instanceof S3Store ? server.deleteCopy(tenant, workflowId, hash) : Promise.resolve());
+    this.own = new S3Store((tenant, workflowId) => runs.placeOf(tenant, workflowId), locations, uploads, stagingDir, { kind: 'own', dropTemporary });
   }
 
   createMultipart(tenant: string, workflowId: string, attemptId: string, hash: string, size: number): Promise<MultipartUpload | undefined> {

@@ -45,8 +45,12 @@ export class S3Store implements BlobStore {
     private readonly locations: BlobLocations,
     private readonly uploads: OpenUploads,
     private readonly stagingDir: string,
-    /** Whether each copy lives as long as the runs that hold it (temporary storage), or as long as its owner keeps it (a run's own bucket). */
-    private readonly expiring: boolean,
+    /**
+     * Whose copies these are: temporary ones live as long as the runs that hold them; those in a
+     * run's own bucket as long as their owner keeps them, and a temporary copy that one of them
+     * replaces, which no run holds any more, is deleted with `dropTemporary`.
+     */
+    private readonly copies: { kind: 'temporary' } | { kind: 'own'; dropTemporary: (tenant: string, workflowId: string, hash: string) => Promise<void> },
     private readonly release: () => void = () => {},
   ) {}
 
@@ -56,7 +60,7 @@ export class S3Store implements BlobStore {
       const runPrefix = joinKey(prefix, encodeURIComponent(tenant), encodeURIComponent(workflowId));
       return { bucket, prefix: `${runPrefix}/`, keyOf: (hash) => `${runPrefix}/${hash}` };
     };
-    return new S3Store(placeOf, locations, uploads, stagingDir, true, () => bucket.close());
+    return new S3Store(placeOf, locations, uploads, stagingDir, { kind: 'temporary' }, () => bucket.close());
   }
 
   private located(tenant: string, uri: string): { bucket: S3Bucket; key: string; size: number } {
@@ -132,11 +136,14 @@ export class S3Store implements BlobStore {
 
   /** The blob is whole in run `workflowId`'s storage: reads go there now; a copy it replaces that no run holds goes. */
   private async place(tenant: string, hash: string, workflowId: string, size: number): Promise<void> {
-    const orphan = await this.locations.placed(tenant, hash, workflowId, size, this.expiring);
-    if (orphan) await this.deleteCopy(tenant, orphan.workflowId, hash);
+    const orphan = await this.locations.placed(tenant, hash, workflowId, size, this.copies.kind === 'temporary');
+    if (!orphan) return;
+    if (this.copies.kind === 'temporary') await this.deleteCopy(tenant, orphan.workflowId, hash);
+    else await this.copies.dropTemporary(tenant, orphan.workflowId, hash);
   }
 
-  private async deleteCopy(tenant: string, workflowId: string, hash: string): Promise<void> {
+  /** Deletes the copy of blob `hash` in run `workflowId`'s storage. */
+  async deleteCopy(tenant: string, workflowId: string, hash: string): Promise<void> {
     const { bucket, keyOf } = this.placeOf(tenant, workflowId);
     await bucket.delete(keyOf(hash));
   }
