@@ -1,13 +1,13 @@
-// Runs every compiled test file with tap, then prints the plain summary line CI reads:
+// Runs every compiled test file (each a tap test, as a plain node process), then prints the plain summary line CI reads:
 // `N passed, N failed`, then `, N skipped` when any were, counting each file's top-level tests.
 // A skipped or todo test is counted as skipped, never as passed; a test that made no assertion
 // (it or one of its subtests) and a file that dies count as failed. Everything the files print
 // (their stdout and stderr, and those of the processes they start) is kept, and scanned after the
 // last file for tokens and other secrets: one more test, failed when any line holds one.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, existsSync, statSync, mkdtempSync, mkdirSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, rmSync, existsSync, statSync, mkdtempSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { findSecrets, findSplitSecrets } from './secret-scan.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -40,29 +40,70 @@ if (files.length === 0) {
 mkdirSync(join(root, '.tap'), { recursive: true });
 const resultsDir = mkdtempSync(join(root, '.tap', 'results-'));
 process.on('exit', () => rmSync(resultsDir, { recursive: true, force: true }));
-// tap runs on this Node (and runs each test file on it), whatever `node` is first on PATH.
-// Test files spend much of their time waiting on the processes they start (runtimes, agents, the
-// CLI), so more files run at once than there are cores; not twice as many, which starves the
+// Each test file runs as a plain `node FILE` (tap's `t` needs no runner), a few at a time, on this
+// Node whatever `node` is first on PATH. Not through tap's runner: it loads a module-tracking hook
+// into every process a test starts and into theirs (runtimes, agents, the CLI), which doubles the
+// CPU each of them takes to start. Test files spend much of their time waiting on the processes
+// they start, so more files run at once than there are cores; not twice as many, which starves the
 // heaviest files (many processes each) of CPU.
 const jobs = availableParallelism() + 1;
-const tap = spawn(
-  process.execPath,
-  [join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), '--disable-coverage', '--allow-empty-coverage', '--timeout=360', `--jobs=${jobs}`, `--output-dir=${resultsDir}`, `--reporter=${process.stdout.isTTY ? 'base' : 'terse'}`, ...files],
-  {
-    cwd: root,
-    stdio: ['inherit', 'pipe', 'pipe'],
-    env: { ...process.env, LZY_TEST_NODE: process.version, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-source-maps`.trim() },
-  },
-);
+/** A file's own limit, as tap's runner gives it (TAP_TIMEOUT); past it and a grace period, its process group is killed. */
+const TIMEOUT_S = 360;
+const env = { ...process.env, LZY_TEST_NODE: process.version, TAP_TIMEOUT: String(TIMEOUT_S), NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-source-maps`.trim() };
 /** What the run printed, by stream, passed on as it comes. */
 const printed = { stdout: [], stderr: [] };
-for (const stream of ['stdout', 'stderr']) {
-  tap[stream].on('data', (chunk) => {
-    process[stream].write(chunk);
-    printed[stream].push(chunk);
+const print = (stream, text) => {
+  process[stream].write(text);
+  printed[stream].push(Buffer.from(text));
+};
+/** The process groups of the files running now: killed if this runner is stopped. */
+const running = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const pid of running) killGroup(pid);
+    process.exit(1);
   });
 }
-const status = await new Promise((resolve) => tap.on('close', (code) => resolve(code ?? 1)));
+function killGroup(pid) {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {}
+}
+
+/** Runs one file, its TAP saved to the results dir and its stderr passed on; resolves with its exit code (1 when killed). */
+async function runFile(file) {
+  const saved = join(resultsDir, `${file}.tap`);
+  mkdirSync(dirname(saved), { recursive: true });
+  const started = Date.now();
+  const child = spawn(process.execPath, [file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  running.add(child.pid);
+  const out = createWriteStream(saved);
+  child.stdout.pipe(out);
+  child.stderr.on('data', (chunk) => print('stderr', chunk));
+  let killed = false;
+  const watchdog = setTimeout(() => {
+    killed = true;
+    killGroup(child.pid);
+  }, (TIMEOUT_S + 30) * 1000);
+  const code = await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+  clearTimeout(watchdog);
+  running.delete(child.pid);
+  await new Promise((resolve) => out.end(resolve));
+  // What the file left running (a process it started and did not stop) goes with it.
+  killGroup(child.pid);
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  print('stdout', `${code === 0 ? ' PASS ' : ' FAIL '} ${file} ${seconds} s${killed ? ` (killed after ${TIMEOUT_S + 30} s)` : ''}\n`);
+  return code;
+}
+
+const queue = [...files];
+/** Exit codes by file. */
+const codes = new Map();
+await Promise.all(
+  Array.from({ length: Math.min(jobs, files.length) }, async () => {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) codes.set(file, await runFile(file));
+  }),
+);
 
 /** A top-level test point of a file's TAP: `ok 3 - name # SKIP why`, `not ok 4 - name`. */
 const POINT = /^(not )?ok \d+( - (.*?))?( # (SKIP|TODO)\b.*| # time=.*)?$/i;
@@ -111,6 +152,9 @@ for (const file of files) {
   if (points === 0 || !planned) {
     console.error(`${file}: ended without finishing its tests`);
     failed += 1;
+  } else if (codes.get(file) !== 0 && !lines.some((line) => POINT.exec(line)?.[1])) {
+    console.error(`${file}: exited with code ${codes.get(file)} although its tests passed`);
+    failed += 1;
   }
 }
 for (const [stream, chunks] of Object.entries(printed)) {
@@ -125,6 +169,5 @@ else {
 // The slowest files, to keep one run of the suite short: the run waits for the longest of them.
 const slowest = [...fileMs].sort((a, b) => b[1] - a[1]).slice(0, 8);
 console.log(`\nslowest test files: ${slowest.map(([file, ms]) => `${file.replace(/^packages\//, '').replace('/dist/test/', ': ').replace(/\.test\.js$/, '')} ${(ms / 1000).toFixed(0)} s`).join(', ')}`);
-if (status !== 0 && failed === 0) failed = 1;
 console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);
