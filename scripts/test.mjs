@@ -105,6 +105,11 @@ await Promise.all(
   }),
 );
 
+/** The failed assertions among a test's subtest lines, each with the first lines of its diagnostics (its diff, its source). */
+function failedSubtests(lines) {
+  return lines.flatMap((line, index) => (/^\s+not ok /.test(line) ? lines.slice(index, index + 14) : []));
+}
+
 /** A top-level test point of a file's TAP: `ok 3 - name # SKIP why`, `not ok 4 - name`. */
 const POINT = /^(not )?ok \d+( - (.*?))?( # (SKIP|TODO)\b.*| # time=.*)?$/i;
 
@@ -135,6 +140,7 @@ for (const file of files) {
     if (ms) fileMs.set(file, (fileMs.get(file) ?? 0) + Number(ms[1]));
     // A subtest (or the test itself) whose plan is `1..0` ran without asserting anything.
     const empty = body.some((l) => /^\s+1\.\.0(\s|$)/.test(l));
+    const subtests = body;
     body = [];
     if (directive) {
       skipped += 1;
@@ -146,7 +152,7 @@ for (const file of files) {
     }
     failed += 1;
     // The failure and the first lines of its diagnostics, so a CI log says what broke.
-    const details = notOk ? lines.slice(index + 1, index + 16).filter((l) => l.startsWith('  ')).join('\n') : '  it (or a subtest of it) made no assertion';
+    const details = notOk ? [...failedSubtests(subtests), ...lines.slice(index + 1, index + 16).filter((l) => l.startsWith('  '))].join('\n') : '  it (or a subtest of it) made no assertion';
     console.error(`FAILED ${file}: ${notOk ? line : `${name ?? line} (no assertion)`}\n${details}`);
   }
   if (points === 0 || !planned) {
