@@ -106,6 +106,15 @@ t.test(
     await page.locator('#op-log', { hasText: 'after go' }).waitFor();
     await screenshot(page, 'run');
 
+    await page.click('nav a[href="#/whiteboards"]');
+    const board = page.locator('#whiteboards table.whiteboard');
+    await board.waitFor();
+    t.match(await page.locator('#whiteboards').textContent(), /etl \[dashboard\]/, 'the run’s whiteboard is found by its name and tags');
+    t.same(await board.locator('tbody tr td').allTextContents(), ['total', '4', '1 B', 'inline'], 'with its field’s value');
+    await page.click('nav a[href="#/pools"]');
+    await page.locator('#leases tr').first().waitFor();
+    t.notOk((await page.locator('#pools-view').textContent())!.includes('beta'), 'the pools page shows the tenant’s own nodes only');
+
     await page.goto(`${base}/ui/#/runs/${encodeURIComponent(betaWorkflow)}`);
     await page.locator('#run-summary', { hasText: `No run ${betaWorkflow}` }).waitFor();
     t.equal(await page.locator('#graph g.op').count(), 0, 'another tenant’s run, opened by its URL, shows nothing');

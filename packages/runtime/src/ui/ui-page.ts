@@ -47,7 +47,7 @@ tr.link { cursor: pointer; } tr.link:hover { background: #f4f6fa; }
 </form>
 <nav id="nav" hidden>
   <a href="#/runs">Runs</a><a href="#/pools">Pools</a><a href="#/whiteboards">Whiteboards</a>
-  · tenant <b id="tenant"></b> · <a href="#" id="sign-out">sign out</a>
+  · tenant <b id="tenant"></b> <label id="view-tenant" hidden>· viewing tenant <input id="view-tenant-input" size="16" placeholder="your own"></label> · <a href="#" id="sign-out">sign out</a>
 </nav>
 <p id="error" class="error"></p>
 <section id="runs-view" hidden>
@@ -76,7 +76,8 @@ tr.link { cursor: pointer; } tr.link:hover { background: #f4f6fa; }
   <h2>Pools</h2>
   <table><thead><tr><th>Pool</th><th>Tenant</th><th>State</th><th>Nodes</th></tr></thead><tbody id="pool-counts"></tbody></table>
   <h3>Leases</h3>
-  <table><thead><tr><th>Lease</th><th>Pool</th><th>Tenant</th><th>Node</th><th>State</th><th>Since</th></tr></thead><tbody id="leases"></tbody></table>
+  <p>Node leases made since the server started: each live one, and the latest gone.</p>
+  <table><thead><tr><th>Node</th><th>Pool</th><th>Tenant</th><th>State</th><th>Since</th><th>Why</th></tr></thead><tbody id="leases"></tbody></table>
 </section>
 <section id="whiteboards-view" hidden>
   <h2>Whiteboards</h2>

@@ -19,6 +19,13 @@ const countsText = (counts) => counts ? STATES.filter((s) => counts[s] > 0).map(
 let me;
 let runs = [];
 let run;
+/** The tenant an admin chose to look at; else the session's own. */
+let viewed = sessionStorage.getItem('lzy-view-tenant') || '';
+
+/** An API path, for the tenant an admin looks at. */
+function scoped(path) {
+  return viewed ? path + (path.includes('?') ? '&' : '?') + 'tenant=' + encodeURIComponent(viewed) : path;
+}
 
 async function api(path, init) {
   const response = await fetch('/ui' + path, { credentials: 'same-origin', ...init });
@@ -43,7 +50,10 @@ async function route() {
   leaveRun();
   try {
     if (!me) me = await api('/session');
+    if (!me.admin) viewed = '';
     $('tenant').textContent = me.tenant;
+    $('view-tenant').hidden = !me.admin;
+    $('view-tenant-input').value = viewed;
     const [, page, arg] = /^#?\/?([a-z]*)\/?(.*)$/.exec(location.hash);
     if (page === 'runs' && arg) await showRun(decodeURIComponent(arg));
     else if (page === 'pools') await showPools();
@@ -75,7 +85,7 @@ function listRuns() {
 }
 
 async function showRuns() {
-  runs = (await api('/api/runs')).runs;
+  runs = (await api(scoped('/api/runs'))).runs;
   show('runs-view');
   listRuns();
 }
@@ -94,7 +104,7 @@ async function showRun(workflowId) {
     await refreshRun(current);
   } catch (error) {
     if (error.status !== 404) throw error;
-    $('run-summary').textContent = 'No run ' + workflowId + ' (of tenant ' + me.tenant + ').';
+    $('run-summary').textContent = 'No run ' + workflowId + ' (of tenant ' + (viewed || me.tenant) + ').';
     return;
   }
   if (current === run && current.detail.run.status === 'active') follow(current);
@@ -102,7 +112,7 @@ async function showRun(workflowId) {
 
 /** Follows the run: each event the server hears of it brings the page up to date. */
 function follow(current) {
-  current.events = new EventSource('/ui/api/runs/' + encodeURIComponent(current.workflowId) + '/events');
+  current.events = new EventSource('/ui' + scoped('/api/runs/' + encodeURIComponent(current.workflowId) + '/events'));
   current.events.onmessage = (message) => {
     const event = JSON.parse(message.data);
     if (event.type === 'op-log' && current.logFor === event.opId) appendLog(event);
@@ -122,7 +132,7 @@ function refreshSoon(current) {
 }
 
 async function refreshRun(current) {
-  const detail = await api('/api/runs/' + encodeURIComponent(current.workflowId));
+  const detail = await api(scoped('/api/runs/' + encodeURIComponent(current.workflowId)));
   if (current !== run) return;
   current.detail = detail;
   $('run-title').textContent = detail.run.name + ' ' + detail.run.workflowId;
@@ -229,7 +239,7 @@ function showOp(current, op) {
 async function loadLog(current, opId) {
   current.logFor = undefined;
   $('op-log').replaceChildren();
-  const { entries } = await api('/api/runs/' + encodeURIComponent(current.workflowId) + '/logs?op=' + encodeURIComponent(opId));
+  const { entries } = await api(scoped('/api/runs/' + encodeURIComponent(current.workflowId) + '/logs?op=' + encodeURIComponent(opId)));
   if (current !== run || current.selected !== opId) return;
   for (const entry of entries) appendLog(entry);
   current.logFor = opId;
@@ -245,7 +255,7 @@ function appendLog(entry) {
 // Pools
 
 async function showPools() {
-  const { leases } = await api('/api/pools');
+  const { leases } = await api(scoped('/api/pools'));
   show('pools-view');
   const groups = new Map();
   for (const lease of leases) {
@@ -263,7 +273,7 @@ async function showPools() {
   body.replaceChildren();
   for (const lease of leases) {
     const row = body.insertRow();
-    cell(row, lease.leaseId); cell(row, lease.pool); cell(row, lease.tenant); cell(row, lease.nodeId || '-'); cell(row, lease.state, lease.state); cell(row, time(lease.since));
+    cell(row, lease.nodeId); cell(row, lease.pool); cell(row, lease.tenant); cell(row, lease.state, lease.state); cell(row, time(lease.since)); cell(row, lease.reason || '');
   }
 }
 
@@ -274,7 +284,7 @@ async function showWhiteboards() {
   if ($('whiteboard-name').value) query.set('name', $('whiteboard-name').value);
   const tags = $('whiteboard-tags').value.split(',').map((tag) => tag.trim()).filter(Boolean);
   if (tags.length) query.set('tags', tags.join(','));
-  const { whiteboards } = await api('/api/whiteboards?' + query);
+  const { whiteboards } = await api(scoped('/api/whiteboards?' + query));
   show('whiteboards-view');
   const list = $('whiteboards');
   list.replaceChildren();
@@ -309,7 +319,12 @@ $('sign-in').onsubmit = async (event) => {
     await route();
   } catch (error) { $('sign-in-error').textContent = error.message; }
 };
-$('sign-out').onclick = async (event) => { event.preventDefault(); await api('/session', { method: 'DELETE' }); location.hash = ''; location.reload(); };
+$('sign-out').onclick = async (event) => { event.preventDefault(); await api('/session', { method: 'DELETE' }); sessionStorage.removeItem('lzy-view-tenant'); location.hash = ''; location.reload(); };
+$('view-tenant-input').onchange = () => {
+  viewed = $('view-tenant-input').value.trim() === me.tenant ? '' : $('view-tenant-input').value.trim();
+  sessionStorage.setItem('lzy-view-tenant', viewed);
+  route();
+};
 $('status-filter').onchange = listRuns;
 $('name-filter').oninput = listRuns;
 window.onhashchange = route;

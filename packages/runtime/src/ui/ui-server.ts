@@ -5,12 +5,14 @@ import type { Subject } from '../iam/subject.js';
 import { publishAuthFailed } from '../observe/events.js';
 import { describeWholeRun } from '../describe-run.js';
 import { RuntimeError } from '../protocol/errors.js';
+import type { LeaseBoard } from './ui-lease-board.js';
 import { layoutLibScript } from './ui-layout-lib.js';
 import { opLog } from './ui-op-logs.js';
 import { listRuns } from './ui-runs.js';
 import { UI_PAGE } from './ui-page.js';
 import { streamRunEvents } from './ui-run-events.js';
 import { UI_SCRIPT } from './ui-script.js';
+import { findWhiteboards, whiteboardQueryOf } from './ui-whiteboards.js';
 import { UI_SESSION_TTL_MS, type UiSessions } from './ui-sessions.js';
 
 /** The path under the runtime's port where the dashboard is served. */
@@ -24,10 +26,13 @@ export interface UiDeps {
   readonly sessions: UiSessions;
   /** The subject of a token; throws for one that does not verify. */
   verify(token: string): Promise<Subject>;
-  /** Resolves when `subject` may read its tenant's runs; else rejects with `FORBIDDEN`. */
-  mayReadRuns(subject: Subject): Promise<void>;
+  /** Resolves when `subject` may read the runs of `tenant` (an admin: any); else rejects with `FORBIDDEN`. */
+  mayReadRuns(subject: Subject, tenant: string): Promise<void>;
+  /** Whether `subject` is an admin of the server, who sees every tenant. */
+  isAdmin(subject: Subject): Promise<boolean>;
   /** A connection as `subject`: it sees its tenant's runs only. */
   connectAs(subject: Subject): RuntimeConnection;
+  readonly leases: LeaseBoard;
   readonly limiter: FailedAuthLimiter;
 }
 
@@ -64,7 +69,7 @@ async function route(req: IncomingMessage, res: ServerResponse, path: string, de
   if (path === '/session' && req.method === 'GET') {
     const subject = deps.sessions.subjectOf(sessionId(req));
     if (!subject) throw new RuntimeError('UNAUTHENTICATED', 'sign in first: no session, or it expired');
-    return json(res, 200, { subject: subject.id, tenant: subject.tenant });
+    return json(res, 200, { subject: subject.id, tenant: subject.tenant, admin: await deps.isAdmin(subject) });
   }
   if (path === '/session' && req.method === 'DELETE') {
     deps.sessions.close(sessionId(req));
@@ -75,10 +80,18 @@ async function route(req: IncomingMessage, res: ServerResponse, path: string, de
   const session = sessionId(req);
   const subject = deps.sessions.subjectOf(session);
   if (!subject) throw new RuntimeError('UNAUTHENTICATED', 'sign in first: no session, or it expired');
-  await deps.mayReadRuns(subject);
-  const connection = deps.connectAs(subject);
+  // `?tenant=NAME`: another tenant's, which only an admin may read; the session's own by default.
+  const params = new URLSearchParams(req.url!.split('?')[1] ?? '');
+  const tenant = params.get('tenant') || subject.tenant;
+  await deps.mayReadRuns(subject, tenant);
+  if (path === '/api/pools') {
+    const everyTenant = !params.has('tenant') && (await deps.isAdmin(subject));
+    return json(res, 200, { leases: deps.leases.list(everyTenant ? undefined : tenant) });
+  }
+  const connection = deps.connectAs(tenant === subject.tenant ? subject : { ...subject, tenant });
   try {
-    if (path === '/api/runs') return json(res, 200, { tenant: subject.tenant, runs: await listRuns(connection) });
+    if (path === '/api/runs') return json(res, 200, { tenant, runs: await listRuns(connection) });
+    if (path === '/api/whiteboards') return json(res, 200, { tenant, whiteboards: await findWhiteboards(connection, whiteboardQueryOf(params)) });
     const [, encoded, part] = /^\/api\/runs\/([^/]{1,256})(\/events|\/logs)?$/.exec(path) ?? [];
     if (encoded === undefined) throw new RuntimeError('NOT_FOUND', `no ${UI_PATH}${path}`);
     const run = decodeURIComponent(encoded);
@@ -86,7 +99,7 @@ async function route(req: IncomingMessage, res: ServerResponse, path: string, de
     // Another tenant's run, as a missing one: NOT_FOUND before anything is streamed or read.
     await connection.describe(run, 0, 0);
     if (part === '/events') return await streamRunEvents(req, res, connection, run, deps.sessions.lifeLeft(session));
-    const op = new URLSearchParams(req.url!.split('?')[1] ?? '').get('op');
+    const op = params.get('op');
     if (!op) throw new RuntimeError('BAD_REQUEST', `name the op: ${UI_PATH}${path}?op=OP_ID`);
     return json(res, 200, { entries: await opLog(connection, run, op) });
   } finally {
