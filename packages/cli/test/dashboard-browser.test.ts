@@ -4,7 +4,7 @@ import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import t from 'tap';
-import { fixture, lzy, runs, startServer, tempDir, waitUntil } from './harness.js';
+import { fixture, lzy, runs, startServer, tempDir, tenantToken, waitUntil } from './harness.js';
 
 /** The chromium binary on PATH (as `command -v chromium` finds it), if any. */
 function chromiumBinary(): string | undefined {
@@ -41,13 +41,8 @@ t.test(
   async (t) => {
     const server = await startServer(t);
     const base = server.url.replace(/^ws/, 'http');
-    const tokens: Record<string, string> = {};
-    for (const tenant of ['alpha', 'beta']) {
-      const created = await lzy(['token', 'create', '--tenant', tenant, '--endpoint', server.url, '--token', server.adminToken]);
-      t.equal(created.code, 0, created.stderr);
-      tokens[tenant] = created.lines.at(-1)!;
-    }
-    const remote = (tenant: string) => ({ LZY_ENDPOINT: server.url, LZY_TOKEN: tokens[tenant]! });
+    const tokens = { alpha: await tenantToken(server, 'alpha'), beta: await tenantToken(server, 'beta') };
+    const remote = (tenant: 'alpha' | 'beta') => ({ LZY_ENDPOINT: server.url, LZY_TOKEN: tokens[tenant] });
     const betaRun = await lzy(['run', fixture('chain-program')], { ...remote('beta'), LZY_TEST_DIR: tempDir(t) });
     t.equal(betaRun.code, 0, betaRun.stderr);
     const betaList = await lzy(['status', '--json'], remote('beta'));
@@ -70,7 +65,7 @@ t.test(
     await page.locator('#sign-in-error', { hasText: 'refused' }).waitFor();
     t.ok(await page.locator('#runs-view').isHidden(), 'a bad token shows no runs');
 
-    await page.fill('#token', tokens['alpha']!);
+    await page.fill('#token', tokens.alpha);
     await page.click('#sign-in button');
     const row = page.locator('#runs tr', { hasText: 'etl' });
     await row.waitFor();

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fixture, lzy, startServer, tempDir } from './harness.js';
+import { fixture, lzy, startServer, tempDir, tenantToken } from './harness.js';
 
 /** Signs in to the dashboard of `base` with `token`; the session's cookie, or the refusal's status. */
 async function signIn(base: string, token: string): Promise<{ status: number; cookie?: string }> {
@@ -33,9 +33,7 @@ t.test('the dashboard: its page is HTML, and a tenant’s session sees its own r
 
   const tokens: Record<string, string> = {};
   for (const tenant of ['alpha', 'beta']) {
-    const created = await lzy(['token', 'create', '--tenant', tenant, '--endpoint', server.url, '--token', server.adminToken]);
-    t.equal(created.code, 0, created.stderr);
-    tokens[tenant] = created.lines.at(-1)!;
+    tokens[tenant] = await tenantToken(server, tenant);
     const run = await lzy(['run', fixture('chain-program')], { LZY_ENDPOINT: server.url, LZY_TOKEN: tokens[tenant], LZY_TEST_DIR: tempDir(t) });
     t.equal(run.code, 0, run.stderr);
   }
@@ -73,9 +71,7 @@ t.test('through every dashboard API, a tenant’s session reads nothing of anoth
   const base = server.url.replace(/^ws/, 'http');
   const tokens: Record<string, string> = {};
   for (const tenant of ['alpha', 'beta']) {
-    const created = await lzy(['token', 'create', '--tenant', tenant, '--endpoint', server.url, '--token', server.adminToken]);
-    t.equal(created.code, 0, created.stderr);
-    tokens[tenant] = created.lines.at(-1)!;
+    tokens[tenant] = await tenantToken(server, tenant);
     const run = await lzy(['run', fixture('whiteboard-program')], { LZY_ENDPOINT: server.url, LZY_TOKEN: tokens[tenant], LZY_TEST_DIR: tempDir(t), LZY_TEST_TAG: tenant });
     t.equal(run.code, 0, run.stderr);
   }

@@ -80,6 +80,13 @@ export function lzy(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_
   });
 }
 
+/** A new token of `tenant` on `server`, made with its admin token by `lzy token create`. */
+export async function tenantToken(server: Server, tenant: string): Promise<string> {
+  const created = await lzy(['token', 'create', '--tenant', tenant, '--endpoint', server.url, '--token', server.adminToken]);
+  if (created.code !== 0) throw new Error(`lzy token create --tenant ${tenant} failed: ${created.stderr}`);
+  return created.lines.at(-1)!;
+}
+
 /** A compiled fixture next to these tests. */
 export function fixture(name: string): string {
   return fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
