@@ -4,7 +4,8 @@ import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import t from 'tap';
-import { fixture, lzy, runs, startServer, tempDir, tenantToken, waitUntil } from './harness.js';
+import { startProcess } from '@lzy/actors/testing';
+import { fixture, lzy, runs, startServer, tempDir, tenantToken, waitUntil, type Teardown } from './harness.js';
 
 /** The chromium binary on PATH (as `command -v chromium` finds it), if any. */
 function chromiumBinary(): string | undefined {
@@ -21,6 +22,7 @@ function chromiumBinary(): string | undefined {
 }
 
 const executablePath = chromiumBinary();
+const noChromium = executablePath === undefined ? 'no chromium binary on PATH: install Debian’s chromium (CI does)' : false;
 /** Where the test saves its screenshots, when asked to (the README's come from here). */
 const screenshots = process.env['LZY_UI_SCREENSHOTS'];
 
@@ -30,6 +32,13 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 }
 
+/** A page of a new headless Chromium, closed at teardown. */
+async function newPage(t: Teardown): Promise<Page> {
+  const browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: ['--no-sandbox'] });
+  t.teardown(() => browser.close());
+  return browser.newPage({ viewport: { width: 1280, height: 800 } });
+}
+
 /** The status code of `GET path` asked from inside the page, with its session's cookie. */
 function statusFromPage(page: Page, path: string): Promise<number> {
   return page.evaluate(async (url) => (await fetch(url)).status, path);
@@ -37,7 +46,7 @@ function statusFromPage(page: Page, path: string): Promise<number> {
 
 t.test(
   'in the browser, a signed-in tenant sees its runs, watches a running op turn succeeded without reloading, and never sees another tenant’s run',
-  { skip: executablePath === undefined ? 'no chromium binary on PATH: install Debian’s chromium (CI does)' : false },
+  { skip: noChromium },
   async (t) => {
     const server = await startServer(t);
     const base = server.url.replace(/^ws/, 'http');
@@ -52,9 +61,7 @@ t.test(
     const alphaRun = lzy(['run', fixture('dashboard-program')], { ...remote('alpha'), LZY_TEST_DIR: dir });
     await waitUntil(() => runs(dir, 'report') === 1, 'op report to start', 60_000);
 
-    const browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: ['--no-sandbox'] });
-    t.teardown(() => browser.close());
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await newPage(t);
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
 
@@ -118,3 +125,21 @@ t.test(
     t.same(pageErrors, [], 'the page’s script threw nothing');
   },
 );
+
+t.test('lzy ui prints a sign-in link to the dashboard of the embedded runtime, whose runs include those of programs run in the folder meanwhile', { skip: noChromium }, async (t) => {
+  const dataDir = tempDir(t);
+  const ui = startProcess(t, new URL('../../bin/lzy.js', import.meta.url), ['ui', '--port', '0'], { LZY_HOME: dataDir });
+  const link = (await ui.waitForLine((line) => line.startsWith('lzy ui on '), 'lzy ui to listen', 90_000)).slice('lzy ui on '.length);
+  t.match(link, /^http:\/\/127\.0\.0\.1:\d+\/ui\/#token=lzy_/);
+  const run = await lzy(['run', fixture('chain-program')], { LZY_HOME: dataDir, LZY_TEST_DIR: tempDir(t) });
+  t.equal(run.code, 0, run.stderr);
+  const second = await lzy(['ui', '--port', '0'], { LZY_HOME: dataDir });
+  t.equal(second.code, 1, 'a second lzy ui on the same data dir is refused');
+  t.match(second.stderr, /start `lzy ui` first, then run programs in the folder/);
+
+  const page = await newPage(t);
+  await page.goto(link);
+  await page.locator('#runs tr', { hasText: 'chain' }).waitFor();
+  t.equal(await page.locator('#tenant').textContent(), 'local');
+  t.notOk(page.url().includes('token'), 'the token is taken out of the address');
+});

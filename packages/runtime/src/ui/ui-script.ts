@@ -310,14 +310,19 @@ async function showWhiteboards() {
 
 $('whiteboard-query').onsubmit = (event) => { event.preventDefault(); showWhiteboards().catch((error) => { $('error').textContent = error.message; }); };
 
-$('sign-in').onsubmit = async (event) => {
-  event.preventDefault();
+async function signIn(token) {
   try {
-    me = await api('/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: $('token').value }) });
-    $('token').value = '';
+    me = await api('/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
     $('sign-in-error').textContent = '';
-    await route();
   } catch (error) { $('sign-in-error').textContent = error.message; }
+  await route();
+}
+
+$('sign-in').onsubmit = (event) => {
+  event.preventDefault();
+  const token = $('token').value;
+  $('token').value = '';
+  signIn(token);
 };
 $('sign-out').onclick = async (event) => { event.preventDefault(); await api('/session', { method: 'DELETE' }); sessionStorage.removeItem('lzy-view-tenant'); location.hash = ''; location.reload(); };
 $('view-tenant-input').onchange = () => {
@@ -328,5 +333,10 @@ $('view-tenant-input').onchange = () => {
 $('status-filter').onchange = listRuns;
 $('name-filter').oninput = listRuns;
 window.onhashchange = route;
-route();
+// A sign-in link (as lzy ui prints): its token is taken out of the address before anything else.
+const link = /^#token=(.+)$/.exec(location.hash);
+if (link) {
+  history.replaceState(null, '', location.pathname);
+  signIn(decodeURIComponent(link[1]));
+} else route();
 `;
