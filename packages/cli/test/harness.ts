@@ -111,6 +111,8 @@ export interface Agent {
   readonly process: ChildProcess;
   /** The node-agent processes it started so far, in order: each one a fresh node of the pool. */
   nodeAgentPids(): number[];
+  /** What it and its node-agents wrote on stderr so far, line by line (also passed on to ours). */
+  readonly errorLines: string[];
 }
 
 /**
@@ -120,9 +122,14 @@ export interface Agent {
 export function startAgent(t: Teardown, args: string[], options: { netns?: string } = {}): Agent {
   const command = [fileURLToPath(bin), 'agent', ...args];
   const [file, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, process.execPath, ...command]] : [process.execPath, command];
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
+  const errorLines: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    errorLines.push(line);
+    process.stderr.write(`${line}\n`);
+  });
   const exited = once(child, 'exit');
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -134,6 +141,7 @@ export function startAgent(t: Teardown, args: string[], options: { netns?: strin
   return {
     process: child,
     nodeAgentPids: () => lines.flatMap((line) => /^lzy agent: node-agent (\d+) joins/.exec(line)?.slice(1).map(Number) ?? []),
+    errorLines,
   };
 }
 
