@@ -12,21 +12,24 @@ import { runCommand } from './commands/run.js';
 import { serverCommand } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
 import { tokenCommand } from './commands/token.js';
+import { uiCommand } from './commands/ui.js';
 import { whiteboardsCommand } from './commands/whiteboards.js';
 import { whoamiCommand } from './commands/whoami.js';
 
 /** Commands that go on running when nobody reads their stdout: their output there is only notes. */
-const SERVICES = new Set(['server', 'agent']);
+const SERVICES = new Set(['server', 'ui', 'agent']);
+/** Commands that go on serving once their action has returned. */
+const SERVING = new Set(['server', 'ui']);
 
 const program = new Command('lzy').description('Lzy: run workflows of TypeScript ops on an embedded or a shared runtime');
-for (const command of [serverCommand(), agentCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand(), rolesCommand(), whoamiCommand(), clientsCommand(), keysCommand(), loginCommand()]) program.addCommand(command);
+for (const command of [serverCommand(), uiCommand(), agentCommand(), runCommand(), statusCommand(), logsCommand(), cancelCommand(), whiteboardsCommand(), tokenCommand(), rolesCommand(), whoamiCommand(), clientsCommand(), keysCommand(), loginCommand()]) program.addCommand(command);
 reportUsageErrors(program);
 endQuietlyWhenTheReaderLeaves();
 
 try {
   await program.parseAsync();
-  // `lzy server` goes on serving (and `lzy agent` has stopped); every other command is done.
-  if (program.args[0] !== 'server') await exit(EXIT.ok);
+  // `lzy server` and `lzy ui` go on serving (and `lzy agent` has stopped); every other command is done.
+  if (!SERVING.has(program.args[0] ?? '')) await exit(EXIT.ok);
 } catch (error) {
   await exit(report(error));
 }

@@ -5,6 +5,11 @@ import { usageError } from './cli-error.js';
 /** The levels `--log-level` takes, the quietest last. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
+/** A usage error unless `level` is one of `LOG_LEVELS`. */
+export function checkLogLevel(level: string): void {
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw usageError(`bad --log-level ${level}`, `one of ${LOG_LEVELS.join(', ')}`);
+}
+
 /** Fields no line may show, whatever a caller logs by mistake. */
 const REDACTED = ['token', '*.token', 'secret', '*.secret', 'clientSecret', '*.clientSecret', 'authorization', '*.authorization', 'password', '*.password'];
 
@@ -13,7 +18,7 @@ const REDACTED = ['token', '*.token', 'secret', '*.secret', 'clientSecret', '*.c
  * a terminal (pino-pretty). Written synchronously, so nothing is lost when the server exits.
  */
 export function serverLogger(level: string): Logger {
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw usageError(`bad --log-level ${level}`, `one of ${LOG_LEVELS.join(', ')}`);
+  checkLogLevel(level);
   const options = { level, base: { service: 'lzy-server', pid: process.pid }, redact: { paths: REDACTED, censor: '[redacted]' } };
   const destination = process.stderr.isTTY ? PinoPretty({ destination: 2, sync: true, colorize: true }) : pino.destination({ fd: 2, sync: true });
   return pino(options, destination);

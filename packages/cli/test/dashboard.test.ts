@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fixture, lzy, startServer, tempDir } from './harness.js';
+import { fixture, lzy, startServer, tempDir, tenantToken } from './harness.js';
 
 /** Signs in to the dashboard of `base` with `token`; the session's cookie, or the refusal's status. */
 async function signIn(base: string, token: string): Promise<{ status: number; cookie?: string }> {
@@ -33,9 +33,7 @@ t.test('the dashboard: its page is HTML, and a tenant’s session sees its own r
 
   const tokens: Record<string, string> = {};
   for (const tenant of ['alpha', 'beta']) {
-    const created = await lzy(['token', 'create', '--tenant', tenant, '--endpoint', server.url, '--token', server.adminToken]);
-    t.equal(created.code, 0, created.stderr);
-    tokens[tenant] = created.lines.at(-1)!;
+    tokens[tenant] = await tenantToken(server, tenant);
     const run = await lzy(['run', fixture('chain-program')], { LZY_ENDPOINT: server.url, LZY_TOKEN: tokens[tenant], LZY_TEST_DIR: tempDir(t) });
     t.equal(run.code, 0, run.stderr);
   }
@@ -66,4 +64,52 @@ t.test('the dashboard: its page is HTML, and a tenant’s session sees its own r
   const out = await fetch(`${base}/ui/session`, { method: 'DELETE', headers: { cookie: alpha } });
   t.equal(out.status, 204);
   t.equal((await get(base, '/ui/api/runs', alpha)).status, 401, 'a closed session reads nothing');
+});
+
+t.test('through every dashboard API, a tenant’s session reads nothing of another tenant, and an admin’s reads every tenant', async (t) => {
+  const server = await startServer(t);
+  const base = server.url.replace(/^ws/, 'http');
+  const tokens: Record<string, string> = {};
+  for (const tenant of ['alpha', 'beta']) {
+    tokens[tenant] = await tenantToken(server, tenant);
+    const run = await lzy(['run', fixture('whiteboard-program')], { LZY_ENDPOINT: server.url, LZY_TOKEN: tokens[tenant], LZY_TEST_DIR: tempDir(t), LZY_TEST_TAG: tenant });
+    t.equal(run.code, 0, run.stderr);
+  }
+  const alpha = (await signIn(base, tokens['alpha']!)).cookie!;
+  const beta = (await signIn(base, tokens['beta']!)).cookie!;
+  const admin = (await signIn(base, server.adminToken)).cookie!;
+  const betaRun = (await get<Runs>(base, '/ui/api/runs', beta)).body.runs[0]!.workflowId;
+  const betaOp = (await get<{ ops: Array<{ opId: string }> }>(base, `/ui/api/runs/${betaRun}`, beta)).body.ops[0]!.opId;
+  const own = await get<{ whiteboards: Array<{ tags: string[]; fields: Array<{ name: string; preview?: string }> }> }>(base, '/ui/api/whiteboards?name=report', beta);
+  t.equal(own.status, 200);
+  t.match(own.body.whiteboards, [{ tags: ['cli', 'beta'], fields: [{ name: 'answer', preview: '42' }, { name: 'summary' }] }], 'a tenant finds its whiteboard, with its fields');
+
+  const refusals: Array<[path: string, status: number]> = [
+    [`/ui/api/runs/${betaRun}`, 404],
+    [`/ui/api/runs/${betaRun}/events`, 404],
+    [`/ui/api/runs/${betaRun}/logs?op=${betaOp}`, 404],
+    ['/ui/api/runs?tenant=beta', 403],
+    [`/ui/api/runs/${betaRun}?tenant=beta`, 403],
+    [`/ui/api/runs/${betaRun}/events?tenant=beta`, 403],
+    [`/ui/api/runs/${betaRun}/logs?op=${betaOp}&tenant=beta`, 403],
+    ['/ui/api/whiteboards?tenant=beta', 403],
+    ['/ui/api/pools?tenant=beta', 403],
+  ];
+  for (const [path, status] of refusals) {
+    const answer = await get(base, path, alpha);
+    t.equal(answer.status, status, `alpha’s session: ${path} is ${status}`);
+    t.notOk(/report|"beta"|cli/.test(JSON.stringify(answer.body)), 'and tells nothing of it');
+  }
+  const alphaBoards = await get<{ whiteboards: Array<{ tags: string[] }> }>(base, '/ui/api/whiteboards', alpha);
+  t.same(alphaBoards.body.whiteboards.map((board) => board.tags), [['cli', 'alpha']], 'a tenant’s whiteboards are its own');
+  const alphaPools = await get<{ leases: Array<{ tenant: string }> }>(base, '/ui/api/pools', alpha);
+  t.ok(alphaPools.body.leases.length > 0, 'a tenant sees the nodes it leased');
+  t.ok(alphaPools.body.leases.every((lease) => lease.tenant === 'alpha'), 'and no other tenant’s');
+
+  const adminPools = await get<{ leases: Array<{ tenant: string; pool: string; state: string }> }>(base, '/ui/api/pools', admin);
+  t.same([...new Set(adminPools.body.leases.map((lease) => lease.tenant))].sort(), ['alpha', 'beta'], 'an admin sees every tenant’s leases');
+  t.match(adminPools.body.leases[0], { pool: 'default', state: /^(allocating|ready|releasing|gone)$/ });
+  const adminView = await get<Runs>(base, '/ui/api/runs?tenant=beta', admin);
+  t.match(adminView.body, { tenant: 'beta', runs: [{ workflowId: betaRun }] }, 'and any tenant’s runs');
+  t.equal((await get(base, `/ui/api/runs/${betaRun}?tenant=beta`, admin)).status, 200);
 });

@@ -80,6 +80,13 @@ export function lzy(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_
   });
 }
 
+/** A new token of `tenant` on `server`, made with its admin token by `lzy token create`. */
+export async function tenantToken(server: Server, tenant: string): Promise<string> {
+  const created = await lzy(['token', 'create', '--tenant', tenant, '--endpoint', server.url, '--token', server.adminToken]);
+  if (created.code !== 0) throw new Error(`lzy token create --tenant ${tenant} failed: ${created.stderr}`);
+  return created.lines.at(-1)!;
+}
+
 /** A compiled fixture next to these tests. */
 export function fixture(name: string): string {
   return fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
@@ -104,6 +111,8 @@ export interface Agent {
   readonly process: ChildProcess;
   /** The node-agent processes it started so far, in order: each one a fresh node of the pool. */
   nodeAgentPids(): number[];
+  /** What it and its node-agents wrote on stderr so far, line by line (also passed on to ours). */
+  readonly errorLines: string[];
 }
 
 /**
@@ -113,9 +122,14 @@ export interface Agent {
 export function startAgent(t: Teardown, args: string[], options: { netns?: string } = {}): Agent {
   const command = [fileURLToPath(bin), 'agent', ...args];
   const [file, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, process.execPath, ...command]] : [process.execPath, command];
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
+  const errorLines: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    errorLines.push(line);
+    process.stderr.write(`${line}\n`);
+  });
   const exited = once(child, 'exit');
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -127,6 +141,7 @@ export function startAgent(t: Teardown, args: string[], options: { netns?: strin
   return {
     process: child,
     nodeAgentPids: () => lines.flatMap((line) => /^lzy agent: node-agent (\d+) joins/.exec(line)?.slice(1).map(Number) ?? []),
+    errorLines,
   };
 }
 

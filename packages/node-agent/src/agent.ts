@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { protocolErrors, Remoting, spawnActor, startActorSystem, tell } from '@lzy/actors';
+import { agentLog } from './agent-log.js';
 import type { AgentOptions } from './args.js';
 import { Attempts } from './attempts.js';
 import { httpAddressOf, type NodeStorage } from './blob-io.js';
@@ -18,11 +19,6 @@ const LOST_AFTER_BEATS = 10;
 /** How long closing the connection may take when the agent exits. */
 const CLOSE_TIMEOUT_MS = 2_000;
 
-/** Writes one diagnostic line on the agent's stderr. */
-export function warn(line: string): void {
-  process.stderr.write(`lzy-node-agent[${process.pid}]: ${line}\n`);
-}
-
 /**
  * Runs a node-agent until it is done: connects to the runtime with its token, registers its slots,
  * sends heartbeats, and runs the attempts it is sent in runner processes. Once leased, its
@@ -32,6 +28,8 @@ export function warn(line: string): void {
  * after a disconnection), 3 when the server refused the first handshake.
  */
 export async function runAgent(options: AgentOptions): Promise<number> {
+  const log = await agentLog(options.logLevel);
+  const warn = (line: string) => log.warn(line);
   let exitCode: number | undefined;
   let exit!: (code: number) => void;
   const done = new Promise<number>((resolve) => (exit = resolve));
@@ -48,7 +46,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   const system = startActorSystem({ name: `node-agent-${process.pid}` });
   const remoting = new Remoting({ name: `node-agent-${process.pid}` });
   // Connecting takes I/O: the agent actor below is exposed before any message can arrive.
-  const peer = remoting.connect(options.server, { auth: credentialOf(options), whileDisconnected: 'queue' });
+  const peer = remoting.connect(options.server, { auth: credentialOf(options, warn), whileDisconnected: 'queue' });
   const nodes = peer.ref<NodesWireMsg>(NODES_PATH);
   const storage: NodeStorage = { ref: peer.ref(STORAGE_PATH), http: httpAddressOf(options.server) };
   const pool = new RunnerPool(options.slots, warn);
@@ -64,7 +62,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   // Without a cache dir of its own choosing the agent keeps bundles in a temporary one, and removes it on its way out.
   const cacheDir = options.cacheDir === undefined ? mkdtempSync(join(tmpdir(), 'lzy-agent-')) : resolve(options.cacheDir);
   const bundles = new BundleCache(cacheDir, storage);
-  const attempts = new Attempts({ pool, storage, bundles, files: join(cacheDir, 'files'), reporter }, () => finish(EXIT.ok), warn);
+  const attempts = new Attempts({ pool, storage, bundles, files: join(cacheDir, 'files'), reporter }, () => finish(EXIT.ok), log);
   const agent = spawnActor<undefined, AgentMsg>(system, {
     name: 'agent',
     initialState: () => undefined,
@@ -84,6 +82,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       pool.warm();
       send({ type: 'register', slots: options.slots, pid: process.pid });
       registered = true;
+      log.info('registered', { server: options.server, slots: options.slots, ...(options.pool === undefined ? {} : { pool: options.pool }) });
     },
     (error: Error) => {
       // Closing the connection on the way out rejects `ready` too: that is no refusal.
@@ -115,6 +114,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   process.on('SIGINT', shutdown);
 
   const code = await done;
+  log.info('exiting', { code });
   reporter.flush();
   clearInterval(ticker);
   process.off('SIGTERM', shutdown);
@@ -132,7 +132,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
  * runtime started, its one-time token; a Kubernetes agent, its pod's projected token, read at
  * each dial (the kubelet rotates it; an unreadable file keeps the last token read).
  */
-function credentialOf(options: AgentOptions): string | (() => string) {
+function credentialOf(options: AgentOptions, warn: (line: string) => void): string | (() => string) {
   const { credential } = options;
   if ('token' in credential) return options.pool === undefined ? credential.token : joinCredential(options.pool, credential.token);
   let last = '';

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { AGENT_LOG_LEVELS, type AgentLogLevel } from './agent-log.js';
 
 /** How the agent was asked to run, from its command line and environment. */
 export interface AgentOptions {
@@ -23,6 +24,8 @@ export interface AgentOptions {
    * rules from here: put it under a directory whose `node_modules` has them.
    */
   cacheDir?: string;
+  /** JSON log lines on stderr at this level; without it, plain warnings only. */
+  logLevel?: AgentLogLevel;
 }
 
 /** A command line the agent cannot run with; `main` prints it and exits with code 2. */
@@ -32,7 +35,7 @@ export class UsageError extends Error {
 
 /** The one-line synopsis printed with a usage error. */
 export const USAGE =
-  'usage: lzy-node-agent --server ws://HOST:PORT (--token TOKEN | --token-file FILE) --slots N [--pool NAME] [--heartbeat-ms MS] [--cache-dir DIR] (or env LZY_SERVER, LZY_TOKEN, LZY_TOKEN_FILE, LZY_SLOTS, LZY_CACHE_DIR)';
+  'usage: lzy-node-agent --server ws://HOST:PORT (--token TOKEN | --token-file FILE) --slots N [--pool NAME] [--heartbeat-ms MS] [--cache-dir DIR] [--log-level LEVEL] (or env LZY_SERVER, LZY_TOKEN, LZY_TOKEN_FILE, LZY_SLOTS, LZY_CACHE_DIR, LZY_LOG_LEVEL)';
 
 /** Reads the options from `argv` (without node and the script) and `env`; throws `UsageError` when they are wrong. */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOptions {
@@ -44,6 +47,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     pool?: string | undefined;
     'heartbeat-ms'?: string | undefined;
     'cache-dir'?: string | undefined;
+    'log-level'?: string | undefined;
   };
   try {
     ({ values } = parseArgs({
@@ -56,6 +60,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
         pool: { type: 'string' },
         'heartbeat-ms': { type: 'string' },
         'cache-dir': { type: 'string' },
+        'log-level': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -78,6 +83,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
   }
   const cacheDir = values['cache-dir'] ?? env.LZY_CACHE_DIR;
   if (cacheDir === '') throw new UsageError('--cache-dir must not be empty');
+  const logLevel = values['log-level'] ?? env.LZY_LOG_LEVEL;
+  if (logLevel !== undefined && !(AGENT_LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level must be one of ${AGENT_LOG_LEVELS.join(', ')}, got '${logLevel}'`);
   const pod = env.LZY_POD_NAME ? `pod ${env.LZY_POD_NAMESPACE ?? 'default'}/${env.LZY_POD_NAME} on node ${env.LZY_NODE_NAME ?? '?'}` : undefined;
   return {
     server,
@@ -85,6 +92,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentOpt
     ...(values.pool === undefined ? {} : { pool: values.pool }),
     ...(cacheDir === undefined ? {} : { cacheDir }),
     ...(pod === undefined ? {} : { pod }),
+    ...(logLevel === undefined ? {} : { logLevel: logLevel as AgentLogLevel }),
     slots: integer('--slots', slots, 1, 1024),
     heartbeatMs: values['heartbeat-ms'] === undefined ? 1000 : integer('--heartbeat-ms', values['heartbeat-ms'], 10, 3_600_000),
   };

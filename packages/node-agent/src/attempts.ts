@@ -1,3 +1,4 @@
+import type { AgentLog } from './agent-log.js';
 import { Attempt, type AttemptContext } from './attempt.js';
 import { failure } from './failures.js';
 import { attemptsOf, type AgentMsg, type RunAttempt } from './protocol/agent.js';
@@ -18,7 +19,7 @@ export class Attempts {
   constructor(
     ctx: Omit<AttemptContext, 'ended'>,
     private readonly drained: () => void,
-    private readonly warn: (line: string) => void,
+    private readonly log: AgentLog,
   ) {
     this.ctx = { ...ctx, ended: (attempt) => this.ended(attempt) };
   }
@@ -36,7 +37,11 @@ export class Attempts {
       case 'shutdown':
         return this.shutdown();
       case 'leased':
-        if (this.tenant !== undefined && this.tenant !== message.tenant) return this.warn(`ignored a lease for tenant ${message.tenant}: this node serves ${this.tenant}`);
+        if (this.tenant !== undefined && this.tenant !== message.tenant) return this.log.warn(`ignored a lease for tenant ${message.tenant}: this node serves ${this.tenant}`);
+        if (this.tenant === undefined) {
+          this.log.bind({ tenant: message.tenant, ...(message.nodeId === undefined ? {} : { nodeId: message.nodeId }) });
+          this.log.info('leased', {});
+        }
         this.tenant = message.tenant;
         return;
     }
@@ -44,7 +49,7 @@ export class Attempts {
 
   /** Takes no new attempts; `drained` is called once the running ones have ended. */
   shutdown(): void {
-    if (!this.draining) this.warn(`shutting down: taking no new attempts, waiting for ${this.active.size} running attempt(s) to finish`);
+    if (!this.draining) this.log.warn(`shutting down: taking no new attempts, waiting for ${this.active.size} running attempt(s) to finish`);
     this.draining = true;
     if (this.active.size === 0) this.drained();
   }
@@ -55,7 +60,7 @@ export class Attempts {
   }
 
   private run(run: RunAttempt): void {
-    if (this.active.has(run.attemptId)) return this.warn(`ignored a second run of attempt ${run.attemptId}, which is still running`);
+    if (this.active.has(run.attemptId)) return this.log.warn(`ignored a second run of attempt ${run.attemptId}, which is still running`);
     if (run.tenant !== this.tenant) {
       const serves = this.tenant === undefined ? 'no tenant yet (its lease has not named one)' : `tenant ${this.tenant} only`;
       const refused = failure('WRONG_TENANT', 'WrongTenantError', `attempt ${run.attemptId} of op ${run.opName} was not started: it is tenant ${run.tenant}'s, and this node serves ${serves}`);
@@ -67,6 +72,7 @@ export class Attempts {
     }
     const attempt = new Attempt(run, this.ctx);
     this.active.set(run.attemptId, attempt);
+    this.log.info('attempt started', { attemptId: run.attemptId, opName: run.opName });
     attempt.begin();
   }
 
@@ -78,6 +84,7 @@ export class Attempts {
 
   private ended(attempt: Attempt): void {
     this.active.delete(attempt.id);
+    this.log.info('attempt ended', { attemptId: attempt.id });
     if (this.draining && this.active.size === 0) this.drained();
   }
 }

@@ -27,6 +27,7 @@ import { authorize, spawnIamService } from './iam/iam-service.js';
 import type { RuntimeMetrics } from './observe/metrics.js';
 import { serveMetrics } from './observe/metrics-endpoint.js';
 import { StateLog } from './observe/state-log.js';
+import { LeaseBoard } from './ui/ui-lease-board.js';
 import { serveUi, type UiDeps } from './ui/ui-server.js';
 import { UiSessions } from './ui/ui-sessions.js';
 import { RoleBindings } from './iam/role-bindings.js';
@@ -72,6 +73,7 @@ export class Runtime {
     private readonly clients: ActorRef<ClientsMsg>,
     private readonly metrics: RuntimeMetrics | undefined,
     private readonly stateLog: StateLog | undefined,
+    private readonly leaseBoard: LeaseBoard | undefined,
     readonly iam: Iam,
     /** The OIDC issuer, when the options asked for one (`lzy server`). */
     readonly issuer: OidcIssuer | undefined,
@@ -151,8 +153,10 @@ export class Runtime {
       ? {
           sessions: new UiSessions(),
           verify: metricsAccess.verify,
-          mayReadRuns: async (subject) => void (await authorize(iamService, subject, 'runs.read', { tenant: subject.tenant })),
+          mayReadRuns: async (subject, tenant) => void (await authorize(iamService, subject, 'runs.read', { tenant })),
+          isAdmin: metricsAccess.isAdmin,
           connectAs,
+          leases: new LeaseBoard(),
           limiter,
         }
       : undefined;
@@ -183,7 +187,7 @@ export class Runtime {
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, stateLog, iam, issuer, url);
+    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, stateLog, dashboard?.leases, iam, issuer, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -210,6 +214,7 @@ export class Runtime {
     removeRuntimeInfo(this.dataDir);
     this.metrics?.close();
     this.stateLog?.close();
+    this.leaseBoard?.close();
     // Actors first, so that nothing leases a new node while the nodes are being removed. Stopped
     // with their system, their unanswered asks are released, not failed: no asker goes on to act.
     this.services.system.stop();

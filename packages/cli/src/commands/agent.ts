@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, usageError } from '../cli-error.js';
+import { checkLogLevel, LOG_LEVELS } from '../server-log.js';
 
 interface AgentOptions {
   server: string;
@@ -13,6 +14,7 @@ interface AgentOptions {
   token: string;
   slots: string;
   nodeModules?: string;
+  logLevel: string;
 }
 
 /** Exit codes of a node-agent process (see @lzy/node-agent): 0 released or stopped, 2 usage, 3 refused. */
@@ -41,6 +43,7 @@ export function agentCommand(): Command {
       '--node-modules <dir>',
       'a node_modules folder on this host: packages that op bundles leave out (those with native addons) are imported from there',
     )
+    .option('--log-level <level>', `what the node-agent logs (JSON lines on stderr, with its node, tenant and attempt ids): ${LOG_LEVELS.join(', ')}`, 'info')
     .action((options: AgentOptions) => supervise(options));
 }
 
@@ -49,6 +52,7 @@ async function supervise(options: AgentOptions): Promise<void> {
   const slots = Number(options.slots);
   if (!Number.isInteger(slots) || slots < 1 || slots > 1024) throw usageError(`bad --slots ${options.slots}`, 'an integer from 1 to 1024');
   const nodeModules = options.nodeModules === undefined ? undefined : nodeModulesDir(options.nodeModules);
+  checkLogLevel(options.logLevel);
 
   let stopping = false;
   let current: ReturnType<typeof spawn> | undefined;
@@ -64,7 +68,7 @@ async function supervise(options: AgentOptions): Promise<void> {
 
   for (let failures = 0; !stopping; ) {
     const workDir = mkdtempSync(join(tmpdir(), 'lzy-agent-'));
-    const child = spawn(process.execPath, [agentMain, '--server', options.server, '--pool', options.pool, '--slots', String(slots), ...bundleCacheArgs(workDir, nodeModules)], {
+    const child = spawn(process.execPath, [agentMain, '--server', options.server, '--pool', options.pool, '--slots', String(slots), '--log-level', options.logLevel, ...bundleCacheArgs(workDir, nodeModules)], {
       cwd: workDir,
       env: { ...process.env, LZY_TOKEN: options.token },
       stdio: ['ignore', 'inherit', 'inherit'],

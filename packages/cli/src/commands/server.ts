@@ -1,4 +1,3 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { Runtime, type S3StorageConfig, type StorageOptions } from '@lzy/runtime';
@@ -7,6 +6,7 @@ import { parseByteSize } from '../byte-size.js';
 import { usageError } from '../cli-error.js';
 import { readPoolsFile } from '../pools-file.js';
 import { LOG_LEVELS, serverLogger } from '../server-log.js';
+import { ensureTokenFile } from '../token-file.js';
 
 interface ServerOptions {
   host: string;
@@ -146,18 +146,7 @@ function storageOf(options: ServerOptions): StorageOptions {
 /** The first start creates the admin's token in `DIR/admin.token` (mode 0600); later starts keep it. */
 async function ensureAdminToken(runtime: Runtime, dataDir: string, note: (text: string) => void): Promise<void> {
   const file = join(dataDir, 'admin.token');
-  if (existsSync(file)) {
-    try {
-      runtime.iam.verify(readFileSync(file, 'utf8').trim());
-      return;
-    } catch {
-      note(`${file} holds no token this runtime knows; creating a new one`);
-    }
-  }
-  const token = await runtime.iam.issueToken(ADMIN_TENANT, 'admin');
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, `${token}\n`, { mode: 0o600 });
-  renameSync(temp, file);
-  note(`created an admin token in ${file} (mode 0600); issue tenant tokens with \`lzy token create --tenant NAME\``);
+  const { created } = await ensureTokenFile(runtime, file, ADMIN_TENANT, 'admin', note);
+  if (created) note(`created an admin token in ${file} (mode 0600); issue tenant tokens with \`lzy token create --tenant NAME\``);
 }
 

@@ -144,6 +144,8 @@ export const Shutdown = Type.Object({ type: Type.Literal('shutdown') });
 export const Leased = Type.Object({
   type: Type.Literal('leased'),
   tenant: Id,
+  /** The node's id at the runtime, for the agent's log. */
+  nodeId: Type.Optional(Id),
   token: Type.String({ minLength: 1, maxLength: 4096 }),
   expiresAt: Type.Integer({ minimum: 0 }),
 });

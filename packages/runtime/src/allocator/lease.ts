@@ -72,7 +72,7 @@ export function spawnLease(parent: Parent, deps: LeaseDeps): ActorRef<LeaseMsg> 
     const { token, expiresAt } = deps.workerTokens.issue({ nodeId: deps.nodeId, tenant: deps.tenant, pool: deps.pool.name, joined });
     renewAt = expiresAt - deps.workerTokens.ttlMs / 2;
     try {
-      tell(agent, { type: 'leased', tenant: deps.tenant, token, expiresAt });
+      tell(agent, { type: 'leased', tenant: deps.tenant, nodeId: deps.nodeId, token, expiresAt });
     } catch {
       // Its connection closed already: the node is lost when its heartbeats stop.
     }

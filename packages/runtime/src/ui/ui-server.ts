@@ -5,7 +5,14 @@ import type { Subject } from '../iam/subject.js';
 import { publishAuthFailed } from '../observe/events.js';
 import { describeWholeRun } from '../describe-run.js';
 import { RuntimeError } from '../protocol/errors.js';
+import type { LeaseBoard } from './ui-lease-board.js';
+import { layoutLibScript } from './ui-layout-lib.js';
+import { opLog } from './ui-op-logs.js';
+import { listRuns } from './ui-runs.js';
 import { UI_PAGE } from './ui-page.js';
+import { streamRunEvents } from './ui-run-events.js';
+import { UI_SCRIPT } from './ui-script.js';
+import { findWhiteboards, whiteboardQueryOf } from './ui-whiteboards.js';
 import { UI_SESSION_TTL_MS, type UiSessions } from './ui-sessions.js';
 
 /** The path under the runtime's port where the dashboard is served. */
@@ -19,19 +26,24 @@ export interface UiDeps {
   readonly sessions: UiSessions;
   /** The subject of a token; throws for one that does not verify. */
   verify(token: string): Promise<Subject>;
-  /** Resolves when `subject` may read its tenant's runs; else rejects with `FORBIDDEN`. */
-  mayReadRuns(subject: Subject): Promise<void>;
+  /** Resolves when `subject` may read the runs of `tenant` (an admin: any); else rejects with `FORBIDDEN`. */
+  mayReadRuns(subject: Subject, tenant: string): Promise<void>;
+  /** Whether `subject` is an admin of the server, who sees every tenant. */
+  isAdmin(subject: Subject): Promise<boolean>;
   /** A connection as `subject`: it sees its tenant's runs only. */
   connectAs(subject: Subject): RuntimeConnection;
+  readonly leases: LeaseBoard;
   readonly limiter: FailedAuthLimiter;
 }
 
 /**
- * Serves the dashboard under `/ui`; false for any other path. `GET /ui/` is the page; `POST
- * /ui/session` with `{ "token": ... }` signs in (a session cookie, HttpOnly, SameSite=Strict, for
- * 15 minutes) and `DELETE /ui/session` signs out; `GET /ui/api/runs` and `GET /ui/api/runs/ID` are
- * the session's tenant's runs, and one of them with its ops. Another tenant's run is `404`, as a
- * missing one is.
+ * Serves the dashboard under `/ui`; false for any other path. `GET /ui/` is the page (its script
+ * `/ui/app.js`, its graph layout `/ui/dagre.min.js`); `POST /ui/session` with `{ "token": ... }`
+ * signs in (a session cookie, HttpOnly, SameSite=Strict, for 15 minutes), `GET /ui/session` tells
+ * whose session it is and `DELETE /ui/session` signs out. The API answers the session's tenant
+ * only: `GET /ui/api/runs`, `/ui/api/runs/ID` (a run with its ops), `/ui/api/runs/ID/events` (its
+ * events as server-sent events, until it ends) and `/ui/api/runs/ID/logs?op=OP` (an op's output).
+ * Another tenant's run is `404`, as a missing one is.
  */
 export async function serveUi(req: IncomingMessage, res: ServerResponse, deps: UiDeps): Promise<boolean> {
   const path = (req.url ?? '/').split('?')[0]!;
@@ -46,26 +58,50 @@ export async function serveUi(req: IncomingMessage, res: ServerResponse, deps: U
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, path: string, deps: UiDeps): Promise<void> {
-  if (path === '/' && req.method === 'GET') {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'", 'x-frame-options': 'DENY' }).end(UI_PAGE);
-    return;
+  if (req.method === 'GET') {
+    const asset = path === '/' ? { type: 'text/html', body: UI_PAGE } : path === '/app.js' ? { type: 'text/javascript', body: UI_SCRIPT } : path === '/dagre.min.js' ? { type: 'text/javascript', body: layoutLibScript() } : undefined;
+    if (asset) {
+      res.writeHead(200, { 'content-type': `${asset.type}; charset=utf-8`, 'content-security-policy': "default-src 'self'; style-src 'unsafe-inline'", 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff' }).end(asset.body);
+      return;
+    }
   }
   if (path === '/session' && req.method === 'POST') return signIn(req, res, deps);
+  if (path === '/session' && req.method === 'GET') {
+    const subject = deps.sessions.subjectOf(sessionId(req));
+    if (!subject) throw new RuntimeError('UNAUTHENTICATED', 'sign in first: no session, or it expired');
+    return json(res, 200, { subject: subject.id, tenant: subject.tenant, admin: await deps.isAdmin(subject) });
+  }
   if (path === '/session' && req.method === 'DELETE') {
     deps.sessions.close(sessionId(req));
     res.writeHead(204, { 'set-cookie': `${COOKIE}=; Path=${UI_PATH}; HttpOnly; SameSite=Strict; Max-Age=0` }).end();
     return;
   }
   if (req.method !== 'GET' || !path.startsWith('/api/')) throw new RuntimeError('NOT_FOUND', `no ${req.method} ${UI_PATH}${path}`);
-  const subject = deps.sessions.subjectOf(sessionId(req));
+  const session = sessionId(req);
+  const subject = deps.sessions.subjectOf(session);
   if (!subject) throw new RuntimeError('UNAUTHENTICATED', 'sign in first: no session, or it expired');
-  await deps.mayReadRuns(subject);
-  const connection = deps.connectAs(subject);
+  // `?tenant=NAME`: another tenant's, which only an admin may read; the session's own by default.
+  const params = new URLSearchParams(req.url!.split('?')[1] ?? '');
+  const tenant = params.get('tenant') || subject.tenant;
+  await deps.mayReadRuns(subject, tenant);
+  if (path === '/api/pools') {
+    const everyTenant = !params.has('tenant') && (await deps.isAdmin(subject));
+    return json(res, 200, { leases: deps.leases.list(everyTenant ? undefined : tenant) });
+  }
+  const connection = deps.connectAs(tenant === subject.tenant ? subject : { ...subject, tenant });
   try {
-    if (path === '/api/runs') return json(res, 200, { tenant: subject.tenant, runs: (await connection.list()).sort((a, b) => b.startedAt - a.startedAt) });
-    const run = /^\/api\/runs\/([^/]{1,256})$/.exec(path)?.[1];
-    if (run === undefined) throw new RuntimeError('NOT_FOUND', `no ${UI_PATH}${path}`);
-    return json(res, 200, await describeWholeRun(connection, decodeURIComponent(run)));
+    if (path === '/api/runs') return json(res, 200, { tenant, runs: await listRuns(connection) });
+    if (path === '/api/whiteboards') return json(res, 200, { tenant, whiteboards: await findWhiteboards(connection, whiteboardQueryOf(params)) });
+    const [, encoded, part] = /^\/api\/runs\/([^/]{1,256})(\/events|\/logs)?$/.exec(path) ?? [];
+    if (encoded === undefined) throw new RuntimeError('NOT_FOUND', `no ${UI_PATH}${path}`);
+    const run = decodeURIComponent(encoded);
+    if (part === undefined) return json(res, 200, await describeWholeRun(connection, run));
+    // Another tenant's run, as a missing one: NOT_FOUND before anything is streamed or read.
+    await connection.describe(run, 0, 0);
+    if (part === '/events') return await streamRunEvents(req, res, connection, run, deps.sessions.lifeLeft(session));
+    const op = params.get('op');
+    if (!op) throw new RuntimeError('BAD_REQUEST', `name the op: ${UI_PATH}${path}?op=OP_ID`);
+    return json(res, 200, { entries: await opLog(connection, run, op) });
   } finally {
     await connection.close();
   }

@@ -35,6 +35,12 @@ export class UiSessions {
     return undefined;
   }
 
+  /** How long live session `id` has left, in ms (0 for an unknown or expired one). */
+  lifeLeft(id: string | undefined): number {
+    const session = id === undefined ? undefined : this.sessions.get(id);
+    return session ? Math.max(0, session.expiresAt - this.now()) : 0;
+  }
+
   close(id: string | undefined): void {
     if (id !== undefined) this.sessions.delete(id);
   }
