@@ -62,7 +62,7 @@ async function route(req: IncomingMessage, res: ServerResponse, path: string, de
   await deps.mayReadRuns(subject);
   const connection = deps.connectAs(subject);
   try {
-    if (path === '/api/runs') return json(res, 200, { tenant: subject.tenant, runs: (await connection.list()).sort((a, b) => b.startedAt - a.startedAt) });
+    if (path === '/api/runs') return json(res, 200, { tenant: subject.tenant, runs: (await connection.list()).runs });
     const run = /^\/api\/runs\/([^/]{1,256})$/.exec(path)?.[1];
     if (run === undefined) throw new RuntimeError('NOT_FOUND', `no ${UI_PATH}${path}`);
     return json(res, 200, await describeWholeRun(connection, decodeURIComponent(run)));

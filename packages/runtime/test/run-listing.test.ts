@@ -1,0 +1,61 @@
+import t from 'tap';
+import { Runtime, type RuntimeConnection } from '../src/index.js';
+import { MAX_LIST_RUNS } from '../src/protocol/index.js';
+import { tempDir, waitUntil } from './harness.js';
+
+const RUNS = MAX_LIST_RUNS + 200;
+
+/** Runs `count` workflows without ops, 64 at a time; resolves with their ids in the order they started. */
+async function runMany(client: RuntimeConnection, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let started = 0; started < count; started += 64) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(64, count - started) }, async (_, i) => {
+        const workflowId = await client.startWorkflow(`run-${started + i}`, () => {});
+        await client.finish(workflowId);
+        return workflowId;
+      }),
+    );
+    ids.push(...batch);
+  }
+  return ids;
+}
+
+t.test('after many finished runs, listing pages newest first with a count of the older ones, and ended runs leave memory', async (t) => {
+  const dataDir = tempDir(t);
+  let runtime = await Runtime.start({ dataDir });
+  t.teardown(() => runtime.close());
+  const token = await runtime.iam.issueToken('team');
+  const ids = await runMany(runtime.connect(token), RUNS);
+  const other = runtime.connect(await runtime.iam.issueToken('other'));
+  await other.finish(await other.startWorkflow('not-teams', () => {}));
+
+  // The ended runs leave memory on their timer; only the index on disk holds them then.
+  await waitUntil(async () => (await runtime.runsInMemory()) === 0, 'the ended runs to leave memory', 60_000);
+
+  const client = runtime.connect(token);
+  const first = await client.list();
+  t.equal(first.runs.length, MAX_LIST_RUNS, 'one page holds at most MAX_LIST_RUNS runs');
+  t.equal(first.more, RUNS - MAX_LIST_RUNS, 'and counts the older runs it left out');
+  const newestFirst = [...first.runs].sort((a, b) => b.startedAt - a.startedAt);
+  t.same(first.runs.map((run) => run.startedAt), newestFirst.map((run) => run.startedAt), 'newest first');
+  t.ok(first.runs.every((run) => run.status === 'finished' && run.endedAt !== undefined), 'each listed as finished');
+  const rest = await client.list(first.runs.length, MAX_LIST_RUNS);
+  t.equal(rest.more, 0);
+  t.same(new Set([...first.runs, ...rest.runs].map((run) => run.workflowId)), new Set(ids), "the two pages hold every one of the tenant's runs, once");
+  t.same((await client.list(0, 5)).runs.length, 5, 'a smaller page when asked');
+  t.equal((await runtime.runsInMemory()), 0, 'listing loads no run into memory');
+
+  // An old run is still found, and is held only while it is asked for.
+  const oldest = ids[0]!;
+  t.match((await client.describe(oldest, 0, 10)).run, { workflowId: oldest, status: 'finished' }, 'an ended run is described from disk');
+  t.equal(await runtime.runsInMemory(), 1, 'the run asked for is held again, alone');
+
+  await runtime.close();
+  runtime = await Runtime.start({ dataDir });
+  t.equal(await runtime.runsInMemory(), 0, 'a restart loads none of the ended runs');
+  const again = runtime.connect(token);
+  const afterRestart = await again.list(0, 10);
+  t.same(afterRestart.runs.map((run) => run.workflowId), first.runs.slice(0, 10).map((run) => run.workflowId), 'the same runs are listed after a restart');
+  t.equal(afterRestart.more, RUNS - 10);
+});
