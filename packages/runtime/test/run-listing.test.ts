@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import t from 'tap';
+import { LmdbJournal } from '@lzy/actors';
 import { Runtime, type RuntimeConnection } from '../src/index.js';
 import { MAX_LIST_RUNS } from '../src/protocol/index.js';
 import { tempDir, waitUntil } from './harness.js';
@@ -58,4 +60,33 @@ t.test('after many finished runs, listing pages newest first with a count of the
   const afterRestart = await again.list(0, 10);
   t.same(afterRestart.runs.map((run) => run.workflowId), first.runs.slice(0, 10).map((run) => run.workflowId), 'the same runs are listed after a restart');
   t.equal(afterRestart.more, RUNS - 10);
+});
+
+t.test('runs that an earlier version journaled as the registry\'s events are listed after an upgrade, carried over once', async (t) => {
+  const dataDir = tempDir(t);
+  const legacy = LmdbJournal.open(join(dataDir, 'state'));
+  const events = [
+    { type: 'started', workflowId: 'wf-old-1', tenant: 'team', name: 'first', startedAt: 1_000 },
+    { type: 'started', workflowId: 'wf-old-2', tenant: 'team', name: 'second', startedAt: 2_000 },
+    { type: 'ended', workflowId: 'wf-old-1', status: 'finished', endedAt: 1_500 },
+    { type: 'ended', workflowId: 'wf-old-2', status: 'failed', endedAt: 2_500 },
+  ];
+  for (const [i, data] of events.entries()) {
+    await legacy.persist({ key: 'workflows', sequenceNumber: i + 1, data, tags: [], createdAt: 0, isDeleted: false });
+  }
+  await legacy.close();
+
+  const expected = [
+    { workflowId: 'wf-old-2', name: 'second', status: 'failed', startedAt: 2_000, endedAt: 2_500 },
+    { workflowId: 'wf-old-1', name: 'first', status: 'finished', startedAt: 1_000, endedAt: 1_500 },
+  ];
+  for (const start of ['the first start', 'a second start']) {
+    const runtime = await Runtime.start({ dataDir });
+    const client = runtime.connect(await runtime.iam.issueToken('team'));
+    t.same(await client.list(), { runs: expected, more: 0 }, `${start} lists the old runs, once each`);
+    await runtime.close();
+  }
+  const journal = LmdbJournal.open(join(dataDir, 'state'));
+  t.same(journal.events('workflows'), [], 'the old events are gone from the journal');
+  await journal.close();
 });
