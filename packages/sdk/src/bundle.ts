@@ -55,6 +55,24 @@ interface FileVersion {
 const bundles = new Map<string, Entry>();
 
 /**
+ * Modules whose files were checked in this turn of the event loop: every submission of a turn
+ * (a burst of workflows) shares one check. Forgotten when the turn ends, so that an edit made
+ * between two runs is noticed however soon the second follows. (A watcher of the files could not
+ * promise that: its event comes in a later turn than a write the program itself made.)
+ */
+let checkedThisTurn: Set<string> | undefined;
+
+function checkedOnce(module: string): boolean {
+  if (checkedThisTurn?.has(module)) return true;
+  if (!checkedThisTurn) {
+    checkedThisTurn = new Set();
+    setImmediate(() => (checkedThisTurn = undefined));
+  }
+  checkedThisTurn.add(module);
+  return false;
+}
+
+/**
  * The bundle of the op module at `module` (a `file:` URL): built once per process, and again
  * only after one of the module's own files changed on disk. A file that is gone keeps the last
  * bundle: it is the code this process runs too. Rejects with an `OpDefinitionError` saying what
@@ -62,7 +80,7 @@ const bundles = new Map<string, Entry>();
  */
 export async function bundleModule(module: string): Promise<ModuleBundle> {
   const entry = bundles.get(module);
-  if (entry && !changed(await entry.inputs)) return entry.bundle;
+  if (entry && (checkedOnce(module) || !changed(await entry.inputs))) return entry.bundle;
   const built = build(module);
   const next: Entry = { bundle: built.then((b) => b.bundle), inputs: built.then((b) => b.inputs, () => []) };
   next.bundle.catch(() => bundles.get(module) === next && bundles.delete(module));
@@ -70,7 +88,7 @@ export async function bundleModule(module: string): Promise<ModuleBundle> {
   return next.bundle;
 }
 
-/** Whether a file changed since it was bundled. Checked at each submission: a few stat calls, microseconds. */
+/** Whether a file changed since it was bundled. Checked once a turn of the event loop: a stat call per file. */
 function changed(inputs: FileVersion[]): boolean {
   if (inputs.length === 0) return true;
   return inputs.some(({ path, version }) => {
