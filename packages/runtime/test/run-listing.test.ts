@@ -3,6 +3,7 @@ import t from 'tap';
 import { LmdbJournal } from '@lzy/actors';
 import { Runtime, type RuntimeConnection } from '../src/index.js';
 import { MAX_LIST_RUNS } from '../src/protocol/index.js';
+import { KEEP_ENDED_MAX } from '../src/workflow/workflows.js';
 import { tempDir, waitUntil } from './harness.js';
 
 const RUNS = MAX_LIST_RUNS + 200;
@@ -29,6 +30,7 @@ t.test('after many finished runs, listing pages newest first with a count of the
   t.teardown(() => runtime.close());
   const token = await runtime.iam.issueToken('team');
   const ids = await runMany(runtime.connect(token), RUNS);
+  t.ok((await runtime.runsInMemory()) <= KEEP_ENDED_MAX, 'however fast runs end, memory holds a bounded number of them');
   const other = runtime.connect(await runtime.iam.issueToken('other'));
   await other.finish(await other.startWorkflow('not-teams', () => {}));
 

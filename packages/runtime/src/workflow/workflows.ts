@@ -34,7 +34,7 @@ export type WorkflowsMsg =
   | { type: 'when-idle'; replyTo: ActorRef<true> }
   /** How many runs memory holds (those active or just ended): flat however many ended before. */
   | { type: 'held'; replyTo: ActorRef<number> }
-  /** Runs that ended KEEP_ENDED_MS ago or more leave memory; each is loaded from the index and its journal again when asked for. */
+  /** Runs that ended KEEP_ENDED_MS ago or more leave memory (and those past the KEEP_ENDED_MAX that ended last, at once); each is loaded from the index and its journal again when asked for. */
   | { type: 'retire-due' };
 
 /**
@@ -42,6 +42,12 @@ export type WorkflowsMsg =
  * its end; afterwards it is loaded again from the journal when asked for.
  */
 const KEEP_ENDED_MS = 10_000;
+
+/**
+ * The most ended runs held in memory at once: past it the runs that ended first leave at once, so
+ * that what memory holds does not grow with the rate runs end at (a run held takes tens of KiB).
+ */
+export const KEEP_ENDED_MAX = 500;
 
 /** How long a run waits for the registry to journal its end. */
 const ENDED_TIMEOUT_MS = 30_000;
@@ -84,22 +90,23 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
   /** Ended runs in the order they ended, each with when it may leave memory: one timer for them all. */
   const retiring = new Denque<{ workflowId: string; at: number }>();
   let retireTimer: NodeJS.Timeout | undefined;
+  /** The runs held in memory: those active, and those ended less than KEEP_ENDED_MS ago (or asked for since), at most KEEP_ENDED_MAX of them. */
+  const runs = new Map<string, Run>();
+  const retire = (workflowId: string) => {
+    const run = runs.get(workflowId);
+    if (!run || run.status === 'active') return;
+    if (run.ref) stopActor(run.ref as ActorRef<never>);
+    runs.delete(workflowId);
+  };
   const retireLater = (workflowId: string) => {
     retiring.push({ workflowId, at: Date.now() + KEEP_ENDED_MS });
+    while (retiring.length > KEEP_ENDED_MAX) retire(retiring.shift()!.workflowId);
     retireTimer ??= setTimeout(() => tell(self, { type: 'retire-due' }), KEEP_ENDED_MS).unref();
   };
-  /** The runs held in memory: those active, and those ended less than KEEP_ENDED_MS ago (or asked for since). */
-  const runs = new Map<string, Run>();
   const retireDue = () => {
     retireTimer = undefined;
     const now = Date.now();
-    for (let next = retiring.peekFront(); next && next.at <= now; next = retiring.peekFront()) {
-      retiring.shift();
-      const run = runs.get(next.workflowId);
-      if (!run || run.status === 'active') continue;
-      if (run.ref) stopActor(run.ref as ActorRef<never>);
-      runs.delete(next.workflowId);
-    }
+    for (let next = retiring.peekFront(); next && next.at <= now; next = retiring.peekFront()) retire(retiring.shift()!.workflowId);
     const next = retiring.peekFront();
     if (next) retireTimer = setTimeout(() => tell(self, { type: 'retire-due' }), next.at - now).unref();
   };
