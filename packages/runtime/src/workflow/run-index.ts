@@ -30,11 +30,16 @@ export class RunIndex {
   private readonly runs: Database<RunRecord, string>;
   private readonly byTenant: Database<true, TenantKey>;
   private readonly active: Database<true, string>;
+  /** How many runs each tenant has: a page says how many older runs follow it without counting them. */
+  private readonly counts: Database<number, string>;
+  /** The counts written and not yet committed (an lmdb read sees a write only once it is). */
+  private readonly countsWritten = new Map<string, number>();
 
   private constructor(root: RootDatabase) {
     this.runs = root.openDB<RunRecord, string>({ name: 'runs' });
     this.byTenant = root.openDB<true, TenantKey>({ name: 'runs.by-tenant' });
     this.active = root.openDB<true, string>({ name: 'runs.active' });
+    this.counts = root.openDB<number, string>({ name: 'runs.count' });
   }
 
   /** Opens the index in `root`, first carrying over the runs an earlier version journaled in `journal`. */
@@ -54,10 +59,16 @@ export class RunIndex {
    */
   async started(workflowId: string, run: RunRecord): Promise<void> {
     // Writes made in one turn go to the disk in one transaction.
+    const count = this.countOf(run.tenant) + 1;
+    this.countsWritten.set(run.tenant, count);
+    const counted = this.counts.put(run.tenant, count);
+    const committed = () => this.countsWritten.get(run.tenant) === count && this.countsWritten.delete(run.tenant);
+    counted.then(committed, committed);
     await Promise.all([
       this.runs.put(workflowId, run),
       this.byTenant.put([run.tenant, run.startedAt, workflowId], true),
       this.active.put(workflowId, true),
+      counted,
     ]);
   }
 
@@ -93,8 +104,12 @@ export class RunIndex {
       const run = this.runs.get(workflowId);
       if (run) runs.push(infoOf(workflowId, run));
     }
-    const more = Math.max(0, this.byTenant.getKeysCount(range) - skip - runs.length);
+    const more = Math.max(0, this.countOf(tenant) - skip - runs.length);
     return { runs, more };
+  }
+
+  private countOf(tenant: string): number {
+    return this.countsWritten.get(tenant) ?? this.counts.get(tenant) ?? 0;
   }
 
   private async carryOver(events: Iterable<JournaledRunEvent>): Promise<void> {
