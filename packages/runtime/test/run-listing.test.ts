@@ -62,6 +62,11 @@ t.test('after many finished runs, listing pages newest first with a count of the
   const afterRestart = await again.list(0, 10);
   t.same(afterRestart.runs.map((run) => run.workflowId), first.runs.slice(0, 10).map((run) => run.workflowId), 'the same runs are listed after a restart');
   t.equal(afterRestart.more, RUNS - 10);
+
+  const fresh = await again.startWorkflow('fresh', () => {});
+  t.match((await again.list(0, 1)).runs, [{ workflowId: fresh, status: 'active' }], 'a run is listed as soon as its start is answered');
+  await again.finish(fresh);
+  t.match((await again.list(0, 1)).runs, [{ workflowId: fresh, status: 'finished' }], 'and as finished as soon as its finish is');
 });
 
 t.test('runs that an earlier version journaled as the registry\'s events are listed after an upgrade, carried over once', async (t) => {

@@ -34,6 +34,8 @@ export class RunIndex {
   private readonly counts: Database<number, string>;
   /** The counts written and not yet committed (an lmdb read sees a write only once it is). */
   private readonly countsWritten = new Map<string, number>();
+  /** Likewise the runs: a listing right after a run started or ended shows it as it is now. */
+  private readonly runsWritten = new Map<string, RunRecord>();
 
   private constructor(root: RootDatabase) {
     this.runs = root.openDB<RunRecord, string>({ name: 'runs' });
@@ -65,7 +67,7 @@ export class RunIndex {
     const committed = () => this.countsWritten.get(run.tenant) === count && this.countsWritten.delete(run.tenant);
     counted.then(committed, committed);
     await Promise.all([
-      this.runs.put(workflowId, run),
+      this.putRun(workflowId, run),
       this.byTenant.put([run.tenant, run.startedAt, workflowId], true),
       this.active.put(workflowId, true),
       counted,
@@ -74,11 +76,20 @@ export class RunIndex {
 
   /** Records a run's end (as `started`, written in order with what follows it). */
   async ended(workflowId: string, run: RunRecord): Promise<void> {
-    await Promise.all([this.runs.put(workflowId, run), this.active.remove(workflowId)]);
+    await Promise.all([this.putRun(workflowId, run), this.active.remove(workflowId)]);
   }
 
   get(workflowId: string): RunRecord | undefined {
-    return this.runs.get(workflowId);
+    return this.runsWritten.get(workflowId) ?? this.runs.get(workflowId);
+  }
+
+  private putRun(workflowId: string, run: RunRecord): Promise<boolean> {
+    const written = { ...run };
+    this.runsWritten.set(workflowId, written);
+    const put = this.runs.put(workflowId, written);
+    const committed = () => this.runsWritten.get(workflowId) === written && this.runsWritten.delete(workflowId);
+    put.then(committed, committed);
+    return put;
   }
 
   /** The ids of the runs that had not ended, with their records. */
@@ -99,10 +110,17 @@ export class RunIndex {
   /** The tenant's runs newest first, from the `skip`-th on (at most `limit`), and how many older ones follow. */
   page(tenant: string, skip: number, limit: number): RunPage {
     const range = { start: [tenant, Number.MAX_SAFE_INTEGER], end: [tenant], reverse: true };
-    const runs: WorkflowInfo[] = [];
-    for (const [, , workflowId] of this.byTenant.getKeys({ ...range, offset: skip, limit })) {
-      const run = this.runs.get(workflowId);
-      if (run) runs.push(infoOf(workflowId, run));
+    // Runs whose start is not committed yet are the tenant's newest: they come first.
+    const starting = [...this.runsWritten]
+      .filter(([workflowId, run]) => run.tenant === tenant && !this.byTenant.doesExist([tenant, run.startedAt, workflowId]))
+      .sort(([, a], [, b]) => b.startedAt - a.startedAt);
+    const runs = starting.slice(skip, skip + limit).map(([workflowId, run]) => infoOf(workflowId, run));
+    const offset = Math.max(0, skip - starting.length);
+    if (runs.length < limit) {
+      for (const [, , workflowId] of this.byTenant.getKeys({ ...range, offset, limit: limit - runs.length })) {
+        const run = this.get(workflowId);
+        if (run) runs.push(infoOf(workflowId, run));
+      }
     }
     const more = Math.max(0, this.countOf(tenant) - skip - runs.length);
     return { runs, more };
