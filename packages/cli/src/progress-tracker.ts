@@ -122,8 +122,8 @@ export class ProgressTracker implements RuntimeConnection {
     return this.inner.watch(workflowId, onEvent);
   }
 
-  list() {
-    return this.inner.list();
+  list(...args: Parameters<RuntimeConnection['list']>) {
+    return this.inner.list(...args);
   }
 
   describe(...args: Parameters<RuntimeConnection['describe']>) {

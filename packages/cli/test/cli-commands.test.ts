@@ -29,6 +29,12 @@ t.test('lzy status lists the runs, --json parses, and one run shows by its id', 
   t.match(table.lines[0], /^WORKFLOW\s+NAME\s+STATUS\s+STARTED\s+DURATION$/);
   t.ok(table.lines.some((line) => line.startsWith(chain!.workflowId) && / finished /.test(line)));
 
+  const page = await lzy(['status', '--limit', '1', ...flags]);
+  t.equal(page.code, 0, page.stderr);
+  t.ok(page.lines[1]!.startsWith(runsListed.at(-1)!.workflowId), 'a page of one lists the newest run');
+  const older = runsListed.length - 1;
+  t.equal(page.lines.at(-1), `${older} older run${older === 1 ? '' : 's'} not listed: \`lzy status --skip 1\` lists the next ones`, 'and says how many it left out');
+
   const one = await lzy(['status', chain!.workflowId, '--json'], env);
   t.match(JSON.parse(one.lines.at(-1)!), { workflowId: chain!.workflowId, name: 'chain', status: 'finished' });
 });

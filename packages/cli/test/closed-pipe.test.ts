@@ -98,17 +98,17 @@ t.test('lzy status | head -1 and lzy status --json | head -c 10 exit 0 quietly, 
   for (let i = 0; i < 400; i++) await embedded.workflow(`run ${i} `.padEnd(250, '.'), async () => i);
   await embedded.close();
 
-  const table = await piped('head -1', ['status'], { LZY_HOME: dataDir });
+  const table = await piped('head -1', ['status', '--limit', '1000'], { LZY_HOME: dataDir });
   t.equal(table.code, 0);
   t.equal(table.stderr, '');
   t.match(table.read, /^WORKFLOW\s+NAME/);
 
-  const json = await piped('head -c 10', ['status', '--json'], { LZY_HOME: dataDir });
+  const json = await piped('head -c 10', ['status', '--json', '--limit', '1000'], { LZY_HOME: dataDir });
   t.equal(json.code, 0);
   t.equal(json.stderr, '');
   t.equal(json.read, '[{"workflo');
 
-  const after = await lzy(['status', '--json'], { LZY_HOME: dataDir });
+  const after = await lzy(['status', '--json', '--limit', '1000'], { LZY_HOME: dataDir });
   t.equal(after.code, 0, 'the data dir serves the next command');
   t.equal((JSON.parse(after.lines.at(-1)!) as unknown[]).length, 400);
 });

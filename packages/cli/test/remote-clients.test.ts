@@ -53,7 +53,7 @@ t.test("two clients of one tenant see each other's workflows", async (t) => {
   });
   t.equal(result, 42);
   t.equal(alice.tenant, 'team');
-  t.match(await bob.list(), [{ workflowId, name: 'shared', status: 'finished' }], "bob's connection lists alice's run");
+  t.match((await bob.list()).runs, [{ workflowId, name: 'shared', status: 'finished' }], "bob's connection lists alice's run");
 
   const status = await lzy(['status', workflowId, '--json', '--endpoint', server.url, '--token', teamToken]);
   t.equal(status.code, 0, status.stderr);
@@ -80,7 +80,7 @@ t.test("another tenant can neither see nor touch an active run, with `lzy` comma
   refused(await as(outsiderToken, 'logs', workflowId), '`lzy logs`');
   refused(await as(outsiderToken, 'cancel', workflowId), '`lzy cancel`');
   const outsider = await connection(t, outsiderToken);
-  t.same(await outsider.list(), [], 'the connection lists nothing');
+  t.same((await outsider.list()).runs, [], 'the connection lists nothing');
   const heard: WorkflowEvent[] = [];
   outsider.watch(workflowId, (event) => heard.push(event));
   const value = (v: unknown) => ({ kind: 'value' as const, ref: refFor(encodeValue(v)) });
@@ -114,7 +114,7 @@ t.test("another tenant can neither see nor touch an active run, with `lzy` comma
     "alice's run stored its whiteboard, and no other was planted in it",
   );
   t.same(await json(outsiderToken, 'whiteboards'), [], '`lzy whiteboards` finds none');
-  t.same(await outsider.list(), []);
+  t.same((await outsider.list()).runs, []);
   // Watching it ends at once with the answer a missing run gets, and nothing of the run.
   t.same(
     heard.map((event) => event.type === 'workflow-ended' && event.status === 'failed' && /no workflow /.test(event.reason ?? '')),
@@ -163,7 +163,7 @@ t.test('a bad frame from a client gets a clear error and closes only its connect
   t.equal(await misshapen.closed, 1002);
   t.match(misshapen.messages.at(-1), { t: 'error', code: 'PROTOCOL_ERROR', message: /'client' does not match its schema at \/workflowId/ });
 
-  t.ok(Array.isArray(await bystander.list()), 'another client of the tenant is still served');
+  t.ok(Array.isArray((await bystander.list()).runs), 'another client of the tenant is still served');
   t.equal(await (await connect(t, teamToken)).workflow('after', async () => step(tempDir(t), 'x', 1)), 2, 'and new ones too');
 });
 

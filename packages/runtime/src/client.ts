@@ -6,7 +6,7 @@ import { RuntimeError } from './protocol/errors.js';
 import type { Result } from './result.js';
 import type { BlobStore } from './storage/blob-store.js';
 import type { OwnStorage, RunStorages } from './storage/run-storages.js';
-import type { WorkflowDetail, WorkflowInfo } from './protocol/gateway.js';
+import { MAX_LIST_RUNS, type RunPage, type WorkflowDetail } from './protocol/gateway.js';
 import type { LogPage, WhiteboardField, WhiteboardQuery, WhiteboardRecord } from './protocol/records.js';
 import type { WhiteboardIndex } from './whiteboard/whiteboard-index.js';
 import type { WorkflowsMsg } from './workflow/workflows.js';
@@ -35,7 +35,8 @@ export interface RuntimeConnection {
    * far, then follows it until it ends. The returned function stops following it.
    */
   watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): () => void;
-  list(): Promise<WorkflowInfo[]>;
+  /** The tenant's runs newest first, from the `skip`-th on (at most `limit`, default and most `MAX_LIST_RUNS`), and how many older ones follow. */
+  list(skip?: number, limit?: number): Promise<RunPage>;
   /** The run and its ops from the `skipOps`-th on (at most `limitOps`); `NOT_FOUND` for another tenant's. */
   describe(workflowId: string, skipOps: number, limitOps: number): Promise<WorkflowDetail>;
   /** Records fields of the run's whiteboards; they are stored for good when the run succeeds. */
@@ -166,8 +167,8 @@ export class LocalConnection implements RuntimeConnection {
     return () => this.unwatch(watcher);
   }
 
-  list(): Promise<WorkflowInfo[]> {
-    return ask(this.workflows, { type: 'list', tenant: this.tenant }, CALL_TIMEOUT_MS);
+  list(skip = 0, limit = MAX_LIST_RUNS): Promise<RunPage> {
+    return ask(this.workflows, { type: 'list', tenant: this.tenant, skip, limit: Math.min(limit, MAX_LIST_RUNS) }, CALL_TIMEOUT_MS);
   }
 
   async describe(workflowId: string, skipOps: number, limitOps: number): Promise<WorkflowDetail> {

@@ -9,7 +9,7 @@ export { defaultPool } from './config.js';
 export { RuntimeError, type RuntimeConnection } from './client.js';
 export { describeWholeRun } from './describe-run.js';
 export type { OpSpec, ArgSpec, CacheSpec, CacheMiss, OpInfo, OpState, WorkflowEvent, WorkflowStatus, OpCounts, AttemptTimings } from './protocol/client.js';
-export type { WorkflowInfo, WorkflowDetail } from './protocol/gateway.js';
+export type { RunPage, WorkflowInfo, WorkflowDetail } from './protocol/gateway.js';
 export { DataDirHeldError, probeSocket } from './data-dir-lock.js';
 export { readRuntimeInfo, LOCAL_PROTOCOL_VERSION, RUNTIME_VERSION, type RuntimeInfo } from './runtime-info.js';
 export type { Role, Subject } from './iam/subject.js';

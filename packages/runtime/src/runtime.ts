@@ -46,6 +46,7 @@ import { DEFAULT_TEMP_QUOTA_BYTES, TempQuota } from './storage/temp-quota.js';
 import { DEFAULT_TEMP_TTL_MS, TempExpiry } from './storage/temp-expiry.js';
 import { AttemptGrants } from './storage/attempt-grants.js';
 import { spawnStorage } from './storage/storage.js';
+import { RunIndex } from './workflow/run-index.js';
 import { spawnWorkflows } from './workflow/workflows.js';
 
 /**
@@ -131,7 +132,8 @@ export class Runtime {
     const scheduler = spawnScheduler(system, { allocator: () => allocator!, pools: resolved.pools, grants });
     const storage = spawnStorage(system, store, grants);
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
-    const workflows = spawnWorkflows(system, { scheduler, cache, blobs: store, pools: resolved.pools, logs, whiteboards, runStorages, expiry });
+    const index = await RunIndex.open(root, journal);
+    const workflows = spawnWorkflows(system, { scheduler, cache, blobs: store, pools: resolved.pools, logs, whiteboards, runStorages, expiry, index });
     const services: LocalServices = { system, workflows, store, whiteboards, runStorages };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     let issuer: OidcIssuer | undefined;
@@ -204,6 +206,11 @@ export class Runtime {
   async drain(timeoutMs: number): Promise<boolean> {
     tell(this.clients, { type: 'drain' });
     return ask(this.services.workflows, { type: 'when-idle' }, Math.max(1, timeoutMs)).catch(() => false);
+  }
+
+  /** How many workflow runs memory holds (those active or ended in the last seconds): flat however many runs ended before. */
+  runsInMemory(): Promise<number> {
+    return ask(this.services.workflows, { type: 'held' }, 30_000);
   }
 
   /**

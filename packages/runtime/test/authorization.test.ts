@@ -13,7 +13,7 @@ const requests: Record<string, ClientRequest> = {
   submit: { type: 'submit', workflowId: 'wf-1', ops: [] },
   finish: { type: 'finish', workflowId: 'wf-1' },
   cancel: { type: 'cancel', workflowId: 'wf-1', reason: '' },
-  list: { type: 'list' },
+  list: { type: 'list', skip: 0, limit: 1 },
   describe: { type: 'describe', workflowId: 'wf-1', skipOps: 0, limitOps: 1 },
   assign: { type: 'assign', workflowId: 'wf-1', fields: [] },
   whiteboards: { type: 'whiteboards', query: {}, skip: 0 },

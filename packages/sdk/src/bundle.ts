@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { channel } from 'node:diagnostics_channel';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Message, Plugin } from 'esbuild';
 import { MAX_BUNDLE_BYTES } from '@lzy/node-agent/protocol';
+import { BundleInputs } from './bundle-inputs.js';
 import { OpDefinitionError } from './errors.js';
 
 /** An op module bundled with everything it imports: one ES module file that runs on any node. */
@@ -43,16 +44,29 @@ const BANNER = "import { createRequire as __lzyCreateRequire } from 'node:module
 
 interface Entry {
   bundle: Promise<ModuleBundle>;
-  /** The module's own files (not its packages) as they were when bundled; none when it did not bundle. */
-  inputs: Promise<FileVersion[]>;
-}
-
-interface FileVersion {
-  path: string;
-  version: string;
+  /** The local files (not its npm packages) the bundle was built from; none when it did not bundle. */
+  inputs: Promise<BundleInputs>;
 }
 
 const bundles = new Map<string, Entry>();
+
+/**
+ * Modules whose files were checked in this turn of the event loop: every submission of a turn
+ * (a burst of workflows) shares one check. Forgotten when the turn ends, so that an edit made
+ * between two runs is noticed however soon the second follows. (A watcher of the files could not
+ * promise that: its event comes in a later turn than a write the program itself made.)
+ */
+let checkedThisTurn: Set<string> | undefined;
+
+function checkedOnce(module: string): boolean {
+  if (checkedThisTurn?.has(module)) return true;
+  if (!checkedThisTurn) {
+    checkedThisTurn = new Set();
+    setImmediate(() => (checkedThisTurn = undefined));
+  }
+  checkedThisTurn.add(module);
+  return false;
+}
 
 /**
  * The bundle of the op module at `module` (a `file:` URL): built once per process, and again
@@ -62,30 +76,16 @@ const bundles = new Map<string, Entry>();
  */
 export async function bundleModule(module: string): Promise<ModuleBundle> {
   const entry = bundles.get(module);
-  if (entry && !changed(await entry.inputs)) return entry.bundle;
+  if (entry && (checkedOnce(module) || !(await entry.inputs).changed())) return entry.bundle;
+  void entry?.inputs.then((inputs) => inputs.close());
   const built = build(module);
-  const next: Entry = { bundle: built.then((b) => b.bundle), inputs: built.then((b) => b.inputs, () => []) };
+  const next: Entry = { bundle: built.then((b) => b.bundle), inputs: built.then((b) => b.inputs, () => BundleInputs.none()) };
   next.bundle.catch(() => bundles.get(module) === next && bundles.delete(module));
   bundles.set(module, next);
   return next.bundle;
 }
 
-/** Whether a file changed since it was bundled. Checked at each submission: a few stat calls, microseconds. */
-function changed(inputs: FileVersion[]): boolean {
-  if (inputs.length === 0) return true;
-  return inputs.some(({ path, version }) => {
-    const now = versionOf(path);
-    return now !== undefined && now !== version;
-  });
-}
-
-/** What tells a change of a file: its size, modification time in ns and inode; undefined when it is gone. */
-function versionOf(path: string): string | undefined {
-  const stats = statSync(path, { bigint: true, throwIfNoEntry: false });
-  return stats && `${stats.size}:${stats.mtimeNs}:${stats.ino}`;
-}
-
-async function build(module: string): Promise<{ bundle: ModuleBundle; inputs: FileVersion[] }> {
+async function build(module: string): Promise<{ bundle: ModuleBundle; inputs: BundleInputs }> {
   if (!module.startsWith('file:')) {
     throw new OpDefinitionError(`op module ${module} is not a file, so it cannot be shipped to nodes; define ops in a module file`);
   }
@@ -132,7 +132,7 @@ async function build(module: string): Promise<{ bundle: ModuleBundle; inputs: Fi
   const hash = createHash('sha256').update(bytes).digest('hex');
   const paths = Object.keys(result.metafile.inputs).map((input) => resolve(outdir, input));
   const own = paths.filter((path) => !path.includes('/node_modules/'));
-  const inputs = own.map((path) => ({ path, version: versionOf(path) ?? '' }));
+  const inputs = BundleInputs.of(entry, own);
   const files = codeFiles(own, paths, outdir);
   const codeHash = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 32);
   if (bundleBuilt.hasSubscribers) bundleBuilt.publish({ module, hash, bytes: bytes.length, ms: performance.now() - started });

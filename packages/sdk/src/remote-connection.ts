@@ -19,6 +19,7 @@ import {
   ClientResult,
   EVENTS_PATH,
   MAX_DESCRIBE_OPS,
+  MAX_LIST_RUNS,
   MAX_LOG_PAGE,
   MAX_SUBMIT_OPS,
   MAX_WHITEBOARD_FIELDS,
@@ -27,6 +28,7 @@ import {
   type ClientRequest,
   type LogPage,
   type OidcClientInfo,
+  type RunPage,
   type WhiteboardField,
   type WhiteboardQuery,
   type WhiteboardRecord,
@@ -316,8 +318,8 @@ export class RemoteConnection implements RuntimeConnection {
     };
   }
 
-  list(): Promise<WorkflowInfo[]> {
-    return this.call({ type: 'list' });
+  list(skip = 0, limit = MAX_LIST_RUNS): Promise<RunPage> {
+    return this.call({ type: 'list', skip, limit: Math.min(limit, MAX_LIST_RUNS) });
   }
 
   describe(workflowId: string, skipOps: number, limitOps: number): Promise<WorkflowDetail> {

@@ -1,6 +1,7 @@
 // The SDK ships op modules: each is bundled with what it imports and stored by hash, and nodes run
 // the bundle, so an op runs even when its module exists only on the client's disk.
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { mkdirSync, rmSync, symlinkSync, writeFileSync, type PathLike, type StatSyncOptions } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import t from 'tap';
@@ -8,7 +9,7 @@ import { Runtime, type RuntimeConnection } from '@lzy/runtime';
 import type { StoredRef } from '@lzy/node-agent/protocol';
 import { bundleBuilt } from '../src/bundle.js';
 import { Lzy, OpDefinitionError, OpError, type Op } from '../src/index.js';
-import { tempDir } from './harness.js';
+import { tempDir, waitUntil } from './harness.js';
 
 type Test = { teardown(fn: () => unknown): void };
 
@@ -191,4 +192,47 @@ t.test('a shipped bundle stays small: the SDK brings only what op() needs', asyn
   t.notMatch(text, /msgpackr|typebox|@lzy\/runtime|esbuild/, 'no codec, schema, runtime or bundler code');
   t.ok(bytes.length < 64 * 1024, `${bytes.length} bytes`);
   t.comment(`bundle of the test module: ${bytes.length} bytes, built in ${built[0]?.ms.toFixed(0) ?? '?'} ms`);
+});
+
+t.test("a warm call stats none of the files of another local package the module imports (they are watched), and an edit of one is still shipped", async (t) => {
+  // A workspace: the project imports `mylib`, a package of its own outside it, linked into its node_modules.
+  const { dir, module } = writeProject(
+    t,
+    `import { op } from '@lzy/sdk';
+import { label } from 'mylib';
+export const labelled = op({}, async () => label);
+`,
+  );
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'project', type: 'module' }));
+  const lib = tempDir(t, 'lzy-lib-');
+  writeFileSync(join(lib, 'package.json'), JSON.stringify({ name: 'mylib', type: 'module', main: 'index.js' }));
+  writeFileSync(join(lib, 'index.js'), "export const label = 'v1';\n");
+  symlinkSync(lib, join(dir, 'node_modules', 'mylib'));
+  const { labelled } = (await import(module)) as { labelled: Op<[], string> };
+  const built = bundlesBuilt(t);
+  const { lzy } = await start(t);
+  t.equal(await lzy.workflow('first', () => labelled()), 'v1');
+
+  const statted: string[] = [];
+  // Node's builtin modules can be patched for ES imports too (syncBuiltinESMExports).
+  const patchable = fs as { statSync: typeof fs.statSync };
+  const statSync = fs.statSync;
+  patchable.statSync = ((path: PathLike, options?: StatSyncOptions) => {
+    statted.push(String(path));
+    return statSync(path, options);
+  }) as typeof fs.statSync;
+  syncBuiltinESMExports();
+  try {
+    for (let i = 0; i < 3; i++) t.equal(await lzy.workflow('warm', () => labelled()), 'v1');
+  } finally {
+    patchable.statSync = statSync;
+    syncBuiltinESMExports();
+  }
+  t.same(statted.filter((path) => path.startsWith(lib)), [], "no file of the other package was stat'd");
+  t.ok(statted.some((path) => path === join(dir, 'ops.mjs')), "the module's own files still were");
+  t.equal(built.length, 1, 'nor was anything bundled again');
+
+  writeFileSync(join(lib, 'index.js'), "export const label = 'v2';\n");
+  await waitUntil(async () => (await lzy.workflow('edited', () => labelled())) === 'v2', 'a call to run the edited package', 30_000);
+  t.equal(built.length, 2, 'the edit made one new bundle');
 });

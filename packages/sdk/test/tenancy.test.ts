@@ -56,7 +56,7 @@ async function intrude(t: Test, intruder: RuntimeConnection, victim: Victim): Pr
   const { workflowId } = victim;
   const notFound = { code: 'NOT_FOUND' };
   const value = (v: unknown) => ({ kind: 'value' as const, ref: refFor(encodeValue(v)) });
-  t.notOk((await intruder.list()).some((run) => run.workflowId === workflowId), `${intruder.tenant} does not list the run`);
+  t.notOk((await intruder.list()).runs.some((run) => run.workflowId === workflowId), `${intruder.tenant} does not list the run`);
   const heard: WorkflowEvent[] = [];
   intruder.watch(workflowId, (event) => heard.push(event));
   // An op that leaves a file behind if it ever runs in the victim's graph.
@@ -114,19 +114,19 @@ t.test("another tenant can neither see nor touch a tenant's active run, over the
   );
 
   const heard = [await intrude(t, embedded, { workflowId, blob, dir }), await intrude(t, remote, { workflowId, blob, dir })];
-  t.match(await alice.list(), [{ workflowId, status: 'active' }], "alice's run is still active");
+  t.match((await alice.list()).runs, [{ workflowId, status: 'active' }], "alice's run is still active");
   t.match((await alice.logs(workflowId, 0, 100, 0)).entries, [{ text: /b waits/ }], 'alice reads her logs');
 
   writeFileSync(join(dir, 'b.go'), '');
   t.equal(await run, 3, 'alice gets her result');
-  t.match(await alice.list(), [{ workflowId, status: 'finished' }]);
+  t.match((await alice.list()).runs, [{ workflowId, status: 'finished' }]);
   t.notOk(existsSync(join(dir, 'counted.count')), "no op of another tenant ran in alice's run");
   const [board, ...others] = await readWhiteboards(alice, {});
   t.same(others, [], 'alice has one whiteboard: her own');
   t.same(board?.fields, { note: 'alice only', result: 3 }, "alice's whiteboard has her fields only");
   for (const intruder of [embedded, remote]) {
     t.same(await intruder.whiteboards({}), [], `${intruder.tenant} finds no whiteboard`);
-    t.notOk((await intruder.list()).some((listed) => listed.workflowId === workflowId), `${intruder.tenant} still does not list the run`);
+    t.notOk((await intruder.list()).runs.some((listed) => listed.workflowId === workflowId), `${intruder.tenant} still does not list the run`);
   }
   // Watching it ends at once with the answer a missing run gets, and nothing of the run.
   t.same(

@@ -100,6 +100,16 @@ export class LmdbJournal implements PersistenceEngine {
     return 0;
   }
 
+  /** Removes every event and the snapshot of `key` (a journal whose state lives elsewhere now); resolves once that is on disk. */
+  async forget(key: string): Promise<void> {
+    checkKey(key);
+    this.checkOpen();
+    const removals = [this.snapshotsDb.remove(key)];
+    for (const k of this.eventsDb.getKeys({ start: [key, 0], end: [key, Number.MAX_SAFE_INTEGER] })) removals.push(this.eventsDb.remove(k));
+    await Promise.all(removals);
+    await this.root.flushed;
+  }
+
   /** Refuses new writes, waits for the accepted ones, then closes the environment if this journal opened it. */
   async close(): Promise<void> {
     this.closed = true;

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import type { OpCounts, OpInfo, RuntimeConnection, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
+import type { OpCounts, OpInfo, RunPage, RuntimeConnection, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
+import { MAX_LIST_RUNS } from '@lzy/runtime/protocol';
 import { describeMiss, describeRun, type RunStatus } from '@lzy/sdk';
-import { CliError, EXIT } from '../cli-error.js';
+import { CliError, EXIT, usageError } from '../cli-error.js';
 import { duration, durationOf } from '../durations.js';
 import { openTarget, withTarget, type TargetOptions } from '../target.js';
 import { textTable } from '../text-table.js';
@@ -11,6 +12,8 @@ interface StatusOptions extends TargetOptions {
   json?: boolean;
   follow?: boolean;
   timings?: boolean;
+  limit: string;
+  skip: string;
 }
 
 /** `lzy status [WORKFLOW] [--json] [--follow] [--timings]`: the runs of your tenant, or one of them with its ops. */
@@ -21,18 +24,28 @@ export function statusCommand(): Command {
       .argument('[workflow]', 'a run id')
       .option('--json', 'print JSON: a list of runs, or the one run asked for with its ops')
       .option('-f, --follow', 'with a run id: print its state changes until it ends (exit 1 if it fails or is cancelled)')
-      .option('--timings', "with a run id: where each op's time went (queue, allocate, transfer in, run, transfer out, commit) and the run's critical path"),
+      .option('--timings', "with a run id: where each op's time went (queue, allocate, transfer in, run, transfer out, commit) and the run's critical path")
+      .option('--limit <n>', `without a run id: list the newest N runs (at most ${MAX_LIST_RUNS})`, '50')
+      .option('--skip <n>', 'without a run id: leave out the newest N runs (the next page)', '0'),
   ).action((workflow: string | undefined, options: StatusOptions) => status(workflow, options));
 }
 
 async function status(workflowId: string | undefined, options: StatusOptions): Promise<void> {
   if (options.follow && workflowId === undefined) throw new CliError('--follow needs a run id', '`lzy status` lists the runs of your tenant', EXIT.usage);
   if (options.timings && workflowId === undefined) throw new CliError('--timings needs a run id', '`lzy status` lists the runs of your tenant', EXIT.usage);
+  const limit = Number(options.limit);
+  const skip = Number(options.skip);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_RUNS) throw usageError(`bad --limit ${options.limit}`, `an integer from 1 to ${MAX_LIST_RUNS}`);
+  if (!Number.isInteger(skip) || skip < 0) throw usageError(`bad --skip ${options.skip}`, 'an integer, 0 or more');
   const target = await openTarget(options);
   try {
     if (workflowId === undefined) {
-      const runs = (await target.connection.list()).sort((a, b) => a.startedAt - b.startedAt);
-      process.stdout.write(options.json ? `${JSON.stringify(runs.map(runJson))}\n` : runsTable(runs));
+      const page = await target.connection.list(skip, limit);
+      // Oldest first, so that the newest run is printed last, nearest the prompt.
+      const runs = page.runs.reverse();
+      if (options.json) process.stdout.write(`${JSON.stringify(runs.map(runJson))}\n`);
+      else process.stdout.write(runsTable(runs, skip));
+      if (page.more > 0) (options.json ? process.stderr : process.stdout).write(`${olderNote(page, skip)}\n`);
       return;
     }
     const detail = await describeRun(target.connection, workflowId);
@@ -147,12 +160,17 @@ function detailText({ run, reason, counts, ops }: RunStatus): string {
   return `${lines.join('\n')}\n\n${textTable(rows)}`;
 }
 
-function runsTable(runs: WorkflowInfo[]): string {
-  if (runs.length === 0) return 'no workflow runs yet\n';
+function runsTable(runs: WorkflowInfo[], skip: number): string {
+  if (runs.length === 0) return skip === 0 ? 'no workflow runs yet\n' : `no runs past the newest ${skip}\n`;
   return textTable([
     ['WORKFLOW', 'NAME', 'STATUS', 'STARTED', 'DURATION'],
     ...runs.map((r) => [r.workflowId, r.name, r.status, time(r.startedAt), duration(durationOf(r.startedAt, r.endedAt))]),
   ]);
+}
+
+/** What a page of runs leaves out, and how to see it. */
+function olderNote(page: RunPage, skip: number): string {
+  return `${page.more} older run${page.more === 1 ? '' : 's'} not listed: \`lzy status --skip ${skip + page.runs.length}\` lists the next ones`;
 }
 
 function time(at: number | undefined): string {

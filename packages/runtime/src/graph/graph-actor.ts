@@ -173,6 +173,12 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
     const events: WorkflowEvent[] = [];
     for (const { opId, result, cached } of results) {
       const { dependents } = state.ops.get(opId)!;
+      // Dependents start now, while the success is on its way to the disk, not once it is there:
+      // a chain does not wait a flush per step. Nothing outside hears of the success (nor of any
+      // dependent's, journaled after it in the same environment, whose writes reach the disk in
+      // order) before it is durable. A crash before then loses the success and what followed it:
+      // the op runs again after the restart, like an op cut off while it ran, and so do its
+      // dependents, from its new result; none of it was ever acknowledged.
       if (dependents) start(state, readyOps(state, dependents));
       events.push({ type: 'op-succeeded', workflowId: deps.workflowId, opId, result, cached });
     }

@@ -52,6 +52,8 @@ export const MAX_LOG_PAGE = 1000;
 
 /** Most ops one `describe` request returns; the client pages through larger runs. */
 export const MAX_DESCRIBE_OPS = 2000;
+/** The most runs one `list` answers; the rest are paged with `skip`. */
+export const MAX_LIST_RUNS = 1000;
 
 export const ClientRequest = Type.Union([
   request('whoami', {}),
@@ -65,7 +67,8 @@ export const ClientRequest = Type.Union([
   /** Ends the run once nothing runs; `result` is the workflow function's value, kept for those who attach. */
   request('finish', { workflowId: Id, result: Type.Optional(DataRef) }),
   request('cancel', { workflowId: Id, reason: Type.String({ maxLength: 4096 }) }),
-  request('list', {}),
+  /** The tenant's runs newest first, from the `skip`-th on (at most `limit`); `more` counts the older ones left. */
+  request('list', { skip: Type.Integer({ minimum: 0 }), limit: Type.Integer({ minimum: 1, maximum: MAX_LIST_RUNS }) }),
   /** One run with its ops from the `skipOps`-th on (at most `limitOps`), in the order they were submitted. */
   request('describe', { workflowId: Id, skipOps: Type.Integer({ minimum: 0 }), limitOps: Type.Integer({ minimum: 1, maximum: MAX_DESCRIBE_OPS }) }),
   request('assign', { workflowId: Id, fields: Type.Array(WhiteboardField, { minItems: 1, maxItems: MAX_WHITEBOARD_FIELDS }) }),
@@ -111,6 +114,10 @@ export const WorkflowInfo = Type.Object({
 /** A workflow run as listed by `list`. */
 export type WorkflowInfo = Static<typeof WorkflowInfo>;
 
+export const RunPage = Type.Object({ runs: Type.Array(WorkflowInfo), more: Type.Integer({ minimum: 0 }) });
+/** A page of a tenant's runs, newest first, and how many older ones follow it. */
+export type RunPage = Static<typeof RunPage>;
+
 export const WorkflowDetail = Type.Object({
   run: WorkflowInfo,
   /** Why the run failed or was cancelled. */
@@ -136,7 +143,7 @@ export const ClientReplies = {
   submit: Type.Null(),
   finish: WorkflowStatus,
   cancel: WorkflowStatus,
-  list: Type.Array(WorkflowInfo),
+  list: RunPage,
   describe: WorkflowDetail,
   assign: Type.Null(),
   whiteboards: Type.Object({ records: Type.Array(WhiteboardRecord), more: Type.Boolean() }),

@@ -55,6 +55,7 @@ tr.link { cursor: pointer; } tr.link:hover { background: #f4f6fa; }
   <label>Status <select id="status-filter"><option value="">any</option><option>active</option><option>finished</option><option>failed</option><option>cancelled</option></select></label>
   <label>Name <input id="name-filter"></label>
   <table><thead><tr><th>Name</th><th>Run</th><th>Status</th><th>Started</th><th>Duration</th><th>Ops</th></tr></thead><tbody id="runs"></tbody></table>
+  <p id="runs-more"></p>
 </section>
 <section id="run-view" hidden>
   <h2 id="run-title"></h2>

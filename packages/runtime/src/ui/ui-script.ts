@@ -85,7 +85,9 @@ function listRuns() {
 }
 
 async function showRuns() {
-  runs = (await api(scoped('/api/runs'))).runs;
+  const listed = await api(scoped('/api/runs'));
+  runs = listed.runs;
+  $('runs-more').textContent = listed.more > 0 ? listed.more + ' older runs not listed (lzy status --skip N lists them)' : '';
   show('runs-view');
   listRuns();
 }

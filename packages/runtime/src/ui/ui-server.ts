@@ -90,7 +90,7 @@ async function route(req: IncomingMessage, res: ServerResponse, path: string, de
   }
   const connection = deps.connectAs(tenant === subject.tenant ? subject : { ...subject, tenant });
   try {
-    if (path === '/api/runs') return json(res, 200, { tenant, runs: await listRuns(connection) });
+    if (path === '/api/runs') return json(res, 200, { tenant, ...(await listRuns(connection)) });
     if (path === '/api/whiteboards') return json(res, 200, { tenant, whiteboards: await findWhiteboards(connection, whiteboardQueryOf(params)) });
     const [, encoded, part] = /^\/api\/runs\/([^/]{1,256})(\/events|\/logs)?$/.exec(path) ?? [];
     if (encoded === undefined) throw new RuntimeError('NOT_FOUND', `no ${UI_PATH}${path}`);

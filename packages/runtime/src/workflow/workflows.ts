@@ -1,5 +1,5 @@
 import Denque from 'denque';
-import { ask, spawnPersistentActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import { ask, spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
 import type { BlobHolds } from '../graph/blob-holds.js';
@@ -7,10 +7,11 @@ import { newId } from '../ids.js';
 import type { LogStore } from '../logs/log-store.js';
 import type { WhiteboardIndex } from '../whiteboard/whiteboard-index.js';
 import type { WorkflowEvents, WorkflowStatus } from '../protocol/client.js';
-import type { WorkflowInfo } from '../protocol/gateway.js';
+import type { RunPage, WorkflowInfo } from '../protocol/gateway.js';
 import type { Result } from '../result.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import { spawnWorkflow, type WorkflowMsg } from './workflow-actor.js';
+import { infoOf, type RunIndex, type RunRecord } from './run-index.js';
 import { publishWorkflowChanged } from '../observe/events.js';
 import type { OwnStorage, RunStorages } from '../storage/run-storages.js';
 import type { TempExpiry } from '../storage/temp-expiry.js';
@@ -23,7 +24,8 @@ export type WorkflowsMsg =
   | { type: 'to'; tenant: string; workflowId: string; msg: Exclude<WorkflowMsg, { type: 'graph-events' | 'graph-settled' | 'op-log' | 'op-retrying' | 'logs-stored' | 'resume' }> }
   /** The run with its listing, if it is the tenant's. */
   | { type: 'info'; tenant: string; workflowId: string; replyTo: ActorRef<WorkflowInfo | undefined> }
-  | { type: 'list'; tenant: string; replyTo: ActorRef<WorkflowInfo[]> }
+  /** A page of the tenant's runs, newest first. */
+  | { type: 'list'; tenant: string; skip: number; limit: number; replyTo: ActorRef<RunPage> }
   /** From a run that has ended: answered once the registry has journaled it too. */
   | { type: 'ended'; workflowId: string; status: WorkflowStatus; replyTo: ActorRef<true> }
   | { type: 'resume' }
@@ -31,7 +33,9 @@ export type WorkflowsMsg =
   | { type: 'busy'; workflowId: string; busy: boolean }
   /** Answers once no run has ops running or waiting (at once if none has). */
   | { type: 'when-idle'; replyTo: ActorRef<true> }
-  /** Runs that ended KEEP_ENDED_MS ago or more leave memory; each is loaded from the journal again when asked for. */
+  /** How many runs memory holds (those active or just ended): flat however many ended before. */
+  | { type: 'held'; replyTo: ActorRef<number> }
+  /** Runs that ended KEEP_ENDED_MS ago or more leave memory (and those past the KEEP_ENDED_MAX that ended last, at once); each is loaded from the index and its journal again when asked for. */
   | { type: 'retire-due' };
 
 /**
@@ -40,24 +44,18 @@ export type WorkflowsMsg =
  */
 const KEEP_ENDED_MS = 10_000;
 
+/**
+ * The most ended runs held in memory at once: past it the runs that ended first leave at once, so
+ * that what memory holds does not grow with the rate runs end at (a run held takes tens of KiB).
+ */
+export const KEEP_ENDED_MAX = 500;
+
 /** How long a run waits for the registry to journal its end. */
 const ENDED_TIMEOUT_MS = 30_000;
 
-type WorkflowsEvent =
-  | { type: 'started'; workflowId: string; tenant: string; name: string; startedAt: number }
-  | { type: 'ended'; workflowId: string; status: WorkflowStatus; endedAt?: number };
-
-interface Run {
-  readonly tenant: string;
-  readonly name: string;
-  readonly startedAt: number;
-  status: WorkflowStatus;
-  endedAt?: number;
+/** A run the registry holds in memory: active, or ended and not retired yet. */
+interface Run extends RunRecord {
   ref?: ActorRef<WorkflowMsg>;
-}
-
-interface WorkflowsState {
-  readonly runs: Map<string, Run>;
 }
 
 export interface WorkflowsDeps {
@@ -72,6 +70,8 @@ export interface WorkflowsDeps {
   readonly runStorages: RunStorages;
   /** Empties a run's temporary storage some time after it ended. */
   readonly expiry: TempExpiry;
+  /** Every run, listed and looked up from disk: memory holds only the runs that are active or just ended. */
+  readonly index: RunIndex;
 }
 
 /**
@@ -93,22 +93,35 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
   /** Ended runs in the order they ended, each with when it may leave memory: one timer for them all. */
   const retiring = new Denque<{ workflowId: string; at: number }>();
   let retireTimer: NodeJS.Timeout | undefined;
+  /** The runs held in memory: those active, and those ended less than KEEP_ENDED_MS ago (or asked for since), at most KEEP_ENDED_MAX of them. */
+  const runs = new Map<string, Run>();
+  const retire = (workflowId: string) => {
+    const run = runs.get(workflowId);
+    if (!run || run.status === 'active') return;
+    if (run.ref) stopActor(run.ref as ActorRef<never>);
+    runs.delete(workflowId);
+  };
   const retireLater = (workflowId: string) => {
     retiring.push({ workflowId, at: Date.now() + KEEP_ENDED_MS });
+    while (retiring.length > KEEP_ENDED_MAX) retire(retiring.shift()!.workflowId);
     retireTimer ??= setTimeout(() => tell(self, { type: 'retire-due' }), KEEP_ENDED_MS).unref();
   };
-  const retireDue = (state: WorkflowsState) => {
+  const retireDue = () => {
     retireTimer = undefined;
     const now = Date.now();
-    for (let next = retiring.peekFront(); next && next.at <= now; next = retiring.peekFront()) {
-      retiring.shift();
-      const run = state.runs.get(next.workflowId);
-      if (!run?.ref || run.status === 'active') continue;
-      stopActor(run.ref as ActorRef<never>);
-      delete run.ref;
-    }
+    for (let next = retiring.peekFront(); next && next.at <= now; next = retiring.peekFront()) retire(retiring.shift()!.workflowId);
     const next = retiring.peekFront();
     if (next) retireTimer = setTimeout(() => tell(self, { type: 'retire-due' }), next.at - now).unref();
+  };
+  /** The run, from memory or else from the index (then held until it is retired again). */
+  const runOf = (workflowId: string): Run | undefined => {
+    const held = runs.get(workflowId);
+    if (held) return held;
+    const stored = deps.index.get(workflowId);
+    if (!stored) return undefined;
+    runs.set(workflowId, stored);
+    if (stored.status !== 'active') retireLater(workflowId);
+    return stored;
   };
   const refOf = (run: Run, workflowId: string): ActorRef<WorkflowMsg> => {
     run.ref ??= spawnWorkflow(self as ActorRef<never>, {
@@ -130,43 +143,32 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     });
     return run.ref;
   };
+  const recordOf = ({ ref: _ref, ...record }: Run): RunRecord => record;
 
-  self = spawnPersistentActor<WorkflowsState, WorkflowsMsg, WorkflowsEvent>(parent, {
+  self = spawnActor<null, WorkflowsMsg>(parent, {
     name: 'workflows',
-    key: 'workflows',
-    initialState: () => ({ runs: new Map() }),
-    apply: (state, event) => {
-      if (event.type === 'started') {
-        state.runs.set(event.workflowId, { tenant: event.tenant, name: event.name, startedAt: event.startedAt, status: 'active' });
-      } else {
-        const run = state.runs.get(event.workflowId);
-        if (run) {
-          run.status = event.status;
-          if (event.endedAt !== undefined) run.endedAt = event.endedAt;
-        }
-      }
-      return state;
-    },
+    initialState: () => null,
     supervision: 'restart',
-    command: async (state, msg, ctx) => {
+    receive: async (state, msg) => {
       switch (msg.type) {
         case 'start': {
           const workflowId = newId('wf');
           // Before the run exists: none of its values may land anywhere else.
           if (msg.storage) await deps.runStorages.register(msg.tenant, workflowId, msg.storage);
+          const run: Run = { tenant: msg.tenant, name: msg.name, startedAt: Date.now(), status: 'active' };
+          runs.set(workflowId, run);
           // Answered without waiting for the disk: whatever of the run the client is told later (a
           // submission taken, a result, its end) is journaled after this in the same environment,
           // whose transactions reach the disk in order, so this start is on disk by then. A start
           // lost in a crash before anything else leaves a run the client is told is gone.
-          void ctx.journal({ type: 'started', workflowId, tenant: msg.tenant, name: msg.name, startedAt: Date.now() }).catch(() => undefined);
+          void deps.index.started(workflowId, recordOf(run)).catch(() => undefined);
           publishWorkflowChanged({ tenant: msg.tenant, workflowId, name: msg.name, status: 'active' });
-          const ref = refOf(state.runs.get(workflowId)!, workflowId);
-          tell(ref, { type: 'watch', watcher: msg.watcher });
+          tell(refOf(run, workflowId), { type: 'watch', watcher: msg.watcher });
           tell(msg.replyTo, { ok: true, value: { workflowId } });
-          return;
+          return state;
         }
         case 'to': {
-          const run = state.runs.get(msg.workflowId);
+          const run = runOf(msg.workflowId);
           // Another tenant's run is reported exactly like a missing one: its existence is not revealed.
           if (!run || run.tenant !== msg.tenant) {
             const inner = msg.msg;
@@ -176,68 +178,61 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
                 error: { code: 'NOT_FOUND', message: `no workflow ${msg.workflowId}` },
               });
             }
-            return;
+            return state;
           }
           tell(refOf(run, msg.workflowId), msg.msg);
-          return;
+          return state;
         }
-        case 'list': {
-          const infos: WorkflowInfo[] = [];
-          for (const [workflowId, run] of state.runs) {
-            if (run.tenant === msg.tenant) infos.push(infoOf(workflowId, run));
-          }
-          tell(msg.replyTo, infos);
-          return;
-        }
+        case 'list':
+          tell(msg.replyTo, deps.index.page(msg.tenant, msg.skip, msg.limit));
+          return state;
         case 'info': {
-          const run = state.runs.get(msg.workflowId);
+          const run = runs.get(msg.workflowId) ?? deps.index.get(msg.workflowId);
           tell(msg.replyTo, run && run.tenant === msg.tenant ? infoOf(msg.workflowId, run) : undefined);
-          return;
+          return state;
         }
         case 'ended': {
           setBusy(msg.workflowId, false);
-          const run = state.runs.get(msg.workflowId);
-          retireLater(msg.workflowId);
+          const run = runOf(msg.workflowId);
           if (!run || run.status === msg.status) {
             tell(msg.replyTo, true);
-            return;
+            return state;
           }
-          const endedAt = Date.now();
+          retireLater(msg.workflowId);
+          run.status = msg.status;
+          run.endedAt = Date.now();
           // Answered once the listing says so, without waiting for the disk: the run's own journal
           // holds its end already, and a restart that lost this write resumes the run, which tells
           // its end again. Both writes go in one transaction (same turn, same environment).
-          void ctx.journal({ type: 'ended', workflowId: msg.workflowId, status: msg.status, endedAt }).catch(() => undefined);
-          void deps.expiry.ended(run.tenant, msg.workflowId, endedAt).catch(() => undefined);
+          void deps.index.ended(msg.workflowId, recordOf(run)).catch(() => undefined);
+          void deps.expiry.ended(run.tenant, msg.workflowId, run.endedAt).catch(() => undefined);
           tell(msg.replyTo, true);
-          return;
+          return state;
         }
         case 'retire-due':
-          retireDue(state);
-          return;
+          retireDue();
+          return state;
         case 'busy':
-          setBusy(msg.workflowId, msg.busy && state.runs.get(msg.workflowId)?.status === 'active');
-          return;
+          setBusy(msg.workflowId, msg.busy && runs.get(msg.workflowId)?.status === 'active');
+          return state;
         case 'when-idle':
           if (busy.size === 0) tell(msg.replyTo, true);
           else idleWaiters.push(msg.replyTo);
-          return;
+          return state;
+        case 'held':
+          tell(msg.replyTo, runs.size);
+          return state;
         case 'resume': {
-          const ended: Array<{ tenant: string; workflowId: string; endedAt: number }> = [];
-          for (const [workflowId, run] of state.runs) {
-            if (run.status === 'active') tell(refOf(run, workflowId), { type: 'resume' });
-            else if (run.endedAt !== undefined) ended.push({ tenant: run.tenant, workflowId, endedAt: run.endedAt });
+          for (const [workflowId, stored] of deps.index.activeRuns()) {
+            const run = runs.get(workflowId) ?? stored;
+            runs.set(workflowId, run);
+            tell(refOf(run, workflowId), { type: 'resume' });
           }
-          await deps.expiry.reconcile(ended);
-          return;
+          await deps.expiry.reconcile(deps.index.endedRuns());
+          return state;
         }
       }
     },
   });
   return self;
-}
-
-function infoOf(workflowId: string, run: Run): WorkflowInfo {
-  const info: WorkflowInfo = { workflowId, name: run.name, status: run.status, startedAt: run.startedAt };
-  if (run.endedAt !== undefined) info.endedAt = run.endedAt;
-  return info;
 }

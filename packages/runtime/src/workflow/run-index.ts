@@ -1,0 +1,159 @@
+import type { LmdbJournal } from '@lzy/actors';
+import type { Database, RootDatabase } from 'lmdb';
+import type { WorkflowStatus } from '../protocol/client.js';
+import type { RunPage, WorkflowInfo } from '../protocol/gateway.js';
+
+/** A run as the registry lists it: whose it is, its name, when it started and how it stands. */
+export interface RunRecord {
+  readonly tenant: string;
+  readonly name: string;
+  readonly startedAt: number;
+  status: WorkflowStatus;
+  endedAt?: number;
+}
+
+/** The events the registry journaled (under this key) before it kept its runs here; read once, to carry them over. */
+const REGISTRY_JOURNAL_KEY = 'workflows';
+type JournaledRunEvent =
+  | { type: 'started'; workflowId: string; tenant: string; name: string; startedAt: number }
+  | { type: 'ended'; workflowId: string; status: WorkflowStatus; endedAt?: number };
+
+type TenantKey = [tenant: string, startedAt: number, workflowId: string];
+
+/**
+ * Every workflow run of every tenant, in the runtime's lmdb environment: by id, by tenant
+ * newest first (a page of a tenant's runs is one range read, however many there are), and the
+ * ids of the runs still active (what a restart resumes). The registry holds in memory only the
+ * runs that are active or just ended; everything else is read from here.
+ */
+export class RunIndex {
+  private readonly runs: Database<RunRecord, string>;
+  private readonly byTenant: Database<true, TenantKey>;
+  private readonly active: Database<true, string>;
+  /** How many runs each tenant has: a page says how many older runs follow it without counting them. */
+  private readonly counts: Database<number, string>;
+  /** The counts written and not yet committed (an lmdb read sees a write only once it is). */
+  private readonly countsWritten = new Map<string, number>();
+  /** Likewise the runs: a listing right after a run started or ended shows it as it is now. */
+  private readonly runsWritten = new Map<string, RunRecord>();
+
+  private constructor(root: RootDatabase) {
+    this.runs = root.openDB<RunRecord, string>({ name: 'runs' });
+    this.byTenant = root.openDB<true, TenantKey>({ name: 'runs.by-tenant' });
+    this.active = root.openDB<true, string>({ name: 'runs.active' });
+    this.counts = root.openDB<number, string>({ name: 'runs.count' });
+  }
+
+  /** Opens the index in `root`, first carrying over the runs an earlier version journaled in `journal`. */
+  static async open(root: RootDatabase, journal: LmdbJournal): Promise<RunIndex> {
+    const index = new RunIndex(root);
+    const journaled = journal.events(REGISTRY_JOURNAL_KEY);
+    if (journaled.length > 0) {
+      await index.carryOver(journaled.map((event) => event.data as JournaledRunEvent));
+      await journal.forget(REGISTRY_JOURNAL_KEY);
+    }
+    return index;
+  }
+
+  /**
+   * Records a run that started. Not awaited on the hot path: whatever of the run is acknowledged
+   * later is written after this in the same environment, whose transactions reach the disk in order.
+   */
+  async started(workflowId: string, run: RunRecord): Promise<void> {
+    // Writes made in one turn go to the disk in one transaction.
+    const count = this.countOf(run.tenant) + 1;
+    this.countsWritten.set(run.tenant, count);
+    const counted = this.counts.put(run.tenant, count);
+    const committed = () => this.countsWritten.get(run.tenant) === count && this.countsWritten.delete(run.tenant);
+    counted.then(committed, committed);
+    await Promise.all([
+      this.putRun(workflowId, run),
+      this.byTenant.put([run.tenant, run.startedAt, workflowId], true),
+      this.active.put(workflowId, true),
+      counted,
+    ]);
+  }
+
+  /** Records a run's end (as `started`, written in order with what follows it). */
+  async ended(workflowId: string, run: RunRecord): Promise<void> {
+    await Promise.all([this.putRun(workflowId, run), this.active.remove(workflowId)]);
+  }
+
+  get(workflowId: string): RunRecord | undefined {
+    return this.runsWritten.get(workflowId) ?? this.runs.get(workflowId);
+  }
+
+  private putRun(workflowId: string, run: RunRecord): Promise<boolean> {
+    const written = { ...run };
+    this.runsWritten.set(workflowId, written);
+    const put = this.runs.put(workflowId, written);
+    const committed = () => this.runsWritten.get(workflowId) === written && this.runsWritten.delete(workflowId);
+    put.then(committed, committed);
+    return put;
+  }
+
+  /** The ids of the runs that had not ended, with their records. */
+  *activeRuns(): Generator<[string, RunRecord]> {
+    for (const workflowId of this.active.getKeys()) {
+      const run = this.runs.get(workflowId);
+      if (run) yield [workflowId, run];
+    }
+  }
+
+  /** Every run that ended, read as it is iterated. */
+  *endedRuns(): Generator<{ tenant: string; workflowId: string; endedAt: number }> {
+    for (const { key, value } of this.runs.getRange()) {
+      if (value.endedAt !== undefined) yield { tenant: value.tenant, workflowId: key, endedAt: value.endedAt };
+    }
+  }
+
+  /** The tenant's runs newest first, from the `skip`-th on (at most `limit`), and how many older ones follow. */
+  page(tenant: string, skip: number, limit: number): RunPage {
+    const range = { start: [tenant, Number.MAX_SAFE_INTEGER], end: [tenant], reverse: true };
+    // Runs whose start is not committed yet are the tenant's newest: they come first.
+    const starting = [...this.runsWritten]
+      .filter(([workflowId, run]) => run.tenant === tenant && !this.byTenant.doesExist([tenant, run.startedAt, workflowId]))
+      .sort(([, a], [, b]) => b.startedAt - a.startedAt);
+    const runs = starting.slice(skip, skip + limit).map(([workflowId, run]) => infoOf(workflowId, run));
+    const offset = Math.max(0, skip - starting.length);
+    if (runs.length < limit) {
+      for (const [, , workflowId] of this.byTenant.getKeys({ ...range, offset, limit: limit - runs.length })) {
+        const run = this.get(workflowId);
+        if (run) runs.push(infoOf(workflowId, run));
+      }
+    }
+    const more = Math.max(0, this.countOf(tenant) - skip - runs.length);
+    return { runs, more };
+  }
+
+  private countOf(tenant: string): number {
+    return this.countsWritten.get(tenant) ?? this.counts.get(tenant) ?? 0;
+  }
+
+  private async carryOver(events: Iterable<JournaledRunEvent>): Promise<void> {
+    const runs = new Map<string, RunRecord>();
+    for (const event of events) {
+      if (event.type === 'started') {
+        runs.set(event.workflowId, { tenant: event.tenant, name: event.name, startedAt: event.startedAt, status: 'active' });
+        continue;
+      }
+      const run = runs.get(event.workflowId);
+      if (!run) continue;
+      run.status = event.status;
+      if (event.endedAt !== undefined) run.endedAt = event.endedAt;
+    }
+    const writes: Array<Promise<void>> = [];
+    for (const [workflowId, run] of runs) {
+      writes.push(this.started(workflowId, run));
+      if (run.status !== 'active') writes.push(this.ended(workflowId, run));
+    }
+    await Promise.all(writes);
+  }
+}
+
+/** A run as `list` and `info` answer it. */
+export function infoOf(workflowId: string, run: RunRecord): WorkflowInfo {
+  const info: WorkflowInfo = { workflowId, name: run.name, status: run.status, startedAt: run.startedAt };
+  if (run.endedAt !== undefined) info.endedAt = run.endedAt;
+  return info;
+}

@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import t from 'tap';
+import { LmdbJournal } from '@lzy/actors';
+import { Runtime, type RuntimeConnection } from '../src/index.js';
+import { MAX_LIST_RUNS } from '../src/protocol/index.js';
+import { KEEP_ENDED_MAX } from '../src/workflow/workflows.js';
+import { tempDir, waitUntil } from './harness.js';
+
+const RUNS = MAX_LIST_RUNS + 200;
+
+/** Runs `count` workflows without ops, 64 at a time; resolves with their ids in the order they started. */
+async function runMany(client: RuntimeConnection, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let started = 0; started < count; started += 64) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(64, count - started) }, async (_, i) => {
+        const workflowId = await client.startWorkflow(`run-${started + i}`, () => {});
+        await client.finish(workflowId);
+        return workflowId;
+      }),
+    );
+    ids.push(...batch);
+  }
+  return ids;
+}
+
+t.test('after many finished runs, listing pages newest first with a count of the older ones, and ended runs leave memory', async (t) => {
+  const dataDir = tempDir(t);
+  let runtime = await Runtime.start({ dataDir });
+  t.teardown(() => runtime.close());
+  const token = await runtime.iam.issueToken('team');
+  const ids = await runMany(runtime.connect(token), RUNS);
+  t.ok((await runtime.runsInMemory()) <= KEEP_ENDED_MAX, 'however fast runs end, memory holds a bounded number of them');
+  const other = runtime.connect(await runtime.iam.issueToken('other'));
+  await other.finish(await other.startWorkflow('not-teams', () => {}));
+
+  // The ended runs leave memory on their timer; only the index on disk holds them then.
+  await waitUntil(async () => (await runtime.runsInMemory()) === 0, 'the ended runs to leave memory', 60_000);
+
+  const client = runtime.connect(token);
+  const first = await client.list();
+  t.equal(first.runs.length, MAX_LIST_RUNS, 'one page holds at most MAX_LIST_RUNS runs');
+  t.equal(first.more, RUNS - MAX_LIST_RUNS, 'and counts the older runs it left out');
+  const newestFirst = [...first.runs].sort((a, b) => b.startedAt - a.startedAt);
+  t.same(first.runs.map((run) => run.startedAt), newestFirst.map((run) => run.startedAt), 'newest first');
+  t.ok(first.runs.every((run) => run.status === 'finished' && run.endedAt !== undefined), 'each listed as finished');
+  const rest = await client.list(first.runs.length, MAX_LIST_RUNS);
+  t.equal(rest.more, 0);
+  t.same(new Set([...first.runs, ...rest.runs].map((run) => run.workflowId)), new Set(ids), "the two pages hold every one of the tenant's runs, once");
+  t.same((await client.list(0, 5)).runs.length, 5, 'a smaller page when asked');
+  t.equal((await runtime.runsInMemory()), 0, 'listing loads no run into memory');
+
+  // An old run is still found, and is held only while it is asked for.
+  const oldest = ids[0]!;
+  t.match((await client.describe(oldest, 0, 10)).run, { workflowId: oldest, status: 'finished' }, 'an ended run is described from disk');
+  t.equal(await runtime.runsInMemory(), 1, 'the run asked for is held again, alone');
+
+  await runtime.close();
+  runtime = await Runtime.start({ dataDir });
+  t.equal(await runtime.runsInMemory(), 0, 'a restart loads none of the ended runs');
+  const again = runtime.connect(token);
+  const afterRestart = await again.list(0, 10);
+  t.same(afterRestart.runs.map((run) => run.workflowId), first.runs.slice(0, 10).map((run) => run.workflowId), 'the same runs are listed after a restart');
+  t.equal(afterRestart.more, RUNS - 10);
+
+  const fresh = await again.startWorkflow('fresh', () => {});
+  t.match((await again.list(0, 1)).runs, [{ workflowId: fresh, status: 'active' }], 'a run is listed as soon as its start is answered');
+  await again.finish(fresh);
+  t.match((await again.list(0, 1)).runs, [{ workflowId: fresh, status: 'finished' }], 'and as finished as soon as its finish is');
+});
+
+t.test('runs that an earlier version journaled as the registry\'s events are listed after an upgrade, carried over once', async (t) => {
+  const dataDir = tempDir(t);
+  const legacy = LmdbJournal.open(join(dataDir, 'state'));
+  const events = [
+    { type: 'started', workflowId: 'wf-old-1', tenant: 'team', name: 'first', startedAt: 1_000 },
+    { type: 'started', workflowId: 'wf-old-2', tenant: 'team', name: 'second', startedAt: 2_000 },
+    { type: 'ended', workflowId: 'wf-old-1', status: 'finished', endedAt: 1_500 },
+    { type: 'ended', workflowId: 'wf-old-2', status: 'failed', endedAt: 2_500 },
+  ];
+  for (const [i, data] of events.entries()) {
+    await legacy.persist({ key: 'workflows', sequenceNumber: i + 1, data, tags: [], createdAt: 0, isDeleted: false });
+  }
+  await legacy.close();
+
+  const expected = [
+    { workflowId: 'wf-old-2', name: 'second', status: 'failed', startedAt: 2_000, endedAt: 2_500 },
+    { workflowId: 'wf-old-1', name: 'first', status: 'finished', startedAt: 1_000, endedAt: 1_500 },
+  ];
+  for (const start of ['the first start', 'a second start']) {
+    const runtime = await Runtime.start({ dataDir });
+    const client = runtime.connect(await runtime.iam.issueToken('team'));
+    t.same(await client.list(), { runs: expected, more: 0 }, `${start} lists the old runs, once each`);
+    await runtime.close();
+  }
+  const journal = LmdbJournal.open(join(dataDir, 'state'));
+  t.same(journal.events('workflows'), [], 'the old events are gone from the journal');
+  await journal.close();
+});
