@@ -4,6 +4,7 @@ import { Runtime, type S3StorageConfig, type StorageOptions } from '@lzy/runtime
 import { parseDuration } from '@lzy/sdk';
 import { parseByteSize } from '../byte-size.js';
 import { usageError } from '../cli-error.js';
+import { parsePort } from '../port-option.js';
 import { readPoolsFile } from '../pools-file.js';
 import { LOG_LEVELS, serverLogger } from '../server-log.js';
 import { ensureTokenFile } from '../token-file.js';
@@ -70,9 +71,8 @@ export function serverCommand(): Command {
 async function serve(options: ServerOptions): Promise<void> {
   const logger = serverLogger(options.logLevel);
   const note = (text: string) => logger.info(text);
-  const port = Number(options.port);
+  const port = parsePort(options.port);
   const drainMs = Number(options.drainMs);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`bad --port ${options.port}`, 'a port is 0 to 65535');
   if (!Number.isInteger(drainMs) || drainMs < 0) throw usageError(`bad --drain-ms ${options.drainMs}`, 'milliseconds, 0 or more');
   const dataDir = resolve(options.dataDir);
   const pools = options.pools === undefined ? undefined : readPoolsFile(options.pools);

@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { DataDirHeldError, Runtime } from '@lzy/runtime';
-import { CliError, usageError } from '../cli-error.js';
+import { CliError } from '../cli-error.js';
+import { parsePort } from '../port-option.js';
 import { ensureTokenFile } from '../token-file.js';
 
 interface UiOptions {
@@ -27,8 +28,7 @@ export function uiCommand(): Command {
 }
 
 async function serveUi(options: UiOptions): Promise<void> {
-  const port = Number(options.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`bad --port ${options.port}`, 'a port is 0 to 65535');
+  const port = parsePort(options.port);
   const dataDir = resolve(options.dataDir);
   const note = (text: string) => process.stderr.write(`lzy ui: ${text}\n`);
   const runtime = await Runtime.start({ dataDir, host: options.host, port, dashboard: true }).catch((error: unknown) => {

@@ -61,35 +61,21 @@ export class RunIndex {
    */
   async started(workflowId: string, run: RunRecord): Promise<void> {
     // Writes made in one turn go to the disk in one transaction.
-    const count = this.countOf(run.tenant) + 1;
-    this.countsWritten.set(run.tenant, count);
-    const counted = this.counts.put(run.tenant, count);
-    const committed = () => this.countsWritten.get(run.tenant) === count && this.countsWritten.delete(run.tenant);
-    counted.then(committed, committed);
     await Promise.all([
-      this.putRun(workflowId, run),
+      putSeen(this.runs, this.runsWritten, workflowId, { ...run }),
       this.byTenant.put([run.tenant, run.startedAt, workflowId], true),
       this.active.put(workflowId, true),
-      counted,
+      putSeen(this.counts, this.countsWritten, run.tenant, this.countOf(run.tenant) + 1),
     ]);
   }
 
   /** Records a run's end (as `started`, written in order with what follows it). */
   async ended(workflowId: string, run: RunRecord): Promise<void> {
-    await Promise.all([this.putRun(workflowId, run), this.active.remove(workflowId)]);
+    await Promise.all([putSeen(this.runs, this.runsWritten, workflowId, { ...run }), this.active.remove(workflowId)]);
   }
 
   get(workflowId: string): RunRecord | undefined {
     return this.runsWritten.get(workflowId) ?? this.runs.get(workflowId);
-  }
-
-  private putRun(workflowId: string, run: RunRecord): Promise<boolean> {
-    const written = { ...run };
-    this.runsWritten.set(workflowId, written);
-    const put = this.runs.put(workflowId, written);
-    const committed = () => this.runsWritten.get(workflowId) === written && this.runsWritten.delete(workflowId);
-    put.then(committed, committed);
-    return put;
   }
 
   /** The ids of the runs that had not ended, with their records. */
@@ -149,6 +135,15 @@ export class RunIndex {
     }
     await Promise.all(writes);
   }
+}
+
+/** Puts `value` under `key`, kept in `written` until the put commits, for the reads that must see it before then. */
+function putSeen<K extends string, V>(db: Database<V, K>, written: Map<K, V>, key: K, value: V): Promise<boolean> {
+  written.set(key, value);
+  const put = db.put(key, value);
+  const committed = () => written.get(key) === value && written.delete(key);
+  put.then(committed, committed);
+  return put;
 }
 
 /** A run as `list` and `info` answer it. */
