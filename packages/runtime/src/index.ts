@@ -1,4 +1,5 @@
 export { Runtime } from './runtime.js';
+export { KEEP_ENDED_MAX } from './workflow/workflows.js';
 export type { RuntimeOptions, PoolConfig, IdentityOptions, StorageOptions, MetricsOptions } from './config.js';
 export type { S3StorageConfig } from './storage/s3-store.js';
 export type { OwnStorage } from './storage/run-storages.js';

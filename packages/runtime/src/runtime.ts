@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { ask, LmdbJournal, startActorSystem, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
+import { ask, JournalArchive, LmdbJournal, startActorSystem, tell, unixSocketPathFits, type ActorRef, type Remoting } from '@lzy/actors';
 import { spawnAllocator, type AllocatorMsg } from './allocator/allocator.js';
 import type { NodeBackend } from './allocator/backend.js';
 import type { KubeBackend } from './allocator/kubernetes/kube-backend.js';
@@ -48,6 +48,7 @@ import { AttemptGrants } from './storage/attempt-grants.js';
 import { spawnStorage } from './storage/storage.js';
 import { RunIndex } from './workflow/run-index.js';
 import { spawnWorkflows } from './workflow/workflows.js';
+import { RunArchive } from './workflow/run-archive.js';
 
 /**
  * The Lzy runtime: every system service as a supervised actor in one actor system, its state in
@@ -62,6 +63,7 @@ export class Runtime {
     private readonly dataDir: string,
     private readonly root: RootDatabase,
     private readonly journal: LmdbJournal,
+    private readonly archive: RunArchive,
     private readonly cache: CacheIndex,
     private readonly logs: LogStore,
     private readonly services: LocalServices,
@@ -103,8 +105,8 @@ export class Runtime {
 
   private static async startHolding(resolved: ResolvedOptions, dataDir: string, lock: DataDirLock): Promise<Runtime> {
     mkdirSync(join(dataDir, 'state'), { recursive: true });
-    const root = open({ path: join(dataDir, 'state'), maxDbs: 32 });
-    const journal = new LmdbJournal(root);
+    const root = open({ path: join(dataDir, 'state'), maxDbs: 64 });
+    const journal = new LmdbJournal(root, false, await JournalArchive.open(join(dataDir, 'journal-archive')));
     const system = startActorSystem({ persistence: journal });
     const { logger } = resolved;
     const stateLog = logger && new StateLog(logger);
@@ -133,7 +135,8 @@ export class Runtime {
     const storage = spawnStorage(system, store, grants);
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
     const index = await RunIndex.open(root, journal);
-    const workflows = spawnWorkflows(system, { scheduler, cache, blobs: store, pools: resolved.pools, logs, whiteboards, runStorages, expiry, index });
+    const archive = new RunArchive(journal, (line) => warn(line));
+    const workflows = spawnWorkflows(system, { scheduler, cache, blobs: store, pools: resolved.pools, logs, whiteboards, runStorages, expiry, index, archive });
     const services: LocalServices = { system, workflows, store, whiteboards, runStorages };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     let issuer: OidcIssuer | undefined;
@@ -189,7 +192,7 @@ export class Runtime {
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, dataDir, root, journal, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, stateLog, dashboard?.leases, iam, issuer, url);
+    return new Runtime(resolved, dataDir, root, journal, archive, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, stateLog, dashboard?.leases, iam, issuer, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -233,6 +236,7 @@ export class Runtime {
     this.logs.close();
     await this.expiry.close();
     await this.services.store.close();
+    await this.archive.close();
     await this.journal.close();
     // Writes queued just before (a cache entry, a log line) are committed before the environment closes under them.
     await this.root.committed;

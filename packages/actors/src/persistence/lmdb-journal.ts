@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { Packr } from 'msgpackr';
 import type { PersistedEvent, PersistedSnapshot, PersistenceEngine } from './engine.js';
+import type { ArchiveLocation, ArchiveRecord, JournalArchive } from './journal-archive.js';
 
 interface StoredEvent {
   data: unknown;
@@ -16,22 +17,31 @@ interface StoredSnapshot {
 
 /** lmdb limits keys to 1978 bytes; a journal key is the persistence key plus a sequence number. */
 const MAX_KEY_BYTES = 1024;
+const LAST = Number.MAX_SAFE_INTEGER;
 
 /**
  * nact's journal and snapshot store in one lmdb environment: events keyed by
  * (persistence key, sequence number), snapshots by persistence key. A `persist` resolves only
  * once its transaction is committed and flushed to disk, so an acknowledged event survives a
  * crash of the process at any instant.
+ *
+ * With an archive, the events of keys that will not change any more can be moved there
+ * (`archive`); they are read back from it as if they had stayed.
  */
 export class LmdbJournal implements PersistenceEngine {
   private readonly eventsDb: Database<StoredEvent, [string, number]>;
   private readonly snapshotsDb: Database<StoredSnapshot, string>;
+  /** Where each archived key's events are in the archive. */
+  private readonly archivedDb: Database<ArchiveLocation, string>;
   private closed = false;
+  /** The moves to the archive under way, waited for by `close`. */
+  private readonly archiving = new Set<Promise<unknown>>();
 
   /** Uses (and closes with `close`) the environment `root`; the runtime shares one per data dir. */
   constructor(
     private readonly root: RootDatabase,
     private readonly ownsRoot = false,
+    private readonly archiveStore?: JournalArchive,
   ) {
     // lmdb encodes with the msgpackr it bundles (1.x); the current one writes the same format in
     // half the time, which matters when a graph journals a batch of thousands of ops. (lmdb takes
@@ -41,22 +51,27 @@ export class LmdbJournal implements PersistenceEngine {
     const snapshots = { name: 'journal.snapshots', encoder };
     this.eventsDb = root.openDB<StoredEvent, [string, number]>(events);
     this.snapshotsDb = root.openDB<StoredSnapshot, string>(snapshots);
+    this.archivedDb = root.openDB<ArchiveLocation, string>({ name: 'journal.archived' });
   }
 
-  /** Opens (creating if needed) a journal environment in directory `dir`. */
-  static open(dir: string): LmdbJournal {
+  /** Opens (creating if needed) a journal environment in directory `dir`, with `archive` if given. */
+  static open(dir: string, archive?: JournalArchive): LmdbJournal {
     mkdirSync(dir, { recursive: true });
-    return new LmdbJournal(open({ path: dir, maxDbs: 16 }), true);
+    return new LmdbJournal(open({ path: dir, maxDbs: 16 }), true, archive);
   }
 
   events(key: string, offset = 0, limit?: number): PersistedEvent[] {
     checkKey(key);
+    const archived = this.archivedEvents(key);
+    const events = archived.filter((event) => event.sequenceNumber > offset).slice(0, limit);
+    if (limit !== undefined && events.length >= limit) return events;
+    // Events journaled after the key was archived follow those in the archive.
+    const after = Math.max(offset, archived.at(-1)?.sequenceNumber ?? 0);
     const range = this.eventsDb.getRange({
-      start: [key, offset + 1],
-      end: [key, Number.MAX_SAFE_INTEGER],
-      ...(limit === undefined ? {} : { limit }),
+      start: [key, after + 1],
+      end: [key, LAST],
+      ...(limit === undefined ? {} : { limit: limit - events.length }),
     });
-    const events: PersistedEvent[] = [];
     for (const { key: [, sequenceNumber], value } of range) {
       events.push({ key, sequenceNumber, data: value.data, tags: value.tags, createdAt: value.createdAt, isDeleted: false });
     }
@@ -94,18 +109,42 @@ export class LmdbJournal implements PersistenceEngine {
   /** The highest sequence number journaled for `key`, 0 when none. */
   lastSequenceNumber(key: string): number {
     checkKey(key);
-    for (const k of this.eventsDb.getKeys({ start: [key, Number.MAX_SAFE_INTEGER], end: [key, 0], reverse: true, limit: 1 })) {
+    for (const k of this.eventsDb.getKeys({ start: [key, LAST], end: [key, 0], reverse: true, limit: 1 })) {
       return k[1];
     }
-    return 0;
+    return this.archivedEvents(key).at(-1)?.sequenceNumber ?? 0;
+  }
+
+  /** The keys that have events in lmdb (not archived), each once, in order. */
+  *liveKeys(): Generator<string> {
+    let last: string | undefined;
+    for (const [key] of this.eventsDb.getKeys()) {
+      if (key !== last) yield key;
+      last = key;
+    }
+  }
+
+  /**
+   * Moves the events of `keys` (journals that will not change any more) from lmdb to the archive:
+   * appended there and synced first, then, in one transaction, their locations recorded and the
+   * events removed from lmdb. A crash in between leaves them in lmdb, to be archived again. An
+   * event journaled under a key after it was archived stays in lmdb and is read after the
+   * archived ones; archiving the key again moves it too. Resolves with how many keys moved.
+   */
+  archive(keys: Iterable<string>): Promise<number> {
+    const moving = this.moveToArchive(keys);
+    this.archiving.add(moving);
+    const done = () => this.archiving.delete(moving);
+    moving.then(done, done);
+    return moving;
   }
 
   /** Removes every event and the snapshot of `key` (a journal whose state lives elsewhere now); resolves once that is on disk. */
   async forget(key: string): Promise<void> {
     checkKey(key);
     this.checkOpen();
-    const removals = [this.snapshotsDb.remove(key)];
-    for (const k of this.eventsDb.getKeys({ start: [key, 0], end: [key, Number.MAX_SAFE_INTEGER] })) removals.push(this.eventsDb.remove(k));
+    const removals = [this.snapshotsDb.remove(key), this.archivedDb.remove(key)];
+    for (const k of this.eventsDb.getKeys({ start: [key, 0], end: [key, LAST] })) removals.push(this.eventsDb.remove(k));
     await Promise.all(removals);
     await this.root.flushed;
   }
@@ -113,8 +152,45 @@ export class LmdbJournal implements PersistenceEngine {
   /** Refuses new writes, waits for the accepted ones, then closes the environment if this journal opened it. */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.allSettled([...this.archiving]);
     await this.root.flushed;
+    await this.archiveStore?.close();
     if (this.ownsRoot) await this.root.close();
+  }
+
+  private async moveToArchive(keys: Iterable<string>): Promise<number> {
+    const archive = this.archiveStore;
+    if (!archive) throw new Error('this journal has no archive');
+    this.checkOpen();
+    const records: ArchiveRecord[] = [];
+    const moved: Array<Array<[string, number]>> = [];
+    for (const key of keys) {
+      checkKey(key);
+      const live = [...this.eventsDb.getRange({ start: [key, 0], end: [key, LAST] })];
+      if (live.length === 0) continue;
+      const earlier = this.archivedEvents(key).map(({ sequenceNumber, data, tags, createdAt }) => ({ sequenceNumber, data, tags, createdAt }));
+      const later = live.map(({ key: [, sequenceNumber], value }) => ({ sequenceNumber, data: value.data, tags: value.tags, createdAt: value.createdAt }));
+      records.push({ key, events: [...earlier, ...later] });
+      moved.push(live.map(({ key: eventKey }) => eventKey));
+    }
+    if (records.length === 0) return 0;
+    const locations = await archive.append(records);
+    await this.root.transaction(() => {
+      records.forEach((record, i) => {
+        this.archivedDb.putSync(record.key, locations[i]!);
+        for (const eventKey of moved[i]!) this.eventsDb.removeSync(eventKey);
+      });
+    });
+    await this.root.flushed;
+    return records.length;
+  }
+
+  /** The events of `key` in the archive, none if it has not been archived. */
+  private archivedEvents(key: string): PersistedEvent[] {
+    const location = this.archivedDb.get(key);
+    if (!location) return [];
+    if (!this.archiveStore) throw new Error(`the journal of ${key} is in an archive, and this journal was opened without it`);
+    return this.archiveStore.read(key, location).events.map((event) => ({ ...event, key, isDeleted: false }));
   }
 
   private checkOpen(): void {

@@ -24,6 +24,7 @@ import { graphJournalForm } from './graph-journal-form.js';
 import { opEnded, publishJournalCommitted, publishOpEnded } from '../observe/events.js';
 import { startOp, type GraphOps, type OpDone, type OpMsg } from './op-actor.js';
 import type { AttemptRequest, OpsRunning } from '../scheduler/scheduler.js';
+import { graphJournalKey } from '../journal-keys.js';
 
 export type GraphMsg =
   | { type: 'submit'; ops: OpSpec[]; replyTo: ActorRef<Result<{ added: number }>> }
@@ -221,7 +222,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
 
   self = spawnPersistentActor<GraphState, GraphMsg, GraphEvent>(parent, {
     name: 'graph',
-    key: `graph:${deps.workflowId}`,
+    key: graphJournalKey(deps.workflowId),
     initialState: () => {
       opActors.clear();
       toStart.clear();

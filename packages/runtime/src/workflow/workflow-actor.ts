@@ -12,6 +12,7 @@ import { LogKeeper } from './log-keeper.js';
 import type { Result } from '../result.js';
 import type { OpNotice, SchedulerMsg } from '../scheduler/scheduler.js';
 import { publishWorkflowChanged } from '../observe/events.js';
+import { workflowJournalKey } from '../journal-keys.js';
 
 export type WorkflowMsg =
   | { type: 'submit'; ops: OpSpec[]; replyTo: ActorRef<Result<{ added: number }>> }
@@ -165,7 +166,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
 
   self = spawnPersistentActor<WorkflowState, WorkflowMsg, WorkflowEventJournaled>(parent, {
     name: deps.workflowId,
-    key: `wf:${deps.workflowId}`,
+    key: workflowJournalKey(deps.workflowId),
     initialState: () => ({ status: 'active', settled: true, finishing: [], watchers: new Set(), whiteboards: new Map() }),
     apply: (state, event) => {
       if (event.type === 'whiteboard-fields') {

@@ -12,6 +12,7 @@ import type { Result } from '../result.js';
 import type { SchedulerMsg } from '../scheduler/scheduler.js';
 import { spawnWorkflow, type WorkflowMsg } from './workflow-actor.js';
 import { infoOf, type RunIndex, type RunRecord } from './run-index.js';
+import type { RunArchive } from './run-archive.js';
 import { publishWorkflowChanged } from '../observe/events.js';
 import type { OwnStorage, RunStorages } from '../storage/run-storages.js';
 import type { TempExpiry } from '../storage/temp-expiry.js';
@@ -72,6 +73,8 @@ export interface WorkflowsDeps {
   readonly expiry: TempExpiry;
   /** Every run, listed and looked up from disk: memory holds only the runs that are active or just ended. */
   readonly index: RunIndex;
+  /** Where the journals of runs that ended go when they leave memory. */
+  readonly archive: RunArchive;
 }
 
 /**
@@ -100,6 +103,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     if (!run || run.status === 'active') return;
     if (run.ref) stopActor(run.ref as ActorRef<never>);
     runs.delete(workflowId);
+    deps.archive.add(workflowId);
   };
   const retireLater = (workflowId: string) => {
     retiring.push({ workflowId, at: Date.now() + KEEP_ENDED_MS });
@@ -228,6 +232,8 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
             runs.set(workflowId, run);
             tell(refOf(run, workflowId), { type: 'resume' });
           }
+          // Runs that ended before the restart and were not archived yet: not live, so archived now.
+          deps.archive.sweep((workflowId) => runs.has(workflowId));
           await deps.expiry.reconcile(deps.index.endedRuns());
           return state;
         }
