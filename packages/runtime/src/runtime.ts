@@ -134,10 +134,10 @@ export class Runtime {
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
     const index = await RunIndex.open(root, journal);
     const workflows = spawnWorkflows(system, { scheduler, cache, blobs: store, pools: resolved.pools, logs, whiteboards, runStorages, expiry, index });
-    const services: LocalServices = { system, workflows, store, whiteboards, runStorages };
+    const iamService = spawnIamService(system, new RoleBindings(root));
+    const services: LocalServices = { system, workflows, store, whiteboards, runStorages, iam: iamService };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     let issuer: OidcIssuer | undefined;
-    const iamService = spawnIamService(system, new RoleBindings(root));
     const clients = spawnClients(system, { iam, iamService, issuer: () => issuer, pools: resolved.pools, store, runStorages, workflows, connectAs });
     const verifier = new TokenVerifier(iam, () => issuer, resolved.identity.trust);
     const limiter = new FailedAuthLimiter(resolved.identity.failedAuthLimits);
