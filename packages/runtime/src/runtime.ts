@@ -116,7 +116,7 @@ export class Runtime {
     const iam = new Iam(root);
     const directory = new NodeDirectory();
     const workerTokens = new WorkerTokens(resolved.workerTokenTtlMs);
-    const backend: NodeBackend & LocalBackend = new LocalBackend(join(dataDir, 'nodes'));
+    const backend: NodeBackend & LocalBackend = new LocalBackend(join(dataDir, 'nodes'), logger?.level);
     const kubePools = [...resolved.pools.values()].filter((pool) => pool.kind === 'kubernetes');
     const kube =
       kubePools.length === 0
