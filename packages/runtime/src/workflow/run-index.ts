@@ -51,7 +51,7 @@ export class RunIndex {
     this.counts = root.openDB<number, string>({ name: 'runs.count' });
   }
 
-  /** Opens the index in `root`, first carrying over the runs an earlier version journaled in `journal`. */
+  /** Opens the index in `root`: indexes by start the runs an earlier version indexed by tenant only, and carries over those it journaled in `journal`. */
   static async open(root: RootDatabase, journal: LmdbJournal): Promise<RunIndex> {
     const index = new RunIndex(root);
     if (index.counts.get(ALL_TENANTS) === undefined) await index.indexAllTenants(root);
