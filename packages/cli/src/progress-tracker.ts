@@ -126,6 +126,10 @@ export class ProgressTracker implements RuntimeConnection {
     return this.inner.list(...args);
   }
 
+  listAllTenants(...args: Parameters<RuntimeConnection['listAllTenants']>) {
+    return this.inner.listAllTenants(...args);
+  }
+
   describe(...args: Parameters<RuntimeConnection['describe']>) {
     return this.inner.describe(...args);
   }

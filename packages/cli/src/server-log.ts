@@ -20,6 +20,14 @@ const REDACTED = ['token', '*.token', 'secret', '*.secret', 'clientSecret', '*.c
 export function serverLogger(level: string): Logger {
   checkLogLevel(level);
   const options = { level, base: { service: 'lzy-server', pid: process.pid }, redact: { paths: REDACTED, censor: '[redacted]' } };
-  const destination = process.stderr.isTTY ? PinoPretty({ destination: 2, sync: true, colorize: true }) : pino.destination({ fd: 2, sync: true });
-  return pino(options, destination);
+  return pino(options, prettyOnTerminal(process.stderr) ?? pino.destination({ fd: 2, sync: true }));
+}
+
+/**
+ * Where JSON log lines meant for stderr go when it is a terminal (`stderr.isTTY`): a stream that
+ * writes each as a readable line there (pino-pretty; a line that is not JSON, as a crash's trace,
+ * as it is). `undefined` otherwise: the JSON lines go to stderr as they are.
+ */
+export function prettyOnTerminal(stderr: { readonly isTTY?: boolean }): NodeJS.WritableStream | undefined {
+  return stderr.isTTY ? PinoPretty({ destination: 2, sync: true, colorize: true }) : undefined;
 }

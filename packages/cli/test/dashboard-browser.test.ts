@@ -122,6 +122,24 @@ t.test(
     t.equal(await page.locator('#graph g.op').count(), 0, 'another tenant’s run, opened by its URL, shows nothing');
     t.notOk((await page.locator('body').textContent())!.includes('chain'), 'not even its name');
     for (const api of ['', '/events', '/logs?op=x']) t.equal(await statusFromPage(page, `/ui/api/runs/${betaWorkflow}${api}`), 404, `nor does /ui/api/runs/ID${api}`);
+
+    // An admin's runs page lists every tenant's runs in one list, with their tenant, still filtered by name.
+    await page.goto(`${base}/ui/#/runs`);
+    await page.click('#sign-out');
+    await page.locator('#sign-in').waitFor();
+    await page.fill('#token', server.adminToken);
+    await page.click('#sign-in button');
+    await page.locator('#runs tr', { hasText: 'chain' }).waitFor();
+    t.ok(await page.locator('#runs-tenant').isVisible(), 'an admin’s runs page has a tenant column');
+    t.same((await page.locator('#runs tr td:first-child').allTextContents()).sort(), ['alpha', 'beta'], 'and lists both tenants’ runs');
+    await page.selectOption('#status-filter', 'finished');
+    await page.fill('#name-filter', 'chai');
+    await page.locator('#runs tr', { hasText: 'etl' }).waitFor({ state: 'detached' });
+    t.same(await page.locator('#runs tr td:first-child').allTextContents(), ['beta'], 'the filters still apply');
+    await screenshot(page, 'runs-every-tenant');
+    await page.locator('#runs tr', { hasText: 'chain' }).click();
+    await page.locator('#graph g.op[data-state="succeeded"]').first().waitFor();
+    t.equal(await page.locator('#graph g.op').count(), 3, 'another tenant’s run opens from that list, for an admin');
     t.same(pageErrors, [], 'the page’s script threw nothing');
   },
 );

@@ -89,6 +89,7 @@ t.test('through every dashboard API, a tenant’s session reads nothing of anoth
     [`/ui/api/runs/${betaRun}/events`, 404],
     [`/ui/api/runs/${betaRun}/logs?op=${betaOp}`, 404],
     ['/ui/api/runs?tenant=beta', 403],
+    ['/ui/api/runs?tenants=all', 403],
     [`/ui/api/runs/${betaRun}?tenant=beta`, 403],
     [`/ui/api/runs/${betaRun}/events?tenant=beta`, 403],
     [`/ui/api/runs/${betaRun}/logs?op=${betaOp}&tenant=beta`, 403],
@@ -112,4 +113,8 @@ t.test('through every dashboard API, a tenant’s session reads nothing of anoth
   const adminView = await get<Runs>(base, '/ui/api/runs?tenant=beta', admin);
   t.match(adminView.body, { tenant: 'beta', runs: [{ workflowId: betaRun }] }, 'and any tenant’s runs');
   t.equal((await get(base, `/ui/api/runs/${betaRun}?tenant=beta`, admin)).status, 200);
+  const everyTenant = await get<{ runs: Array<{ tenant: string; workflowId: string; counts?: { succeeded: number } }> }>(base, '/ui/api/runs?tenants=all', admin);
+  t.equal(everyTenant.status, 200);
+  t.same(everyTenant.body.runs.map((run) => run.tenant).sort(), ['alpha', 'beta'], "an admin lists every tenant's runs in one list, each with its tenant");
+  t.match(everyTenant.body.runs.find((run) => run.workflowId === betaRun), { tenant: 'beta', counts: { succeeded: Number } }, "with another tenant's run's op counts");
 });

@@ -162,6 +162,7 @@ t.test('node-agents land only on leased nodes, tolerate the tenant taint, and re
   t.equal(env.get('LZY_NODE_NAME')?.valueFrom?.fieldRef?.fieldPath, 'spec.nodeName', 'the node name, from the downward API');
   t.equal(env.get('LZY_POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name');
   t.equal(env.get('LZY_POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath, 'metadata.namespace');
+  t.equal(env.get('LZY_LOG_LEVEL')?.value, 'info', 'the agent logs JSON lines, which kubectl logs shows');
 });
 
 t.test('the agent holds no Kubernetes credential: only a projected token of audience lzy that expires within the hour', async (t) => {

@@ -68,6 +68,16 @@ t.test('the server’s log of a whole run is JSON lines, one per state change wi
   for (const line of ops) t.match(line, { tenant: 'team', workflowId, opId: /\w/, opName: 'step' });
   t.match(of('auth-failed'), [{ msg: /credential was refused/ }], 'the refused token is logged');
 
+  // The node-agents the server started log JSON lines too, which it relays into its own.
+  const agent = of('node-agent');
+  const nodeId = of('lease')[0]!['nodeId'];
+  t.ok(agent.length > 0 && agent.every((line) => line['nodeId'] === nodeId && line['service'] === 'lzy-server' && typeof line['agentPid'] === 'number'), 'the node-agent’s lines, each with its node’s id');
+  t.match(agent.find((line) => line.msg === 'registered'), { server: url, slots: 2 }, 'its node registered');
+  t.match(agent.find((line) => line.msg === 'leased'), { tenant: 'team' }, 'and was leased to the tenant');
+  const started = agent.filter((line) => line.msg === 'attempt started');
+  t.equal(started.length, 3, 'it started each attempt');
+  for (const line of [...started, ...agent.filter((line) => line.msg === 'attempt ended')]) t.match(line, { tenant: 'team', attemptId: /^at-/ }, line.msg);
+
   const text = stderr.join('\n');
   t.notOk(text.includes(token) || text.includes(admin) || text.includes('wrong-token-of-nobody'), 'no token is logged');
   t.same(findSecrets('server log', stderr), [], 'the secret scan finds nothing');

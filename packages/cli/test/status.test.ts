@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import t from 'tap';
-import { fixture, lzy, runs, startServer, tempDir, waitUntil } from './harness.js';
+import { fixture, lzy, runs, startServer, tempDir, tenantToken, waitUntil } from './harness.js';
 import { startProcess } from '@lzy/actors/testing';
 
 const server = await startServer(t);
@@ -84,4 +84,37 @@ t.test('lzy status WORKFLOW --follow prints the run’s state changes until it e
   t.ok(follower.lines.some((line) => /running 0, succeeded 2, /.test(line)), 'the follower saw op b succeed');
   t.same(await second.exited, { code: 0, signal: null });
   t.match(JSON.parse(second.lines.at(-1)!), { type: 'workflow-ended', workflowId, status: 'finished' });
+});
+
+t.test("lzy status --all-tenants lists every tenant's runs with their tenant for an admin, a page at a time, and refuses a tenant", async (t) => {
+  // A server of its own: each tenant's op needs a node of its own, and the pool holds two.
+  const shared = await startServer(t);
+  const admin = { LZY_ENDPOINT: shared.url, LZY_TOKEN: shared.adminToken };
+  const tokens: Record<string, string> = {};
+  for (const tenant of ['alpha', 'beta']) {
+    tokens[tenant] = await tenantToken(shared, tenant);
+    const run = await lzy(['run', fixture('chain-program')], { LZY_ENDPOINT: shared.url, LZY_TOKEN: tokens[tenant], LZY_TEST_DIR: tempDir(t) });
+    t.equal(run.code, 0, run.stderr);
+  }
+  const listed = await lzy(['status', '--all-tenants', '--json'], admin);
+  t.equal(listed.code, 0, listed.stderr);
+  const all = JSON.parse(listed.lines.at(-1)!) as Array<{ workflowId: string; tenant: string; name: string }>;
+  t.match(all, [{ tenant: 'alpha', name: 'chain' }, { tenant: 'beta', name: 'chain' }], "both tenants' runs, the newest printed last");
+  const [alphaRun, betaRun] = all.map((run) => run.workflowId) as [string, string];
+
+  const table = await lzy(['status', '--all-tenants'], admin);
+  t.match(table.stdout, /^TENANT\s+WORKFLOW\s+NAME\s+STATUS/m, 'the table has a tenant column');
+  t.match(table.stdout, new RegExp(`^alpha\\s+${alphaRun}\\s+chain\\s+finished\\s[^]*^beta\\s+${betaRun}\\s+chain\\s+finished\\s`, 'm'));
+
+  const newest = await lzy(['status', '--all-tenants', '--limit', '1'], admin);
+  t.match(newest.stdout, new RegExp(`^beta\\s+${betaRun}\\s`, 'm'), 'a page of one is the newest run of any tenant');
+  t.notOk(newest.stdout.includes(alphaRun));
+  t.match(newest.stdout, /^1 older run not listed: `lzy status --all-tenants --skip 1` lists the next ones$/m);
+  const next = await lzy(['status', '--all-tenants', '--limit', '1', '--skip', '1'], admin);
+  t.match(next.stdout, new RegExp(`^alpha\\s+${alphaRun}\\s`, 'm'), "the next page is the run before it, another tenant's");
+
+  const refused = await lzy(['status', '--all-tenants'], { LZY_ENDPOINT: shared.url, LZY_TOKEN: tokens['alpha']! });
+  t.equal(refused.code, 1, 'a tenant may not list every tenant');
+  t.match(refused.stderr, /^lzy: error: only an admin lists every tenant's runs: /m);
+  t.notOk(refused.stdout.includes(betaRun), "and sees nothing of another tenant's");
 });

@@ -1,6 +1,7 @@
 import { ask, query, spawnActor, stopActor, tell, type ActorRef, type ActorSystem } from '@lzy/actors';
 import { uriOf, type DataRef, type StoredRef } from '@lzy/node-agent/protocol';
 import type { Subject } from './iam/iam.js';
+import { authorize, type IamMsg } from './iam/iam-service.js';
 import type { OpSpec, WorkflowEvent, WorkflowEvents, WorkflowStatus } from './protocol/client.js';
 import { RuntimeError } from './protocol/errors.js';
 import type { Result } from './result.js';
@@ -37,6 +38,8 @@ export interface RuntimeConnection {
   watch(workflowId: string, onEvent: (event: WorkflowEvent) => void): () => void;
   /** The tenant's runs newest first, from the `skip`-th on (at most `limit`, default and most `MAX_LIST_RUNS`), and how many older ones follow. */
   list(skip?: number, limit?: number): Promise<RunPage>;
+  /** Every tenant's runs newest first, each with its tenant, paged as `list`: an admin's only, else `FORBIDDEN`. */
+  listAllTenants(skip?: number, limit?: number): Promise<RunPage>;
   /** The run and its ops from the `skipOps`-th on (at most `limitOps`); `NOT_FOUND` for another tenant's. */
   describe(workflowId: string, skipOps: number, limitOps: number): Promise<WorkflowDetail>;
   /** Records fields of the run's whiteboards; they are stored for good when the run succeeds. */
@@ -71,6 +74,8 @@ export interface LocalServices {
   readonly store: BlobStore;
   readonly runStorages: RunStorages;
   readonly whiteboards: WhiteboardIndex;
+  /** Decides the calls only an admin may make. */
+  readonly iam: ActorRef<IamMsg>;
 }
 
 /** A connection inside the runtime's own process (the embedded runtime). */
@@ -82,12 +87,13 @@ export class LocalConnection implements RuntimeConnection {
   private readonly store: BlobStore;
   private readonly runStorages: RunStorages;
   private readonly whiteboardIndex: WhiteboardIndex;
+  private readonly iam: ActorRef<IamMsg>;
 
   constructor(
     private readonly subject: Subject,
     services: LocalServices,
   ) {
-    ({ system: this.system, workflows: this.workflows, store: this.store, whiteboards: this.whiteboardIndex, runStorages: this.runStorages } = services);
+    ({ system: this.system, workflows: this.workflows, store: this.store, whiteboards: this.whiteboardIndex, runStorages: this.runStorages, iam: this.iam } = services);
   }
 
   get tenant(): string {
@@ -169,6 +175,14 @@ export class LocalConnection implements RuntimeConnection {
 
   list(skip = 0, limit = MAX_LIST_RUNS): Promise<RunPage> {
     return ask(this.workflows, { type: 'list', tenant: this.tenant, skip, limit: Math.min(limit, MAX_LIST_RUNS) }, CALL_TIMEOUT_MS);
+  }
+
+  async listAllTenants(skip = 0, limit = MAX_LIST_RUNS): Promise<RunPage> {
+    // The admin role counts from the verified subject and its bindings, as for every call a remote client makes.
+    await authorize(this.iam, this.subject, 'runs.read', 'server').catch((error: RuntimeError) => {
+      throw error.code === 'FORBIDDEN' ? new RuntimeError('FORBIDDEN', `only an admin lists every tenant's runs: ${error.message}`) : error;
+    });
+    return ask(this.workflows, { type: 'list-all-tenants', skip, limit: Math.min(limit, MAX_LIST_RUNS) }, CALL_TIMEOUT_MS);
   }
 
   async describe(workflowId: string, skipOps: number, limitOps: number): Promise<WorkflowDetail> {

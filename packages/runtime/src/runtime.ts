@@ -118,7 +118,7 @@ export class Runtime {
     const iam = new Iam(root);
     const directory = new NodeDirectory();
     const workerTokens = new WorkerTokens(resolved.workerTokenTtlMs);
-    const backend: NodeBackend & LocalBackend = new LocalBackend(join(dataDir, 'nodes'));
+    const backend: NodeBackend & LocalBackend = new LocalBackend(join(dataDir, 'nodes'), logger?.level);
     const kubePools = [...resolved.pools.values()].filter((pool) => pool.kind === 'kubernetes');
     const kube =
       kubePools.length === 0
@@ -137,10 +137,10 @@ export class Runtime {
     const index = await RunIndex.open(root, journal);
     const archive = new RunArchive(journal, (line) => warn(line));
     const workflows = spawnWorkflows(system, { scheduler, cache, blobs: store, pools: resolved.pools, logs, whiteboards, runStorages, expiry, index, archive });
-    const services: LocalServices = { system, workflows, store, whiteboards, runStorages };
+    const iamService = spawnIamService(system, new RoleBindings(root));
+    const services: LocalServices = { system, workflows, store, whiteboards, runStorages, iam: iamService };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     let issuer: OidcIssuer | undefined;
-    const iamService = spawnIamService(system, new RoleBindings(root));
     const clients = spawnClients(system, { iam, iamService, issuer: () => issuer, pools: resolved.pools, store, runStorages, workflows, connectAs });
     const verifier = new TokenVerifier(iam, () => issuer, resolved.identity.trust);
     const limiter = new FailedAuthLimiter(resolved.identity.failedAuthLimits);

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { LmdbJournal } from '@lzy/actors';
+import { open } from 'lmdb';
 import { Runtime, type RuntimeConnection } from '../src/index.js';
 import { MAX_LIST_RUNS } from '../src/protocol/index.js';
 import { KEEP_ENDED_MAX } from '../src/workflow/workflows.js';
@@ -96,4 +97,63 @@ t.test('runs that an earlier version journaled as the registry\'s events are lis
   const journal = LmdbJournal.open(join(dataDir, 'state'));
   t.same(journal.events('workflows'), [], 'the old events are gone from the journal');
   await journal.close();
+});
+
+t.test("an admin lists every tenant's runs in one listing, newest first, each with its tenant, paged across tenants; a tenant may not", async (t) => {
+  const runtime = await Runtime.start({ dataDir: tempDir(t) });
+  t.teardown(() => runtime.close());
+  const alpha = runtime.connect(await runtime.iam.issueToken('alpha'));
+  const beta = runtime.connect(await runtime.iam.issueToken('beta'));
+  const admin = runtime.connect(await runtime.iam.issueToken('ops', 'admin'));
+  const started: Array<{ workflowId: string; tenant: string }> = [];
+  for (const [i, client] of [alpha, beta, alpha, beta, alpha].entries()) {
+    const workflowId = await client.startWorkflow(`run-${i}`, () => {});
+    if (i < 4) await client.finish(workflowId);
+    started.push({ workflowId, tenant: client.tenant });
+  }
+  const newestFirst = started.reverse();
+
+  const all = await admin.listAllTenants();
+  t.same(all.runs.map(({ workflowId, tenant }) => ({ workflowId, tenant })), newestFirst, "every tenant's runs, newest first, each with its tenant");
+  t.match(all.runs[0], { name: 'run-4', status: 'active' }, 'the active run too, as it is now');
+  t.equal(all.more, 0);
+  const first = await admin.listAllTenants(0, 2);
+  t.same(first.runs.map((run) => run.workflowId), newestFirst.slice(0, 2).map((run) => run.workflowId));
+  t.equal(first.more, 3, 'a page counts the older runs of every tenant it left out');
+  const next = await admin.listAllTenants(2, 2);
+  t.same(next.runs.map((run) => run.workflowId), newestFirst.slice(2, 4).map((run) => run.workflowId), 'the next page goes on across tenants');
+  t.equal(next.more, 1);
+  t.same((await alpha.list()).runs.map((run) => run.tenant), [undefined, undefined, undefined], "a tenant's own listing is as it was");
+
+  await t.rejects(alpha.listAllTenants(), { code: 'FORBIDDEN', message: /only an admin lists every tenant's runs/ }, 'a tenant may not list every tenant');
+});
+
+t.test("runs an earlier version indexed by tenant only are listed across tenants after an upgrade", async (t) => {
+  const dataDir = tempDir(t);
+  // The layout of the last release: the runs, by tenant, and a count per tenant; nothing by start.
+  const legacy = open({ path: join(dataDir, 'state'), maxDbs: 32 });
+  const old = [
+    { workflowId: 'wf-a1', tenant: 'alpha', name: 'a1', startedAt: 1_000, status: 'finished', endedAt: 1_100 },
+    { workflowId: 'wf-b1', tenant: 'beta', name: 'b1', startedAt: 2_000, status: 'failed', endedAt: 2_100 },
+    { workflowId: 'wf-a2', tenant: 'alpha', name: 'a2', startedAt: 3_000, status: 'finished', endedAt: 3_100 },
+  ] as const;
+  const runs = legacy.openDB({ name: 'runs' });
+  const byTenant = legacy.openDB({ name: 'runs.by-tenant' });
+  const counts = legacy.openDB({ name: 'runs.count' });
+  for (const { workflowId, ...run } of old) {
+    await runs.put(workflowId, run);
+    await byTenant.put([run.tenant, run.startedAt, workflowId], true);
+  }
+  await counts.put('alpha', 2);
+  await counts.put('beta', 1);
+  await legacy.close();
+
+  for (const start of ['the first start', 'a second start']) {
+    const runtime = await Runtime.start({ dataDir });
+    const admin = runtime.connect(await runtime.iam.issueToken('ops', 'admin'));
+    const page = await admin.listAllTenants(0, 2);
+    t.same(page.runs.map((run) => [run.workflowId, run.tenant]), [['wf-a2', 'alpha'], ['wf-b1', 'beta']], `${start} lists the old runs of every tenant, newest first`);
+    t.equal(page.more, 1, 'and counts them all');
+    await runtime.close();
+  }
 });

@@ -322,6 +322,10 @@ export class RemoteConnection implements RuntimeConnection {
     return this.call({ type: 'list', skip, limit: Math.min(limit, MAX_LIST_RUNS) });
   }
 
+  listAllTenants(skip = 0, limit = MAX_LIST_RUNS): Promise<RunPage> {
+    return this.call({ type: 'list', skip, limit: Math.min(limit, MAX_LIST_RUNS), allTenants: true });
+  }
+
   describe(workflowId: string, skipOps: number, limitOps: number): Promise<WorkflowDetail> {
     return this.call({ type: 'describe', workflowId, skipOps, limitOps: Math.min(limitOps, MAX_DESCRIBE_OPS) });
   }

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, usageError } from '../cli-error.js';
-import { checkLogLevel, LOG_LEVELS } from '../server-log.js';
+import { checkLogLevel, LOG_LEVELS, prettyOnTerminal } from '../server-log.js';
 
 interface AgentOptions {
   server: string;
@@ -43,7 +43,7 @@ export function agentCommand(): Command {
       '--node-modules <dir>',
       'a node_modules folder on this host: packages that op bundles leave out (those with native addons) are imported from there',
     )
-    .option('--log-level <level>', `what the node-agent logs (JSON lines on stderr, with its node, tenant and attempt ids): ${LOG_LEVELS.join(', ')}`, 'info')
+    .option('--log-level <level>', `what the node-agent logs (JSON lines on stderr, readable on a terminal, with its node, tenant and attempt ids): ${LOG_LEVELS.join(', ')}`, 'info')
     .action((options: AgentOptions) => supervise(options));
 }
 
@@ -53,6 +53,8 @@ async function supervise(options: AgentOptions): Promise<void> {
   if (!Number.isInteger(slots) || slots < 1 || slots > 1024) throw usageError(`bad --slots ${options.slots}`, 'an integer from 1 to 1024');
   const nodeModules = options.nodeModules === undefined ? undefined : nodeModulesDir(options.nodeModules);
   checkLogLevel(options.logLevel);
+  // The node-agents' JSON log lines, readable on a terminal; as they are otherwise.
+  const pretty = prettyOnTerminal(process.stderr);
 
   let stopping = false;
   let current: ReturnType<typeof spawn> | undefined;
@@ -71,11 +73,13 @@ async function supervise(options: AgentOptions): Promise<void> {
     const child = spawn(process.execPath, [agentMain, '--server', options.server, '--pool', options.pool, '--slots', String(slots), '--log-level', options.logLevel, ...bundleCacheArgs(workDir, nodeModules)], {
       cwd: workDir,
       env: { ...process.env, LZY_TOKEN: options.token },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 'inherit', pretty ? 'pipe' : 'inherit'],
     });
+    if (pretty) child.stderr!.pipe(pretty, { end: false });
     current = child;
     note(`node-agent ${child.pid} joins pool ${options.pool} at ${options.server} (working dir ${workDir})`);
-    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    // 'close': once its log lines, piped on a terminal, are all out too.
+    const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
     current = undefined;
     rmSync(workDir, { recursive: true, force: true });
     if (stopping) break;

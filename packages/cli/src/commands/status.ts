@@ -12,6 +12,7 @@ interface StatusOptions extends TargetOptions {
   json?: boolean;
   follow?: boolean;
   timings?: boolean;
+  allTenants?: boolean;
   limit: string;
   skip: string;
 }
@@ -25,6 +26,7 @@ export function statusCommand(): Command {
       .option('--json', 'print JSON: a list of runs, or the one run asked for with its ops')
       .option('-f, --follow', 'with a run id: print its state changes until it ends (exit 1 if it fails or is cancelled)')
       .option('--timings', "with a run id: where each op's time went (queue, allocate, transfer in, run, transfer out, commit) and the run's critical path")
+      .option('--all-tenants', "without a run id: list every tenant's runs, with a TENANT column (the server's admins only)")
       .option('--limit <n>', `without a run id: list the newest N runs (at most ${MAX_LIST_RUNS})`, '50')
       .option('--skip <n>', 'without a run id: leave out the newest N runs (the next page)', '0'),
   ).action((workflow: string | undefined, options: StatusOptions) => status(workflow, options));
@@ -33,6 +35,7 @@ export function statusCommand(): Command {
 async function status(workflowId: string | undefined, options: StatusOptions): Promise<void> {
   if (options.follow && workflowId === undefined) throw new CliError('--follow needs a run id', '`lzy status` lists the runs of your tenant', EXIT.usage);
   if (options.timings && workflowId === undefined) throw new CliError('--timings needs a run id', '`lzy status` lists the runs of your tenant', EXIT.usage);
+  if (options.allTenants && workflowId !== undefined) throw new CliError('--all-tenants lists runs: it takes no run id', '`lzy status --all-tenants` lists every tenant\'s runs', EXIT.usage);
   const limit = Number(options.limit);
   const skip = Number(options.skip);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_RUNS) throw usageError(`bad --limit ${options.limit}`, `an integer from 1 to ${MAX_LIST_RUNS}`);
@@ -40,12 +43,12 @@ async function status(workflowId: string | undefined, options: StatusOptions): P
   const target = await openTarget(options);
   try {
     if (workflowId === undefined) {
-      const page = await target.connection.list(skip, limit);
+      const page = options.allTenants ? await target.connection.listAllTenants(skip, limit) : await target.connection.list(skip, limit);
       // Oldest first, so that the newest run is printed last, nearest the prompt.
       const runs = page.runs.reverse();
       if (options.json) process.stdout.write(`${JSON.stringify(runs.map(runJson))}\n`);
-      else process.stdout.write(runsTable(runs, skip));
-      if (page.more > 0) (options.json ? process.stderr : process.stdout).write(`${olderNote(page, skip)}\n`);
+      else process.stdout.write(runsTable(runs, skip, options.allTenants === true));
+      if (page.more > 0) (options.json ? process.stderr : process.stdout).write(`${olderNote(page, skip, options.allTenants === true)}\n`);
       return;
     }
     const detail = await describeRun(target.connection, workflowId);
@@ -160,17 +163,20 @@ function detailText({ run, reason, counts, ops }: RunStatus): string {
   return `${lines.join('\n')}\n\n${textTable(rows)}`;
 }
 
-function runsTable(runs: WorkflowInfo[], skip: number): string {
+/** The runs as a table; `allTenants`: with whose each run is. */
+function runsTable(runs: WorkflowInfo[], skip: number, allTenants: boolean): string {
   if (runs.length === 0) return skip === 0 ? 'no workflow runs yet\n' : `no runs past the newest ${skip}\n`;
-  return textTable([
+  const rows = [
     ['WORKFLOW', 'NAME', 'STATUS', 'STARTED', 'DURATION'],
     ...runs.map((r) => [r.workflowId, r.name, r.status, time(r.startedAt), duration(durationOf(r.startedAt, r.endedAt))]),
-  ]);
+  ];
+  return textTable(allTenants ? rows.map((row, i) => [i === 0 ? 'TENANT' : (runs[i - 1]!.tenant ?? '-'), ...row]) : rows);
 }
 
 /** What a page of runs leaves out, and how to see it. */
-function olderNote(page: RunPage, skip: number): string {
-  return `${page.more} older run${page.more === 1 ? '' : 's'} not listed: \`lzy status --skip ${skip + page.runs.length}\` lists the next ones`;
+function olderNote(page: RunPage, skip: number, allTenants: boolean): string {
+  const next = `lzy status${allTenants ? ' --all-tenants' : ''} --skip ${skip + page.runs.length}`;
+  return `${page.more} older run${page.more === 1 ? '' : 's'} not listed: \`${next}\` lists the next ones`;
 }
 
 function time(at: number | undefined): string {

@@ -7,8 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { NodeBackend, NodeHandle, NodeStartSpec } from './backend.js';
 
-/** Lines the local node-agent processes print on stderr, with their node id. */
+/** Lines the local node-agent processes print on stderr, with their node id (`AgentOutput`). */
 export const agentOutput = channel('lzy:runtime:agent-output');
+
+/** A line a local node-agent printed on stderr: a pino JSON line when it logs at a level, else text. */
+export interface AgentOutput {
+  readonly nodeId: string;
+  readonly line: string;
+}
 
 const agentMain = fileURLToPath(new URL('./main.js', import.meta.resolve('@lzy/node-agent')));
 
@@ -22,8 +28,14 @@ export class LocalBackend implements NodeBackend {
   private readonly running = new Set<NodeHandle>();
   private closed = false;
 
-  /** @param nodesDir where nodes keep their files; what a previous run of the runtime left there is removed */
-  constructor(private readonly nodesDir: string) {
+  /**
+   * @param nodesDir where nodes keep their files; what a previous run of the runtime left there is removed
+   * @param logLevel the level its node-agents log JSON lines at (the runtime's own); without one, they print plain warnings only
+   */
+  constructor(
+    private readonly nodesDir: string,
+    private readonly logLevel?: string,
+  ) {
     rmSync(nodesDir, { recursive: true, force: true });
   }
 
@@ -48,6 +60,7 @@ export class LocalBackend implements NodeBackend {
         String(spec.heartbeatIntervalMs),
         '--cache-dir',
         cacheDir,
+        ...(this.logLevel === undefined ? [] : ['--log-level', this.logLevel]),
       ],
       // Its own process group: removing the node kills the agent and every runner it started,
       // even a runner stuck in a busy loop after the agent itself died.
@@ -57,7 +70,7 @@ export class LocalBackend implements NodeBackend {
     createInterface({ input: child.stderr! }).on('line', (line) => {
       recent.push(line);
       if (recent.length > 20) recent.shift();
-      if (agentOutput.hasSubscribers) agentOutput.publish({ nodeId: spec.nodeId, line });
+      if (agentOutput.hasSubscribers) agentOutput.publish({ nodeId: spec.nodeId, line } satisfies AgentOutput);
     });
     const listeners: Array<(reason: string) => void> = [];
     let exitReason: string | undefined;

@@ -198,7 +198,7 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
       case 'cancel':
         return connection.cancel(request.workflowId, request.reason);
       case 'list':
-        return connection.list(request.skip, request.limit);
+        return request.allTenants ? connection.listAllTenants(request.skip, request.limit) : connection.list(request.skip, request.limit);
       case 'describe':
         return connection.describe(request.workflowId, request.skipOps, request.limitOps);
       case 'assign':

@@ -67,8 +67,8 @@ export const ClientRequest = Type.Union([
   /** Ends the run once nothing runs; `result` is the workflow function's value, kept for those who attach. */
   request('finish', { workflowId: Id, result: Type.Optional(DataRef) }),
   request('cancel', { workflowId: Id, reason: Type.String({ maxLength: 4096 }) }),
-  /** The tenant's runs newest first, from the `skip`-th on (at most `limit`); `more` counts the older ones left. */
-  request('list', { skip: Type.Integer({ minimum: 0 }), limit: Type.Integer({ minimum: 1, maximum: MAX_LIST_RUNS }) }),
+  /** The tenant's runs newest first, from the `skip`-th on (at most `limit`); `more` counts the older ones left. `allTenants`: every tenant's, each with its tenant (admins only). */
+  request('list', { skip: Type.Integer({ minimum: 0 }), limit: Type.Integer({ minimum: 1, maximum: MAX_LIST_RUNS }), allTenants: Type.Optional(Type.Boolean()) }),
   /** One run with its ops from the `skipOps`-th on (at most `limitOps`), in the order they were submitted. */
   request('describe', { workflowId: Id, skipOps: Type.Integer({ minimum: 0 }), limitOps: Type.Integer({ minimum: 1, maximum: MAX_DESCRIBE_OPS }) }),
   request('assign', { workflowId: Id, fields: Type.Array(WhiteboardField, { minItems: 1, maxItems: MAX_WHITEBOARD_FIELDS }) }),
@@ -110,6 +110,8 @@ export const WorkflowInfo = Type.Object({
   status: WorkflowStatus,
   startedAt: Type.Integer(),
   endedAt: Type.Optional(Type.Integer()),
+  /** Whose run it is: in a listing of every tenant's runs. */
+  tenant: Type.Optional(TenantName),
 });
 /** A workflow run as listed by `list`. */
 export type WorkflowInfo = Static<typeof WorkflowInfo>;

@@ -47,14 +47,14 @@ tr.link { cursor: pointer; } tr.link:hover { background: #f4f6fa; }
 </form>
 <nav id="nav" hidden>
   <a href="#/runs">Runs</a><a href="#/pools">Pools</a><a href="#/whiteboards">Whiteboards</a>
-  · tenant <b id="tenant"></b> <label id="view-tenant" hidden>· viewing tenant <input id="view-tenant-input" size="16" placeholder="your own"></label> · <a href="#" id="sign-out">sign out</a>
+  · tenant <b id="tenant"></b> <label id="view-tenant" hidden>· viewing tenant <input id="view-tenant-input" size="16" placeholder="every tenant"></label> · <a href="#" id="sign-out">sign out</a>
 </nav>
 <p id="error" class="error"></p>
 <section id="runs-view" hidden>
   <h2>Runs</h2>
   <label>Status <select id="status-filter"><option value="">any</option><option>active</option><option>finished</option><option>failed</option><option>cancelled</option></select></label>
   <label>Name <input id="name-filter"></label>
-  <table><thead><tr><th>Name</th><th>Run</th><th>Status</th><th>Started</th><th>Duration</th><th>Ops</th></tr></thead><tbody id="runs"></tbody></table>
+  <table><thead><tr><th id="runs-tenant" hidden>Tenant</th><th>Name</th><th>Run</th><th>Status</th><th>Started</th><th>Duration</th><th>Ops</th></tr></thead><tbody id="runs"></tbody></table>
   <p id="runs-more"></p>
 </section>
 <section id="run-view" hidden>

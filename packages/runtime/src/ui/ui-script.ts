@@ -19,12 +19,12 @@ const countsText = (counts) => counts ? STATES.filter((s) => counts[s] > 0).map(
 let me;
 let runs = [];
 let run;
-/** The tenant an admin chose to look at; else the session's own. */
+/** The tenant an admin chose to look at; else every tenant's runs (an admin) or the session's own. */
 let viewed = sessionStorage.getItem('lzy-view-tenant') || '';
 
-/** An API path, for the tenant an admin looks at. */
-function scoped(path) {
-  return viewed ? path + (path.includes('?') ? '&' : '?') + 'tenant=' + encodeURIComponent(viewed) : path;
+/** An API path, for the tenant an admin looks at (or tenant, that of a run listed among every tenant's). */
+function scoped(path, tenant = viewed) {
+  return tenant ? path + (path.includes('?') ? '&' : '?') + 'tenant=' + encodeURIComponent(tenant) : path;
 }
 
 async function api(path, init) {
@@ -55,7 +55,8 @@ async function route() {
     $('view-tenant').hidden = !me.admin;
     $('view-tenant-input').value = viewed;
     const [, page, arg] = /^#?\/?([a-z]*)\/?(.*)$/.exec(location.hash);
-    if (page === 'runs' && arg) await showRun(decodeURIComponent(arg));
+    const [id, query] = arg.split('?');
+    if (page === 'runs' && id) await showRun(decodeURIComponent(id), new URLSearchParams(query || '').get('tenant') || viewed);
     else if (page === 'pools') await showPools();
     else if (page === 'whiteboards') await showWhiteboards();
     else await showRuns();
@@ -77,16 +78,20 @@ function listRuns() {
     const row = body.insertRow();
     row.className = 'link';
     row.dataset.workflowId = listed.workflowId;
+    if (listed.tenant) cell(row, listed.tenant);
     cell(row, listed.name); cell(row, listed.workflowId); cell(row, listed.status, listed.status);
     cell(row, time(listed.startedAt)); cell(row, ms(listed.endedAt === undefined ? undefined : listed.endedAt - listed.startedAt));
     cell(row, countsText(listed.counts));
-    row.onclick = () => { location.hash = '#/runs/' + encodeURIComponent(listed.workflowId); };
+    row.onclick = () => { location.hash = '#/runs/' + encodeURIComponent(listed.workflowId) + (listed.tenant ? '?tenant=' + encodeURIComponent(listed.tenant) : ''); };
   }
 }
 
 async function showRuns() {
-  const listed = await api(scoped('/api/runs'));
+  // An admin looking at no tenant in particular sees every tenant's runs, each with its tenant.
+  const allTenants = me.admin && !viewed;
+  const listed = await api(allTenants ? '/api/runs?tenants=all' : scoped('/api/runs'));
   runs = listed.runs;
+  $('runs-tenant').hidden = !allTenants;
   $('runs-more').textContent = listed.more > 0 ? listed.more + ' older runs not listed (lzy status --skip N lists them)' : '';
   show('runs-view');
   listRuns();
@@ -94,8 +99,8 @@ async function showRuns() {
 
 // One run
 
-async function showRun(workflowId) {
-  run = { workflowId, layoutKey: '', nodes: new Map(), selected: undefined, refreshing: false, again: false, logFor: undefined };
+async function showRun(workflowId, tenant) {
+  run = { workflowId, tenant, layoutKey: '', nodes: new Map(), selected: undefined, refreshing: false, again: false, logFor: undefined };
   const current = run;
   show('run-view');
   $('graph').replaceChildren();
@@ -106,7 +111,7 @@ async function showRun(workflowId) {
     await refreshRun(current);
   } catch (error) {
     if (error.status !== 404) throw error;
-    $('run-summary').textContent = 'No run ' + workflowId + ' (of tenant ' + (viewed || me.tenant) + ').';
+    $('run-summary').textContent = 'No run ' + workflowId + ' (of tenant ' + (tenant || me.tenant) + ').';
     return;
   }
   if (current === run && current.detail.run.status === 'active') follow(current);
@@ -114,7 +119,7 @@ async function showRun(workflowId) {
 
 /** Follows the run: each event the server hears of it brings the page up to date. */
 function follow(current) {
-  current.events = new EventSource('/ui' + scoped('/api/runs/' + encodeURIComponent(current.workflowId) + '/events'));
+  current.events = new EventSource('/ui' + scoped('/api/runs/' + encodeURIComponent(current.workflowId) + '/events', current.tenant));
   current.events.onmessage = (message) => {
     const event = JSON.parse(message.data);
     if (event.type === 'op-log' && current.logFor === event.opId) appendLog(event);
@@ -134,7 +139,7 @@ function refreshSoon(current) {
 }
 
 async function refreshRun(current) {
-  const detail = await api(scoped('/api/runs/' + encodeURIComponent(current.workflowId)));
+  const detail = await api(scoped('/api/runs/' + encodeURIComponent(current.workflowId), current.tenant));
   if (current !== run) return;
   current.detail = detail;
   $('run-title').textContent = detail.run.name + ' ' + detail.run.workflowId;
@@ -241,7 +246,7 @@ function showOp(current, op) {
 async function loadLog(current, opId) {
   current.logFor = undefined;
   $('op-log').replaceChildren();
-  const { entries } = await api(scoped('/api/runs/' + encodeURIComponent(current.workflowId) + '/logs?op=' + encodeURIComponent(opId)));
+  const { entries } = await api(scoped('/api/runs/' + encodeURIComponent(current.workflowId) + '/logs?op=' + encodeURIComponent(opId), current.tenant));
   if (current !== run || current.selected !== opId) return;
   for (const entry of entries) appendLog(entry);
   current.logFor = opId;
@@ -328,7 +333,7 @@ $('sign-in').onsubmit = (event) => {
 };
 $('sign-out').onclick = async (event) => { event.preventDefault(); await api('/session', { method: 'DELETE' }); sessionStorage.removeItem('lzy-view-tenant'); location.hash = ''; location.reload(); };
 $('view-tenant-input').onchange = () => {
-  viewed = $('view-tenant-input').value.trim() === me.tenant ? '' : $('view-tenant-input').value.trim();
+  viewed = $('view-tenant-input').value.trim();
   sessionStorage.setItem('lzy-view-tenant', viewed);
   route();
 };

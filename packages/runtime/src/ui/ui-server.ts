@@ -41,7 +41,8 @@ export interface UiDeps {
  * `/ui/app.js`, its graph layout `/ui/dagre.min.js`); `POST /ui/session` with `{ "token": ... }`
  * signs in (a session cookie, HttpOnly, SameSite=Strict, for 15 minutes), `GET /ui/session` tells
  * whose session it is and `DELETE /ui/session` signs out. The API answers the session's tenant
- * only: `GET /ui/api/runs`, `/ui/api/runs/ID` (a run with its ops), `/ui/api/runs/ID/events` (its
+ * only (an admin's, any tenant's with `?tenant=NAME`, and every tenant's runs with
+ * `/ui/api/runs?tenants=all`): `GET /ui/api/runs`, `/ui/api/runs/ID` (a run with its ops), `/ui/api/runs/ID/events` (its
  * events as server-sent events, until it ends) and `/ui/api/runs/ID/logs?op=OP` (an op's output).
  * Another tenant's run is `404`, as a missing one is.
  */
@@ -90,6 +91,10 @@ async function route(req: IncomingMessage, res: ServerResponse, path: string, de
   }
   const connection = deps.connectAs(tenant === subject.tenant ? subject : { ...subject, tenant });
   try {
+    if (path === '/api/runs' && params.get('tenants') === 'all') {
+      // Every tenant's runs: the connection refuses all but an admin's (`FORBIDDEN`).
+      return json(res, 200, { tenants: 'all', ...(await listRuns(connection, (other) => deps.connectAs({ ...subject, tenant: other }))) });
+    }
     if (path === '/api/runs') return json(res, 200, { tenant, ...(await listRuns(connection)) });
     if (path === '/api/whiteboards') return json(res, 200, { tenant, whiteboards: await findWhiteboards(connection, whiteboardQueryOf(params)) });
     const [, encoded, part] = /^\/api\/runs\/([^/]{1,256})(\/events|\/logs)?$/.exec(path) ?? [];
@@ -125,9 +130,10 @@ async function signIn(req: IncomingMessage, res: ServerResponse, deps: UiDeps): 
     throw new RuntimeError('UNAUTHENTICATED', `the token was refused: ${(error as Error).message}`);
   }
   const { id } = deps.sessions.open(subject);
+  const admin = await deps.isAdmin(subject);
   res
     .writeHead(200, { 'content-type': 'application/json', 'set-cookie': `${COOKIE}=${id}; Path=${UI_PATH}; HttpOnly; SameSite=Strict; Max-Age=${UI_SESSION_TTL_MS / 1000}` })
-    .end(JSON.stringify({ subject: subject.id, tenant: subject.tenant }));
+    .end(JSON.stringify({ subject: subject.id, tenant: subject.tenant, admin }));
 }
 
 /** The `token` of a JSON body `{ "token": "..." }`. */

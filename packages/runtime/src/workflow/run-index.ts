@@ -19,18 +19,24 @@ type JournaledRunEvent =
   | { type: 'ended'; workflowId: string; status: WorkflowStatus; endedAt?: number };
 
 type TenantKey = [tenant: string, startedAt: number, workflowId: string];
+type StartKey = [startedAt: number, workflowId: string];
+
+/** The key in `runs.count` of the count of every tenant's runs: never a tenant's name. */
+const ALL_TENANTS = '*';
 
 /**
  * Every workflow run of every tenant, in the runtime's lmdb environment: by id, by tenant
- * newest first (a page of a tenant's runs is one range read, however many there are), and the
- * ids of the runs still active (what a restart resumes). The registry holds in memory only the
+ * newest first (a page of a tenant's runs is one range read, however many there are), of every
+ * tenant newest first (what an admin lists), and the ids of the runs still active (what a restart
+ * resumes). The registry holds in memory only the
  * runs that are active or just ended; everything else is read from here.
  */
 export class RunIndex {
   private readonly runs: Database<RunRecord, string>;
   private readonly byTenant: Database<true, TenantKey>;
+  private readonly byStart: Database<true, StartKey>;
   private readonly active: Database<true, string>;
-  /** How many runs each tenant has: a page says how many older runs follow it without counting them. */
+  /** How many runs each tenant has, and every tenant (`ALL_TENANTS`): a page says how many older runs follow it without counting them. */
   private readonly counts: Database<number, string>;
   /** The counts written and not yet committed (an lmdb read sees a write only once it is). */
   private readonly countsWritten = new Map<string, number>();
@@ -40,13 +46,15 @@ export class RunIndex {
   private constructor(root: RootDatabase) {
     this.runs = root.openDB<RunRecord, string>({ name: 'runs' });
     this.byTenant = root.openDB<true, TenantKey>({ name: 'runs.by-tenant' });
+    this.byStart = root.openDB<true, StartKey>({ name: 'runs.by-start' });
     this.active = root.openDB<true, string>({ name: 'runs.active' });
     this.counts = root.openDB<number, string>({ name: 'runs.count' });
   }
 
-  /** Opens the index in `root`, first carrying over the runs an earlier version journaled in `journal`. */
+  /** Opens the index in `root`: indexes by start the runs an earlier version indexed by tenant only, and carries over those it journaled in `journal`. */
   static async open(root: RootDatabase, journal: LmdbJournal): Promise<RunIndex> {
     const index = new RunIndex(root);
+    if (index.counts.get(ALL_TENANTS) === undefined) await index.indexAllTenants(root);
     const journaled = journal.events(REGISTRY_JOURNAL_KEY);
     if (journaled.length > 0) {
       await index.carryOver(journaled.map((event) => event.data as JournaledRunEvent));
@@ -64,8 +72,10 @@ export class RunIndex {
     await Promise.all([
       putSeen(this.runs, this.runsWritten, workflowId, { ...run }),
       this.byTenant.put([run.tenant, run.startedAt, workflowId], true),
+      this.byStart.put([run.startedAt, workflowId], true),
       this.active.put(workflowId, true),
       putSeen(this.counts, this.countsWritten, run.tenant, this.countOf(run.tenant) + 1),
+      putSeen(this.counts, this.countsWritten, ALL_TENANTS, this.countOf(ALL_TENANTS) + 1),
     ]);
   }
 
@@ -96,20 +106,52 @@ export class RunIndex {
   /** The tenant's runs newest first, from the `skip`-th on (at most `limit`), and how many older ones follow. */
   page(tenant: string, skip: number, limit: number): RunPage {
     const range = { start: [tenant, Number.MAX_SAFE_INTEGER], end: [tenant], reverse: true };
-    // Runs whose start is not committed yet are the tenant's newest: they come first.
-    const starting = [...this.runsWritten]
-      .filter(([workflowId, run]) => run.tenant === tenant && !this.byTenant.doesExist([tenant, run.startedAt, workflowId]))
-      .sort(([, a], [, b]) => b.startedAt - a.startedAt);
-    const runs = starting.slice(skip, skip + limit).map(([workflowId, run]) => infoOf(workflowId, run));
-    const offset = Math.max(0, skip - starting.length);
+    return this.pageOf(skip, limit, {
+      starting: (workflowId, run) => run.tenant === tenant && !this.byTenant.doesExist([tenant, run.startedAt, workflowId]),
+      committed: (offset, count) => [...this.byTenant.getKeys({ ...range, offset, limit: count })].map(([, , workflowId]) => workflowId),
+      total: this.countOf(tenant),
+      info: infoOf,
+    });
+  }
+
+  /** Every tenant's runs newest first, each with its tenant, from the `skip`-th on (at most `limit`), and how many older ones follow. */
+  pageOfAllTenants(skip: number, limit: number): RunPage {
+    const range = { start: [Number.MAX_SAFE_INTEGER], reverse: true };
+    return this.pageOf(skip, limit, {
+      starting: (workflowId, run) => !this.byStart.doesExist([run.startedAt, workflowId]),
+      committed: (offset, count) => [...this.byStart.getKeys({ ...range, offset, limit: count })].map(([, workflowId]) => workflowId),
+      total: this.countOf(ALL_TENANTS),
+      info: (workflowId, run) => ({ ...infoOf(workflowId, run), tenant: run.tenant }),
+    });
+  }
+
+  /**
+   * A page of runs newest first: first those whose start is written but not committed yet
+   * (`starting` picks them: they are the newest), then those `committed` reads from an index.
+   */
+  private pageOf(skip: number, limit: number, from: PageSource): RunPage {
+    const uncommitted = [...this.runsWritten].filter(([workflowId, run]) => from.starting(workflowId, run)).sort(([, a], [, b]) => b.startedAt - a.startedAt);
+    const runs = uncommitted.slice(skip, skip + limit).map(([workflowId, run]) => from.info(workflowId, run));
+    const offset = Math.max(0, skip - uncommitted.length);
     if (runs.length < limit) {
-      for (const [, , workflowId] of this.byTenant.getKeys({ ...range, offset, limit: limit - runs.length })) {
+      for (const workflowId of from.committed(offset, limit - runs.length)) {
         const run = this.get(workflowId);
-        if (run) runs.push(infoOf(workflowId, run));
+        if (run) runs.push(from.info(workflowId, run));
       }
     }
-    const more = Math.max(0, this.countOf(tenant) - skip - runs.length);
-    return { runs, more };
+    return { runs, more: Math.max(0, from.total - skip - runs.length) };
+  }
+
+  /** Indexes by start the runs an earlier version indexed by tenant only, and counts them: once, on the first open. */
+  private async indexAllTenants(root: RootDatabase): Promise<void> {
+    await root.transaction(() => {
+      let total = 0;
+      for (const [, startedAt, workflowId] of this.byTenant.getKeys()) {
+        this.byStart.putSync([startedAt, workflowId], true);
+        total++;
+      }
+      this.counts.putSync(ALL_TENANTS, total);
+    });
   }
 
   private countOf(tenant: string): number {
@@ -135,6 +177,16 @@ export class RunIndex {
     }
     await Promise.all(writes);
   }
+}
+
+/** Where a page of runs comes from: see `RunIndex.pageOf`. */
+interface PageSource {
+  starting(workflowId: string, run: RunRecord): boolean;
+  /** The ids of `count` runs from the `offset`-th on, newest first, of those committed. */
+  committed(offset: number, count: number): string[];
+  /** How many runs there are in all. */
+  readonly total: number;
+  info(workflowId: string, run: RunRecord): WorkflowInfo;
 }
 
 /** Puts `value` under `key`, kept in `written` until the put commits, for the reads that must see it before then. */

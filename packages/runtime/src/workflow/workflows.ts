@@ -27,6 +27,8 @@ export type WorkflowsMsg =
   | { type: 'info'; tenant: string; workflowId: string; replyTo: ActorRef<WorkflowInfo | undefined> }
   /** A page of the tenant's runs, newest first. */
   | { type: 'list'; tenant: string; skip: number; limit: number; replyTo: ActorRef<RunPage> }
+  /** A page of every tenant's runs, newest first: the caller has checked that it is an admin's. */
+  | { type: 'list-all-tenants'; skip: number; limit: number; replyTo: ActorRef<RunPage> }
   /** From a run that has ended: answered once the registry has journaled it too. */
   | { type: 'ended'; workflowId: string; status: WorkflowStatus; replyTo: ActorRef<true> }
   | { type: 'resume' }
@@ -189,6 +191,9 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
         }
         case 'list':
           tell(msg.replyTo, deps.index.page(msg.tenant, msg.skip, msg.limit));
+          return state;
+        case 'list-all-tenants':
+          tell(msg.replyTo, deps.index.pageOfAllTenants(msg.skip, msg.limit));
           return state;
         case 'info': {
           const run = runs.get(msg.workflowId) ?? deps.index.get(msg.workflowId);
