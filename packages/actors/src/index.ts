@@ -16,8 +16,8 @@ export {
 } from './system.js';
 export { failures, type Directive, type Failure as SupervisedFailure, type SupervisionPolicy } from './supervision.js';
 export type { PersistenceEngine, PersistedEvent, PersistedSnapshot } from './persistence/engine.js';
-export { LmdbJournal } from './persistence/lmdb-journal.js';
-export { JournalArchive, type ArchiveLocation, type ArchiveRecord } from './persistence/journal-archive.js';
+export { LmdbJournal, type ArchiveOptions } from './persistence/lmdb-journal.js';
+export { JournalArchive, type ArchiveLocation, type ArchiveRecord, type ArchivedJournal } from './persistence/journal-archive.js';
 export { Remoting, unixSocketPathFits, type RemotingOptions, type ConnectOptions, type ListenOptions, type Authenticate, type Reauthenticate, type ConnectionInfo } from './remote/remoting.js';
 export { Peer, protocolErrors, type FrameCounts, type PeerState, type WhileDisconnected } from './remote/peer.js';
 export type { Origin, ExposeOptions } from './remote/exposures.js';

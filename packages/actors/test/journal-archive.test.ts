@@ -10,7 +10,7 @@ type Msg = { type: 'add'; n: number } | { type: 'seen'; replyTo: ActorRef<number
 function counter(system: ActorSystem, key: string): ActorRef<Msg> {
   return spawnPersistentActor<number[], Msg, { n: number }>(system, {
     key,
-    name: key,
+    name: key.replace(/[^\w-]/g, '_'),
     initialState: () => [],
     apply: (seen, event) => [...seen, event.n],
     command: async (_state, msg, ctx) => {
@@ -20,9 +20,10 @@ function counter(system: ActorSystem, key: string): ActorRef<Msg> {
   });
 }
 
-/** Opens the journal of `dir` with its archive, under a new actor system. */
+/** Opens the journal of `dir` with its archive, under a new actor system; keys `G/...` go together as group `G`. */
 async function openAll(dir: string): Promise<{ journal: LmdbJournal; system: ActorSystem }> {
-  const journal = LmdbJournal.open(join(dir, 'state'), await JournalArchive.open(join(dir, 'archive')));
+  const store = await JournalArchive.open(join(dir, 'archive'));
+  const journal = LmdbJournal.open(join(dir, 'state'), { store, groupOf: (key) => key.split('/')[0]! });
   return { journal, system: startActorSystem({ persistence: journal }) };
 }
 
@@ -65,6 +66,32 @@ t.test('an archived journal replays as before, leaves lmdb, and events journaled
 
   await journal.forget('ended');
   t.same(journal.events('ended'), [], 'a forgotten key has no events, archived or not');
+});
+
+t.test('the keys of one group are archived as one record and read back each on its own, whichever of them moves later', async (t) => {
+  const dir = tempDir(t);
+  let { journal, system } = await openAll(dir);
+  await add(counter(system, 'run-1/graph'), 1, 4);
+  await add(counter(system, 'run-1/wf'), 1, 2);
+  await add(counter(system, 'run-2/graph'), 1, 3);
+  system.stop();
+  t.equal(await journal.archive(['run-1/graph', 'run-1/wf', 'run-2/graph']), 2, 'a record per group');
+  t.same([...journal.liveKeys()], []);
+  await journal.close();
+
+  ({ journal, system } = await openAll(dir));
+  t.teardown(async () => {
+    system.stop();
+    await journal.close();
+  });
+  t.same(await add(counter(system, 'run-1/wf'), 3, 3), [1, 2, 3], 'one key of the group journals again');
+  t.equal(await journal.archive(['run-1/wf']), 1);
+  t.same(journal.events('run-1/wf').map((e) => e.sequenceNumber), [1, 2, 3], 'its events, old and new');
+  t.same(journal.events('run-1/graph').map((e) => e.sequenceNumber), [1, 2, 3, 4], 'the other key of its group kept its own');
+  await journal.forget('run-1/wf');
+  t.same(journal.events('run-1/wf'), [], 'a forgotten key leaves its group');
+  t.same(journal.events('run-1/graph').map((e) => e.sequenceNumber), [1, 2, 3, 4], 'and the rest of the group stays');
+  t.same(journal.events('run-2/graph').map((e) => e.sequenceNumber), [1, 2, 3]);
 });
 
 t.test('bytes a crash left in the archive after its last record are never read, and appends go on after them', async (t) => {

@@ -49,6 +49,7 @@ import { spawnStorage } from './storage/storage.js';
 import { RunIndex } from './workflow/run-index.js';
 import { spawnWorkflows } from './workflow/workflows.js';
 import { RunArchive } from './workflow/run-archive.js';
+import { runOfJournalKey } from './journal-keys.js';
 
 /**
  * The Lzy runtime: every system service as a supervised actor in one actor system, its state in
@@ -105,8 +106,8 @@ export class Runtime {
 
   private static async startHolding(resolved: ResolvedOptions, dataDir: string, lock: DataDirLock): Promise<Runtime> {
     mkdirSync(join(dataDir, 'state'), { recursive: true });
-    const root = open({ path: join(dataDir, 'state'), maxDbs: 64 });
-    const journal = new LmdbJournal(root, false, await JournalArchive.open(join(dataDir, 'journal-archive')));
+    const root = open({ path: join(dataDir, 'state'), maxDbs: 64, mapSize: 2 ** 36 });
+    const journal = new LmdbJournal(root, false, { store: await JournalArchive.open(join(dataDir, 'journal-archive')), groupOf: (key) => runOfJournalKey(key) ?? key });
     const system = startActorSystem({ persistence: journal });
     const { logger } = resolved;
     const stateLog = logger && new StateLog(logger);

@@ -4,17 +4,19 @@ import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import type { PersistedEvent } from './engine.js';
 
-/** Where one key's archived events are: a segment file, and the record's offset and length in it. */
-export interface ArchiveLocation {
-  readonly segment: number;
-  readonly offset: number;
-  readonly length: number;
-}
+/** Where a group's archived journals are: a segment file, and the record's offset and length in it. */
+export type ArchiveLocation = readonly [segment: number, offset: number, length: number];
 
-/** One key's events as a record of the archive. */
-export interface ArchiveRecord {
+/** A journal as archived: its key and events. */
+export interface ArchivedJournal {
   readonly key: string;
   readonly events: ReadonlyArray<Omit<PersistedEvent, 'key' | 'isDeleted'>>;
+}
+
+/** One record of the archive: the journals of a group of keys, archived and read back together. */
+export interface ArchiveRecord {
+  readonly group: string;
+  readonly journals: readonly ArchivedJournal[];
 }
 
 /** A segment takes appends until it is this large; the next append starts a new one. */
@@ -67,19 +69,19 @@ export class JournalArchive {
     return appended;
   }
 
-  /** The record at `location`; throws if what is there is not the record of `key`. */
-  read(key: string, location: ArchiveLocation): ArchiveRecord {
-    const fd = this.readerOf(location.segment);
-    const bytes = Buffer.allocUnsafe(location.length);
+  /** The record at `location`; throws if what is there is not the record of `group`. */
+  read(group: string, [segment, offset, length]: ArchiveLocation): ArchiveRecord {
+    const fd = this.readerOf(segment);
+    const bytes = Buffer.allocUnsafe(length);
     let read = 0;
-    while (read < location.length) {
-      const n = readSync(fd, bytes, read, location.length - read, location.offset + read);
+    while (read < length) {
+      const n = readSync(fd, bytes, read, length - read, offset + read);
       if (n === 0) break;
       read += n;
     }
-    const record = read === location.length ? (this.packr.unpack(bytes) as ArchiveRecord) : undefined;
-    if (!record || record.key !== key || !Array.isArray(record.events)) {
-      throw new Error(`the journal archive has no record of ${key} at segment ${location.segment} offset ${location.offset}`);
+    const record = read === length ? (this.packr.unpack(bytes) as ArchiveRecord) : undefined;
+    if (!record || record.group !== group || !Array.isArray(record.journals)) {
+      throw new Error(`the journal archive has no record of ${group} at segment ${segment} offset ${offset}`);
     }
     return record;
   }
@@ -98,7 +100,7 @@ export class JournalArchive {
     const locations: ArchiveLocation[] = [];
     let offset = this.size;
     for (const bytes of packed) {
-      locations.push({ segment: this.segment, offset, length: bytes.length });
+      locations.push([this.segment, offset, bytes.length]);
       offset += bytes.length;
     }
     const all = Buffer.concat(packed);

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { Packr } from 'msgpackr';
 import type { PersistedEvent, PersistedSnapshot, PersistenceEngine } from './engine.js';
-import type { ArchiveLocation, ArchiveRecord, JournalArchive } from './journal-archive.js';
+import type { ArchivedJournal, ArchiveLocation, ArchiveRecord, JournalArchive } from './journal-archive.js';
 
 interface StoredEvent {
   data: unknown;
@@ -19,6 +19,13 @@ interface StoredSnapshot {
 const MAX_KEY_BYTES = 1024;
 const LAST = Number.MAX_SAFE_INTEGER;
 
+/** Where a journal archives, and which keys go together (archived, and read back, as one record). */
+export interface ArchiveOptions {
+  readonly store: JournalArchive;
+  /** The group of `key`; each key is its own group by default. */
+  readonly groupOf?: (key: string) => string;
+}
+
 /**
  * nact's journal and snapshot store in one lmdb environment: events keyed by
  * (persistence key, sequence number), snapshots by persistence key. A `persist` resolves only
@@ -26,13 +33,16 @@ const LAST = Number.MAX_SAFE_INTEGER;
  * crash of the process at any instant.
  *
  * With an archive, the events of keys that will not change any more can be moved there
- * (`archive`); they are read back from it as if they had stayed.
+ * (`archive`); they are read back from it as if they had stayed. The keys of one group (a run's)
+ * are one record there, found through one location in lmdb.
  */
 export class LmdbJournal implements PersistenceEngine {
   private readonly eventsDb: Database<StoredEvent, [string, number]>;
   private readonly snapshotsDb: Database<StoredSnapshot, string>;
-  /** Where each archived key's events are in the archive. */
+  /** Where each archived group's journals are in the archive. */
   private readonly archivedDb: Database<ArchiveLocation, string>;
+  private readonly groupOf: (key: string) => string;
+  private readonly archiveStore: JournalArchive | undefined;
   private closed = false;
   /** The moves to the archive under way, waited for by `close`. */
   private readonly archiving = new Set<Promise<unknown>>();
@@ -41,8 +51,10 @@ export class LmdbJournal implements PersistenceEngine {
   constructor(
     private readonly root: RootDatabase,
     private readonly ownsRoot = false,
-    private readonly archiveStore?: JournalArchive,
+    archive?: ArchiveOptions,
   ) {
+    this.archiveStore = archive?.store;
+    this.groupOf = archive?.groupOf ?? ((key) => key);
     // lmdb encodes with the msgpackr it bundles (1.x); the current one writes the same format in
     // half the time, which matters when a graph journals a batch of thousands of ops. (lmdb takes
     // `encoder` for any database; its types declare it for the root only.)
@@ -55,7 +67,7 @@ export class LmdbJournal implements PersistenceEngine {
   }
 
   /** Opens (creating if needed) a journal environment in directory `dir`, with `archive` if given. */
-  static open(dir: string, archive?: JournalArchive): LmdbJournal {
+  static open(dir: string, archive?: ArchiveOptions): LmdbJournal {
     mkdirSync(dir, { recursive: true });
     return new LmdbJournal(open({ path: dir, maxDbs: 16 }), true, archive);
   }
@@ -125,11 +137,12 @@ export class LmdbJournal implements PersistenceEngine {
   }
 
   /**
-   * Moves the events of `keys` (journals that will not change any more) from lmdb to the archive:
-   * appended there and synced first, then, in one transaction, their locations recorded and the
-   * events removed from lmdb. A crash in between leaves them in lmdb, to be archived again. An
-   * event journaled under a key after it was archived stays in lmdb and is read after the
-   * archived ones; archiving the key again moves it too. Resolves with how many keys moved.
+   * Moves the events of `keys` (journals that will not change any more) from lmdb to the archive,
+   * a record per group: appended there and synced first, then, in one transaction, the records'
+   * locations recorded and the events removed from lmdb. A crash in between leaves them in lmdb,
+   * to be archived again. An event journaled under a key after it was archived stays in lmdb and
+   * is read after the archived ones; archiving the key again moves it too. Resolves with how many
+   * groups moved.
    */
   archive(keys: Iterable<string>): Promise<number> {
     const moving = this.moveToArchive(keys);
@@ -143,9 +156,10 @@ export class LmdbJournal implements PersistenceEngine {
   async forget(key: string): Promise<void> {
     checkKey(key);
     this.checkOpen();
-    const removals = [this.snapshotsDb.remove(key), this.archivedDb.remove(key)];
+    const removals = [this.snapshotsDb.remove(key)];
     for (const k of this.eventsDb.getKeys({ start: [key, 0], end: [key, LAST] })) removals.push(this.eventsDb.remove(k));
     await Promise.all(removals);
+    if (this.archivedJournal(key)) await this.moveToArchive([key], key);
     await this.root.flushed;
   }
 
@@ -158,39 +172,62 @@ export class LmdbJournal implements PersistenceEngine {
     if (this.ownsRoot) await this.root.close();
   }
 
-  private async moveToArchive(keys: Iterable<string>): Promise<number> {
+  /** Archives `keys` (see `archive`); the key `dropped`, if given, is left out of its group's new record. */
+  private async moveToArchive(keys: Iterable<string>, dropped?: string): Promise<number> {
     const archive = this.archiveStore;
     if (!archive) throw new Error('this journal has no archive');
     this.checkOpen();
-    const records: ArchiveRecord[] = [];
-    const moved: Array<Array<[string, number]>> = [];
+    const groups = new Map<string, Map<string, ArchivedJournal>>();
+    const moved: Array<[string, number]> = [];
     for (const key of keys) {
       checkKey(key);
-      const live = [...this.eventsDb.getRange({ start: [key, 0], end: [key, LAST] })];
-      if (live.length === 0) continue;
-      const earlier = this.archivedEvents(key).map(({ sequenceNumber, data, tags, createdAt }) => ({ sequenceNumber, data, tags, createdAt }));
+      const live = key === dropped ? [] : [...this.eventsDb.getRange({ start: [key, 0], end: [key, LAST] })];
+      if (live.length === 0 && key !== dropped) continue;
+      const group = this.groupOf(key);
+      let journals = groups.get(group);
+      if (!journals) {
+        // The group's record so far: the new one replaces it, so it carries what it held.
+        journals = new Map((this.archivedRecord(group)?.journals ?? []).map((journal) => [journal.key, journal]));
+        groups.set(group, journals);
+      }
+      if (key === dropped) {
+        journals.delete(key);
+        continue;
+      }
       const later = live.map(({ key: [, sequenceNumber], value }) => ({ sequenceNumber, data: value.data, tags: value.tags, createdAt: value.createdAt }));
-      records.push({ key, events: [...earlier, ...later] });
-      moved.push(live.map(({ key: eventKey }) => eventKey));
+      journals.set(key, { key, events: [...(journals.get(key)?.events ?? []), ...later] });
+      moved.push(...live.map(({ key: eventKey }) => eventKey));
     }
-    if (records.length === 0) return 0;
+    if (groups.size === 0) return 0;
+    const records: ArchiveRecord[] = [...groups].map(([group, journals]) => ({ group, journals: [...journals.values()] }));
     const locations = await archive.append(records);
     await this.root.transaction(() => {
       records.forEach((record, i) => {
-        this.archivedDb.putSync(record.key, locations[i]!);
-        for (const eventKey of moved[i]!) this.eventsDb.removeSync(eventKey);
+        if (record.journals.length > 0) this.archivedDb.putSync(record.group, locations[i]!);
+        else this.archivedDb.removeSync(record.group);
       });
+      for (const eventKey of moved) this.eventsDb.removeSync(eventKey);
     });
     await this.root.flushed;
     return records.length;
   }
 
+  /** The archived record of `group`, if it has one. */
+  private archivedRecord(group: string): ArchiveRecord | undefined {
+    const location = this.archivedDb.get(group);
+    if (!location) return undefined;
+    if (!this.archiveStore) throw new Error(`the journal of ${group} is in an archive, and this journal was opened without it`);
+    return this.archiveStore.read(group, location);
+  }
+
+  /** The archived journal of `key`, if it has one. */
+  private archivedJournal(key: string): ArchivedJournal | undefined {
+    return this.archivedRecord(this.groupOf(key))?.journals.find((journal) => journal.key === key);
+  }
+
   /** The events of `key` in the archive, none if it has not been archived. */
   private archivedEvents(key: string): PersistedEvent[] {
-    const location = this.archivedDb.get(key);
-    if (!location) return [];
-    if (!this.archiveStore) throw new Error(`the journal of ${key} is in an archive, and this journal was opened without it`);
-    return this.archiveStore.read(key, location).events.map((event) => ({ ...event, key, isDeleted: false }));
+    return (this.archivedJournal(key)?.events ?? []).map((event) => ({ ...event, key, isDeleted: false }));
   }
 
   private checkOpen(): void {
