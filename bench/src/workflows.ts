@@ -18,6 +18,9 @@
 //                               run of 100,000 (64 in flight); its baseline is the rate over the
 //                               first 10,000 of that run, so the ratio says whether the rate
 //                               decays as the journal grows (1.0 = it does not)
+//   rss-after-100k              this process's RSS (MiB) after the long run's last workflow; its
+//                               baseline is the RSS after its first window, and the ratio is
+//                               baseline / value (0.8 = 25% more memory after 10x the runs)
 //
 // Ours and the floor alternate within each figure's rounds. Every phase is bounded in time (one
 // timer per phase, none per workflow).
@@ -110,7 +113,7 @@ export async function run({ quick }: { quick: boolean }): Promise<Result[]> {
     results.push((await latency('workflow-chain3', chain3(lzy), 3, floor, sizes.chainSamples, sizes))[0]!);
     results.push(await throughput('workflows-1op-per-s', oneOp(lzy), 1, floor, sizes));
     results.push(await throughput('workflows-chain3-per-s', chain3(lzy), 3, floor, sizes));
-    results.push(await longRun(oneOp(lzy), sizes));
+    results.push(...(await longRun(oneOp(lzy), sizes)));
     await lzy.close();
     lzy = undefined;
 
@@ -186,14 +189,17 @@ async function throughput(name: string, workflow: Workflow, length: number, floo
   return result;
 }
 
-/** One long run of 1-op workflows, 64 in flight: the rate over its last window against the rate over its first. */
-async function longRun(workflow: Workflow, sizes: Sizes): Promise<Result> {
+/**
+ * One long run of 1-op workflows, 64 in flight: the rate over its last window against the rate
+ * over its first, and this process's memory at the end against after the first window.
+ */
+async function longRun(workflow: Workflow, sizes: Sizes): Promise<Result[]> {
   const n = sizes.longRun;
   const w = sizes.longWindow;
   log(`long run: ${fmt(n)} workflows; windows of ${fmt(w)}`);
   const marks = new Map<number, number>();
   let done = 0;
-  let rssFirst = 0;
+  let memoryFirst: Memory | undefined;
   let last = { done: 0, at: now() };
   const progress = setInterval(() => {
     const at = now();
@@ -206,7 +212,7 @@ async function longRun(workflow: Workflow, sizes: Sizes): Promise<Result> {
       concurrently(workflow, n, () => {
         done++;
         if (done === w || done === n - w || done === n) marks.set(done, now());
-        if (done === w) rssFirst = process.memoryUsage().rss;
+        if (done === w) memoryFirst = memory();
       }),
       sizes.bounds.longRun,
       'the long run',
@@ -214,15 +220,43 @@ async function longRun(workflow: Workflow, sizes: Sizes): Promise<Result> {
   } finally {
     clearInterval(progress);
   }
-  const rssLast = process.memoryUsage().rss;
+  const memoryLast = memory();
   const first = (w * 1000) / (marks.get(w)! - marks.get(0)!);
   const lastRate = (w * 1000) / (marks.get(n)! - marks.get(n - w)!);
-  const result = rateResult('workflows-1op-per-s-after-100k', lastRate, first, 'workflows/s');
-  log(
-    `long run: ${fmt(lastRate)}/s over the last ${fmt(w)} vs ${fmt(first)}/s over the first → ratio ${result.ratio}; ` +
-      `this process's rss ${mib(rssFirst)} MiB after ${fmt(w)}, ${mib(rssLast)} MiB after ${fmt(n)}`,
-  );
-  return result;
+  const rate = rateResult('workflows-1op-per-s-after-100k', lastRate, first, 'workflows/s');
+  const rss = latencyResult('rss-after-100k', memoryLast.rss, memoryFirst!.rss, 'MiB');
+  log(`long run: ${fmt(lastRate)}/s over the last ${fmt(w)} vs ${fmt(first)}/s over the first → ratio ${rate.ratio}`);
+  log(`  this process after ${fmt(w)}: ${describeMemory(memoryFirst!)}`);
+  log(`  this process after ${fmt(n)}: ${describeMemory(memoryLast)} → ratio ${rss.ratio}`);
+  return [rate, rss];
+}
+
+/** This process's memory (MiB): its RSS, split into anonymous and file-backed pages where Linux says, and the JS heap. */
+interface Memory {
+  rss: number;
+  anon?: number;
+  file?: number;
+  heapUsed: number;
+  heapTotal: number;
+}
+
+function memory(): Memory {
+  const usage = process.memoryUsage();
+  const figures: Memory = { rss: mib(usage.rss), heapUsed: mib(usage.heapUsed), heapTotal: mib(usage.heapTotal) };
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+    figures.anon = Math.round(kib('RssAnon') / 1024);
+    figures.file = Math.round(kib('RssFile') / 1024);
+  } catch {
+    // Not Linux: the RSS alone.
+  }
+  return figures;
+}
+
+function describeMemory({ rss, anon, file, heapUsed, heapTotal }: Memory): string {
+  const split = anon === undefined ? '' : ` (anonymous ${anon}, file-backed ${file})`;
+  return `rss ${rss} MiB${split}; JS heap ${heapUsed} of ${heapTotal} MiB`;
 }
 
 // ---------------------------------------------------------------------------------------------
