@@ -163,6 +163,18 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     return undefined;
   };
 
+  /** Adds a watcher: the results so far first, then the end (or what happens next: the mailbox waits for this). */
+  const watch = async (state: WorkflowState, watcher: ActorRef<WorkflowEvents>) => {
+    tell(watcher, await query<GraphMsg, WorkflowEvent[]>(graphOf(state), (replyTo) => ({ type: 'replay', replyTo }), RESULTS_TIMEOUT_MS));
+    if (state.status !== 'active') tell(watcher, [endEvent(state)]);
+    else state.watchers.add(watcher);
+  };
+
+  const describe = async (state: WorkflowState, msg: Extract<WorkflowMsg, { type: 'describe' }>) => {
+    const graph = await query<GraphMsg, GraphDescription>(graphOf(state), (replyTo) => ({ type: 'describe', skip: msg.skip, limit: msg.limit, replyTo }), RESULTS_TIMEOUT_MS);
+    tell(msg.replyTo, { ok: true, value: state.reason === undefined ? graph : { ...graph, reason: state.reason } });
+  };
+
   self = spawnPersistentActor<WorkflowState, WorkflowMsg, WorkflowEventJournaled>(parent, {
     name: deps.workflowId,
     key: `wf:${deps.workflowId}`,
@@ -185,7 +197,8 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
       return state;
     },
     supervision: 'restart',
-    command: async (state, msg, ctx) => {
+    // Synchronous where it can be: a message that waits on nothing does not hold the mailbox a turn.
+    command: (state, msg, ctx) => {
       switch (msg.type) {
         case 'submit':
           if (state.status !== 'active') {
@@ -213,23 +226,12 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           tell(graphOf(state), { type: 'cancel', reason: msg.reason });
           return end(state, ctx, 'cancelled', msg.reason).then(() => tell(msg.replyTo, { ok: true, value: 'cancelled' }));
         case 'watch':
-          // Results so far first, then the end (or what happens next: the mailbox waits for this).
-          tell(msg.watcher, await query<GraphMsg, WorkflowEvent[]>(graphOf(state), (replyTo) => ({ type: 'replay', replyTo }), RESULTS_TIMEOUT_MS));
-          if (state.status !== 'active') tell(msg.watcher, [endEvent(state)]);
-          else state.watchers.add(msg.watcher);
-          return;
+          return watch(state, msg.watcher);
         case 'unwatch':
           state.watchers.delete(msg.watcher);
           return;
-        case 'describe': {
-          const graph = await query<GraphMsg, GraphDescription>(
-            graphOf(state),
-            (replyTo) => ({ type: 'describe', skip: msg.skip, limit: msg.limit, replyTo }),
-            RESULTS_TIMEOUT_MS,
-          );
-          tell(msg.replyTo, { ok: true, value: state.reason === undefined ? graph : { ...graph, reason: state.reason } });
-          return;
-        }
+        case 'describe':
+          return describe(state, msg);
         case 'resume':
           // Ended, but the runtime stopped before the registry journaled it: it hears it now.
           if (state.status !== 'active') return void deps.ended(state.status);
@@ -260,9 +262,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
             tell(msg.replyTo, { ok: false, error: { code: 'BAD_WHITEBOARD', message: problem } });
             return;
           }
-          await ctx.persist({ type: 'whiteboard-fields', fields: msg.fields });
-          tell(msg.replyTo, { ok: true, value: null });
-          return;
+          return ctx.persist({ type: 'whiteboard-fields', fields: msg.fields }).then(() => tell(msg.replyTo, { ok: true, value: null }));
         }
         case 'graph-settled':
           state.settled = true;

@@ -144,27 +144,31 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     return run.ref;
   };
   const recordOf = ({ ref: _ref, ...record }: Run): RunRecord => record;
+  const start = (msg: Extract<WorkflowsMsg, { type: 'start' }>, workflowId: string) => {
+    const run: Run = { tenant: msg.tenant, name: msg.name, startedAt: Date.now(), status: 'active' };
+    runs.set(workflowId, run);
+    // Answered without waiting for the disk: whatever of the run the client is told later (a
+    // submission taken, a result, its end) is journaled after this in the same environment,
+    // whose transactions reach the disk in order, so this start is on disk by then. A start
+    // lost in a crash before anything else leaves a run the client is told is gone.
+    void deps.index.started(workflowId, recordOf(run)).catch(() => undefined);
+    publishWorkflowChanged({ tenant: msg.tenant, workflowId, name: msg.name, status: 'active' });
+    tell(refOf(run, workflowId), { type: 'watch', watcher: msg.watcher });
+    tell(msg.replyTo, { ok: true, value: { workflowId } });
+  };
 
   self = spawnActor<null, WorkflowsMsg>(parent, {
     name: 'workflows',
     initialState: () => null,
     supervision: 'restart',
-    receive: async (state, msg) => {
+    // Synchronous but for a start with its own bucket and a resume: the mailbox is not held a turn per message.
+    receive: (state, msg) => {
       switch (msg.type) {
         case 'start': {
           const workflowId = newId('wf');
           // Before the run exists: none of its values may land anywhere else.
-          if (msg.storage) await deps.runStorages.register(msg.tenant, workflowId, msg.storage);
-          const run: Run = { tenant: msg.tenant, name: msg.name, startedAt: Date.now(), status: 'active' };
-          runs.set(workflowId, run);
-          // Answered without waiting for the disk: whatever of the run the client is told later (a
-          // submission taken, a result, its end) is journaled after this in the same environment,
-          // whose transactions reach the disk in order, so this start is on disk by then. A start
-          // lost in a crash before anything else leaves a run the client is told is gone.
-          void deps.index.started(workflowId, recordOf(run)).catch(() => undefined);
-          publishWorkflowChanged({ tenant: msg.tenant, workflowId, name: msg.name, status: 'active' });
-          tell(refOf(run, workflowId), { type: 'watch', watcher: msg.watcher });
-          tell(msg.replyTo, { ok: true, value: { workflowId } });
+          if (msg.storage) return deps.runStorages.register(msg.tenant, workflowId, msg.storage).then(() => (start(msg, workflowId), state));
+          start(msg, workflowId);
           return state;
         }
         case 'to': {
@@ -228,8 +232,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
             runs.set(workflowId, run);
             tell(refOf(run, workflowId), { type: 'resume' });
           }
-          await deps.expiry.reconcile(deps.index.endedRuns());
-          return state;
+          return deps.expiry.reconcile(deps.index.endedRuns()).then(() => state);
         }
       }
     },
