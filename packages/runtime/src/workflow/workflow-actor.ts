@@ -66,6 +66,8 @@ interface WorkflowState {
 
 export interface WorkflowDeps {
   readonly workflowId: string;
+  /** The run was just started: nothing of it, nor of its graph, is journaled yet. */
+  readonly fresh: boolean;
   readonly name: string;
   readonly tenant: string;
   readonly scheduler: ActorRef<SchedulerMsg>;
@@ -93,9 +95,14 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
   let self: ActorRef<WorkflowMsg>;
   let logs: LogKeeper | undefined;
   const logKeeper = () => (logs ??= new LogKeeper(deps.workflowId, deps.logs, (seq) => tell(self, { type: 'logs-stored', seq })));
+  /** The graph has never been spawned in a run just started: it has no journal to read, nor results to replay. */
+  let freshGraph = deps.fresh;
   const graphOf = (state: WorkflowState): ActorRef<GraphMsg> => {
+    const fresh = freshGraph;
+    freshGraph = false;
     state.graph ??= spawnGraph(self as ActorRef<never>, {
       workflowId: deps.workflowId,
+      fresh,
       tenant: deps.tenant,
       workflow: self as ActorRef<GraphNotice | OpNotice>,
       scheduler: deps.scheduler,
@@ -178,6 +185,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
   self = spawnPersistentActor<WorkflowState, WorkflowMsg, WorkflowEventJournaled>(parent, {
     name: deps.workflowId,
     key: `wf:${deps.workflowId}`,
+    fresh: deps.fresh,
     initialState: () => ({ status: 'active', settled: true, finishing: [], watchers: new Set(), whiteboards: new Map() }),
     apply: (state, event) => {
       if (event.type === 'whiteboard-fields') {
@@ -226,6 +234,8 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           tell(graphOf(state), { type: 'cancel', reason: msg.reason });
           return end(state, ctx, 'cancelled', msg.reason).then(() => tell(msg.replyTo, { ok: true, value: 'cancelled' }));
         case 'watch':
+          // A run just started has nothing to replay: its client hears everything from here.
+          if (freshGraph && state.status === 'active') return void state.watchers.add(msg.watcher);
           return watch(state, msg.watcher);
         case 'unwatch':
           state.watchers.delete(msg.watcher);

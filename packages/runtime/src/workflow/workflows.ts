@@ -123,9 +123,11 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     if (stored.status !== 'active') retireLater(workflowId);
     return stored;
   };
-  const refOf = (run: Run, workflowId: string): ActorRef<WorkflowMsg> => {
+  /** The run's actor, spawned if memory holds none; `fresh`: the run was just started, nothing of it is journaled. */
+  const refOf = (run: Run, workflowId: string, fresh = false): ActorRef<WorkflowMsg> => {
     run.ref ??= spawnWorkflow(self as ActorRef<never>, {
       workflowId,
+      fresh,
       name: run.name,
       tenant: run.tenant,
       scheduler: deps.scheduler,
@@ -153,7 +155,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     // lost in a crash before anything else leaves a run the client is told is gone.
     void deps.index.started(workflowId, recordOf(run)).catch(() => undefined);
     publishWorkflowChanged({ tenant: msg.tenant, workflowId, name: msg.name, status: 'active' });
-    tell(refOf(run, workflowId), { type: 'watch', watcher: msg.watcher });
+    tell(refOf(run, workflowId, true), { type: 'watch', watcher: msg.watcher });
     tell(msg.replyTo, { ok: true, value: { workflowId } });
   };
 
