@@ -377,6 +377,29 @@ export function lightenPersistentActor(actor: ConcreteActor): void {
   if (prototype.createContext !== lightContext) prototype.createContext = lightContext;
 }
 
+/** What nact's persistent actor sets up for its recovery, and reads once it is over. */
+interface RecoveringActor {
+  immediate: NodeJS.Immediate | undefined;
+  snapshotEvery: number;
+  messagesToNextSnapshot: number;
+  clearImmediate(): void;
+  clearTimeout(): void;
+  processNext(): void;
+}
+
+/**
+ * A persistent actor whose key has journaled nothing yet starts at once: nact would read its
+ * snapshot and its events first, in a later turn and through a chain of promises, to find none.
+ */
+export function skipRecovery(actor: ConcreteActor): void {
+  const recovering = actor as unknown as RecoveringActor;
+  recovering.clearImmediate();
+  recovering.immediate = undefined;
+  recovering.clearTimeout();
+  recovering.messagesToNextSnapshot = recovering.snapshotEvery;
+  recovering.processNext();
+}
+
 function installLightContext(): void {
   const prototype = Actor.prototype as Record<string, unknown>;
   prototype.createContext = lightContext;

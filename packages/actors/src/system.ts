@@ -1,7 +1,7 @@
 import nact from 'nact';
 import type { ActorRef } from './refs.js';
 import { registerPolicy, toOnCrash, type SupervisionPolicy } from './supervision.js';
-import { adoptSpawned, findActor, lightenPersistentActor, spawnPlain, stopSystem, type NactRef } from './nact-internals.js';
+import { adoptSpawned, findActor, lightenPersistentActor, skipRecovery, spawnPlain, stopSystem, type NactRef } from './nact-internals.js';
 import type { PersistenceEngine } from './persistence/engine.js';
 
 /** Where an actor can be spawned: the system itself or another actor. */
@@ -124,6 +124,11 @@ export interface PersistentActorSpec<S, M, E> {
   command(state: S, message: M, ctx: PersistentContext<S, M, E>): void | Promise<void>;
   /** Applies an event to the state; pure, so replay gives the state the live run had. */
   apply(state: S, event: E): S;
+  /**
+   * The key has journaled nothing yet (it names something just made, e.g. by a fresh id): the
+   * actor starts at once, without reading its journal. Never set for a key that may have events.
+   */
+  fresh?: boolean;
   /** Take a snapshot every N events, so a replay reads at most N events after it. */
   snapshotEvery?: number;
   /**
@@ -205,7 +210,10 @@ export function spawnPersistentActor<S, M, E>(parent: Parent, spec: PersistentAc
   const under = nactParent(parent);
   const ref = nact.spawnPersistent(under as never, handler as never, spec.key, name, properties as never) as unknown as NactRef;
   const actor = adoptSpawned(under as NactRef, ref, name);
-  if (actor) lightenPersistentActor(actor);
+  if (actor) {
+    lightenPersistentActor(actor);
+    if (spec.fresh) skipRecovery(actor);
+  }
   registerPolicy(ref, policy);
   return ref as ActorRef<M>;
 }

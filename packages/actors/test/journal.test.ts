@@ -8,6 +8,7 @@ import {
   type ActorRef,
   type ActorSystem,
   type JournalForm,
+  type PersistenceEngine,
 } from '../src/index.js';
 import { startFixture, tempDir, waitUntil } from './harness.js';
 
@@ -107,6 +108,37 @@ t.test('a persistent actor restarted from its journal and snapshot has the same 
   tell(ref, { type: 'add', n: 36 });
   t.same((await ask(ref, { type: 'events' }, 10_000)).slice(-2), [35, 36], 'new events continue the sequence');
   t.equal(journal.lastSequenceNumber('with-snapshots'), 36);
+});
+
+t.test('a persistent actor spawned fresh starts without reading its journal, journals from 1, and a restart replays its events', async (t) => {
+  const dir = tempDir(t);
+  let journal = LmdbJournal.open(dir);
+  const reads: string[] = [];
+  // The journal as the system sees it, noting every read.
+  const watched: PersistenceEngine = {
+    events: (key, offset, limit) => (reads.push(`events ${key}`), journal.events(key, offset, limit)),
+    latestSnapshot: (key) => (reads.push(`snapshot ${key}`), journal.latestSnapshot(key)),
+    persist: (event) => journal.persist(event),
+    takeSnapshot: (snapshot) => journal.takeSnapshot(snapshot),
+  };
+  let system = startActorSystem({ persistence: watched });
+  let ref = spawnPersistentActor<number[], ReadMsg, Event>(system, {
+    key: 'new-run',
+    fresh: true,
+    initialState: () => [],
+    apply: (seen, event) => [...seen, event.n],
+    command: async (_state, msg, ctx) => {
+      if (msg.type === 'add') await ctx.persist({ n: msg.n, payload: '' });
+      else tell(msg.replyTo, ctx.state);
+    },
+  });
+  for (let n = 1; n <= 3; n++) tell(ref, { type: 'add', n });
+  t.same(await ask(ref, { type: 'events' }, 10_000), [1, 2, 3]);
+  t.same(reads, [], 'nothing was read from the journal');
+  t.equal(journal.lastSequenceNumber('new-run'), 3, 'its events are journaled from sequence 1');
+  ({ journal, system } = await restart(t, dir, system, journal));
+  ref = reader(system, 'new-run');
+  t.same(await ask(ref, { type: 'events' }, 10_000), [1, 2, 3], 'a restart replays them');
 });
 
 t.test('a persistence key that is empty or too long is refused with a clear error', async (t) => {

@@ -62,7 +62,8 @@ export class WorkflowRun {
   private submissionQueued = false;
   private unsettled = 0;
   private failure: Error | undefined;
-  private readonly abort = new AbortController();
+  /** Made when the workflow function first reads `signal` (most never do): an AbortController is costly to make. */
+  private abort: AbortController | undefined;
   private idleWaiters: Array<() => void> = [];
   private ended: WorkflowStatus | undefined;
   private assignments: Assignment[] = [];
@@ -77,10 +78,17 @@ export class WorkflowRun {
     readonly name: string,
     private readonly eager: boolean,
   ) {
+    const run = this;
     this.handle = {
       id,
       name,
-      signal: this.abort.signal,
+      get signal() {
+        if (!run.abort) {
+          run.abort = new AbortController();
+          if (run.failure) run.abort.abort(run.failure);
+        }
+        return run.abort.signal;
+      },
       whiteboard: (boardName, options) => createWhiteboard(boardName, options?.tags ?? [], (header, field, value) => this.assign(header, field, value)),
     };
   }
@@ -405,7 +413,7 @@ export class WorkflowRun {
       record.reject(error);
     }
     this.unsettled = 0;
-    this.abort.abort(error);
+    this.abort?.abort(error);
     this.wakeIdle();
   }
 

@@ -66,6 +66,41 @@ t.test("an op's exception reaches the caller as OpError with the original name, 
   t.match(opError.remoteStack ?? '', /fixtures\/ops\.(ts|js)/, 'the stack points into the op module');
 });
 
+t.test("the workflow's signal fires with the OpError once an op fails, read before the failure or after it", async (t) => {
+  const lzy = await start(t);
+  let before: AbortSignal | undefined;
+  let after: AbortSignal | undefined;
+  const error = await lzy
+    .workflow('fails', async (wf) => {
+      before = wf.signal;
+      t.notOk(before.aborted, 'the signal has not fired while the run goes well');
+      try {
+        await fails('bad input 7');
+      } catch {
+        // the failure is the workflow's too: it rejects with it below
+      }
+      after = wf.signal;
+    })
+    .catch((e: unknown) => e);
+  t.type(error, OpError);
+  t.ok(before?.aborted, 'the signal read before the failure fired');
+  t.equal(before?.reason, error, 'its reason is the OpError');
+  t.equal(after, before, 'read again, it is the same signal');
+  // A run whose function reads the signal only once the op has failed.
+  const late = await lzy
+    .workflow('fails late', async (wf) => {
+      try {
+        await fails('bad input 8');
+      } catch {
+        // as above
+      }
+      after = wf.signal;
+    })
+    .catch((e: unknown) => e);
+  t.ok(after?.aborted, 'read first after the failure, it has fired already');
+  t.equal(after?.reason, late);
+});
+
 t.test('an op that is not exported is refused with the fix', async (t) => {
   const lzy = await start(t);
   const error = await lzy.workflow('hidden', async () => callHidden(1)).catch((e: unknown) => e);

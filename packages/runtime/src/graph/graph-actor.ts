@@ -58,6 +58,8 @@ export type GraphNotice =
 
 export interface GraphDeps {
   readonly workflowId: string;
+  /** Nothing of the graph is journaled yet (its run was just started). */
+  readonly fresh: boolean;
   readonly tenant: string;
   /** The workflow: hears the graph's notices and its ops' output and retries. */
   readonly workflow: ActorRef<GraphNotice | OpNotice>;
@@ -223,6 +225,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   self = spawnPersistentActor<GraphState, GraphMsg, GraphEvent>(parent, {
     name: 'graph',
     key: graphJournalKey(deps.workflowId),
+    fresh: deps.fresh,
     initialState: () => {
       opActors.clear();
       toStart.clear();

@@ -8,6 +8,9 @@ import { checkedHash, hashOfUri } from './blob-uri.js';
 import { noSuchBlob, type BlobStore, type UploadChunk } from './blob-store.js';
 import { NEW_BLOB, type SignedBlobUrls } from './signed-blob-urls.js';
 
+/** How many stored files a file store remembers as there. */
+const KNOWN_PRESENT = 4096;
+
 /**
  * The embedded storage backend: content-addressed blobs under `<dir>/<tenant>/<hash>`, whatever
  * run wrote them. A blob is written to a temporary file and renamed into place only after its hash
@@ -16,6 +19,9 @@ import { NEW_BLOB, type SignedBlobUrls } from './signed-blob-urls.js';
  * chunks through the runtime.
  */
 export class FileStore implements BlobStore {
+  /** Files known to be there (a blob here never goes): a warm submission's bundle is not looked for on disk each time. */
+  private readonly present = new Set<string>();
+
   constructor(
     private readonly dir: string,
     private readonly urls: SignedBlobUrls,
@@ -35,6 +41,7 @@ export class FileStore implements BlobStore {
       await writeFile(temp, bytes);
       await rename(temp, path);
     }
+    this.seen(path);
     return storedRef(hash, bytes.length);
   }
 
@@ -88,7 +95,18 @@ export class FileStore implements BlobStore {
   }
 
   has(tenant: string, uri: string): boolean {
-    return existsSync(this.path(tenant, hashOfUri(uri)));
+    const path = this.path(tenant, hashOfUri(uri));
+    if (this.present.has(path)) return true;
+    if (!existsSync(path)) return false;
+    this.seen(path);
+    return true;
+  }
+
+  /** Remembers that `path` is there; past KNOWN_PRESENT files, the oldest is forgotten (and looked for on disk again when asked). */
+  private seen(path: string): void {
+    if (this.present.has(path)) return;
+    if (this.present.size >= KNOWN_PRESENT) this.present.delete(this.present.values().next().value!);
+    this.present.add(path);
   }
 
   /** A file store's blobs never expire: nothing to hold. */

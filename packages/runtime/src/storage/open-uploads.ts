@@ -17,27 +17,33 @@ export interface OpenUpload {
  */
 export class OpenUploads {
   private readonly db: Database<OpenUpload, string>;
+  /** The same uploads in memory: every attempt's end looks for those it left open, and almost never finds one. */
+  private readonly open = new Map<string, OpenUpload>();
 
   constructor(root: RootDatabase) {
     this.db = root.openDB<OpenUpload, string>({ name: 'open-uploads' });
+    for (const { key, value } of this.db.getRange()) this.open.set(key, value);
   }
 
   get(uploadId: string): OpenUpload | undefined {
-    return this.db.get(uploadId);
+    return this.open.get(uploadId);
   }
 
   async add(uploadId: string, upload: OpenUpload): Promise<void> {
+    this.open.set(uploadId, upload);
     await this.db.put(uploadId, upload);
   }
 
   async remove(uploadId: string): Promise<void> {
+    this.open.delete(uploadId);
     await this.db.remove(uploadId);
   }
 
   /** The open uploads of attempt `attemptId`, or all of them. */
   of(attemptId?: string): Array<[string, OpenUpload]> {
     const found: Array<[string, OpenUpload]> = [];
-    for (const { key, value } of this.db.getRange()) if (attemptId === undefined || value.attemptId === attemptId) found.push([key, value]);
+    if (this.open.size === 0) return found;
+    for (const entry of this.open) if (attemptId === undefined || entry[1].attemptId === attemptId) found.push(entry);
     return found;
   }
 }

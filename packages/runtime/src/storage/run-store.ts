@@ -1,5 +1,5 @@
 import { hashBytes, type MultipartUpload, type StoredRef } from '@lzy/node-agent/protocol';
-import type { OpenUploads } from './open-uploads.js';
+import type { OpenUpload, OpenUploads } from './open-uploads.js';
 import type { BlobLocations } from './blob-locations.js';
 import { hashOfUri } from './blob-uri.js';
 import type { BlobStore, UploadChunk } from './blob-store.js';
@@ -7,6 +7,9 @@ import type { RunStorages } from './run-storages.js';
 import { RuntimeError } from '../protocol/errors.js';
 import { S3Store } from './s3-store.js';
 import type { TempQuota } from './temp-quota.js';
+
+/** A settled promise for the calls that have nothing to wait for. */
+const NOTHING = Promise.resolve();
 
 /**
  * The storage of every run: a run that names its own bucket has its values there (their size is
@@ -63,8 +66,14 @@ export class RunStore implements BlobStore {
     return this.uploading(uploadId).abortMultipart(tenant, attemptId, uploadId);
   }
 
-  async abortUploads(attemptId?: string): Promise<void> {
-    for (const [uploadId, upload] of this.uploads.of(attemptId)) await this.uploading(uploadId).abortMultipart(upload.tenant, upload.attemptId, uploadId);
+  abortUploads(attemptId?: string): Promise<void> {
+    // The end of every attempt asks; almost none left an upload open (the stores keep theirs in `uploads` too).
+    const open = this.uploads.of(attemptId);
+    return attemptId !== undefined && open.length === 0 ? NOTHING : this.abortOpen(open, attemptId);
+  }
+
+  private async abortOpen(open: Array<[string, OpenUpload]>, attemptId: string | undefined): Promise<void> {
+    for (const [uploadId, upload] of open) await this.uploading(uploadId).abortMultipart(upload.tenant, upload.attemptId, uploadId);
     // The file store's chunked uploads have no state beside their temporary files.
     await this.server.abortUploads(attemptId);
   }

@@ -67,6 +67,8 @@ interface WorkflowState {
 
 export interface WorkflowDeps {
   readonly workflowId: string;
+  /** The run was just started: nothing of it, nor of its graph, is journaled yet. */
+  readonly fresh: boolean;
   readonly name: string;
   readonly tenant: string;
   readonly scheduler: ActorRef<SchedulerMsg>;
@@ -94,9 +96,14 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
   let self: ActorRef<WorkflowMsg>;
   let logs: LogKeeper | undefined;
   const logKeeper = () => (logs ??= new LogKeeper(deps.workflowId, deps.logs, (seq) => tell(self, { type: 'logs-stored', seq })));
+  /** The graph has never been spawned in a run just started: it has no journal to read, nor results to replay. */
+  let freshGraph = deps.fresh;
   const graphOf = (state: WorkflowState): ActorRef<GraphMsg> => {
+    const fresh = freshGraph;
+    freshGraph = false;
     state.graph ??= spawnGraph(self as ActorRef<never>, {
       workflowId: deps.workflowId,
+      fresh,
       tenant: deps.tenant,
       workflow: self as ActorRef<GraphNotice | OpNotice>,
       scheduler: deps.scheduler,
@@ -164,9 +171,22 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     return undefined;
   };
 
+  /** Adds a watcher: the results so far first, then the end (or what happens next: the mailbox waits for this). */
+  const watch = async (state: WorkflowState, watcher: ActorRef<WorkflowEvents>) => {
+    tell(watcher, await query<GraphMsg, WorkflowEvent[]>(graphOf(state), (replyTo) => ({ type: 'replay', replyTo }), RESULTS_TIMEOUT_MS));
+    if (state.status !== 'active') tell(watcher, [endEvent(state)]);
+    else state.watchers.add(watcher);
+  };
+
+  const describe = async (state: WorkflowState, msg: Extract<WorkflowMsg, { type: 'describe' }>) => {
+    const graph = await query<GraphMsg, GraphDescription>(graphOf(state), (replyTo) => ({ type: 'describe', skip: msg.skip, limit: msg.limit, replyTo }), RESULTS_TIMEOUT_MS);
+    tell(msg.replyTo, { ok: true, value: state.reason === undefined ? graph : { ...graph, reason: state.reason } });
+  };
+
   self = spawnPersistentActor<WorkflowState, WorkflowMsg, WorkflowEventJournaled>(parent, {
     name: deps.workflowId,
     key: workflowJournalKey(deps.workflowId),
+    fresh: deps.fresh,
     initialState: () => ({ status: 'active', settled: true, finishing: [], watchers: new Set(), whiteboards: new Map() }),
     apply: (state, event) => {
       if (event.type === 'whiteboard-fields') {
@@ -186,7 +206,8 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
       return state;
     },
     supervision: 'restart',
-    command: async (state, msg, ctx) => {
+    // Synchronous where it can be: a message that waits on nothing does not hold the mailbox a turn.
+    command: (state, msg, ctx) => {
       switch (msg.type) {
         case 'submit':
           if (state.status !== 'active') {
@@ -214,23 +235,14 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           tell(graphOf(state), { type: 'cancel', reason: msg.reason });
           return end(state, ctx, 'cancelled', msg.reason).then(() => tell(msg.replyTo, { ok: true, value: 'cancelled' }));
         case 'watch':
-          // Results so far first, then the end (or what happens next: the mailbox waits for this).
-          tell(msg.watcher, await query<GraphMsg, WorkflowEvent[]>(graphOf(state), (replyTo) => ({ type: 'replay', replyTo }), RESULTS_TIMEOUT_MS));
-          if (state.status !== 'active') tell(msg.watcher, [endEvent(state)]);
-          else state.watchers.add(msg.watcher);
-          return;
+          // A run just started has nothing to replay: its client hears everything from here.
+          if (freshGraph && state.status === 'active') return void state.watchers.add(msg.watcher);
+          return watch(state, msg.watcher);
         case 'unwatch':
           state.watchers.delete(msg.watcher);
           return;
-        case 'describe': {
-          const graph = await query<GraphMsg, GraphDescription>(
-            graphOf(state),
-            (replyTo) => ({ type: 'describe', skip: msg.skip, limit: msg.limit, replyTo }),
-            RESULTS_TIMEOUT_MS,
-          );
-          tell(msg.replyTo, { ok: true, value: state.reason === undefined ? graph : { ...graph, reason: state.reason } });
-          return;
-        }
+        case 'describe':
+          return describe(state, msg);
         case 'resume':
           // Ended, but the runtime stopped before the registry journaled it: it hears it now.
           if (state.status !== 'active') return void deps.ended(state.status);
@@ -261,9 +273,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
             tell(msg.replyTo, { ok: false, error: { code: 'BAD_WHITEBOARD', message: problem } });
             return;
           }
-          await ctx.persist({ type: 'whiteboard-fields', fields: msg.fields });
-          tell(msg.replyTo, { ok: true, value: null });
-          return;
+          return ctx.persist({ type: 'whiteboard-fields', fields: msg.fields }).then(() => tell(msg.replyTo, { ok: true, value: null }));
         }
         case 'graph-settled':
           state.settled = true;

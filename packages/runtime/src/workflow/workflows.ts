@@ -129,9 +129,11 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     if (stored.status !== 'active') retireLater(workflowId);
     return stored;
   };
-  const refOf = (run: Run, workflowId: string): ActorRef<WorkflowMsg> => {
+  /** The run's actor, spawned if memory holds none; `fresh`: the run was just started, nothing of it is journaled. */
+  const refOf = (run: Run, workflowId: string, fresh = false): ActorRef<WorkflowMsg> => {
     run.ref ??= spawnWorkflow(self as ActorRef<never>, {
       workflowId,
+      fresh,
       name: run.name,
       tenant: run.tenant,
       scheduler: deps.scheduler,
@@ -150,27 +152,31 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     return run.ref;
   };
   const recordOf = ({ ref: _ref, ...record }: Run): RunRecord => record;
+  const start = (msg: Extract<WorkflowsMsg, { type: 'start' }>, workflowId: string) => {
+    const run: Run = { tenant: msg.tenant, name: msg.name, startedAt: Date.now(), status: 'active' };
+    runs.set(workflowId, run);
+    // Answered without waiting for the disk: whatever of the run the client is told later (a
+    // submission taken, a result, its end) is journaled after this in the same environment,
+    // whose transactions reach the disk in order, so this start is on disk by then. A start
+    // lost in a crash before anything else leaves a run the client is told is gone.
+    void deps.index.started(workflowId, recordOf(run)).catch(() => undefined);
+    publishWorkflowChanged({ tenant: msg.tenant, workflowId, name: msg.name, status: 'active' });
+    tell(refOf(run, workflowId, true), { type: 'watch', watcher: msg.watcher });
+    tell(msg.replyTo, { ok: true, value: { workflowId } });
+  };
 
   self = spawnActor<null, WorkflowsMsg>(parent, {
     name: 'workflows',
     initialState: () => null,
     supervision: 'restart',
-    receive: async (state, msg) => {
+    // Synchronous but for a start with its own bucket and a resume: the mailbox is not held a turn per message.
+    receive: (state, msg) => {
       switch (msg.type) {
         case 'start': {
           const workflowId = newId('wf');
           // Before the run exists: none of its values may land anywhere else.
-          if (msg.storage) await deps.runStorages.register(msg.tenant, workflowId, msg.storage);
-          const run: Run = { tenant: msg.tenant, name: msg.name, startedAt: Date.now(), status: 'active' };
-          runs.set(workflowId, run);
-          // Answered without waiting for the disk: whatever of the run the client is told later (a
-          // submission taken, a result, its end) is journaled after this in the same environment,
-          // whose transactions reach the disk in order, so this start is on disk by then. A start
-          // lost in a crash before anything else leaves a run the client is told is gone.
-          void deps.index.started(workflowId, recordOf(run)).catch(() => undefined);
-          publishWorkflowChanged({ tenant: msg.tenant, workflowId, name: msg.name, status: 'active' });
-          tell(refOf(run, workflowId), { type: 'watch', watcher: msg.watcher });
-          tell(msg.replyTo, { ok: true, value: { workflowId } });
+          if (msg.storage) return deps.runStorages.register(msg.tenant, workflowId, msg.storage).then(() => (start(msg, workflowId), state));
+          start(msg, workflowId);
           return state;
         }
         case 'to': {
@@ -239,8 +245,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
           }
           // Runs that ended before the restart and were not archived yet: not live, so archived now.
           deps.archive.sweep((workflowId) => runs.has(workflowId));
-          await deps.expiry.reconcile(deps.index.endedRuns());
-          return state;
+          return deps.expiry.reconcile(deps.index.endedRuns()).then(() => state);
         }
       }
     },
