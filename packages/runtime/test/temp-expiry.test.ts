@@ -18,7 +18,7 @@ function expiring(dir: string) {
   return { expiry, emptied, close: async () => (await expiry.close(), await root.close()) };
 }
 
-t.test("a run that ended without its expiry recorded (the runtime closing) has its storage emptied after the next start, once", async (t) => {
+t.test("a run an earlier version ended without recording its expiry has its storage emptied after the first start, once; later starts read no ended run", async (t) => {
   const dir = tempDir(t);
   const first = expiring(dir);
   await first.expiry.ended('alice', 'wf-recorded', Date.now());
@@ -38,7 +38,14 @@ t.test("a run that ended without its expiry recorded (the runtime closing) has i
   t.same(second.emptied, ['bob/wf-lost'], "the lost expiry is made up for; the emptied run's is not repeated");
 
   const third = expiring(dir);
-  await third.expiry.reconcile(ended);
+  let read = 0;
+  await third.expiry.reconcile((function* () {
+    for (const run of ended) {
+      read++;
+      yield run;
+    }
+  })());
+  t.equal(read, 0, 'a start after the first reads none of the ended runs');
   await third.expiry.ended('carol', 'wf-next', Date.now());
   await waitUntil(() => third.emptied.length > 0, 'a run emptied');
   await third.close();

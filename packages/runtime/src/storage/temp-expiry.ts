@@ -10,15 +10,21 @@ const RETRY_MS = 60_000;
 /** The longest a timer may wait before the next look (Node's timers hold at most 2^31 − 1 ms). */
 const MAX_WAIT_MS = 2 ** 31 - 1;
 
+/** Set once the ended runs of the data dir have been reconciled: from then on each run's expiry is written with its end. */
+const RECONCILED = 'reconciled';
+
 /**
  * Empties each run's temporary storage `ttlMs` after the run ended. When each one expires is in the
  * runtime's lmdb state (`temp-expiry`, keyed by time), so a restarted runtime empties what expired
- * while it was down, and what expires later, on time; which runs' storage is gone is there too
- * (`temp-expired`), so that `reconcile` can tell the ended runs whose expiry was never recorded.
+ * while it was down, and what expires later, on time. A run's expiry is written in the turn, and
+ * so the transaction, of its end; a data dir an earlier version wrote may hold ended runs without
+ * one, which `reconcile` finds on the first start, telling them from the runs whose storage is
+ * gone already (`temp-expired`, kept until then).
  */
 export class TempExpiry {
   private readonly due: Database<true, [number, string, string]>;
   private readonly expired: Database<true, [string, string]>;
+  private readonly meta: Database<true, string>;
   private timer: NodeJS.Timeout | undefined;
   /** When the timer looks next (ms since the epoch); undefined while nothing is due. */
   private nextAt: number | undefined;
@@ -35,26 +41,31 @@ export class TempExpiry {
   ) {
     this.due = root.openDB<true, [number, string, string]>({ name: 'temp-expiry' });
     this.expired = root.openDB<true, [string, string]>({ name: 'temp-expired' });
+    this.meta = root.openDB<true, string>({ name: 'temp-expiry.meta' });
     this.schedule();
   }
 
   /**
-   * Records the expiry of every run in `ended` that has none and whose storage is not gone yet:
-   * a run that ended while the runtime closed had its end journaled, but not its expiry.
+   * Records the expiry of every run in `ended` that has none and whose storage is not gone yet (an
+   * earlier version could journal a run's end without it), once per data dir: later starts read
+   * none of `ended`.
    */
   async reconcile(ended: Iterable<{ tenant: string; workflowId: string; endedAt: number }>): Promise<void> {
+    if (this.meta.get(RECONCILED)) return;
     const pending = new Set<string>();
     for (const [, tenant, workflowId] of this.due.getKeys()) pending.add(`${tenant}\n${workflowId}`);
     for (const { tenant, workflowId, endedAt } of ended) {
       if (pending.has(`${tenant}\n${workflowId}`) || this.expired.doesExist([tenant, workflowId])) continue;
       await this.ended(tenant, workflowId, endedAt);
     }
+    await this.meta.put(RECONCILED, true);
+    // Which runs' storage went was kept for this only.
+    await this.expired.clearAsync();
   }
 
   /** Run `workflowId` of `tenant` ended at `endedAt`: its temporary storage goes `ttlMs` later. */
   async ended(tenant: string, workflowId: string, endedAt: number): Promise<void> {
-    // A run that ends while the runtime closes: its state is closing too, and takes no more writes.
-    if (this.closed) return;
+    // Written in this turn, the run's end's: one transaction, so an ended run always has its expiry.
     const written = this.due.put([endedAt + this.ttlMs, tenant, workflowId], true);
     this.writing.add(written);
     try {
@@ -88,7 +99,7 @@ export class TempExpiry {
         const [, tenant, workflowId] = key;
         try {
           await this.store.expire(tenant, workflowId);
-          await this.expired.put([tenant, workflowId], true);
+          if (!this.meta.get(RECONCILED)) await this.expired.put([tenant, workflowId], true);
           await this.due.remove(key);
         } catch (error) {
           // Tried again at the next look: a bucket out of reach now may be back then.
