@@ -37,6 +37,13 @@ export type GraphMsg =
   | { type: 'journal-successes' }
   /** Journals the commit times not journaled yet, when no other write will carry them. */
   | { type: 'journal-commits' }
+  /**
+   * The run ends (its end is journaled in this turn): the commit times the graph holds go with it,
+   * in the same transaction, and those measured later at once. Until then a settled graph holds
+   * them, not to write a transaction of its own (and wait a flush) between its last success and
+   * the run's end.
+   */
+  | { type: 'run-ends' }
   /** Starts the next chunk of ready ops. */
   | { type: 'start-more' }
   /** The results of these ops, for those that succeeded. */
@@ -93,6 +100,8 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
   const heardAt = new Map<string, number>();
   /** Commit times measured and not journaled yet: they go with the graph's next write. */
   let commits: Array<[opId: string, ms: number]> = [];
+  /** The run has ended: no later write of the graph will carry the commit times. */
+  let runEnded = false;
   const defaultPool = [...deps.pools.keys()][0]!;
   let self: ActorRef<GraphMsg>;
   /** Ready ops marked queued whose actors start in a later turn (see START_CHUNK). */
@@ -233,6 +242,7 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
       writing = false;
       heardAt.clear();
       commits = [];
+      runEnded = false;
       return emptyGraph();
     },
     apply: applyGraphEvent,
@@ -333,8 +343,12 @@ export function spawnGraph(parent: Parent, deps: GraphDeps): ActorRef<GraphMsg> 
           journalSuccesses(state, ctx);
           return;
         case 'journal-commits':
-          // While ops run, the next write carries them.
-          if (!writing && isSettled(state)) journalCommits(ctx);
+          // While the run goes on, its next write (the graph's or the run's end) carries them.
+          if (!writing && runEnded) journalCommits(ctx);
+          return;
+        case 'run-ends':
+          runEnded = true;
+          if (!writing) journalCommits(ctx);
           return;
         case 'start-more':
           startScheduled = false;

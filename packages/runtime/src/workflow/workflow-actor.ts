@@ -135,6 +135,8 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     const ended: WorkflowEventJournaled = { type: 'ended', status };
     if (reason !== undefined) ended.reason = reason;
     if (status === 'finished' && state.pendingResult !== undefined) ended.result = state.pendingResult;
+    // The graph's commit times not journaled yet go in the same transaction as the end.
+    if (state.graph) tell(state.graph, { type: 'run-ends' });
     await ctx.persist(ended);
     publishWorkflowChanged({ tenant: deps.tenant, workflowId: deps.workflowId, name: deps.name, status, ...(reason === undefined ? {} : { reason }) });
     logs?.ended(status);

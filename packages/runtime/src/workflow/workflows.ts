@@ -152,6 +152,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     return run.ref;
   };
   const recordOf = ({ ref: _ref, ...record }: Run): RunRecord => record;
+  /** Starts run `workflowId` as `msg` asks: listed, its actor spawned fresh and watched by its client, who is answered. */
   const start = (msg: Extract<WorkflowsMsg, { type: 'start' }>, workflowId: string) => {
     const run: Run = { tenant: msg.tenant, name: msg.name, startedAt: Date.now(), status: 'active' };
     runs.set(workflowId, run);
