@@ -9,14 +9,35 @@ import { startAgent, startServer, type Teardown } from './harness.js';
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
-/** A network namespace `lzy<pid>-<i>` linked to the host by a veth pair on 10.<net>.<i>.0/24; removed at teardown. */
-function namespace(t: Teardown, i: number): { name: string; hostAddress: string; address: string } {
+/**
+ * A 10.X prefix (X from 200 to 249) that no interface of this machine has an address in: a veth an
+ * earlier run left behind on the same prefix would take the replies meant for this run's agents.
+ */
+function freePrefix(): string {
+  const used = execFileSync('ip', ['-br', 'addr'], { encoding: 'utf8' });
+  for (let n = 0; n < 50; n++) {
+    const prefix = `10.${200 + ((process.pid + n) % 50)}`;
+    if (!used.includes(` ${prefix}.`)) return prefix;
+  }
+  throw new Error('every prefix from 10.200 to 10.249 is in use on this machine: remove the leftover lzh* veths');
+}
+
+/** A network namespace `lzy<pid>-<i>` linked to the host by a veth pair on <prefix>.<i>.0/24; both removed at teardown. */
+function namespace(t: Teardown, prefix: string, i: number): { name: string; hostAddress: string; address: string } {
   const name = `lzy${process.pid}-${i}`;
-  const net = `10.${200 + (process.pid % 50)}.${i}`;
+  const net = `${prefix}.${i}`;
   ip('netns', 'add', name);
   t.teardown(() => void ip('netns', 'del', name));
   const [host, inside] = [`lzh${process.pid % 100000}${i}`, `lzn${process.pid % 100000}${i}`];
   ip('link', 'add', host, 'type', 'veth', 'peer', 'name', inside);
+  // Deleting one end deletes the pair, even while the namespace lingers.
+  t.teardown(() => {
+    try {
+      ip('link', 'del', host);
+    } catch {
+      // Gone with the namespace already.
+    }
+  });
   ip('link', 'set', inside, 'netns', name);
   ip('addr', 'add', `${net}.1/24`, 'dev', host);
   ip('link', 'set', host, 'up');
@@ -38,7 +59,8 @@ function canMakeNamespaces(): boolean {
 }
 
 t.test('ops run on agents in their own network namespaces', { skip: !canMakeNamespaces() && 'needs root and `ip` to make network namespaces' }, async (t) => {
-  const namespaces = [namespace(t, 1), namespace(t, 2)];
+  const prefix = freePrefix();
+  const namespaces = [namespace(t, prefix, 1), namespace(t, prefix, 2)];
   const server = await startServer(t, { args: ['--host', '0.0.0.0'], pools: [{ name: 'default', kind: 'static', slots: 1, maxNodes: 2, idleTimeoutMs: 60_000 }] });
   const local = `ws://127.0.0.1:${server.port}`;
   const admin = await RemoteConnection.open({ endpoint: local, token: server.adminToken });
