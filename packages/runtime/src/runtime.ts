@@ -136,6 +136,8 @@ export class Runtime {
     const storage = spawnStorage(system, store, grants);
     const nodes = spawnNodesRouter(system, { directory, scheduler, allocator: () => allocator! });
     const index = await RunIndex.open(root, journal);
+    // Before the runtime answers anyone: on the first start on a data dir, its ended runs without an expiry get one.
+    await expiry.reconcile(index.endedRuns());
     const archive = new RunArchive(journal, (line) => warn(line));
     const workflows = spawnWorkflows(system, { scheduler, cache, blobs: store, pools: resolved.pools, logs, whiteboards, runStorages, expiry, index, archive });
     const iamService = spawnIamService(system, new RoleBindings(root));

@@ -246,7 +246,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
           }
           // Runs that ended before the restart and were not archived yet: not live, so archived now.
           deps.archive.sweep((workflowId) => runs.has(workflowId));
-          return deps.expiry.reconcile(deps.index.endedRuns()).then(() => state);
+          return state;
         }
       }
     },
