@@ -30,7 +30,7 @@ export class TempExpiry {
   private nextAt: number | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   private closed = false;
-  /** Expiries being written: `close` waits for them, so none reaches the state after it closed. */
+  /** Expiries being written: `close` waits for those under way, so none reaches the state after it closes. */
   private readonly writing = new Set<Promise<unknown>>();
 
   constructor(

@@ -37,12 +37,10 @@ export class RunArchive {
    * are not): those that ended before a restart and had not been archived yet.
    */
   sweep(isLive: (workflowId: string) => boolean): void {
-    let last: string | undefined;
+    // A run's two keys each queue it; `pending` holds it once.
     for (const key of this.journal.liveKeys()) {
       const workflowId = runOfJournalKey(key);
-      if (workflowId === undefined || workflowId === last) continue;
-      last = workflowId;
-      if (!isLive(workflowId)) this.add(workflowId);
+      if (workflowId !== undefined && !isLive(workflowId)) this.add(workflowId);
     }
   }
 
