@@ -21,7 +21,7 @@ t.test('lzy agent logs JSON lines with its node, tenant and attempt ids for a wh
   const join = await lzy(['token', 'create', '--agent', '--pool', 'default', '--endpoint', server.url, '--token', server.adminToken]);
   t.equal(join.code, 0, join.stderr);
   const joinToken = join.lines.at(-1)!;
-  const agent = startAgent(t, ['--server', server.url, '--pool', 'default', '--token', joinToken, '--slots', '1', '--log-level', 'info']);
+  const agent = startAgent(t, ['--server', server.url, '--pool', 'default', '--token', joinToken, '--slots', '1', '--log-level', 'debug']);
   const token = await tenantToken(server, 'alpha');
   const run = await lzy(['run', fixture('chain-program')], { LZY_ENDPOINT: server.url, LZY_TOKEN: token, LZY_TEST_DIR: tempDir(t) });
   t.equal(run.code, 0, run.stderr);

@@ -9,8 +9,10 @@ export type AgentLogFields = Readonly<Record<string, string | number | boolean |
 export interface AgentLog {
   /** Something went wrong that no attempt can be told of. */
   warn(line: string, fields?: AgentLogFields): void;
-  /** A state change of the node or of an attempt. */
+  /** A state change of the node. */
   info(line: string, fields: AgentLogFields): void;
+  /** A step of one attempt: a line per op, so off at the default level. */
+  debug(line: string, fields: AgentLogFields): void;
   /** The node's ids from now on in every line (its node id and tenant, once leased). */
   bind(fields: AgentLogFields): void;
 }
@@ -28,6 +30,7 @@ export async function agentLog(level: AgentLogLevel | undefined): Promise<AgentL
     return {
       warn: (line) => void process.stderr.write(`lzy-node-agent[${process.pid}]: ${line}\n`),
       info: () => {},
+      debug: () => {},
       bind: () => {},
     };
   }
@@ -39,6 +42,7 @@ export async function agentLog(level: AgentLogLevel | undefined): Promise<AgentL
   return {
     warn: (line, fields = {}) => logger.warn(fields, line),
     info: (line, fields) => logger.info(fields, line),
+    debug: (line, fields) => logger.debug(fields, line),
     bind: (fields) => {
       logger = logger.child(fields);
     },

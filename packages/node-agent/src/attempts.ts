@@ -72,7 +72,7 @@ export class Attempts {
     }
     const attempt = new Attempt(run, this.ctx);
     this.active.set(run.attemptId, attempt);
-    this.log.info('attempt started', { attemptId: run.attemptId, opName: run.opName });
+    this.log.debug('attempt started', { attemptId: run.attemptId, opName: run.opName });
     attempt.begin();
   }
 
@@ -84,7 +84,7 @@ export class Attempts {
 
   private ended(attempt: Attempt): void {
     this.active.delete(attempt.id);
-    this.log.info('attempt ended', { attemptId: attempt.id });
+    this.log.debug('attempt ended', { attemptId: attempt.id });
     if (this.draining && this.active.size === 0) this.drained();
   }
 }
