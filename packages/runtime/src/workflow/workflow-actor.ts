@@ -77,8 +77,13 @@ export interface WorkflowDeps {
   readonly pools: Map<string, PoolConfig>;
   readonly logs: LogStore;
   readonly whiteboards: WhiteboardIndex;
-  /** The registry: hears when the workflow has ended; resolves once it has journaled that too. */
-  readonly ended: (status: WorkflowStatus) => Promise<void>;
+  /**
+   * The registry: writes the run's end to the run index and its storage's expiry. Called in the
+   * turn the run journals its own end, so that all of it is one transaction.
+   */
+  readonly recordEnd: (status: Exclude<WorkflowStatus, 'active'>, endedAt: number) => void;
+  /** The registry: hears when the workflow has ended (`endedAt` once `recordEnd` wrote it); resolves once it lists the run as ended. */
+  readonly ended: (status: WorkflowStatus, endedAt?: number) => Promise<void>;
   /** The registry: hears when the graph starts or stops having ops running or waiting. */
   readonly busy: (busy: boolean) => void;
 }
@@ -137,6 +142,8 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     if (status === 'finished' && state.pendingResult !== undefined) ended.result = state.pendingResult;
     // The graph's commit times not journaled yet go in the same transaction as the end.
     if (state.graph) tell(state.graph, { type: 'run-ends' });
+    const endedAt = Date.now();
+    deps.recordEnd(status, endedAt);
     await ctx.persist(ended);
     publishWorkflowChanged({ tenant: deps.tenant, workflowId: deps.workflowId, name: deps.name, status, ...(reason === undefined ? {} : { reason }) });
     logs?.ended(status);
@@ -145,7 +152,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     state.watchers.clear();
     // The registry lists the run as ended before its client hears `finish` answered, so a listing
     // right after (or after a restart) never shows a finished run as active.
-    await deps.ended(status);
+    await deps.ended(status, endedAt);
     for (const waiter of state.finishing) tell(waiter, { ok: true, value: status });
     state.finishing = [];
   };

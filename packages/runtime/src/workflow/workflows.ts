@@ -29,8 +29,8 @@ export type WorkflowsMsg =
   | { type: 'list'; tenant: string; skip: number; limit: number; replyTo: ActorRef<RunPage> }
   /** A page of every tenant's runs, newest first: the caller has checked that it is an admin's. */
   | { type: 'list-all-tenants'; skip: number; limit: number; replyTo: ActorRef<RunPage> }
-  /** From a run that has ended: answered once the registry has journaled it too. */
-  | { type: 'ended'; workflowId: string; status: WorkflowStatus; replyTo: ActorRef<true> }
+  /** From a run that has ended (at `endedAt` when the run wrote its end to the index itself): answered once the registry lists it as ended. */
+  | { type: 'ended'; workflowId: string; status: WorkflowStatus; endedAt?: number; replyTo: ActorRef<true> }
   | { type: 'resume' }
   /** From a run: whether its graph has ops running or waiting. */
   | { type: 'busy'; workflowId: string; busy: boolean }
@@ -142,8 +142,12 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
       pools: deps.pools,
       logs: deps.logs,
       whiteboards: deps.whiteboards,
-      ended: (status) =>
-        ask(self, { type: 'ended', workflowId, status }, ENDED_TIMEOUT_MS).then(
+      recordEnd: (status, endedAt) => {
+        void deps.index.ended(workflowId, { tenant: run.tenant, name: run.name, startedAt: run.startedAt, status, endedAt }).catch(() => undefined);
+        void deps.expiry.ended(run.tenant, workflowId, endedAt).catch(() => undefined);
+      },
+      ended: (status, endedAt) =>
+        ask(self, { type: 'ended', workflowId, status, ...(endedAt === undefined ? {} : { endedAt }) }, ENDED_TIMEOUT_MS).then(
           () => undefined,
           () => undefined, // the runtime is stopping: the run tells again when it resumes
         ),
@@ -216,10 +220,17 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
           }
           retireLater(msg.workflowId);
           run.status = msg.status;
+          if (msg.endedAt !== undefined) {
+            // The run wrote its end to the index and its expiry in the transaction of its own end.
+            run.endedAt = msg.endedAt;
+            tell(msg.replyTo, true);
+            return state;
+          }
+          // A run resumed after a restart that lost this write. Answered once the listing says so,
+          // without waiting for the disk: the run's own journal holds its end already, and a
+          // restart that loses this write again resumes the run, which tells its end again. Both
+          // writes go in one transaction (same turn, same environment).
           run.endedAt = Date.now();
-          // Answered once the listing says so, without waiting for the disk: the run's own journal
-          // holds its end already, and a restart that lost this write resumes the run, which tells
-          // its end again. Both writes go in one transaction (same turn, same environment).
           void deps.index.ended(msg.workflowId, recordOf(run)).catch(() => undefined);
           void deps.expiry.ended(run.tenant, msg.workflowId, run.endedAt).catch(() => undefined);
           tell(msg.replyTo, true);
