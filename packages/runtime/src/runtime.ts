@@ -65,6 +65,7 @@ export class Runtime {
     private readonly root: RootDatabase,
     private readonly journal: LmdbJournal,
     private readonly archive: RunArchive,
+    private readonly index: RunIndex,
     private readonly cache: CacheIndex,
     private readonly logs: LogStore,
     private readonly services: LocalServices,
@@ -195,7 +196,7 @@ export class Runtime {
     const uid = process.getuid?.() ?? -1;
     writeRuntimeInfo(dataDir, { pid: process.pid, uid, version: RUNTIME_VERSION, protocol: LOCAL_PROTOCOL_VERSION, socket });
     tell(workflows, { type: 'resume' });
-    return new Runtime(resolved, dataDir, root, journal, archive, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, stateLog, dashboard?.leases, iam, issuer, url);
+    return new Runtime(resolved, dataDir, root, journal, archive, index, cache, logs, services, gateway, localGateway, lock, backend, kube, expiry, clients, metrics, stateLog, dashboard?.leases, iam, issuer, url);
   }
 
   /** A connection as the tenant `token` belongs to; throws for an unknown token. */
@@ -238,6 +239,8 @@ export class Runtime {
     this.cache.close();
     this.logs.close();
     await this.expiry.close();
+    // Runs started an instant ago and still active are resumed by the next start.
+    await this.index.writeUnwritten();
     await this.services.store.close();
     await this.archive.close();
     await this.journal.close();

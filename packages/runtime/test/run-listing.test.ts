@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { LmdbJournal } from '@lzy/actors';
@@ -156,4 +157,39 @@ t.test("runs an earlier version indexed by tenant only are listed across tenants
     t.equal(page.more, 1, 'and counts them all');
     await runtime.close();
   }
+});
+
+/** Whether run `workflowId`'s start is on disk in `dataDir`, read by another process (as a restart would find it). */
+function startOnDisk(dataDir: string, workflowId: string): boolean {
+  const read = `import { open } from 'lmdb';
+const root = open({ path: process.argv[1], readOnly: true });
+process.stdout.write(root.openDB({ name: 'runs' }).get(process.argv[2]) ? 'yes' : 'no');`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', read, join(dataDir, 'state'), workflowId], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`could not read the run index: ${child.stderr}`);
+  return child.stdout === 'yes';
+}
+
+t.test('a run that has not submitted an op yet is listed at once, and its start reaches the disk without one', async (t) => {
+  const dataDir = tempDir(t);
+  const runtime = await Runtime.start({ dataDir });
+  t.teardown(() => runtime.close());
+  const client = runtime.connect(await runtime.iam.issueToken('team'));
+  const workflowId = await client.startWorkflow('thinking', () => {});
+  const page = await client.list();
+  t.match(page.runs, [{ workflowId, status: 'active' }], 'listed as active the moment it started');
+  t.equal(page.more, 0);
+  // Its start goes with its first ops when they come; a run that takes its time gets it written anyway.
+  await waitUntil(() => startOnDisk(dataDir, workflowId), 'the start of a run without ops to reach the disk', 30_000);
+});
+
+t.test('a run started an instant before the runtime closes is resumed, as active, by the next start', async (t) => {
+  const dataDir = tempDir(t);
+  let runtime = await Runtime.start({ dataDir });
+  t.teardown(() => runtime.close());
+  const client = runtime.connect(await runtime.iam.issueToken('team'));
+  const workflowId = await client.startWorkflow('cut-short', () => {});
+  await runtime.close();
+  runtime = await Runtime.start({ dataDir });
+  const again = runtime.connect(await runtime.iam.issueToken('team'));
+  t.match((await again.list()).runs, [{ workflowId, status: 'active' }], 'listed as active after the restart');
 });

@@ -21,6 +21,9 @@ type JournaledRunEvent =
 type TenantKey = [tenant: string, startedAt: number, workflowId: string];
 type StartKey = [startedAt: number, workflowId: string];
 
+/** Longest a started run's start waits to be written with the run's first journal write (see `RunIndex.starting`). */
+const UNWRITTEN_MAX_MS = 100;
+
 /** The key in `runs.count` of the count of every tenant's runs: never a tenant's name. */
 const ALL_TENANTS = '*';
 
@@ -42,6 +45,10 @@ export class RunIndex {
   private readonly countsWritten = new Map<string, number>();
   /** Likewise the runs: a listing right after a run started or ended shows it as it is now. */
   private readonly runsWritten = new Map<string, RunRecord>();
+  /** Runs started and listed whose start is not written yet (see `starting`). */
+  private readonly unwritten = new Map<string, RunRecord>();
+  /** Writes the starts still unwritten UNWRITTEN_MAX_MS after the first of them. */
+  private unwrittenTimer: NodeJS.Timeout | undefined;
 
   private constructor(root: RootDatabase) {
     this.runs = root.openDB<RunRecord, string>({ name: 'runs' });
@@ -64,10 +71,24 @@ export class RunIndex {
   }
 
   /**
-   * Records a run that started. Not awaited on the hot path: whatever of the run is acknowledged
-   * later is written after this in the same environment, whose transactions reach the disk in order.
+   * Lists a run that started, from now on. Its start is written by `started`, which the run calls
+   * in the turn of its first journal write (its first ops, or its end), so that both go to the disk
+   * in one transaction, not two; a run that writes nothing for UNWRITTEN_MAX_MS has it written then.
    */
-  async started(workflowId: string, run: RunRecord): Promise<void> {
+  starting(workflowId: string, run: RunRecord): void {
+    this.unwritten.set(workflowId, { ...run });
+    this.unwrittenTimer ??= setTimeout(() => this.writeUnwritten(), UNWRITTEN_MAX_MS).unref();
+  }
+
+  /**
+   * Writes the start of a run `starting` listed, if not written yet. Not awaited on the hot path:
+   * whatever of the run is acknowledged later is written after this (or with it) in the same
+   * environment, whose transactions reach the disk in order.
+   */
+  async started(workflowId: string): Promise<void> {
+    const run = this.unwritten.get(workflowId);
+    if (!run) return;
+    this.unwritten.delete(workflowId);
     // Writes made in one turn go to the disk in one transaction.
     await Promise.all([
       putSeen(this.runs, this.runsWritten, workflowId, { ...run }),
@@ -85,7 +106,14 @@ export class RunIndex {
   }
 
   get(workflowId: string): RunRecord | undefined {
-    return this.runsWritten.get(workflowId) ?? this.runs.get(workflowId);
+    return this.runsWritten.get(workflowId) ?? this.unwritten.get(workflowId) ?? this.runs.get(workflowId);
+  }
+
+  /** Writes every start not written yet: when it is due, and before the environment closes. */
+  async writeUnwritten(): Promise<void> {
+    clearTimeout(this.unwrittenTimer);
+    this.unwrittenTimer = undefined;
+    await Promise.all([...this.unwritten.keys()].map((workflowId) => this.started(workflowId)));
   }
 
   /** The ids of the runs that had not ended, with their records. */
@@ -109,7 +137,7 @@ export class RunIndex {
     return this.pageOf(skip, limit, {
       starting: (workflowId, run) => run.tenant === tenant && !this.byTenant.doesExist([tenant, run.startedAt, workflowId]),
       committed: (offset, count) => [...this.byTenant.getKeys({ ...range, offset, limit: count })].map(([, , workflowId]) => workflowId),
-      total: this.countOf(tenant),
+      total: this.countOf(tenant) + [...this.unwritten.values()].filter((run) => run.tenant === tenant).length,
       info: infoOf,
     });
   }
@@ -120,7 +148,7 @@ export class RunIndex {
     return this.pageOf(skip, limit, {
       starting: (workflowId, run) => !this.byStart.doesExist([run.startedAt, workflowId]),
       committed: (offset, count) => [...this.byStart.getKeys({ ...range, offset, limit: count })].map(([, workflowId]) => workflowId),
-      total: this.countOf(ALL_TENANTS),
+      total: this.countOf(ALL_TENANTS) + this.unwritten.size,
       info: (workflowId, run) => ({ ...infoOf(workflowId, run), tenant: run.tenant }),
     });
   }
@@ -130,7 +158,7 @@ export class RunIndex {
    * (`starting` picks them: they are the newest), then those `committed` reads from an index.
    */
   private pageOf(skip: number, limit: number, from: PageSource): RunPage {
-    const uncommitted = [...this.runsWritten].filter(([workflowId, run]) => from.starting(workflowId, run)).sort(([, a], [, b]) => b.startedAt - a.startedAt);
+    const uncommitted = [...this.runsWritten, ...this.unwritten].filter(([workflowId, run]) => from.starting(workflowId, run)).sort(([, a], [, b]) => b.startedAt - a.startedAt);
     const runs = uncommitted.slice(skip, skip + limit).map(([workflowId, run]) => from.info(workflowId, run));
     const offset = Math.max(0, skip - uncommitted.length);
     if (runs.length < limit) {
@@ -172,7 +200,8 @@ export class RunIndex {
     }
     const writes: Array<Promise<void>> = [];
     for (const [workflowId, run] of runs) {
-      writes.push(this.started(workflowId, run));
+      this.starting(workflowId, run);
+      writes.push(this.started(workflowId));
       if (run.status !== 'active') writes.push(this.ended(workflowId, run));
     }
     await Promise.all(writes);

@@ -78,7 +78,13 @@ export interface WorkflowDeps {
   readonly logs: LogStore;
   readonly whiteboards: WhiteboardIndex;
   /**
-   * The registry: writes the run's end to the run index and its storage's expiry. Called in the
+   * The registry: writes the run's start to the run index, if not written yet. Called in the turn
+   * the run hands its first ops to its graph, which journals them in the next turn, before lmdb
+   * writes the writes of this one: one transaction for both.
+   */
+  readonly writeStart: () => void;
+  /**
+   * The registry: writes the run's start if not written yet, and its end to the run index and its storage's expiry. Called in the
    * turn the run journals its own end, so that all of it is one transaction.
    */
   readonly recordEnd: (status: Exclude<WorkflowStatus, 'active'>, endedAt: number) => void;
@@ -226,6 +232,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           state.settled = false;
           deps.busy(true);
           tell(graphOf(state), msg);
+          deps.writeStart();
           return;
         case 'finish':
           if (state.status !== 'active') {

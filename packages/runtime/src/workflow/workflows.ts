@@ -142,7 +142,9 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
       pools: deps.pools,
       logs: deps.logs,
       whiteboards: deps.whiteboards,
+      writeStart: () => void deps.index.started(workflowId).catch(() => undefined),
       recordEnd: (status, endedAt) => {
+        void deps.index.started(workflowId).catch(() => undefined);
         void deps.index.ended(workflowId, { tenant: run.tenant, name: run.name, startedAt: run.startedAt, status, endedAt }).catch(() => undefined);
         void deps.expiry.ended(run.tenant, workflowId, endedAt).catch(() => undefined);
       },
@@ -161,10 +163,10 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     const run: Run = { tenant: msg.tenant, name: msg.name, startedAt: Date.now(), status: 'active' };
     runs.set(workflowId, run);
     // Answered without waiting for the disk: whatever of the run the client is told later (a
-    // submission taken, a result, its end) is journaled after this in the same environment,
-    // whose transactions reach the disk in order, so this start is on disk by then. A start
-    // lost in a crash before anything else leaves a run the client is told is gone.
-    void deps.index.started(workflowId, recordOf(run)).catch(() => undefined);
+    // submission taken, a result, its end) is journaled with or after the start in the same
+    // environment, whose transactions reach the disk in order, so this start is on disk by then.
+    // A start lost in a crash before anything else leaves a run the client is told is gone.
+    deps.index.starting(workflowId, recordOf(run));
     publishWorkflowChanged({ tenant: msg.tenant, workflowId, name: msg.name, status: 'active' });
     tell(refOf(run, workflowId, true), { type: 'watch', watcher: msg.watcher });
     tell(msg.replyTo, { ok: true, value: { workflowId } });
