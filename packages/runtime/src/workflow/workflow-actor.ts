@@ -88,8 +88,8 @@ export interface WorkflowDeps {
    * turn the run journals its own end, so that all of it is one transaction.
    */
   readonly recordEnd: (status: Exclude<WorkflowStatus, 'active'>, endedAt: number) => void;
-  /** The registry: hears when the workflow has ended (`endedAt` once `recordEnd` wrote it); resolves once it lists the run as ended. */
-  readonly ended: (status: WorkflowStatus, endedAt?: number) => Promise<void>;
+  /** The registry: hears when the workflow has ended (`endedAt` once `recordEnd` wrote it), before anyone else does. */
+  readonly ended: (status: WorkflowStatus, endedAt?: number) => void;
   /** The registry: hears when the graph starts or stops having ops running or waiting. */
   readonly busy: (busy: boolean) => void;
 }
@@ -151,14 +151,14 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
     const endedAt = Date.now();
     deps.recordEnd(status, endedAt);
     await ctx.persist(ended);
+    // The registry lists the run as ended before anyone hears of the end (its mailbox has this
+    // first), so a listing right after (or after a restart) never shows a finished run as active.
+    deps.ended(status, endedAt);
     publishWorkflowChanged({ tenant: deps.tenant, workflowId: deps.workflowId, name: deps.name, status, ...(reason === undefined ? {} : { reason }) });
     logs?.ended(status);
     emit(state, [endEvent(state)]);
     // Nothing follows the end of a run: its watchers go.
     state.watchers.clear();
-    // The registry lists the run as ended before its client hears `finish` answered, so a listing
-    // right after (or after a restart) never shows a finished run as active.
-    await deps.ended(status, endedAt);
     for (const waiter of state.finishing) tell(waiter, { ok: true, value: status });
     state.finishing = [];
   };
@@ -261,7 +261,7 @@ export function spawnWorkflow(parent: Parent, deps: WorkflowDeps): ActorRef<Work
           return describe(state, msg);
         case 'resume':
           // Ended, but the runtime stopped before the registry journaled it: it hears it now.
-          if (state.status !== 'active') return void deps.ended(state.status);
+          if (state.status !== 'active') return deps.ended(state.status);
           // Ops may run again: busy until the graph next settles.
           deps.busy(true);
           publishWorkflowChanged({ tenant: deps.tenant, workflowId: deps.workflowId, name: deps.name, status: 'active', resumed: true });

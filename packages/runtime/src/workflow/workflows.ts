@@ -1,5 +1,5 @@
 import Denque from 'denque';
-import { ask, spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
+import { spawnActor, stopActor, tell, type ActorRef, type Parent } from '@lzy/actors';
 import type { PoolConfig } from '../config.js';
 import type { CacheIndex } from '../graph/cache-index.js';
 import type { BlobHolds } from '../graph/blob-holds.js';
@@ -29,8 +29,11 @@ export type WorkflowsMsg =
   | { type: 'list'; tenant: string; skip: number; limit: number; replyTo: ActorRef<RunPage> }
   /** A page of every tenant's runs, newest first: the caller has checked that it is an admin's. */
   | { type: 'list-all-tenants'; skip: number; limit: number; replyTo: ActorRef<RunPage> }
-  /** From a run that has ended (at `endedAt` when the run wrote its end to the index itself): answered once the registry lists it as ended. */
-  | { type: 'ended'; workflowId: string; status: WorkflowStatus; endedAt?: number; replyTo: ActorRef<true> }
+  /**
+   * From a run that has ended (at `endedAt` when the run wrote its end to the index itself). Told
+   * before the run answers its client, so whatever the client asks next finds the run ended.
+   */
+  | { type: 'ended'; workflowId: string; status: WorkflowStatus; endedAt?: number }
   | { type: 'resume' }
   /** From a run: whether its graph has ops running or waiting. */
   | { type: 'busy'; workflowId: string; busy: boolean }
@@ -52,9 +55,6 @@ const KEEP_ENDED_MS = 10_000;
  * that what memory holds does not grow with the rate runs end at (a run held takes tens of KiB).
  */
 export const KEEP_ENDED_MAX = 500;
-
-/** How long a run waits for the registry to journal its end. */
-const ENDED_TIMEOUT_MS = 30_000;
 
 /** A run the registry holds in memory: active, or ended and not retired yet. */
 interface Run extends RunRecord {
@@ -148,11 +148,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
         void deps.index.ended(workflowId, { tenant: run.tenant, name: run.name, startedAt: run.startedAt, status, endedAt }).catch(() => undefined);
         void deps.expiry.ended(run.tenant, workflowId, endedAt).catch(() => undefined);
       },
-      ended: (status, endedAt) =>
-        ask(self, { type: 'ended', workflowId, status, ...(endedAt === undefined ? {} : { endedAt }) }, ENDED_TIMEOUT_MS).then(
-          () => undefined,
-          () => undefined, // the runtime is stopping: the run tells again when it resumes
-        ),
+      ended: (status, endedAt) => tell(self, { type: 'ended', workflowId, status, ...(endedAt === undefined ? {} : { endedAt }) }),
       busy: (isBusy) => tell(self, { type: 'busy', workflowId, busy: isBusy }),
     });
     return run.ref;
@@ -216,26 +212,21 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
         case 'ended': {
           setBusy(msg.workflowId, false);
           const run = runOf(msg.workflowId);
-          if (!run || run.status === msg.status) {
-            tell(msg.replyTo, true);
-            return state;
-          }
+          if (!run || run.status === msg.status) return state;
           retireLater(msg.workflowId);
           run.status = msg.status;
           if (msg.endedAt !== undefined) {
             // The run wrote its end to the index and its expiry in the transaction of its own end.
             run.endedAt = msg.endedAt;
-            tell(msg.replyTo, true);
             return state;
           }
-          // A run resumed after a restart that lost this write. Answered once the listing says so,
-          // without waiting for the disk: the run's own journal holds its end already, and a
-          // restart that loses this write again resumes the run, which tells its end again. Both
-          // writes go in one transaction (same turn, same environment).
+          // A run resumed after a restart that lost this write: written without waiting for the
+          // disk, as the run's own journal holds its end already, and a restart that loses this
+          // write again resumes the run, which tells its end again. Both writes go in one
+          // transaction (same turn, same environment).
           run.endedAt = Date.now();
           void deps.index.ended(msg.workflowId, recordOf(run)).catch(() => undefined);
           void deps.expiry.ended(run.tenant, msg.workflowId, run.endedAt).catch(() => undefined);
-          tell(msg.replyTo, true);
           return state;
         }
         case 'retire-due':
