@@ -21,6 +21,8 @@
 //   rss-after-100k              this process's RSS (MiB) after the long run's last workflow; its
 //                               baseline is the RSS after its first window, and the ratio is
 //                               baseline / value (0.8 = 25% more memory after 10x the runs)
+//   status-after-100k           ms for what `lzy status` asks (the newest page of runs) after the
+//                               long run, p50 of 21; its baseline is the same before the long run
 //
 // Ours and the floor alternate within each figure's rounds. Every phase is bounded in time (one
 // timer per phase, none per workflow).
@@ -113,7 +115,12 @@ export async function run({ quick }: { quick: boolean }): Promise<Result[]> {
     results.push((await latency('workflow-chain3', chain3(lzy), 3, floor, sizes.chainSamples, sizes))[0]!);
     results.push(await throughput('workflows-1op-per-s', oneOp(lzy), 1, floor, sizes));
     results.push(await throughput('workflows-chain3-per-s', chain3(lzy), 3, floor, sizes));
+    const statusBefore = await statusLatency(lzy);
     results.push(...(await longRun(oneOp(lzy), sizes)));
+    const statusAfter = await statusLatency(lzy);
+    const status = latencyResult('status-after-100k', statusAfter, statusBefore);
+    log(`status-after-100k: a page of runs in ${status.value} ms after the long run (${status.baseline} ms before) → ratio ${status.ratio}`);
+    results.push(status);
     await lzy.close();
     lzy = undefined;
 
@@ -229,6 +236,19 @@ async function longRun(workflow: Workflow, sizes: Sizes): Promise<Result[]> {
   log(`  this process after ${fmt(w)}: ${describeMemory(memoryFirst!)}`);
   log(`  this process after ${fmt(n)}: ${describeMemory(memoryLast)} → ratio ${rss.ratio}`);
   return [rate, rss];
+}
+
+/** How long the newest page of runs takes to come back, as `lzy status` asks for it (p50 of 21, ms). */
+async function statusLatency(lzy: Lzy): Promise<number> {
+  // The client's connection is what `lzy status` uses; the SDK keeps it to itself.
+  const connection = lzy['connection'];
+  const samples: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    const t0 = now();
+    await connection.list();
+    samples.push(now() - t0);
+  }
+  return percentile(samples, 50);
 }
 
 /** This process's memory (MiB): its RSS, split into anonymous and file-backed pages where Linux says, and the JS heap. */
