@@ -3,7 +3,10 @@ import type { PoolConfig } from '../config.js';
 import type { Iam, Subject } from '../iam/iam.js';
 import type { OidcIssuer } from '../iam/oidc-issuer.js';
 import { serveIdentityRequest, type ClientRoles } from './identity-requests.js';
-import { authorize, type IamMsg } from '../iam/iam-service.js';
+import type { Resource } from '../iam/authorization.js';
+import type { IamMsg } from '../iam/iam-service.js';
+import type { Permission } from '../iam/permissions.js';
+import type { Role } from '../iam/subject.js';
 import { REQUEST_PERMISSIONS, resourceOf } from '../iam/request-access.js';
 import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
 import type { ClientEvents, ClientReply, ClientRequest, WorkflowInfo } from '../protocol/gateway.js';
@@ -33,8 +36,10 @@ export interface ClientsDeps {
   readonly iam: Iam;
   /** The runtime's OIDC issuer; absent on the embedded runtime. */
   readonly issuer: () => OidcIssuer | undefined;
-  /** Decides every request, and holds the role bindings. */
+  /** Holds the role bindings, and changes them. */
   readonly iamService: ActorRef<IamMsg>;
+  /** Decides a request at once, on the bindings as they are now (see `decide`): no message per request. */
+  readonly decide: (subject: Subject, permission: Permission | null, resource: Resource) => Result<Role[]>;
   readonly pools: ReadonlyMap<string, PoolConfig>;
   readonly store: BlobStore;
   readonly runStorages: RunStorages;
@@ -55,7 +60,7 @@ class Refused extends Error {
 
 /**
  * The gateway's service for remote clients: serves each request as the tenant of the connection
- * it came on, once the IAM service has authorized it (see `REQUEST_PERMISSIONS`), streams the
+ * it came on, once `decide` has authorized it (see `REQUEST_PERMISSIONS`), streams the
  * events of watched runs back over that connection, and, once the runtime is draining, refuses
  * new work with the retryable `SHUTTING_DOWN`. Requests are served
  * concurrently: a slow one (a `finish` waiting for its graph) holds up no other.
@@ -157,7 +162,9 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
     if (draining && (request.type === 'start' || request.type === 'submit')) {
       throw new Refused('SHUTTING_DOWN', 'the runtime is shutting down; try again once it is back');
     }
-    const roles = await authorize(deps.iamService, subject, REQUEST_PERMISSIONS[request.type], resourceOf(subject, request));
+    const decision = deps.decide(subject, REQUEST_PERMISSIONS[request.type], resourceOf(subject, request));
+    if (!decision.ok) throw new Refused(decision.error.code, decision.error.message);
+    const roles = decision.value;
     const connection = deps.connectAs(subject);
     switch (request.type) {
       case 'whoami':
