@@ -101,8 +101,8 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         return state;
       }
       const { subject, request, events, replyTo } = msg;
-      const watcher = (workflowId: string | undefined, watch: string) => {
-        const ref = spawnWatcher(ctx.self as ActorRef<never>, events, watch, (gone, runEnded) =>
+      const watcher = (workflowId: string | undefined, watch: string, progress = true) => {
+        const ref = spawnWatcher(ctx.self as ActorRef<never>, events, watch, progress, (gone, runEnded) =>
           tell(ctx.self, { type: 'watcher-gone', watcher: gone, runEnded }),
         );
         replaceWatcher(subject, watch, workflowId, ref);
@@ -157,7 +157,7 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
   async function serve(
     subject: Subject,
     request: ClientRequest,
-    watcher: (workflowId: string | undefined, watch: string) => ActorRef<WorkflowEvents>,
+    watcher: (workflowId: string | undefined, watch: string, progress?: boolean) => ActorRef<WorkflowEvents>,
   ): Promise<ClientReply<ClientRequest['type']>> {
     if (draining && (request.type === 'start' || request.type === 'submit')) {
       throw new Refused('SHUTTING_DOWN', 'the runtime is shutting down; try again once it is back');
@@ -170,7 +170,7 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
       case 'whoami':
         return { id: subject.id, tenant: subject.tenant, roles };
       case 'start': {
-        const ref = watcher(undefined, request.watch);
+        const ref = watcher(undefined, request.watch, request.progress);
         try {
           const workflowId = await startWorkflow(subject, request.name, ref, request.storage);
           started(ref, workflowId);
@@ -284,14 +284,16 @@ function pageOf(records: WhiteboardRecord[], skip: number): { records: Whiteboar
 const BATCH_BYTES = 1024 * 1024;
 
 /**
- * Forwards the events of one run to a remote client's events actor. It stops when the run ends,
- * when it is replaced by a newer watch, or when the client's connection is gone (the client
- * watches again once it is back, and the run replays its results).
+ * Forwards the events of one run to a remote client's events actor (its `progress` events only
+ * when `progress`; a batch of nothing else is not sent). It stops when the run ends, when it is
+ * replaced by a newer watch, or when the client's connection is gone (the client watches again
+ * once it is back, and the run replays its results).
  */
 function spawnWatcher(
   parent: Parent,
   events: ActorRef<ClientEvents>,
   watch: string,
+  progress: boolean,
   gone: (self: ActorRef<WorkflowEvents>, runEnded: boolean) => void,
 ): ActorRef<WorkflowEvents> {
   return spawnActor<undefined, WorkflowEvents>(parent, {
@@ -299,8 +301,9 @@ function spawnWatcher(
     supervision: 'stop',
     receive: (state, batch, ctx) => {
       let delivered = true;
+      const sent = progress ? batch : batch.filter((event) => event.type !== 'progress');
       try {
-        for (const part of split(batch)) tell(events, { type: 'events', watch, events: part });
+        for (const part of split(sent)) tell(events, { type: 'events', watch, events: part });
       } catch {
         delivered = false;
       }
