@@ -51,8 +51,7 @@ export function spawnIamService(parent: Parent, bindings: RoleBindings): ActorRe
  * Synchronous: the gateway decides each client call with it, without a message to the service.
  */
 export function decide(bindings: RoleBindings, subject: Subject, permission: Permission | null, resource: Resource): Result<Role[]> {
-  const bound = bindings.rolesOf(subject.tenant, subject.id);
-  const roles = bound.length === 0 ? [...subject.roles] : [...new Set([...subject.roles, ...bound])];
+  const roles = [...new Set([...subject.roles, ...bindings.rolesOf(subject.tenant, subject.id)])];
   const denial = permission === null ? undefined : denialOf(subject, roles, permission, resource);
   return denial === undefined ? { ok: true, value: roles } : { ok: false, error: { code: 'FORBIDDEN', message: denial } };
 }
