@@ -1,4 +1,4 @@
-import type { OpSpec, OwnStorage, RuntimeConnection, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
+import type { OpSpec, OwnStorage, RuntimeConnection, StartOptions, WorkflowEvent, WorkflowStatus } from '@lzy/runtime';
 
 /** Where the ops of one run stand, as a client sees them. */
 export interface Progress {
@@ -82,7 +82,7 @@ export class ProgressTracker implements RuntimeConnection {
     return this.inner.tenant;
   }
 
-  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void, storage?: OwnStorage): Promise<string> {
+  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void, storage?: OwnStorage, options?: StartOptions): Promise<string> {
     const run = new RunProgress(name);
     const workflowId = await this.inner.startWorkflow(
       name,
@@ -91,6 +91,7 @@ export class ProgressTracker implements RuntimeConnection {
         onEvent(event);
       },
       storage,
+      options,
     );
     this.runs.set(workflowId, run);
     return workflowId;

@@ -196,3 +196,43 @@ t.test('watching a run replays its results, even more of them than fit one frame
   const results = replayed.filter((event) => event.type === 'op-succeeded');
   t.equal(new Set(results.map((event) => event.opId)).size, count, 'every result was replayed once');
 });
+
+t.test("a client that shows no op counts is sent a run's results and end, but none of its progress events", async (t) => {
+  const client = await connection(t, teamToken);
+  const dir = tempDir(t);
+  const value = (v: unknown) => ({ kind: 'value' as const, ref: refFor(encodeValue(v)) });
+  const spec = (id: string): OpSpec => ({
+    id,
+    name: 'step',
+    module: pathToFileURL(fixture('ops')).href,
+    exportName: 'step',
+    args: [value(dir), value(id), value(1)],
+    retries: { max: 0, backoffMs: 0 },
+    env: {},
+  });
+  /** The events a run of one op sends its starter, until its end. */
+  const heardBy = async (name: string, progress: boolean | undefined) => {
+    const heard: WorkflowEvent[] = [];
+    const ended = new Promise<void>((resolve) => {
+      const onEvent = (event: WorkflowEvent) => {
+        heard.push(event);
+        if (event.type === 'workflow-ended') resolve();
+      };
+      void client.startWorkflow(name, onEvent, undefined, progress === undefined ? undefined : { progress }).then(async (workflowId) => {
+        await client.submit(workflowId, [spec(name)]);
+        await client.finish(workflowId);
+      });
+    });
+    await ended;
+    return heard.map((event) => event.type);
+  };
+  const quiet = await heardBy('quiet', false);
+  t.same(quiet, ['op-succeeded', 'workflow-ended'], 'only the result and the end');
+  const counted = await heardBy('counted', undefined);
+  t.ok(counted.includes('progress'), 'a starter that did not say hears the op counts too');
+  t.same(
+    counted.filter((type) => type !== 'progress'),
+    ['op-succeeded', 'workflow-ended'],
+    'and the same result and end',
+  );
+});

@@ -17,12 +17,21 @@ type WorkflowToMsg = Extract<WorkflowsMsg, { type: 'to' }>['msg'];
 
 export { RuntimeError };
 
+/** What the starter of a run hears of it. */
+export interface StartOptions {
+  /** Whether it wants the run's `progress` events (op counts); default true. A starter that shows no counts passes false. */
+  readonly progress?: boolean;
+}
+
 /** What a client (the SDK) can do with the runtime, as one verified tenant. */
 export interface RuntimeConnection {
   readonly tenant: string;
-  /** Starts a workflow run; `onEvent` hears everything that happens in it. */
-  /** Starts run `name`, whose values go to `storage` when given (else the runtime's store); `onEvent` hears its events. */
-  startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void, storage?: OwnStorage): Promise<string>;
+  /**
+   * Starts run `name`, whose values go to `storage` when given (else the runtime's store); `onEvent`
+   * hears its events. With `options.progress` false it need not hear the `progress` ones: a remote
+   * connection asks the runtime not to send them.
+   */
+  startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void, storage?: OwnStorage, options?: StartOptions): Promise<string>;
   /** Adds ops to the run's graph; resolves once they are journaled. */
   submit(workflowId: string, ops: OpSpec[]): Promise<void>;
   /**

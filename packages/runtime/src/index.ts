@@ -7,7 +7,7 @@ export type { TrustedIssuerConfig } from './iam/trusted-issuer.js';
 export type { FailedAuthLimits } from './iam/failed-auth-limiter.js';
 export { OIDC_PATH } from './iam/oidc-issuer.js';
 export { defaultPool } from './config.js';
-export { RuntimeError, type RuntimeConnection } from './client.js';
+export { RuntimeError, type RuntimeConnection, type StartOptions } from './client.js';
 export { describeWholeRun } from './describe-run.js';
 export type { OpSpec, ArgSpec, CacheSpec, CacheMiss, OpInfo, OpState, WorkflowEvent, WorkflowStatus, OpCounts, AttemptTimings } from './protocol/client.js';
 export type { RunPage, WorkflowInfo, WorkflowDetail } from './protocol/gateway.js';

@@ -23,7 +23,7 @@ import { Iam, type Subject } from './iam/iam.js';
 import { OIDC_PATH, OidcIssuer } from './iam/oidc-issuer.js';
 import { TokenVerifier } from './iam/token-verifier.js';
 import { WorkerTokens } from './iam/worker-tokens.js';
-import { authorize, spawnIamService } from './iam/iam-service.js';
+import { authorize, decide, spawnIamService } from './iam/iam-service.js';
 import type { RuntimeMetrics } from './observe/metrics.js';
 import { serveMetrics } from './observe/metrics-endpoint.js';
 import { StateLog } from './observe/state-log.js';
@@ -141,11 +141,22 @@ export class Runtime {
     await expiry.reconcile(index.endedRuns());
     const archive = new RunArchive(journal, (line) => warn(line));
     const workflows = spawnWorkflows(system, { scheduler, cache, blobs: store, pools: resolved.pools, logs, whiteboards, runStorages, expiry, index, archive });
-    const iamService = spawnIamService(system, new RoleBindings(root));
+    const bindings = new RoleBindings(root);
+    const iamService = spawnIamService(system, bindings);
     const services: LocalServices = { system, workflows, store, whiteboards, runStorages, iam: iamService };
     const connectAs = (subject: Subject) => new LocalConnection(subject, services);
     let issuer: OidcIssuer | undefined;
-    const clients = spawnClients(system, { iam, iamService, issuer: () => issuer, pools: resolved.pools, store, runStorages, workflows, connectAs });
+    const clients = spawnClients(system, {
+      iam,
+      iamService,
+      decide: (subject, permission, resource) => decide(bindings, subject, permission, resource),
+      issuer: () => issuer,
+      pools: resolved.pools,
+      store,
+      runStorages,
+      workflows,
+      connectAs,
+    });
     const verifier = new TokenVerifier(iam, () => issuer, resolved.identity.trust);
     const limiter = new FailedAuthLimiter(resolved.identity.failedAuthLimits);
     const gateway = createGateway({ directory, workerTokens, pools: resolved.pools, iam, verifier, limiter, nodes, storage, clients, ...(kube ? { kube } : {}) });

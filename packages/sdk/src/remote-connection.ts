@@ -11,7 +11,7 @@ import {
   type ReconnectPolicy,
 } from '@lzy/actors';
 import { CHUNK_BYTES, hashBytes, storedRef, uriOf, type DataRef, type StoredRef } from '@lzy/node-agent/protocol';
-import type { OpSpec, OwnStorage, Role, RuntimeConnection, WorkflowDetail, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
+import type { OpSpec, OwnStorage, Role, RuntimeConnection, StartOptions, WorkflowDetail, WorkflowEvent, WorkflowInfo, WorkflowStatus } from '@lzy/runtime';
 import {
   CLIENT_PATH,
   ClientEvents,
@@ -265,12 +265,13 @@ export class RemoteConnection implements RuntimeConnection {
     }
   }
 
-  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void, storage?: OwnStorage): Promise<string> {
+  async startWorkflow(name: string, onEvent: (event: WorkflowEvent) => void, storage?: OwnStorage, options?: StartOptions): Promise<string> {
     const watch = randomUUID();
     const entry: Watch = { workflowId: undefined, onEvent };
     this.watches.set(watch, entry);
     try {
-      const { workflowId } = await this.call({ type: 'start', name, watch, ...(storage ? { storage } : {}) });
+      const quiet = options?.progress === false ? { progress: false } : {};
+      const { workflowId } = await this.call({ type: 'start', name, watch, ...(storage ? { storage } : {}), ...quiet });
       entry.workflowId = workflowId;
       return workflowId;
     } catch (error) {

@@ -101,7 +101,8 @@ export class WorkflowRun {
   ): Promise<WorkflowRun> {
     let run: WorkflowRun | undefined;
     const early: WorkflowEvent[] = [];
-    const id = await connection.startWorkflow(name, (event) => (run ? run.onEvent(event, options.onLog) : early.push(event)), options.storage);
+    // A run's op counts are not shown: only its results and failures are heard.
+    const id = await connection.startWorkflow(name, (event) => (run ? run.onEvent(event, options.onLog) : early.push(event)), options.storage, { progress: false });
     run = new WorkflowRun(connection, id, name, options.eager);
     for (const event of early) run.onEvent(event, options.onLog);
     return run;

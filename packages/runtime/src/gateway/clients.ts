@@ -3,7 +3,10 @@ import type { PoolConfig } from '../config.js';
 import type { Iam, Subject } from '../iam/iam.js';
 import type { OidcIssuer } from '../iam/oidc-issuer.js';
 import { serveIdentityRequest, type ClientRoles } from './identity-requests.js';
-import { authorize, type IamMsg } from '../iam/iam-service.js';
+import type { Resource } from '../iam/authorization.js';
+import type { IamMsg } from '../iam/iam-service.js';
+import type { Permission } from '../iam/permissions.js';
+import type { Role } from '../iam/subject.js';
 import { REQUEST_PERMISSIONS, resourceOf } from '../iam/request-access.js';
 import type { WorkflowEvent, WorkflowEvents } from '../protocol/client.js';
 import type { ClientEvents, ClientReply, ClientRequest, WorkflowInfo } from '../protocol/gateway.js';
@@ -33,8 +36,10 @@ export interface ClientsDeps {
   readonly iam: Iam;
   /** The runtime's OIDC issuer; absent on the embedded runtime. */
   readonly issuer: () => OidcIssuer | undefined;
-  /** Decides every request, and holds the role bindings. */
+  /** Holds the role bindings, and changes them. */
   readonly iamService: ActorRef<IamMsg>;
+  /** Decides a request at once, on the bindings as they are now (see `decide`): no message per request. */
+  readonly decide: (subject: Subject, permission: Permission | null, resource: Resource) => Result<Role[]>;
   readonly pools: ReadonlyMap<string, PoolConfig>;
   readonly store: BlobStore;
   readonly runStorages: RunStorages;
@@ -55,7 +60,7 @@ class Refused extends Error {
 
 /**
  * The gateway's service for remote clients: serves each request as the tenant of the connection
- * it came on, once the IAM service has authorized it (see `REQUEST_PERMISSIONS`), streams the
+ * it came on, once `decide` has authorized it (see `REQUEST_PERMISSIONS`), streams the
  * events of watched runs back over that connection, and, once the runtime is draining, refuses
  * new work with the retryable `SHUTTING_DOWN`. Requests are served
  * concurrently: a slow one (a `finish` waiting for its graph) holds up no other.
@@ -96,8 +101,8 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
         return state;
       }
       const { subject, request, events, replyTo } = msg;
-      const watcher = (workflowId: string | undefined, watch: string) => {
-        const ref = spawnWatcher(ctx.self as ActorRef<never>, events, watch, (gone, runEnded) =>
+      const watcher = (workflowId: string | undefined, watch: string, progress = true) => {
+        const ref = spawnWatcher(ctx.self as ActorRef<never>, events, watch, progress, (gone, runEnded) =>
           tell(ctx.self, { type: 'watcher-gone', watcher: gone, runEnded }),
         );
         replaceWatcher(subject, watch, workflowId, ref);
@@ -152,18 +157,20 @@ export function spawnClients(parent: Parent, deps: ClientsDeps): ActorRef<Client
   async function serve(
     subject: Subject,
     request: ClientRequest,
-    watcher: (workflowId: string | undefined, watch: string) => ActorRef<WorkflowEvents>,
+    watcher: (workflowId: string | undefined, watch: string, progress?: boolean) => ActorRef<WorkflowEvents>,
   ): Promise<ClientReply<ClientRequest['type']>> {
     if (draining && (request.type === 'start' || request.type === 'submit')) {
       throw new Refused('SHUTTING_DOWN', 'the runtime is shutting down; try again once it is back');
     }
-    const roles = await authorize(deps.iamService, subject, REQUEST_PERMISSIONS[request.type], resourceOf(subject, request));
+    const decision = deps.decide(subject, REQUEST_PERMISSIONS[request.type], resourceOf(subject, request));
+    if (!decision.ok) throw new Refused(decision.error.code, decision.error.message);
+    const roles = decision.value;
     const connection = deps.connectAs(subject);
     switch (request.type) {
       case 'whoami':
         return { id: subject.id, tenant: subject.tenant, roles };
       case 'start': {
-        const ref = watcher(undefined, request.watch);
+        const ref = watcher(undefined, request.watch, request.progress);
         try {
           const workflowId = await startWorkflow(subject, request.name, ref, request.storage);
           started(ref, workflowId);
@@ -277,14 +284,16 @@ function pageOf(records: WhiteboardRecord[], skip: number): { records: Whiteboar
 const BATCH_BYTES = 1024 * 1024;
 
 /**
- * Forwards the events of one run to a remote client's events actor. It stops when the run ends,
- * when it is replaced by a newer watch, or when the client's connection is gone (the client
- * watches again once it is back, and the run replays its results).
+ * Forwards the events of one run to a remote client's events actor (its `progress` events only
+ * when `progress`; a batch of nothing else is not sent). It stops when the run ends, when it is
+ * replaced by a newer watch, or when the client's connection is gone (the client watches again
+ * once it is back, and the run replays its results).
  */
 function spawnWatcher(
   parent: Parent,
   events: ActorRef<ClientEvents>,
   watch: string,
+  progress: boolean,
   gone: (self: ActorRef<WorkflowEvents>, runEnded: boolean) => void,
 ): ActorRef<WorkflowEvents> {
   return spawnActor<undefined, WorkflowEvents>(parent, {
@@ -292,8 +301,9 @@ function spawnWatcher(
     supervision: 'stop',
     receive: (state, batch, ctx) => {
       let delivered = true;
+      const sent = progress ? batch : batch.filter((event) => event.type !== 'progress');
       try {
-        for (const part of split(batch)) tell(events, { type: 'events', watch, events: part });
+        for (const part of split(sent)) tell(events, { type: 'events', watch, events: part });
       } catch {
         delivered = false;
       }

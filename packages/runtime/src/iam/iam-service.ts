@@ -29,13 +29,9 @@ export function spawnIamService(parent: Parent, bindings: RoleBindings): ActorRe
     supervision: 'resume',
     receive: async (state, msg) => {
       switch (msg.type) {
-        case 'authorize': {
-          const { subject, permission, resource } = msg;
-          const roles = [...new Set([...subject.roles, ...bindings.rolesOf(subject.tenant, subject.id)])];
-          const denial = permission === null ? undefined : denialOf(subject, roles, permission, resource);
-          tell(msg.replyTo, denial === undefined ? { ok: true, value: roles } : { ok: false, error: { code: 'FORBIDDEN', message: denial } });
+        case 'authorize':
+          tell(msg.replyTo, decide(bindings, msg.subject, msg.permission, msg.resource));
           break;
-        }
         case 'grant':
         case 'revoke':
           tell(msg.replyTo, await change(bindings, msg.type, msg.binding));
@@ -47,6 +43,17 @@ export function spawnIamService(parent: Parent, bindings: RoleBindings): ActorRe
       return state;
     },
   });
+}
+
+/**
+ * The roles `subject` holds now (those its credential carries and those bound to it in its tenant),
+ * once it may use `permission` on `resource` (`null`: any verified subject may); else `FORBIDDEN`.
+ * Synchronous: the gateway decides each client call with it, without a message to the service.
+ */
+export function decide(bindings: RoleBindings, subject: Subject, permission: Permission | null, resource: Resource): Result<Role[]> {
+  const roles = [...new Set([...subject.roles, ...bindings.rolesOf(subject.tenant, subject.id)])];
+  const denial = permission === null ? undefined : denialOf(subject, roles, permission, resource);
+  return denial === undefined ? { ok: true, value: roles } : { ok: false, error: { code: 'FORBIDDEN', message: denial } };
 }
 
 async function change(bindings: RoleBindings, how: 'grant' | 'revoke', binding: RoleBinding): Promise<Result<null>> {

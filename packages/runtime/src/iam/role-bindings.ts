@@ -11,20 +11,33 @@ export interface RoleBinding {
 
 type BindingKey = [tenant: string, subject: string, role: Role];
 
+/** Subjects whose bound roles are kept in memory at most; past it the memo starts afresh. */
+const MEMO_SUBJECTS = 10_000;
+
 /**
  * The roles bound to subjects, per tenant, in the runtime's lmdb state: one key per binding, so
- * that a grant or a revoke is one write and two of them never overwrite each other.
+ * that a grant or a revoke is one write and two of them never overwrite each other. This runtime
+ * is the only writer of its state, so the roles read for a subject are kept in memory (every call
+ * of a client reads them) until a grant or a revoke of that subject is durable.
  */
 export class RoleBindings {
   private readonly db: Database<true, BindingKey>;
+  private readonly memo = new Map<string, readonly Role[]>();
 
   constructor(root: RootDatabase) {
     this.db = root.openDB<true, BindingKey>({ name: 'iam.role-bindings' });
   }
 
   /** The roles bound to `subject` in `tenant`. */
-  rolesOf(tenant: string, subject: string): Role[] {
-    return this.within(tenant, subject).map((binding) => binding.role);
+  rolesOf(tenant: string, subject: string): readonly Role[] {
+    const key = memoKey(tenant, subject);
+    let roles = this.memo.get(key);
+    if (roles === undefined) {
+      roles = this.within(tenant, subject).map((binding) => binding.role);
+      if (this.memo.size >= MEMO_SUBJECTS) this.memo.clear();
+      this.memo.set(key, roles);
+    }
+    return roles;
   }
 
   /** The bindings of `tenant` (of every tenant when `undefined`), by tenant, subject and role. */
@@ -37,6 +50,7 @@ export class RoleBindings {
     const key = keyOf(binding);
     if (this.db.get(key)) return true;
     await this.db.put(key, true);
+    this.memo.delete(memoKey(binding.tenant, binding.subject));
     return false;
   }
 
@@ -45,6 +59,7 @@ export class RoleBindings {
     const key = keyOf(binding);
     if (!this.db.get(key)) return false;
     await this.db.remove(key);
+    this.memo.delete(memoKey(binding.tenant, binding.subject));
     return true;
   }
 
@@ -58,6 +73,10 @@ export class RoleBindings {
     }
     return bindings;
   }
+}
+
+function memoKey(tenant: string, subject: string): string {
+  return `${tenant}\n${subject}`;
 }
 
 function keyOf({ tenant, subject, role }: RoleBinding): BindingKey {

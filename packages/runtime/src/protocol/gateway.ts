@@ -57,8 +57,17 @@ export const MAX_LIST_RUNS = 1000;
 
 export const ClientRequest = Type.Union([
   request('whoami', {}),
-  /** Starts a run; its events go to the client's `EVENTS_PATH` tagged `watch`; its values to `storage` when it names one. */
-  request('start', { name: Type.String({ minLength: 1, maxLength: 256 }), watch: WatchId, storage: Type.Optional(OwnStorage) }),
+  /**
+   * Starts a run; its events go to the client's `EVENTS_PATH` tagged `watch`, but for `progress`
+   * when `progress` is false (a client that shows no counts is spared a message per op state
+   * change); its values to `storage` when it names one.
+   */
+  request('start', {
+    name: Type.String({ minLength: 1, maxLength: 256 }),
+    watch: WatchId,
+    storage: Type.Optional(OwnStorage),
+    progress: Type.Optional(Type.Boolean()),
+  }),
   /** Follows an existing run from now on, after a replay of its results so far. */
   request('watch', { workflowId: Id, watch: WatchId }),
   /** Stops following the run of watch `watch`; the run goes on. */
