@@ -75,10 +75,13 @@ export class Attempt implements RunnerWaiter {
     return this.phase === 'ended';
   }
 
-  /** Starts the attempt: fetches the op's bundle and what is not inline, then waits for a runner. */
+  /** Starts the attempt: fetches the op's bundle and what is not inline (unless all is here), then waits for a runner. */
   begin(): void {
-    if (this.run.bundle === undefined && this.run.args.every((ref) => ref.inline !== undefined)) {
-      this.args = this.run.args.map((ref) => ref.inline!);
+    const { bundle, args } = this.run;
+    const file = bundle === undefined ? undefined : this.ctx.bundles.presentFileOf(bundle);
+    if ((bundle === undefined || file !== undefined) && args.every((ref) => ref.inline !== undefined)) {
+      if (file !== undefined) this.file = file;
+      this.args = args.map((ref) => ref.inline!);
       this.phase = 'waiting';
       this.fetchedAt = this.givenAt;
       this.ctx.pool.acquire(this);

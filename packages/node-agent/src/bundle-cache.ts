@@ -14,6 +14,8 @@ import type { BundleRef } from './protocol/bundle.js';
  */
 export class BundleCache {
   private readonly loading = new Map<string, Promise<string>>();
+  /** The `file:` URLs of the bundles on disk already, by hash: an attempt of one needs no promise. */
+  private readonly present = new Map<string, string>();
 
   constructor(
     private readonly dir: string,
@@ -27,9 +29,17 @@ export class BundleCache {
       file = this.load(ref);
       this.loading.set(ref.hash, file);
       // A failed fetch (storage down, bad bytes) is not remembered: the next attempt tries again.
-      file.catch(() => this.loading.delete(ref.hash));
+      file.then(
+        (url) => this.present.set(ref.hash, url),
+        () => this.loading.delete(ref.hash),
+      );
     }
     return file;
+  }
+
+  /** The `file:` URL of the bundle `ref` if it is on this node already, else undefined. */
+  presentFileOf(ref: BundleRef): string | undefined {
+    return this.present.get(ref.hash);
   }
 
   private async load(ref: BundleRef): Promise<string> {

@@ -24,7 +24,7 @@ function readsOf(runtime: FakeRuntime, uri: string): number {
   return runtime.storageRequests.filter((request) => request.type === 'read' && request.uri === uri).length;
 }
 
-t.test('attempts of a shipped op run its bundle from the cache dir, fetched once however many ask at once', async (t) => {
+t.test('attempts of a shipped op run its bundle from the cache dir, fetched once however many ask at once or later', async (t) => {
   const runtime = await startFakeRuntime(t);
   const cacheDir = tempDir(t);
   startAgent(t, ['--server', runtime.url, '--token', runtime.token, '--slots', '2', '--cache-dir', cacheDir]);
@@ -37,6 +37,8 @@ t.test('attempts of a shipped op run its bundle from the cache dir, fetched once
     t.ok(outcome.ok, `attempt ${i + 1} succeeded`);
     if (outcome.ok) t.match(decodeValue(outcome.result.inline!), { n: i + 1, url: cached });
   });
+  const later = await runtime.outcome(await runtime.run({ exportName: 'where', module, bundle, args: [6] }));
+  t.ok(later.ok && t.match(decodeValue(later.result.inline!), { n: 6, url: cached }), 'an attempt sent once the bundle is here runs it too');
   t.equal(readsOf(runtime, bundle.uri), 1, 'the bundle was read from storage once');
   t.same(readdirSync(cacheDir), [`${bundle.hash}.mjs`], 'the cache holds the bundle under its hash, and no temporary file');
 });
