@@ -77,27 +77,19 @@ export class RunIndex {
    */
   starting(workflowId: string, run: RunRecord): void {
     this.unwritten.set(workflowId, { ...run });
-    this.unwrittenTimer ??= setTimeout(() => this.writeUnwritten(), UNWRITTEN_MAX_MS).unref();
+    this.unwrittenTimer ??= setTimeout(() => void this.writeUnwritten().catch(() => undefined), UNWRITTEN_MAX_MS).unref();
   }
 
   /**
-   * Writes the start of a run `starting` listed, if not written yet. Not awaited on the hot path:
-   * whatever of the run is acknowledged later is written after this (or with it) in the same
-   * environment, whose transactions reach the disk in order.
+   * Writes the start of a run `starting` listed, if not written yet, without waiting for it: whatever
+   * of the run is acknowledged later is written after this (or with it) in the same environment,
+   * whose transactions reach the disk in order. A failed write surfaces in the later ones.
    */
-  async started(workflowId: string): Promise<void> {
+  started(workflowId: string): void {
     const run = this.unwritten.get(workflowId);
     if (!run) return;
     this.unwritten.delete(workflowId);
-    // Writes made in one turn go to the disk in one transaction.
-    await Promise.all([
-      putSeen(this.runs, this.runsWritten, workflowId, { ...run }),
-      this.byTenant.put([run.tenant, run.startedAt, workflowId], true),
-      this.byStart.put([run.startedAt, workflowId], true),
-      this.active.put(workflowId, true),
-      putSeen(this.counts, this.countsWritten, run.tenant, this.countOf(run.tenant) + 1),
-      putSeen(this.counts, this.countsWritten, ALL_TENANTS, this.countOf(ALL_TENANTS) + 1),
-    ]);
+    void this.writeStart(workflowId, run).catch(() => undefined);
   }
 
   /** Records a run's end (as `started`, written in order with what follows it). */
@@ -113,7 +105,9 @@ export class RunIndex {
   async writeUnwritten(): Promise<void> {
     clearTimeout(this.unwrittenTimer);
     this.unwrittenTimer = undefined;
-    await Promise.all([...this.unwritten.keys()].map((workflowId) => this.started(workflowId)));
+    const writes = [...this.unwritten].map(([workflowId, run]) => this.writeStart(workflowId, run));
+    this.unwritten.clear();
+    await Promise.all(writes);
   }
 
   /** The ids of the runs that had not ended, with their records. */
@@ -154,7 +148,7 @@ export class RunIndex {
   }
 
   /**
-   * A page of runs newest first: first those whose start is written but not committed yet
+   * A page of runs newest first: first those whose start is not committed yet, written or not
    * (`starting` picks them: they are the newest), then those `committed` reads from an index.
    */
   private pageOf(skip: number, limit: number, from: PageSource): RunPage {
@@ -182,6 +176,18 @@ export class RunIndex {
     });
   }
 
+  /** The writes of a run's start, in one turn and so one transaction. */
+  private async writeStart(workflowId: string, run: RunRecord): Promise<void> {
+    await Promise.all([
+      putSeen(this.runs, this.runsWritten, workflowId, { ...run }),
+      this.byTenant.put([run.tenant, run.startedAt, workflowId], true),
+      this.byStart.put([run.startedAt, workflowId], true),
+      this.active.put(workflowId, true),
+      putSeen(this.counts, this.countsWritten, run.tenant, this.countOf(run.tenant) + 1),
+      putSeen(this.counts, this.countsWritten, ALL_TENANTS, this.countOf(ALL_TENANTS) + 1),
+    ]);
+  }
+
   private countOf(tenant: string): number {
     return this.countsWritten.get(tenant) ?? this.counts.get(tenant) ?? 0;
   }
@@ -200,8 +206,7 @@ export class RunIndex {
     }
     const writes: Array<Promise<void>> = [];
     for (const [workflowId, run] of runs) {
-      this.starting(workflowId, run);
-      writes.push(this.started(workflowId));
+      writes.push(this.writeStart(workflowId, run));
       if (run.status !== 'active') writes.push(this.ended(workflowId, run));
     }
     await Promise.all(writes);

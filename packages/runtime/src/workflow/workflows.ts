@@ -142,11 +142,10 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
       pools: deps.pools,
       logs: deps.logs,
       whiteboards: deps.whiteboards,
-      writeStart: () => void deps.index.started(workflowId).catch(() => undefined),
+      writeStart: () => deps.index.started(workflowId),
       recordEnd: (status, endedAt) => {
-        void deps.index.started(workflowId).catch(() => undefined);
-        void deps.index.ended(workflowId, { tenant: run.tenant, name: run.name, startedAt: run.startedAt, status, endedAt }).catch(() => undefined);
-        void deps.expiry.ended(run.tenant, workflowId, endedAt).catch(() => undefined);
+        deps.index.started(workflowId);
+        writeEnd(workflowId, { tenant: run.tenant, name: run.name, startedAt: run.startedAt, status }, endedAt);
       },
       ended: (status, endedAt) => tell(self, { type: 'ended', workflowId, status, ...(endedAt === undefined ? {} : { endedAt }) }),
       busy: (isBusy) => tell(self, { type: 'busy', workflowId, busy: isBusy }),
@@ -154,6 +153,11 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
     return run.ref;
   };
   const recordOf = ({ ref: _ref, ...record }: Run): RunRecord => record;
+  /** Writes an ended run's listing and its storage's expiry, without waiting: both in this turn's transaction. */
+  const writeEnd = (workflowId: string, ended: RunRecord, endedAt: number) => {
+    void deps.index.ended(workflowId, { ...ended, endedAt }).catch(() => undefined);
+    void deps.expiry.ended(ended.tenant, workflowId, endedAt).catch(() => undefined);
+  };
   /** Starts run `workflowId` as `msg` asks: listed, its actor spawned fresh and watched by its client, who is answered. */
   const start = (msg: Extract<WorkflowsMsg, { type: 'start' }>, workflowId: string) => {
     const run: Run = { tenant: msg.tenant, name: msg.name, startedAt: Date.now(), status: 'active' };
@@ -225,8 +229,7 @@ export function spawnWorkflows(parent: Parent, deps: WorkflowsDeps): ActorRef<Wo
           // write again resumes the run, which tells its end again. Both writes go in one
           // transaction (same turn, same environment).
           run.endedAt = Date.now();
-          void deps.index.ended(msg.workflowId, recordOf(run)).catch(() => undefined);
-          void deps.expiry.ended(run.tenant, msg.workflowId, run.endedAt).catch(() => undefined);
+          writeEnd(msg.workflowId, recordOf(run), run.endedAt);
           return state;
         }
         case 'retire-due':
