@@ -43,12 +43,13 @@ export type OutputChunk = Static<typeof OutputChunk>;
 
 /**
  * Runner → agent over IPC. `output`: what user code wrote lately; `finished`: the attempt's op
- * returned or threw, with the rest of its output (everything it wrote comes before this);
+ * returned or threw, with the rest of its output (everything it wrote comes before this) and how
+ * long its function ran, in ms (not its module's import);
  * `crashed`: user code threw outside an op's promise, and the runner exits right after.
  */
 export const RunnerReply = Type.Union([
   Type.Object({ type: Type.Literal('output'), output: Type.Array(OutputChunk) }),
-  Type.Object({ type: Type.Literal('finished'), attemptId: Type.String(), outcome: RunnerOutcome, output: Type.Array(OutputChunk) }),
+  Type.Object({ type: Type.Literal('finished'), attemptId: Type.String(), outcome: RunnerOutcome, output: Type.Array(OutputChunk), runMs: Type.Number({ minimum: 0 }) }),
   Type.Object({ type: Type.Literal('crashed'), failure: OpFailure, output: Type.Array(OutputChunk) }),
 ]);
 /** A message from a runner to its agent. */

@@ -26,6 +26,8 @@ export interface RunnerDeath {
 export interface RunnerJob {
   /** The attempt id: the runner names the job by it when it reports it finished. */
   readonly id: string;
+  /** The op it runs (`module#export`): attempts of one op tend to run about as long. */
+  readonly op: string;
   /** The request that runs it; asked each time it is sent (again, after a runner died before beginning it). */
   request(): RunRequest;
   /** The runner begins it: the jobs sent to it before have finished. Its run time counts from here. */
@@ -44,8 +46,8 @@ export interface RunnerHooks<Job extends RunnerJob> {
    * any, was running and hears `died` right after this; the others never began.
    */
   closed(runner: RunnerProcess<Job>, death: RunnerDeath, held: Job[]): void;
-  /** A job finished `runMs` after it began; the runner holds one job less. */
-  finished(runner: RunnerProcess<Job>, runMs: number): void;
+  /** `job` finished; its op ran `runMs` by the runner's clock; the runner holds one job less. */
+  finished(runner: RunnerProcess<Job>, job: Job, runMs: number): void;
   /** Output written while no attempt was running (e.g. by a timer an earlier attempt left). */
   stray(runner: RunnerProcess<Job>, stream: Stream, text: string): void;
 }
@@ -72,8 +74,6 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
   private readonly stderr: LineSplitter;
   /** Jobs sent and not finished, in order; the first is running (PIPELINE_DEPTH bounds it, in the pool). */
   private jobs: Job[] = [];
-  /** When the first job began (performance.now()). */
-  private headSince = 0;
   private crash: OpFailure | undefined;
   private outOfMemory = false;
   private lastError = '';
@@ -129,11 +129,16 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
     return !this.killed && !this.closed;
   }
 
+  /** Whether every job it holds passes `test`. */
+  holdsOnly(test: (job: Job) => boolean): boolean {
+    return this.jobs.every(test);
+  }
+
   /** Sends a job; it begins at once when the runner holds none, else after those sent before it. */
   run(job: Job): void {
     this.jobs.push(job);
     this.channel.send(job.request());
-    if (this.jobs.length === 1) this.begin(job);
+    if (this.jobs.length === 1) job.began(this);
   }
 
   /** Kills the process at once; its running job hears `died`. */
@@ -142,29 +147,23 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 
-  private begin(job: Job): void {
-    this.headSince = performance.now();
-    job.began(this);
-  }
-
   private reply(message: unknown): void {
     if (!replyCheck.Check(message)) return this.violation('the runner sent a malformed message on its channel');
     message.output.forEach(this.deliver);
     if (message.type === 'crashed') this.crash = message.failure;
-    else if (message.type === 'finished' && !this.killed) this.finished(message.attemptId, message.outcome);
+    else if (message.type === 'finished' && !this.killed) this.finished(message.attemptId, message.outcome, message.runMs);
   }
 
-  private finished(attemptId: string, outcome: RunnerOutcome): void {
+  private finished(attemptId: string, outcome: RunnerOutcome, runMs: number): void {
     const job = this.jobs[0];
     if (job?.id !== attemptId) {
       return this.violation(`the runner reported attempt ${attemptId} finished while ${job ? `attempt ${job.id} was running` : 'it ran none'}`);
     }
-    const runMs = performance.now() - this.headSince;
     this.jobs.shift();
     job.finished(outcome);
     const next = this.jobs[0];
-    if (next) this.begin(next);
-    this.hooks.finished(this, runMs);
+    next?.began(this);
+    this.hooks.finished(this, job, runMs);
   }
 
   /** The runner broke the protocol: it is killed, as user code there may have written anything. */

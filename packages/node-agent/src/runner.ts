@@ -92,25 +92,32 @@ function applyEnv(env: Record<string, string>): (() => void) | undefined {
     });
 }
 
-async function execute(request: RunRequest): Promise<RunnerOutcome> {
+/** How the attempt ended, and how long its op's function ran (ms; 0 when it was not called). */
+async function execute(request: RunRequest): Promise<{ outcome: RunnerOutcome; runMs: number }> {
   let fn: OpFn;
   let args: unknown[];
   try {
     fn = ops.get(keyOf(request)) ?? (await loadOp(request));
   } catch (error) {
-    return { ok: false, failure: failure('BAD_OP', 'BadOpError', (error as Error).message) };
+    return { outcome: { ok: false, failure: failure('BAD_OP', 'BadOpError', (error as Error).message) }, runMs: 0 };
   }
   try {
     args = request.args.map((arg) => (arg instanceof Uint8Array ? decodeValue(arg) : LzyFile.stored(arg.ref, arg.path)));
   } catch (error) {
-    return { ok: false, failure: failure('BAD_INPUT', 'BadInputError', `an argument cannot be decoded: ${(error as Error).message}`) };
+    return { outcome: { ok: false, failure: failure('BAD_INPUT', 'BadInputError', `an argument cannot be decoded: ${(error as Error).message}`) }, runMs: 0 };
   }
+  const began = performance.now();
   let value: unknown;
   try {
     value = await fn(...args);
   } catch (error) {
-    return { ok: false, failure: thrownFailure('USER_ERROR', error) };
+    return { outcome: { ok: false, failure: thrownFailure('USER_ERROR', error) }, runMs: performance.now() - began };
   }
+  return { outcome: resultOf(value), runMs: performance.now() - began };
+}
+
+/** The outcome of an op that returned `value`. */
+function resultOf(value: unknown): RunnerOutcome {
   const file = localPathOf(value);
   if (file !== null) {
     if (file === undefined) return { ok: false, failure: failure('USER_ERROR', 'ResultEncodingError', `the op returned ${String(value)}, a file that is not on this node`) };
@@ -142,10 +149,10 @@ async function runQueued(): Promise<void> {
   for (let request = queued.shift(); request !== undefined; request = queued.shift()) {
     const restore = applyEnv(request.env);
     output.begin(request.attemptId);
-    const outcome = await execute(request);
+    const { outcome, runMs } = await execute(request);
     restore?.();
     if (crashed) return;
-    send({ type: 'finished', attemptId: request.attemptId, outcome, output: output.end() });
+    send({ type: 'finished', attemptId: request.attemptId, outcome, output: output.end(), runMs });
     await channel.flushNow();
   }
   running = false;

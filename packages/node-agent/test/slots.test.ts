@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { tell } from '@lzy/actors';
 import { decodeValue } from '../src/protocol/index.js';
-import { startFakeRuntime, type FakeRuntime } from './fake-runtime.js';
+import { runShortOps, startFakeRuntime, type FakeRuntime } from './fake-runtime.js';
 import { startAgent, tempDir, waitUntil, type Teardown } from './harness.js';
 
 async function agentWith(t: Teardown, slots: number): Promise<FakeRuntime> {
@@ -72,4 +72,48 @@ t.test('an attempt waiting for a slot can be cancelled, and its timeout counts o
   t.ok(outcome.ok && decodeValue(outcome.result.inline!) === 'released', 'the running attempt was not disturbed');
   const later = await runtime.outcome(patient);
   t.ok(later.ok && decodeValue(later.result.inline!) === 7, 'the waiting attempt ran once the slot was free');
+});
+
+async function valuesOf(runtime: FakeRuntime, attemptIds: string[]): Promise<unknown[]> {
+  return Promise.all(
+    attemptIds.map(async (attemptId) => {
+      const outcome = await runtime.outcome(attemptId);
+      if (!outcome.ok) throw new Error(`attempt ${attemptId} failed: ${outcome.failure.code} ${outcome.failure.message}`);
+      return decodeValue(outcome.result.inline!);
+    }),
+  );
+}
+
+t.test('with 4 slots, tiny ops sent at once all run in one runner, one after another: one process wakes for them, not four', async (t) => {
+  const runtime = await agentWith(t, 4);
+  await runShortOps(runtime);
+  const ids = await runtime.runAll(Array.from({ length: 16 }, () => ({ exportName: 'runnerPid' })));
+  t.equal(new Set(await valuesOf(runtime, ids)).size, 1, 'one runner ran them all');
+});
+
+t.test('with 2 slots, after many tiny ops, two slow ops of another op sent at once still run at the same time', async (t) => {
+  const runtime = await agentWith(t, 2);
+  await runShortOps(runtime);
+  const dir = tempDir(t);
+  // Each returns only once the other has started: both finish only if each has a runner of its own.
+  const ids = await runtime.runAll([
+    { exportName: 'meet', args: [dir, 'a', 'b'] },
+    { exportName: 'meet', args: [dir, 'b', 'a'] },
+  ]);
+  t.same(await valuesOf(runtime, ids), ['a met b', 'b met a']);
+});
+
+t.test('with 2 slots, a tiny op takes the idle runner rather than waiting behind a slow op', async (t) => {
+  const runtime = await agentWith(t, 2);
+  await runShortOps(runtime);
+  const dir = tempDir(t);
+  const started = join(dir, 'started');
+  const release = join(dir, 'release');
+  const slow = await runtime.run({ exportName: 'waitForFile', args: [started, release] });
+  await waitUntil(() => existsSync(started), 'the slow op to start');
+  // Fewer than a runner holds (PIPELINE_DEPTH): all of them fit behind each other on the idle runner.
+  t.equal((await runShortOps(runtime, 8)).length, 8, 'tiny ops returned while the slow op runs');
+  t.notOk(runtime.received.some((msg) => msg.type === 'attempt-finished' && msg.attemptId === slow), 'the slow op has not finished');
+  writeFileSync(release, '');
+  t.match(await runtime.outcome(slow), { ok: true });
 });
