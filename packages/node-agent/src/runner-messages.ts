@@ -16,6 +16,15 @@ export interface RunRequest {
   env: Record<string, string>;
 }
 
+/** Agent → runner: take back those of these attempts that have not begun (they will run elsewhere). */
+export interface WithdrawRequest {
+  type: 'withdraw';
+  attemptIds: string[];
+}
+
+/** A message from an agent to its runner. */
+export type AgentToRunner = RunRequest | WithdrawRequest;
+
 /** A file argument of an attempt: fetched whole and checked, at `path` on this node. */
 export interface FileArg {
   ref: FileRef;
@@ -45,11 +54,14 @@ export type OutputChunk = Static<typeof OutputChunk>;
  * Runner → agent over IPC. `output`: what user code wrote lately; `finished`: the attempt's op
  * returned or threw, with the rest of its output (everything it wrote comes before this) and how
  * long its function ran, in ms (not its module's import);
- * `crashed`: user code threw outside an op's promise, and the runner exits right after.
+ * `withdrawn`: the attempts it took back, of those the agent asked for, which it will not run (those
+ * it had begun are not among them); `crashed`: user code threw outside an op's promise, and the
+ * runner exits right after.
  */
 export const RunnerReply = Type.Union([
   Type.Object({ type: Type.Literal('output'), output: Type.Array(OutputChunk) }),
   Type.Object({ type: Type.Literal('finished'), attemptId: Type.String(), outcome: RunnerOutcome, output: Type.Array(OutputChunk), runMs: Type.Number({ minimum: 0 }) }),
+  Type.Object({ type: Type.Literal('withdrawn'), attemptIds: Type.Array(Type.String()), output: Type.Array(OutputChunk) }),
   Type.Object({ type: Type.Literal('crashed'), failure: OpFailure, output: Type.Array(OutputChunk) }),
 ]);
 /** A message from a runner to its agent. */

@@ -14,6 +14,12 @@ export const SHORT_RUN_MS = 5;
  * idle runner, so a burst of them is one write and one wake-up of one runner, not one per slot.
  */
 export const TINY_RUN_MS = 0.25;
+/**
+ * An attempt sent behind a running one waits at most about this long (ms) for it: when the running
+ * one has run longer, the attempts behind it are taken back from that runner and go to the next one
+ * free, so an op that hangs holds up no other.
+ */
+export const STALL_MS = 20;
 /** Ops whose mean run time is kept; past this many, the one that finished longest ago is forgotten. */
 const MAX_OPS_TIMED = 1024;
 /** Weight of the latest run time in the moving mean: about the last four count, so a long op soon stops stacking. */
@@ -33,9 +39,10 @@ export interface RunnerWaiter extends RunnerJob {
  * it asks for, the one idle the shortest time; one is started (or an idle one with another limit
  * replaced) when there is none. When every slot is busy and attempts have been short
  * (mean run time below SHORT_RUN_MS), it is sent behind the running one on the busy runner with its
- * limit that holds the fewest, up to PIPELINE_DEPTH; otherwise it waits, in order. A runner that
- * dies while running an attempt is replaced, and the attempts sent behind that one, which never
- * began, wait again at the front.
+ * limit that holds the fewest, up to PIPELINE_DEPTH; otherwise it waits, in order. No attempt is
+ * sent behind one that has run STALL_MS or longer, and those sent behind it before are taken back
+ * to wait again at the front. A runner that dies while running an attempt is replaced, and the
+ * attempts sent behind that one, which never began, wait again at the front.
  */
 export class RunnerPool {
   private readonly all = new Set<RunnerProcess<RunnerWaiter>>();
@@ -46,6 +53,8 @@ export class RunnerPool {
   /** The same mean per op (`module#export`), for the ops that finished lately. */
   private readonly opRunMs = new Map<string, number>();
   private closing = false;
+  /** Looks for stalled runners while some runner holds attempts behind its running one (one timer for the pool). */
+  private stallCheck: NodeJS.Timeout | undefined;
 
   /** @param warn where what no attempt can be told goes: output between attempts, a runner that died idle */
   constructor(
@@ -61,7 +70,7 @@ export class RunnerPool {
   /** Sends `waiter` to a runner now, or as soon as one can take it. */
   acquire(waiter: RunnerWaiter): void {
     const runner = this.waiting.length === 0 ? this.runnerFor(waiter) : undefined;
-    if (runner) runner.run(waiter);
+    if (runner) this.send(runner, waiter);
     else this.waiting.push(waiter);
   }
 
@@ -74,6 +83,7 @@ export class RunnerPool {
   /** Kills every runner; none is started again. */
   close(): void {
     this.closing = true;
+    clearTimeout(this.stallCheck);
     for (const runner of this.all) runner.kill();
   }
 
@@ -92,7 +102,7 @@ export class RunnerPool {
   private busyWithTiny(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> | undefined {
     let most: RunnerProcess<RunnerWaiter> | undefined;
     for (const runner of this.all) {
-      if (runner.memoryMb !== memoryMb || !runner.accepting || runner.load === 0 || runner.load >= PIPELINE_DEPTH) continue;
+      if (runner.memoryMb !== memoryMb || !runner.accepting || runner.load === 0 || runner.load >= PIPELINE_DEPTH || this.stalled(runner)) continue;
       if ((!most || runner.load > most.load) && runner.holdsOnly(this.tiny)) most = runner;
     }
     return most;
@@ -117,7 +127,7 @@ export class RunnerPool {
     if (this.meanRunMs === undefined || this.meanRunMs >= SHORT_RUN_MS) return undefined;
     let least: RunnerProcess<RunnerWaiter> | undefined;
     for (const runner of this.all) {
-      if (runner.memoryMb !== memoryMb || !runner.accepting || runner.load >= PIPELINE_DEPTH) continue;
+      if (runner.memoryMb !== memoryMb || !runner.accepting || runner.load >= PIPELINE_DEPTH || this.stalled(runner)) continue;
       if (!least || runner.load < least.load) least = runner;
     }
     return least;
@@ -127,9 +137,31 @@ export class RunnerPool {
     while (this.waiting.length > 0) {
       const runner = this.runnerFor(this.waiting[0]!);
       if (!runner) return;
-      runner.run(this.waiting.shift()!);
+      this.send(runner, this.waiting.shift()!);
     }
   }
+
+  private send(runner: RunnerProcess<RunnerWaiter>, waiter: RunnerWaiter): void {
+    runner.run(waiter);
+    if (runner.load > 1) this.stallCheck ??= setTimeout(this.takeBackFromStalled, STALL_MS).unref();
+  }
+
+  private stalled(runner: RunnerProcess<RunnerWaiter>, now = performance.now()): boolean {
+    return runner.runningFor(now) >= STALL_MS;
+  }
+
+  /** Takes back the attempts sent behind running ones that have run STALL_MS; looks again later while others are behind some. */
+  private readonly takeBackFromStalled = (): void => {
+    this.stallCheck = undefined;
+    const now = performance.now();
+    let behind = false;
+    for (const runner of this.all) {
+      if (!runner.canWithdraw) continue;
+      if (this.stalled(runner, now)) runner.withdrawQueued();
+      else behind = true;
+    }
+    if (behind && !this.closing) this.stallCheck = setTimeout(this.takeBackFromStalled, STALL_MS).unref();
+  };
 
   private spawn(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> {
     const runner = new RunnerProcess<RunnerWaiter>(memoryMb, {
@@ -154,6 +186,10 @@ export class RunnerPool {
         this.opRunMs.set(job.op, opMean);
         if (this.opRunMs.size > MAX_OPS_TIMED) this.opRunMs.delete(this.opRunMs.keys().next().value!);
         if (done.load === 0 && done.accepting) this.idle.push(done);
+        this.dispatch();
+      },
+      withdrawn: (_runner, jobs) => {
+        this.waiting.unshift(...jobs.filter((waiter) => !waiter.ended));
         this.dispatch();
       },
       stray: (source, stream, text) => this.warn(`runner ${source.pid} wrote on ${stream} between attempts: ${text.trimEnd()}`),

@@ -5,7 +5,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { LineSplitter } from './output.js';
 import type { OpFailure } from './protocol/failure.js';
 import { RunnerChannel } from './runner-channel.js';
-import { RunnerReply, type OutputChunk, type RunnerOutcome, type RunRequest } from './runner-messages.js';
+import { RunnerReply, type AgentToRunner, type OutputChunk, type RunnerOutcome, type RunRequest } from './runner-messages.js';
 
 /** Which output stream of a runner a piece of text came from. */
 export type Stream = 'stdout' | 'stderr';
@@ -48,6 +48,8 @@ export interface RunnerHooks<Job extends RunnerJob> {
   closed(runner: RunnerProcess<Job>, death: RunnerDeath, held: Job[]): void;
   /** `job` finished; its op ran `runMs` by the runner's clock; the runner holds one job less. */
   finished(runner: RunnerProcess<Job>, job: Job, runMs: number): void;
+  /** The runner gave back `jobs` (in the order sent), which it had not begun and will not run. */
+  withdrawn(runner: RunnerProcess<Job>, jobs: Job[]): void;
   /** Output written while no attempt was running (e.g. by a timer an earlier attempt left). */
   stray(runner: RunnerProcess<Job>, stream: Stream, text: string): void;
 }
@@ -69,11 +71,15 @@ const PIPE_GRACE_MS = 1000;
  */
 export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
   private readonly child: ChildProcess;
-  private readonly channel: RunnerChannel<unknown, RunRequest>;
+  private readonly channel: RunnerChannel<unknown, AgentToRunner>;
   private readonly stdout: LineSplitter;
   private readonly stderr: LineSplitter;
   /** Jobs sent and not finished, in order; the first is running (PIPELINE_DEPTH bounds it, in the pool). */
   private jobs: Job[] = [];
+  /** When the first job began (performance.now()). */
+  private headSince = 0;
+  /** The jobs sent behind the first were asked back, and the runner has not answered yet. */
+  private withdrawing = false;
   private crash: OpFailure | undefined;
   private outOfMemory = false;
   private lastError = '';
@@ -134,11 +140,32 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
     return this.jobs.every(test);
   }
 
+  /** How long (ms) its running job has run by `now` (performance.now()); 0 when it holds none. */
+  runningFor(now: number): number {
+    return this.jobs.length === 0 ? 0 : now - this.headSince;
+  }
+
+  /** Whether jobs sent behind the running one may still be asked back: some are there, and none are being asked for. */
+  get canWithdraw(): boolean {
+    return this.jobs.length > 1 && !this.withdrawing && this.accepting;
+  }
+
   /** Sends a job; it begins at once when the runner holds none, else after those sent before it. */
   run(job: Job): void {
     this.jobs.push(job);
     this.channel.send(job.request());
-    if (this.jobs.length === 1) job.began(this);
+    if (this.jobs.length === 1) this.begin(job);
+  }
+
+  /**
+   * Asks the runner to give back the jobs sent behind the running one. Those it has not begun come
+   * back through the `withdrawn` hook; the others finish here as usual. A runner busy in synchronous
+   * code answers once it is out of it (or never, when it is killed: then `closed` gives them back).
+   */
+  withdrawQueued(): void {
+    if (!this.canWithdraw) return;
+    this.withdrawing = true;
+    this.channel.send({ type: 'withdraw', attemptIds: this.jobs.slice(1).map((job) => job.id) });
   }
 
   /** Kills the process at once; its running job hears `died`. */
@@ -147,11 +174,30 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 
+  private begin(job: Job): void {
+    this.headSince = performance.now();
+    job.began(this);
+  }
+
   private reply(message: unknown): void {
     if (!replyCheck.Check(message)) return this.violation('the runner sent a malformed message on its channel');
     message.output.forEach(this.deliver);
     if (message.type === 'crashed') this.crash = message.failure;
-    else if (message.type === 'finished' && !this.killed) this.finished(message.attemptId, message.outcome, message.runMs);
+    else if (this.killed) return;
+    else if (message.type === 'finished') this.finished(message.attemptId, message.outcome, message.runMs);
+    else if (message.type === 'withdrawn') this.withdrawn(message.attemptIds);
+  }
+
+  private withdrawn(attemptIds: string[]): void {
+    if (!this.withdrawing) return this.violation('the runner gave back attempts nobody asked for');
+    this.withdrawing = false;
+    const taken: Job[] = [];
+    for (const attemptId of attemptIds) {
+      const at = this.jobs.findIndex((job) => job.id === attemptId);
+      if (at < 1) return this.violation(`the runner gave back attempt ${attemptId}, which ${at === 0 ? 'it was running' : 'it did not hold'}`);
+      taken.push(...this.jobs.splice(at, 1));
+    }
+    if (taken.length > 0) this.hooks.withdrawn(this, taken);
   }
 
   private finished(attemptId: string, outcome: RunnerOutcome, runMs: number): void {
@@ -162,7 +208,7 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
     this.jobs.shift();
     job.finished(outcome);
     const next = this.jobs[0];
-    next?.began(this);
+    if (next) this.begin(next);
     this.hooks.finished(this, job, runMs);
   }
 

@@ -10,16 +10,16 @@ import { localPathOf, LzyFile } from './lzy-file.js';
 import { decodeValue, encodeValue, refFor } from './protocol/data.js';
 import type { OpFailure } from './protocol/failure.js';
 import { RUNNER_CHANNEL_FD, RunnerChannel } from './runner-channel.js';
-import type { RunnerOutcome, RunnerReply, RunRequest } from './runner-messages.js';
+import type { AgentToRunner, RunnerOutcome, RunnerReply, RunRequest } from './runner-messages.js';
 import { OutputCapture } from './runner-output.js';
 
 type OpFn = (...args: unknown[]) => unknown;
 
 const OP = Symbol.for('lzy.op');
 // Leave with the agent: when its end of the channel closes.
-const channel = new RunnerChannel<RunRequest, RunnerReply>(
+const channel = new RunnerChannel<AgentToRunner, RunnerReply>(
   new Socket({ fd: RUNNER_CHANNEL_FD, readable: true, writable: true }),
-  (request) => enqueue(request),
+  (message) => (message.type === 'run' ? enqueue(message) : withdraw(message.attemptIds)),
   (error) => {
     writeSync(2, `lzy runner: the agent sent a bad message (${error.message}); exiting\n`);
     process.exit(71);
@@ -138,21 +138,35 @@ function enqueue(request: RunRequest): void {
   if (!running) void runQueued();
 }
 
+/** Takes back the attempts of `attemptIds` that have not begun, and tells the agent which. */
+function withdraw(attemptIds: string[]): void {
+  const asked = new Set(attemptIds);
+  const taken: string[] = [];
+  for (let i = queued.length - 1; i >= 0; i--) {
+    if (!asked.has(queued[i]!.attemptId)) continue;
+    taken.unshift(queued[i]!.attemptId);
+    queued.splice(i, 1);
+  }
+  send({ type: 'withdrawn', attemptIds: taken, output: [] });
+}
+
 /**
  * Runs the queued attempts one after another. Each `finished` is handed to the OS before the next
  * attempt begins (at once, unless the socket is backed up: a large result, or an agent that is
  * behind), so if that one never returns (a busy loop), the agent already has the results before
- * it and blames the right attempt.
+ * it and blames the right attempt. The next attempt counts as begun from the moment the one before
+ * it is reported finished, as the agent counts it: it can no longer be taken back.
  */
 async function runQueued(): Promise<void> {
   running = true;
-  for (let request = queued.shift(); request !== undefined; request = queued.shift()) {
+  for (let request = queued.shift(); request !== undefined; ) {
     const restore = applyEnv(request.env);
     output.begin(request.attemptId);
     const { outcome, runMs } = await execute(request);
     restore?.();
     if (crashed) return;
     send({ type: 'finished', attemptId: request.attemptId, outcome, output: output.end(), runMs });
+    request = queued.shift();
     await channel.flushNow();
   }
   running = false;

@@ -74,6 +74,15 @@ t.test('an attempt waiting for a slot can be cancelled, and its timeout counts o
   t.ok(later.ok && decodeValue(later.result.inline!) === 7, 'the waiting attempt ran once the slot was free');
 });
 
+/**
+ * Makes an op (returning at once when given no arguments) known as a tiny op. Its first attempts
+ * spread over the runners while the first imports its module, and a runner's first call is slow:
+ * the second round is timed warm.
+ */
+async function primeTiny(runtime: FakeRuntime, exportName = 'runnerPid'): Promise<void> {
+  for (let round = 0; round < 2; round++) await valuesOf(runtime, await runtime.runAll(Array.from({ length: 64 }, () => ({ exportName }))));
+}
+
 async function valuesOf(runtime: FakeRuntime, attemptIds: string[]): Promise<unknown[]> {
   return Promise.all(
     attemptIds.map(async (attemptId) => {
@@ -86,14 +95,14 @@ async function valuesOf(runtime: FakeRuntime, attemptIds: string[]): Promise<unk
 
 t.test('with 4 slots, tiny ops sent at once all run in one runner, one after another: one process wakes for them, not four', async (t) => {
   const runtime = await agentWith(t, 4);
-  await runShortOps(runtime);
+  await primeTiny(runtime);
   const ids = await runtime.runAll(Array.from({ length: 16 }, () => ({ exportName: 'runnerPid' })));
   t.equal(new Set(await valuesOf(runtime, ids)).size, 1, 'one runner ran them all');
 });
 
 t.test('with 2 slots, after many tiny ops, two slow ops of another op sent at once still run at the same time', async (t) => {
   const runtime = await agentWith(t, 2);
-  await runShortOps(runtime);
+  await primeTiny(runtime);
   const dir = tempDir(t);
   // Each returns only once the other has started: both finish only if each has a runner of its own.
   const ids = await runtime.runAll([
@@ -105,7 +114,7 @@ t.test('with 2 slots, after many tiny ops, two slow ops of another op sent at on
 
 t.test('with 2 slots, a tiny op takes the idle runner rather than waiting behind a slow op', async (t) => {
   const runtime = await agentWith(t, 2);
-  await runShortOps(runtime);
+  await primeTiny(runtime);
   const dir = tempDir(t);
   const started = join(dir, 'started');
   const release = join(dir, 'release');
@@ -116,4 +125,20 @@ t.test('with 2 slots, a tiny op takes the idle runner rather than waiting behind
   t.notOk(runtime.received.some((msg) => msg.type === 'attempt-finished' && msg.attemptId === slow), 'the slow op has not finished');
   writeFileSync(release, '');
   t.match(await runtime.outcome(slow), { ok: true });
+});
+
+t.test('with 2 slots, tiny ops sent behind one that hangs are taken back and run on the other runner', async (t) => {
+  const runtime = await agentWith(t, 2);
+  // The op has been tiny: its attempts gather on one runner.
+  await primeTiny(runtime, 'pidOrHold');
+  const dir = tempDir(t);
+  const started = join(dir, 'started');
+  const release = join(dir, 'release');
+  const [held, ...behind] = await runtime.runAll([{ exportName: 'pidOrHold', args: [started, release] }, ...Array.from({ length: 4 }, () => ({ exportName: 'pidOrHold' }))]);
+  await waitUntil(() => existsSync(started), 'the held op to start');
+  const pids = await valuesOf(runtime, behind);
+  t.notOk(runtime.received.some((msg) => msg.type === 'attempt-finished' && msg.attemptId === held), 'the held op has not finished');
+  writeFileSync(release, '');
+  const heldPid = await valuesOf(runtime, [held!]);
+  t.notOk(pids.includes(heldPid[0]), "none of them ran on the held op's runner");
 });
