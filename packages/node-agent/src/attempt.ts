@@ -180,7 +180,7 @@ export class Attempt implements RunnerWaiter {
   private stop(reason: OpFailure): void {
     switch (this.phase) {
       case 'waiting':
-        // One already sent to a runner stays there; its runner is killed when it begins it.
+        // One already sent to a runner is asked back; a runner that begins it all the same is killed.
         this.ctx.pool.withdraw(this);
         return this.end({ ok: false, failure: reason });
       case 'fetching':

@@ -74,10 +74,15 @@ export class RunnerPool {
     else this.waiting.push(waiter);
   }
 
-  /** Forgets a waiter that no longer needs a runner (one already sent to a runner stays there). */
+  /**
+   * Forgets a waiter that no longer needs a runner. One sent behind a running attempt is asked back
+   * from its runner, with the others behind it, which wait here again; a runner that begins it all
+   * the same (it was busy in synchronous code) is killed by the waiter.
+   */
   withdraw(waiter: RunnerWaiter): void {
     const at = this.waiting.indexOf(waiter);
     if (at >= 0) this.waiting.splice(at, 1);
+    else for (const runner of this.all) if (runner.holdsBehind(waiter)) runner.withdrawQueued();
   }
 
   /** Kills every runner; none is started again. */

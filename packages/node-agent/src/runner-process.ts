@@ -150,6 +150,11 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
     return this.jobs.length > 1 && !this.withdrawing && this.accepting;
   }
 
+  /** Whether `job` was sent to it behind the running one. */
+  holdsBehind(job: Job): boolean {
+    return this.jobs.indexOf(job) > 0;
+  }
+
   /** Sends a job; it begins at once when the runner holds none, else after those sent before it. */
   run(job: Job): void {
     this.jobs.push(job);

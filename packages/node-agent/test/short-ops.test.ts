@@ -125,7 +125,7 @@ t.test('a large result reaches the agent before the op queued behind it begins, 
   t.match(await runtime.outcome(after), { ok: true });
 });
 
-t.test('an attempt cancelled while queued behind a running op is CANCELLED at once; its runner is replaced before it runs', async (t) => {
+t.test('an attempt cancelled while queued behind a running op is CANCELLED at once and never runs; the runner is kept', async (t) => {
   const runtime = await agentWith(t);
   const [pid] = await runShortOps(runtime);
   const dir = tempDir(t);
@@ -144,7 +144,25 @@ t.test('an attempt cancelled while queued behind a running op is CANCELLED at on
   writeFileSync(release, '');
   t.equal(await valueOf(runtime, running), 'released');
   t.equal(await valueOf(runtime, before), pid, 'the op queued before it ran on the runner');
-  t.not(await valueOf(runtime, after), pid, 'the op queued behind it ran on a new runner');
+  // Had the endless op run, nothing would run after it on the only runner.
+  t.equal(await valueOf(runtime, after), pid, 'the op queued behind it ran on the same runner');
+  t.equal(finishedCount(runtime, cancelled), 1, 'one attempt-finished for the cancelled attempt');
+});
+
+t.test('an attempt cancelled while queued right behind an op busy in synchronous code never runs: its runner is replaced as it begins it', async (t) => {
+  const runtime = await agentWith(t);
+  await runShortOps(runtime);
+  const started = join(tempDir(t), 'started');
+  const [busy, cancelled, after] = (await runtime.runAll([
+    { exportName: 'busyFor', args: [started, 1000] },
+    { exportName: 'spin' },
+    { exportName: 'runnerPid' },
+  ])) as [string, string, string];
+  await waitUntil(() => existsSync(started), 'the busy op to start');
+  tell(await runtime.agent(), { type: 'cancel', attemptId: cancelled });
+  t.match(await runtime.outcome(cancelled), { ok: false, failure: { code: 'CANCELLED', message: /was cancelled/ } });
+  const busyPid = await valueOf(runtime, busy);
+  t.not(await valueOf(runtime, after), busyPid, 'the op queued behind it ran on a new runner');
   t.equal(finishedCount(runtime, cancelled), 1, 'one attempt-finished for the cancelled attempt');
 });
 
