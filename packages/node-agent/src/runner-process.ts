@@ -196,13 +196,15 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
   private withdrawn(attemptIds: string[]): void {
     if (!this.withdrawing) return this.violation('the runner gave back attempts nobody asked for');
     this.withdrawing = false;
-    const taken: Job[] = [];
-    for (const attemptId of attemptIds) {
-      const at = this.jobs.findIndex((job) => job.id === attemptId);
-      if (at < 1) return this.violation(`the runner gave back attempt ${attemptId}, which ${at === 0 ? 'it was running' : 'it did not hold'}`);
-      taken.push(...this.jobs.splice(at, 1));
-    }
-    if (taken.length > 0) this.hooks.withdrawn(this, taken);
+    const given = new Set(attemptIds);
+    const behind = this.jobs.slice(1);
+    // Checked before anything is taken: on a violation, every job it holds goes back through `closed`.
+    const stray = attemptIds.find((attemptId) => !behind.some((job) => job.id === attemptId));
+    if (stray !== undefined) return this.violation(`the runner gave back attempt ${stray}, which ${this.jobs[0]?.id === stray ? 'it was running' : 'it did not hold'}`);
+    if (given.size === 0) return;
+    const taken = behind.filter((job) => given.has(job.id));
+    this.jobs = [this.jobs[0]!, ...behind.filter((job) => !given.has(job.id))];
+    this.hooks.withdrawn(this, taken);
   }
 
   private finished(attemptId: string, outcome: RunnerOutcome, runMs: number): void {
