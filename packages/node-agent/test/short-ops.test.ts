@@ -149,6 +149,14 @@ t.test('an attempt cancelled while queued behind a running op is CANCELLED at on
   t.equal(finishedCount(runtime, cancelled), 1, 'one attempt-finished for the cancelled attempt');
 });
 
+t.test('an op that tells its agent it gave back attempts fails with PROCESS_EXITED; the op queued behind it runs on a new runner', async (t) => {
+  const runtime = await agentWith(t);
+  const [pid] = await runShortOps(runtime);
+  const [forger, after] = (await runtime.runAll([{ exportName: 'forgeWithdrawn', args: [['someone-else']] }, { exportName: 'runnerPid' }])) as [string, string];
+  t.match(await runtime.outcome(forger), { ok: false, failure: { code: 'PROCESS_EXITED', message: /killed by signal SIGKILL .*the runner gave back attempt/ } });
+  t.not(await valueOf(runtime, after), pid, 'the op queued behind it ran on a new runner');
+});
+
 t.test('an attempt cancelled while queued right behind an op busy in synchronous code never runs: its runner is replaced as it begins it', async (t) => {
   const runtime = await agentWith(t);
   await runShortOps(runtime);
