@@ -67,10 +67,6 @@ export class Attempt implements RunnerWaiter {
     return this.run.attemptId;
   }
 
-  get op(): string {
-    return `${this.run.module}#${this.run.exportName}`;
-  }
-
   get memoryMb(): number | undefined {
     return this.run.memoryMb;
   }

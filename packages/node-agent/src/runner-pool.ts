@@ -9,19 +9,11 @@ export const PIPELINE_DEPTH = 16;
 /** Attempts are sent behind a running one only while the mean run time is below this. */
 export const SHORT_RUN_MS = 5;
 /**
- * An op whose attempts ran shorter than this (its mean, by the runner's clock) costs less than
- * waking another process: its attempt goes behind a runner busy with such ops rather than to an
- * idle runner, so a burst of them is one write and one wake-up of one runner, not one per slot.
- */
-export const TINY_RUN_MS = 0.25;
-/**
  * An attempt sent behind a running one waits at most about this long (ms) for it: when the running
  * one has run longer, the attempts behind it are taken back from that runner and go to the next one
  * free, so an op that hangs holds up no other.
  */
 export const STALL_MS = 20;
-/** Ops whose mean run time is kept; past this many, the one that finished longest ago is forgotten. */
-const MAX_OPS_TIMED = 1024;
 /** Weight of the latest run time in the moving mean: about the last four count, so a long op soon stops stacking. */
 const RUN_MS_WEIGHT = 0.25;
 
@@ -34,10 +26,8 @@ export interface RunnerWaiter extends RunnerJob {
 
 /**
  * The runner processes of an agent: at most `slots` of them, reused across attempts. An attempt
- * of a tiny op (TINY_RUN_MS) goes behind a busy runner with its heap limit that holds only attempts
- * of tiny ops, when there is one. Otherwise an attempt goes to an idle runner with the heap limit
- * it asks for, the one idle the shortest time; one is started (or an idle one with another limit
- * replaced) when there is none. When every slot is busy and attempts have been short
+ * goes to an idle runner with the heap limit it asks for, the one idle the shortest time; one is
+ * started (or an idle one with another limit replaced) when there is none. When every slot is busy and attempts have been short
  * (mean run time below SHORT_RUN_MS), it is sent behind the running one on the busy runner with its
  * limit that holds the fewest, up to PIPELINE_DEPTH; otherwise it waits, in order. No attempt is
  * sent behind one that has run STALL_MS or longer, and those sent behind it before are taken back
@@ -50,8 +40,6 @@ export class RunnerPool {
   private readonly waiting: RunnerWaiter[] = [];
   /** Moving mean of how long attempts' ops ran in their runners; unknown until one finished. */
   private meanRunMs: number | undefined;
-  /** The same mean per op (`module#export`), for the ops that finished lately. */
-  private readonly opRunMs = new Map<string, number>();
   private closing = false;
   /** Looks for stalled runners while some runner holds attempts behind its running one (one timer for the pool). */
   private stallCheck: NodeJS.Timeout | undefined;
@@ -69,7 +57,7 @@ export class RunnerPool {
 
   /** Sends `waiter` to a runner now, or as soon as one can take it. */
   acquire(waiter: RunnerWaiter): void {
-    const runner = this.waiting.length === 0 ? this.runnerFor(waiter) : undefined;
+    const runner = this.waiting.length === 0 ? this.runnerFor(waiter.memoryMb) : undefined;
     if (runner) this.send(runner, waiter);
     else this.waiting.push(waiter);
   }
@@ -92,26 +80,10 @@ export class RunnerPool {
     for (const runner of this.all) runner.kill();
   }
 
-  private runnerFor(waiter: RunnerWaiter): RunnerProcess<RunnerWaiter> | undefined {
-    const { memoryMb } = waiter;
-    return (this.tiny(waiter) ? this.busyWithTiny(memoryMb) : undefined) ?? this.take(memoryMb) ?? this.leastLoaded(memoryMb);
+  private runnerFor(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> | undefined {
+    return this.take(memoryMb) ?? this.leastLoaded(memoryMb);
   }
 
-  /** Whether the attempts of this job's op have been tiny (TINY_RUN_MS). */
-  private readonly tiny = (job: RunnerWaiter): boolean => (this.opRunMs.get(job.op) ?? TINY_RUN_MS) < TINY_RUN_MS;
-
-  /**
-   * The busy runner with that heap limit holding the most attempts, all of tiny ops, with room for
-   * one more: tiny ops gather on as few runners as they fill, and the others stay asleep.
-   */
-  private busyWithTiny(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> | undefined {
-    let most: RunnerProcess<RunnerWaiter> | undefined;
-    for (const runner of this.all) {
-      if (runner.memoryMb !== memoryMb || !runner.accepting || runner.load === 0 || runner.load >= PIPELINE_DEPTH || this.stalled(runner)) continue;
-      if ((!most || runner.load > most.load) && runner.holdsOnly(this.tiny)) most = runner;
-    }
-    return most;
-  }
 
   /** An idle runner with that heap limit: one there is, a new one, or one that replaces an idle one with another limit. */
   private take(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> | undefined {
@@ -140,7 +112,7 @@ export class RunnerPool {
 
   private dispatch(): void {
     while (this.waiting.length > 0) {
-      const runner = this.runnerFor(this.waiting[0]!);
+      const runner = this.runnerFor(this.waiting[0]!.memoryMb);
       if (!runner) return;
       this.send(runner, this.waiting.shift()!);
     }
@@ -183,13 +155,8 @@ export class RunnerPool {
         if (wasBusy && !this.closing && this.waiting.length === 0) this.idle.push(this.spawn(dead.memoryMb));
         this.dispatch();
       },
-      finished: (done, job, runMs) => {
-        this.meanRunMs = movingMean(this.meanRunMs, runMs);
-        const opMean = movingMean(this.opRunMs.get(job.op), runMs);
-        // Re-inserted, so the map's first key is the op that finished longest ago.
-        this.opRunMs.delete(job.op);
-        this.opRunMs.set(job.op, opMean);
-        if (this.opRunMs.size > MAX_OPS_TIMED) this.opRunMs.delete(this.opRunMs.keys().next().value!);
+      finished: (done, runMs) => {
+        this.meanRunMs = this.meanRunMs === undefined ? runMs : this.meanRunMs + RUN_MS_WEIGHT * (runMs - this.meanRunMs);
         if (done.load === 0 && done.accepting) this.idle.push(done);
         this.dispatch();
       },
@@ -202,10 +169,6 @@ export class RunnerPool {
     this.all.add(runner);
     return runner;
   }
-}
-
-function movingMean(mean: number | undefined, latest: number): number {
-  return mean === undefined ? latest : mean + RUN_MS_WEIGHT * (latest - mean);
 }
 
 function describeDeath(death: RunnerDeath): string {

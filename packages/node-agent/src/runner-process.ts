@@ -26,8 +26,6 @@ export interface RunnerDeath {
 export interface RunnerJob {
   /** The attempt id: the runner names the job by it when it reports it finished. */
   readonly id: string;
-  /** The op it runs (`module#export`): attempts of one op tend to run about as long. */
-  readonly op: string;
   /** The request that runs it; asked each time it is sent (again, after a runner died before beginning it). */
   request(): RunRequest;
   /** The runner begins it: the jobs sent to it before have finished. Its run time counts from here. */
@@ -46,8 +44,8 @@ export interface RunnerHooks<Job extends RunnerJob> {
    * any, was running and hears `died` right after this; the others never began.
    */
   closed(runner: RunnerProcess<Job>, death: RunnerDeath, held: Job[]): void;
-  /** `job` finished; its op ran `runMs` by the runner's clock; the runner holds one job less. */
-  finished(runner: RunnerProcess<Job>, job: Job, runMs: number): void;
+  /** A job finished; its op ran `runMs` by the runner's clock (not its module's import); the runner holds one job less. */
+  finished(runner: RunnerProcess<Job>, runMs: number): void;
   /** The runner gave back `jobs` (in the order sent), which it had not begun and will not run. */
   withdrawn(runner: RunnerProcess<Job>, jobs: Job[]): void;
   /** Output written while no attempt was running (e.g. by a timer an earlier attempt left). */
@@ -135,11 +133,6 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
     return !this.killed && !this.closed;
   }
 
-  /** Whether every job it holds passes `test`. */
-  holdsOnly(test: (job: Job) => boolean): boolean {
-    return this.jobs.every(test);
-  }
-
   /** How long (ms) its running job has run by `now` (performance.now()); 0 when it holds none. */
   runningFor(now: number): number {
     return this.jobs.length === 0 ? 0 : now - this.headSince;
@@ -216,7 +209,7 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
     job.finished(outcome);
     const next = this.jobs[0];
     if (next) this.begin(next);
-    this.hooks.finished(this, job, runMs);
+    this.hooks.finished(this, runMs);
   }
 
   /** The runner broke the protocol: it is killed, as user code there may have written anything. */
