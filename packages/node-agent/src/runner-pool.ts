@@ -31,7 +31,8 @@ export interface RunnerWaiter extends RunnerJob {
  * (mean run time below SHORT_RUN_MS), it is sent behind the running one on the busy runner with its
  * limit that holds the fewest, up to PIPELINE_DEPTH; otherwise it waits, in order. No attempt is
  * sent behind one that has run STALL_MS or longer, and those sent behind it before are taken back
- * to wait again at the front. A runner that dies while running an attempt is replaced, and the
+ * to wait again at the front (nothing is sent to a runner until it has answered, so the order
+ * sent holds). A runner that dies while running an attempt is replaced, and the
  * attempts sent behind that one, which never began, wait again at the front.
  */
 export class RunnerPool {
@@ -104,7 +105,7 @@ export class RunnerPool {
     if (this.meanRunMs === undefined || this.meanRunMs >= SHORT_RUN_MS) return undefined;
     let least: RunnerProcess<RunnerWaiter> | undefined;
     for (const runner of this.all) {
-      if (runner.memoryMb !== memoryMb || !runner.accepting || runner.load >= PIPELINE_DEPTH || this.stalled(runner)) continue;
+      if (runner.memoryMb !== memoryMb || !runner.accepting || runner.load >= PIPELINE_DEPTH || this.stalled(runner) || runner.givingBack) continue;
       if (!least || runner.load < least.load) least = runner;
     }
     return least;

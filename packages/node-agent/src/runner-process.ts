@@ -143,6 +143,11 @@ export class RunnerProcess<Job extends RunnerJob = RunnerJob> {
     return this.jobs.length > 1 && !this.withdrawing && this.accepting;
   }
 
+  /** Jobs were asked back and the runner has not answered: one sent now would run before them. */
+  get givingBack(): boolean {
+    return this.withdrawing;
+  }
+
   /** Whether `job` was sent to it behind the running one. */
   holdsBehind(job: Job): boolean {
     return this.jobs.indexOf(job) > 0;
