@@ -27,13 +27,13 @@ export interface RunnerWaiter extends RunnerJob {
 /**
  * The runner processes of an agent: at most `slots` of them, reused across attempts. An attempt
  * goes to an idle runner with the heap limit it asks for, the one idle the shortest time; one is
- * started (or an idle one with another limit replaced) when there is none. When every slot is busy and attempts have been short
- * (mean run time below SHORT_RUN_MS), it is sent behind the running one on the busy runner with its
- * limit that holds the fewest, up to PIPELINE_DEPTH; otherwise it waits, in order. No attempt is
- * sent behind one that has run STALL_MS or longer, and those sent behind it before are taken back
- * to wait again at the front (nothing is sent to a runner until it has answered, so the order
- * sent holds). A runner that dies while running an attempt is replaced, and the
- * attempts sent behind that one, which never began, wait again at the front.
+ * started (or an idle one with another limit replaced) when there is none. When every slot is busy
+ * and attempts have been short (mean run time below SHORT_RUN_MS), it is sent behind the running
+ * one on the busy runner with its limit that holds the fewest, up to PIPELINE_DEPTH; otherwise it
+ * waits, in order. No attempt is sent behind one that has run STALL_MS or longer, and those sent
+ * behind it before are taken back to wait again at the front (nothing is sent to a runner until it
+ * has answered, so the order sent holds). A runner that dies while running an attempt is replaced,
+ * and the attempts sent behind that one, which never began, wait again at the front.
  */
 export class RunnerPool {
   private readonly all = new Set<RunnerProcess<RunnerWaiter>>();
@@ -84,7 +84,6 @@ export class RunnerPool {
   private runnerFor(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> | undefined {
     return this.take(memoryMb) ?? this.leastLoaded(memoryMb);
   }
-
 
   /** An idle runner with that heap limit: one there is, a new one, or one that replaces an idle one with another limit. */
   private take(memoryMb: number | undefined): RunnerProcess<RunnerWaiter> | undefined {
